@@ -1,0 +1,1 @@
+"""The coloc-viewer command line."""

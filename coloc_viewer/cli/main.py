@@ -1,0 +1,69 @@
+"""Entry point of ``coloc-viewer``: the GUI by default, or a subcommand.
+
+Each subcommand lives in its own module under ``coloc_viewer.cli`` and provides
+``add_parser(subparsers)`` and ``run(args) -> int``. Bad input (``ColocError``) is
+reported as one line on stderr with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from coloc_viewer import __version__
+from coloc_viewer.errors import ColocError
+
+SUBCOMMANDS = {
+    "inspect": "coloc_viewer.cli.inspect_cmd",
+    "analyze": "coloc_viewer.cli.analyze_cmd",
+    "cohort": "coloc_viewer.cli.cohort_cmd",
+}
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="coloc-viewer",
+        description="Open the viewer (the bundled demo when no PATH is given). "
+        f"Subcommands: {', '.join(SUBCOMMANDS)} (see 'coloc-viewer SUBCOMMAND --help').",
+    )
+    p.add_argument("path", nargs="?", help="DICOM file/folder/DICOMDIR/zip or NIfTI/MHA/NRRD")
+    p.add_argument("--roi", help="ROI file to open with the study")
+    p.add_argument("--model", help="bundled model name or model card to select")
+    p.add_argument("--smoke-test", action="store_true",
+                   help="run the packaged-install self test offscreen and exit")
+    p.add_argument("--screenshot", help="render the view offscreen to this PNG and exit")
+    p.add_argument("--version", action="version", version=f"coloc-viewer {__version__}")
+    return p
+
+
+def _sub_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
+    module = importlib.import_module(SUBCOMMANDS[name])
+    parser = argparse.ArgumentParser(prog="coloc-viewer")
+    subs = parser.add_subparsers(dest="command", required=True)
+    module.add_parser(subs)
+    return parser, module
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            parser, module = _sub_parser(argv[0])
+            args = parser.parse_args(argv)
+            return int(module.run(args) or 0)
+        args = _gui_parser().parse_args(argv)
+        from coloc_viewer.gui.app import run_gui
+
+        return int(run_gui(args) or 0)
+    except ColocError as err:
+        print(f"coloc-viewer: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("coloc-viewer: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

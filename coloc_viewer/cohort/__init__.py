@@ -1,0 +1,1 @@
+"""Batch runs over many cases and their reports (no Qt)."""

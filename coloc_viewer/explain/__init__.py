@@ -1,0 +1,1 @@
+"""Feature-map capture, channel ranking, CAMs and common intensity scales (torch, no Qt)."""

@@ -1,0 +1,1 @@
+"""The PySide6 + pyqtgraph viewer: the only package that imports Qt."""

@@ -1,0 +1,1 @@
+"""Co-localization scores (numpy only), DESIGN.md section 4."""

@@ -1,0 +1,1 @@
+"""Model cards, safe loading and bundled models (torch, no Qt)."""
