@@ -12,6 +12,10 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
+	@# quantus pulls in opencv-python, whose cv2 sets QT_QPA_PLATFORM_PLUGIN_PATH to its own
+	@# Qt plugins and breaks PySide6 in the same process: keep only the headless build.
+	$(PY) -m pip uninstall --quiet -y opencv-python
+	$(PY) -m pip install --quiet --force-reinstall --no-deps opencv-python-headless
 	touch $(STAMP)
 
 install: $(STAMP)
