@@ -1,0 +1,128 @@
+"""The geometric link between a slice's pixel grid and a model's input grid.
+
+Convention (continuous pixel coordinates, pixel centres at integer indices, the same as
+``F.interpolate(..., align_corners=False)``): the slice (H, W) with pixel spacing
+(sy, sx) mm is shown on the model input (h_in, w_in) with square pixels of
+``p = max(H*sy/h_in, W*sx/w_in)`` mm, centred, the rest padded. Along each axis an image
+coordinate Y maps to the input coordinate ``i = (Y + 0.5) * r + off - 0.5`` with
+``r = s / p`` and ``off = (n_in - n_img * r) / 2``. A layer grid of n cells spans the
+input grid evenly: input coordinate i is layer coordinate ``u = (i + 0.5) * n / n_in - 0.5``.
+
+Everything here is numpy only, so transforms travel with pickled explanations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _axis_weights(src: np.ndarray, n_src: int, support: float = 1.0) -> np.ndarray:
+    """(len(src), n_src) linear-interpolation weights sampling a grid of ``n_src`` cells at
+    fractional coordinates ``src`` (clamped to the edge cells; a triangle kernel of
+    half-width ``support`` in source cells, >= 1, which anti-aliases when shrinking)."""
+    src = np.clip(np.asarray(src, dtype=np.float64), 0.0, n_src - 1.0)
+    if support <= 1.0:
+        i0 = np.floor(src).astype(int)
+        i1 = np.minimum(i0 + 1, n_src - 1)
+        frac = src - i0
+        w = np.zeros((src.size, n_src))
+        rows = np.arange(src.size)
+        np.add.at(w, (rows, i0), 1.0 - frac)
+        np.add.at(w, (rows, i1), frac)
+        return w
+    grid = np.arange(n_src, dtype=np.float64)
+    w = np.clip(1.0 - np.abs(grid[None, :] - src[:, None]) / support, 0.0, None)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def _axis_nearest(src: np.ndarray, n_src: int) -> np.ndarray:
+    return np.clip(np.floor(np.asarray(src) + 0.5), 0, n_src - 1).astype(int)
+
+
+@dataclass(frozen=True)
+class SliceTransform:
+    """How one slice was placed on a model's input grid (see the module docstring)."""
+
+    image_shape: tuple[int, int]
+    input_size: tuple[int, int]
+    pixel_spacing: tuple[float, float]
+    scale: tuple[float, float]
+    offset: tuple[float, float]
+
+    @classmethod
+    def fit(cls, image_shape: tuple[int, int], input_size: tuple[int, int],
+            pixel_spacing: tuple[float, float] = (1.0, 1.0)) -> SliceTransform:
+        """The aspect-preserving, centred placement of ``image_shape`` on ``input_size``."""
+        (H, W), (h, w) = image_shape, input_size
+        sy, sx = (float(s) for s in pixel_spacing)
+        if sy <= 0 or sx <= 0:
+            raise ValueError(f"pixel spacing must be positive, got {pixel_spacing}")
+        p = max(H * sy / h, W * sx / w)
+        ry, rx = sy / p, sx / p
+        return cls((int(H), int(W)), (int(h), int(w)), (sy, sx), (ry, rx),
+                   ((h - H * ry) / 2.0, (w - W * rx) / 2.0))
+
+    @property
+    def is_identity(self) -> bool:
+        """True when the slice is the model input as is (same size, square pixels)."""
+        return (self.image_shape == self.input_size and self.scale == (1.0, 1.0)
+                and self.offset == (0.0, 0.0))
+
+    # --- image -> input ---------------------------------------------------------------
+    def _input_to_image(self, axis: int) -> np.ndarray:
+        i = np.arange(self.input_size[axis], dtype=np.float64)
+        return (i + 0.5 - self.offset[axis]) / self.scale[axis] - 0.5
+
+    def to_input_grid(self, image: np.ndarray, pad_value: float = 0.0) -> np.ndarray:
+        """Resample a (H, W) image onto the (h_in, w_in) input grid (anti-aliased linear
+        interpolation inside the image, ``pad_value`` outside)."""
+        image = np.asarray(image, dtype=np.float64)
+        if image.shape != self.image_shape:
+            raise ValueError(f"image shape {image.shape} != transform's {self.image_shape}")
+        if self.is_identity:
+            return image.copy()
+        mats, inside = [], []
+        for axis in (0, 1):
+            src = self._input_to_image(axis)
+            n = self.image_shape[axis]
+            mats.append(_axis_weights(src, n, support=max(1.0, 1.0 / self.scale[axis])))
+            inside.append((src >= -0.5) & (src <= n - 0.5))
+        out = mats[0] @ image @ mats[1].T
+        mask = np.outer(inside[0], inside[1])
+        out[~mask] = pad_value
+        return out
+
+    def content_mask(self) -> np.ndarray:
+        """Boolean (h_in, w_in): input pixels whose centre lies on the slice (not padding)."""
+        inside = []
+        for axis in (0, 1):
+            src = self._input_to_image(axis)
+            inside.append((src >= -0.5) & (src <= self.image_shape[axis] - 0.5))
+        return np.outer(inside[0], inside[1])
+
+    # --- map -> image -----------------------------------------------------------------
+    def image_to_map_coords(self, axis: int, n_map: int) -> np.ndarray:
+        """Fractional coordinates, on a map of ``n_map`` cells spanning the input grid, of
+        the slice's pixel centres along ``axis`` (0 = rows, 1 = columns)."""
+        Y = np.arange(self.image_shape[axis], dtype=np.float64)
+        i = (Y + 0.5) * self.scale[axis] + self.offset[axis] - 0.5
+        return (i + 0.5) * n_map / self.input_size[axis] - 0.5
+
+    def to_image_grid(self, map2d: np.ndarray, mode: str = "bilinear") -> np.ndarray:
+        """Map a (h, w) map of the input grid or of any layer's grid onto the slice's (H, W)
+        pixel grid: ``bilinear`` (edge-clamped, like ``align_corners=False``) or
+        ``nearest`` (the cell whose area holds the pixel centre). Returns float32."""
+        m = np.asarray(map2d, dtype=np.float64)
+        if m.ndim != 2:
+            raise ValueError(f"expected a 2-D map, got shape {m.shape}")
+        ys = self.image_to_map_coords(0, m.shape[0])
+        xs = self.image_to_map_coords(1, m.shape[1])
+        if mode == "nearest":
+            out = m[np.ix_(_axis_nearest(ys, m.shape[0]), _axis_nearest(xs, m.shape[1]))]
+        elif mode == "bilinear":
+            out = _axis_weights(ys, m.shape[0]) @ m @ _axis_weights(xs, m.shape[1]).T
+        else:
+            raise ValueError(f"mode must be 'bilinear' or 'nearest', not {mode!r}")
+        return out.astype(np.float32)
