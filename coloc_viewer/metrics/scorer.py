@@ -1,0 +1,148 @@
+"""Live scorer: everything that depends only on the map is computed once, per ROI only O(N).
+
+Built once per saliency map (pixel order, average ranks, positive part and its sum, the
+threshold set, the maxima, the seed support, the FFT of P); :meth:`Scorer.update` then scores
+one ROI with gathers over the ROI's pixels plus, for the p-value, one FFT correlation.
+Definitions: DESIGN.md section 4 and docs/scores.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from coloc_viewer.metrics.inputs import (
+    as_map,
+    as_mask,
+    check_grid,
+    check_mode,
+    check_threshold,
+    on_grid,
+)
+from coloc_viewer.metrics.ranks import order_and_ranks
+from coloc_viewer.metrics.shift_test import ShiftTest
+from coloc_viewer.metrics.upsample import upsample as resize
+
+SCORE_KEYS = (
+    "relevance_mass",
+    "relevance_rank",
+    "iou_top_n",
+    "dice",
+    "iou",
+    "pointing_game",
+    "auroc",
+    "p_value",
+    "seed_overlap",
+)
+
+
+class Scorer:
+    """Co-localization scores of one saliency map against any number of ROIs.
+
+    ``saliency``: 2-D map; if smaller than ``roi_shape`` it is upsampled with ``upsample``
+    ("bilinear", align_corners=False, or "nearest", both as torch). ``roi_shape`` defaults to
+    the map's shape. ``body_mask`` (grid shape) limits where chance placements of the ROI may
+    fall (p-value). ``seed_map`` (grid shape or smaller, then nearest-upsampled) defines the
+    support for ``seed_overlap``; by default the nearest-upsampled saliency. Masks that are not
+    boolean are thresholded at 0.5.
+    """
+
+    def __init__(
+        self,
+        saliency: np.ndarray,
+        roi_shape: tuple[int, int] | None = None,
+        *,
+        threshold: float = 0.5,
+        upsample: str = "bilinear",
+        body_mask: np.ndarray | None = None,
+        seed_map: np.ndarray | None = None,
+    ):
+        check_mode(upsample)
+        raw = as_map(saliency)
+        grid = raw.shape if roi_shape is None else check_grid(roi_shape)
+        grid_map, upsampled = on_grid(raw, grid, upsample)
+        if seed_map is None:
+            seed = raw if raw.shape == grid else resize(raw, grid, "nearest")
+        else:
+            seed, _ = on_grid(as_map(seed_map, "seed map"), grid, "nearest", "seed map")
+        body = None if body_mask is None else as_mask(body_mask, grid, "body mask")[None]
+        self._setup(
+            grid_map[None],
+            seed[None] > 0,
+            body,
+            threshold=threshold,
+            upsample_mode=upsample if upsampled else None,
+        )
+
+    @classmethod
+    def _from_stack(
+        cls,
+        stack: np.ndarray,
+        seed_support: np.ndarray,
+        body: np.ndarray | None,
+        *,
+        threshold: float,
+        upsample_mode: str | None,
+    ) -> Scorer:
+        """Scorer over a (k, H, W) stack already on the grid (volume-level pooled scores)."""
+        self = cls.__new__(cls)
+        self._setup(stack, seed_support, body, threshold=threshold, upsample_mode=upsample_mode)
+        return self
+
+    def _setup(
+        self,
+        stack: np.ndarray,
+        seed_support: np.ndarray,
+        body: np.ndarray | None,
+        *,
+        threshold: float,
+        upsample_mode: str | None,
+    ) -> None:
+        self.threshold = check_threshold(threshold)
+        self.upsample_mode = upsample_mode
+        self.stack_shape = stack.shape
+        self.shape = stack.shape[1:] if stack.shape[0] == 1 else stack.shape
+        self.grid_map = stack[0] if stack.shape[0] == 1 else stack
+        flat = stack.ravel()
+        self._relevance = np.maximum(flat, 0.0)
+        self._total = float(self._relevance.sum())
+        self._position, self._ranks = order_and_ranks(flat)
+        peak = float(flat.max())
+        self._is_max = flat == peak
+        self._above = flat >= self.threshold * peak if peak > 0 else None
+        self._n_above = 0 if self._above is None else int(np.count_nonzero(self._above))
+        self._seed = seed_support.ravel()
+        body_weights = None if body is None else body.astype(np.float64)
+        self._shifts = ShiftTest(np.maximum(stack, 0.0), body_weights)
+
+    def update(self, roi: np.ndarray, p_value: bool = True) -> dict[str, Any]:
+        """All scores of DESIGN.md section 4 for ``roi`` (boolean, grid shape) as plain values."""
+        mask = as_mask(roi, self.shape).reshape(self.stack_shape)
+        return self._scores(mask, p_value)
+
+    def _scores(self, mask: np.ndarray, p_value: bool) -> dict[str, Any]:
+        idx = np.flatnonzero(mask)
+        n = int(idx.size)
+        out: dict[str, Any] = dict.fromkeys(SCORE_KEYS)
+        out.update(n_roi=n, threshold=self.threshold, upsample=self.upsample_mode, n_shifts=None)
+        if n == 0:
+            return out
+        n_pixels = self._relevance.size
+        inside = float(self._relevance[idx].sum())
+        top_hits = int(np.count_nonzero(self._position[idx] < n))
+        out["relevance_rank"] = top_hits / n
+        out["iou_top_n"] = top_hits / (2 * n - top_hits)
+        out["pointing_game"] = bool(self._is_max[idx].any())
+        out["seed_overlap"] = int(np.count_nonzero(self._seed[idx])) / n
+        if n < n_pixels:
+            u = float(self._ranks[idx].sum()) - n * (n + 1) / 2.0
+            out["auroc"] = u / (n * (n_pixels - n))
+        if self._total > 0.0:
+            out["relevance_mass"] = inside / self._total
+            hits = int(np.count_nonzero(self._above[idx]))
+            out["dice"] = 2.0 * hits / (self._n_above + n)
+            out["iou"] = hits / (self._n_above + n - hits)
+            if p_value:
+                out["p_value"], out["n_shifts"] = self._shifts(mask, inside)
+        return out
