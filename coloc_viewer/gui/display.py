@@ -1,0 +1,179 @@
+"""Qt-free display helpers: windowing, colour maps, ROI fills/outlines, orientation labels.
+
+Everything here maps numpy arrays to numpy arrays so the rendering rules can be tested
+without a screen; the Qt widgets only hand the results to pyqtgraph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# OHIF's CT presets (centre, width), keys 1-5; MR studies use percentile-based presets.
+CT_PRESETS: tuple[tuple[str, float, float], ...] = (
+    ("Soft tissue", 40.0, 400.0),
+    ("Lung", -600.0, 1500.0),
+    ("Liver", 90.0, 150.0),
+    ("Bone", 480.0, 2500.0),
+    ("Brain", 40.0, 80.0),
+)
+MR_PRESET_PERCENTILES: tuple[tuple[str, float, float], ...] = (
+    ("Default (1-99 %)", 1.0, 99.0),
+    ("Full range", 0.0, 100.0),
+    ("Bright (50-99.9 %)", 50.0, 99.9),
+    ("Dark (0-80 %)", 0.0, 80.0),
+    ("Soft (5-95 %)", 5.0, 95.0),
+)
+
+
+@dataclass(frozen=True)
+class WindowLevel:
+    """A display window: ``center`` and ``width`` in the volume's physical units."""
+
+    center: float
+    width: float
+
+    @property
+    def low(self) -> float:
+        return self.center - self.width / 2.0
+
+    @property
+    def high(self) -> float:
+        return self.center + self.width / 2.0
+
+    @classmethod
+    def from_range(cls, low: float, high: float) -> WindowLevel:
+        width = max(float(high) - float(low), 1e-6)
+        return cls(center=(float(high) + float(low)) / 2.0, width=width)
+
+
+def robust_window(voxels: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0) -> WindowLevel:
+    """A window spanning the given percentiles of a (sub-sampled) volume."""
+    sample = np.asarray(voxels).ravel()
+    if sample.size > 2_000_000:
+        sample = sample[:: sample.size // 1_000_000]
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return WindowLevel(0.0, 1.0)
+    lo, hi = np.percentile(sample, [low_pct, high_pct])
+    return WindowLevel.from_range(float(lo), float(hi) if hi > lo else float(lo) + 1.0)
+
+
+def presets_for(modality: str | None, voxels: np.ndarray) -> list[tuple[str, WindowLevel]]:
+    """The five W/L presets for keys 1-5: OHIF's CT presets, percentile windows otherwise."""
+    if (modality or "").upper() == "CT":
+        return [(name, WindowLevel(c, w)) for name, c, w in CT_PRESETS]
+    return [(name, robust_window(voxels, lo, hi)) for name, lo, hi in MR_PRESET_PERCENTILES]
+
+
+def apply_window(image: np.ndarray, window: WindowLevel, *, invert: bool = False) -> np.ndarray:
+    """Map physical values to uint8 grey levels through a linear window (MONOCHROME1: invert)."""
+    scaled = (np.asarray(image, dtype=np.float32) - window.low) * (255.0 / window.width)
+    out = np.clip(scaled, 0.0, 255.0).astype(np.uint8)
+    return 255 - out if invert else out
+
+
+def _colormap_table() -> np.ndarray:
+    """A perceptually ordered 'inferno'-like 256 x 3 table built from matplotlib if present."""
+    try:
+        from matplotlib import colormaps
+
+        return (colormaps["inferno"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
+    except Exception:  # pragma: no cover - matplotlib is a dependency
+        ramp = np.linspace(0, 255, 256)
+        return np.stack([ramp, ramp**2 / 255, np.zeros(256)], axis=1).astype(np.uint8)
+
+
+_LUT: np.ndarray | None = None
+
+
+def colormap_lut() -> np.ndarray:
+    """The overlay colour table (256 x 3 uint8)."""
+    global _LUT
+    if _LUT is None:
+        _LUT = _colormap_table()
+    return _LUT
+
+
+def normalise_map(saliency: np.ndarray, low: float | None = None,
+                  high: float | None = None) -> tuple[np.ndarray, float, float]:
+    """Scale a raw map to [0, 1] between ``low`` and ``high`` (per image: its min and max).
+
+    Returns the scaled map and the raw (low, high) range actually used (for the colour bar).
+    """
+    raw = np.asarray(saliency, dtype=np.float32)
+    lo = float(np.nanmin(raw)) if low is None else float(low)
+    hi = float(np.nanmax(raw)) if high is None else float(high)
+    span = hi - lo if hi > lo else 1.0
+    return np.clip((raw - lo) / span, 0.0, 1.0), lo, hi
+
+
+def overlay_rgba(scaled: np.ndarray, opacity: float) -> np.ndarray:
+    """RGBA (h, w, 4) uint8 of a [0, 1] map: colour from the LUT, alpha grows with the value."""
+    lut = colormap_lut()
+    idx = np.clip((np.asarray(scaled) * 255.0).astype(np.intp), 0, 255)
+    rgba = np.empty(idx.shape + (4,), dtype=np.uint8)
+    rgba[..., :3] = lut[idx]
+    alpha = np.clip(np.asarray(scaled) * 1.5, 0.0, 1.0) * (255.0 * float(opacity))
+    rgba[..., 3] = alpha.astype(np.uint8)
+    return rgba
+
+
+def mask_outline(mask: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` with at least one 4-neighbour outside it (the drawn outline)."""
+    m = np.asarray(mask, dtype=bool)
+    inner = m.copy()
+    inner[1:, :] &= m[:-1, :]
+    inner[:-1, :] &= m[1:, :]
+    inner[:, 1:] &= m[:, :-1]
+    inner[:, :-1] &= m[:, 1:]
+    inner[0, :] = inner[-1, :] = False
+    inner[:, 0] = inner[:, -1] = False
+    return m & ~inner
+
+
+def rois_rgba(masks: list[tuple[np.ndarray, tuple[int, int, int]]], *, fill_alpha: float = 0.3,
+              outline: bool = True) -> np.ndarray | None:
+    """Composite visible ROI slices as a translucent fill plus an opaque outline."""
+    if not masks:
+        return None
+    shape = masks[0][0].shape
+    rgba = np.zeros(shape + (4,), dtype=np.uint8)
+    for mask, colour in masks:
+        m = np.asarray(mask, dtype=bool)
+        if not m.any():
+            continue
+        rgba[m, :3] = colour
+        rgba[m, 3] = int(round(255 * fill_alpha))
+        if outline:
+            edge = mask_outline(m)
+            rgba[edge, :3] = colour
+            rgba[edge, 3] = 255
+    return rgba
+
+
+_AXIS_LETTERS = (("R", "L"), ("A", "P"), ("F", "H"))  # LPS: +x = L, +y = P, +z = H
+
+
+def direction_letter(vector: np.ndarray) -> str:
+    """Patient-direction letters (up to two, strongest first) a LPS vector points towards."""
+    v = np.asarray(vector, dtype=float)
+    order = np.argsort(-np.abs(v))
+    letters = []
+    for axis in order[:2]:
+        if abs(v[axis]) < 0.25:
+            continue
+        letters.append(_AXIS_LETTERS[axis][1] if v[axis] > 0 else _AXIS_LETTERS[axis][0])
+    return "".join(letters) or "?"
+
+
+def orientation_labels(direction: np.ndarray) -> dict[str, str]:
+    """Letters at the left/right/top/bottom edges of a slice shown row 0 at the top.
+
+    Column j of ``direction`` is the LPS unit vector of index axis j (0 = column, 1 = row).
+    """
+    d = np.asarray(direction, dtype=float).reshape(3, 3)
+    col, row = d[:, 0], d[:, 1]
+    return {"right": direction_letter(col), "left": direction_letter(-col),
+            "bottom": direction_letter(row), "top": direction_letter(-row)}

@@ -1,0 +1,657 @@
+"""The main window: menus, docks, status bar, and the wiring between the view model,
+the panels and the background workers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QWidget,
+)
+
+from coloc_viewer.gui.analysis import (
+    AnalysisKey,
+    AnalysisSettings,
+    ResultCache,
+    SliceResult,
+    analyse_slices,
+    load_model_task,
+    series_key,
+)
+from coloc_viewer.gui.gallery import ChannelGallery
+from coloc_viewer.gui.model_panel import ModelPanel
+from coloc_viewer.gui.roi_panel import RoiPanel
+from coloc_viewer.gui.score_panel import ScorePanel
+from coloc_viewer.gui.series_browser import SeriesBrowser
+from coloc_viewer.gui.settings import add_recent, open_settings, recent_studies
+from coloc_viewer.gui.slice_view import SliceView
+from coloc_viewer.gui.state import ViewerState
+from coloc_viewer.gui.study import LoadStep, load_rois_for, load_study, save_rois_to
+from coloc_viewer.gui.workers import TaskRunner
+from coloc_viewer.imaging.volume import Volume
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "coloc_viewer"
+ROI_FILTER = "ROI files (*.seg.dcm *.dcm *.nii.gz *.nii *.nrrd *.seg.nrrd);;All files (*)"
+IMAGE_FILTER = ("Images (*.dcm *.nii *.nii.gz *.mha *.mhd *.nrrd *.zip DICOMDIR);;"
+                "All files (*)")
+
+
+class MainWindow(QMainWindow):
+    """The viewer. ``state`` holds everything shown; workers never touch widgets."""
+
+    study_loaded = Signal()
+    analysis_done = Signal(object)  # SliceResult
+    analysis_finished = Signal()  # a run (one slice or all) ended, done or cancelled
+    model_ready = Signal(str)
+    error_shown = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(APP_NAME)
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AllowTabbedDocks
+                            | QMainWindow.DockOption.AnimatedDocks)
+        self.state = ViewerState()
+        self.settings = open_settings()
+        self.runner = TaskRunner(max_threads=2, parent=self)
+        self.cache = ResultCache()
+        self.models: dict[str, Any] = {}
+        self.series_id = ""
+        self._after_model: list[Any] = []
+        self._pending_rois: str | None = None
+
+        self.view = SliceView(self.state)
+        self.setCentralWidget(self.view)
+        self.series_browser = SeriesBrowser()
+        self.series_browser.series_activated.connect(self.open_path)
+        self.roi_panel = RoiPanel(self.state)
+        self.model_panel = ModelPanel(self.state)
+        self.score_panel = ScorePanel(self.state)
+        self.gallery = ChannelGallery(self.state)
+        self.gallery.channel_clicked.connect(self.model_panel.select_map)
+        self.docks: dict[str, QDockWidget] = {}
+        self._add_dock("Series", self.series_browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._add_dock("ROIs", self.roi_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._add_dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("Channels", self.gallery, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._add_dock("Scores", self.score_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+
+        self._build_status_bar()
+        self._build_actions()
+        self._connect()
+        self._restore_settings()
+        self.model_panel.set_models(self._bundled_models(), self._last_model())
+
+    # -- construction --------------------------------------------------------------------
+    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[title] = dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_labels: dict[str, QLabel] = {}
+        for key, tip in (("position", "Pixel (row, col) and LPS position in mm"),
+                         ("value", "Pixel value in physical units"),
+                         ("slice", "Slice index and position along the normal"),
+                         ("model", "Model"), ("prediction", "Prediction and probability"),
+                         ("time", "Inference time of the shown map"),
+                         ("device", "Device the model runs on")):
+            label = QLabel("")
+            label.setToolTip(tip)
+            bar.addPermanentWidget(label)
+            self.status_labels[key] = label
+
+    def _action(self, text: str, slot: Any, shortcut: Any = None, tip: str = "",
+                context: Qt.ShortcutContext = Qt.ShortcutContext.WindowShortcut,
+                menu: QMenu | None = None, owner: QWidget | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            keys = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        action.setShortcutContext(context)
+        action.setToolTip(tip or text)
+        action.setStatusTip(tip or text)
+        action.triggered.connect(lambda _checked=False: slot())
+        (owner or self).addAction(action)
+        if menu is not None:
+            menu.addAction(action)
+        self.actions_by_name[text] = action
+        return action
+
+    def _build_actions(self) -> None:
+        self.actions_by_name: dict[str, QAction] = {}
+        mb = self.menuBar()
+        s, view_only = self.state, Qt.ShortcutContext.WidgetWithChildrenShortcut
+        f = mb.addMenu("&File")
+        self._action("Open file…", self.open_file_dialog, QKeySequence.StandardKey.Open,
+                     "Open a DICOM, NIfTI, MHA or NRRD file, a zip or a DICOMDIR", menu=f)
+        self._action("Open folder…", self.open_folder_dialog, "Ctrl+Shift+O",
+                     "Open a folder of DICOM files (searched recursively)", menu=f)
+        self._action("Open DICOMDIR…", self.open_dicomdir_dialog, None,
+                     "Open a DICOMDIR index", menu=f)
+        self.recent_menu = f.addMenu("Recent studies")
+        f.addSeparator()
+        self._action("Load ROIs…", self.load_rois_dialog, "Ctrl+L",
+                     "Load ROIs (DICOM SEG, NIfTI/NRRD label map, single mask)", menu=f)
+        self._action("Save ROIs…", self.save_rois_dialog, QKeySequence.StandardKey.Save,
+                     "Save every ROI (DICOM SEG, NIfTI/NRRD label map + names)", menu=f)
+        self._action("Export screenshot…", self.export_screenshot_dialog, "Ctrl+E",
+                     "Save a PNG of the window (no patient name)", menu=f)
+        f.addSeparator()
+        self._action("Quit", self.close, QKeySequence.StandardKey.Quit, menu=f)
+
+        e = mb.addMenu("&Edit")
+        self._action("Undo", s.undo, [QKeySequence.StandardKey.Undo, "Ctrl+Z"],
+                     "Undo the last ROI edit (any slice)", menu=e)
+        self._action("Redo", s.redo, ["Ctrl+Y", "Ctrl+Shift+Z"], "Redo", menu=e)
+        e.addSeparator()
+        self._action("Fill holes", s.fill_holes, "F", "Fill holes of the active ROI on this "
+                     "slice", menu=e)
+        self._action("Clear slice", s.clear_slice, "Delete", "Clear the active ROI on this "
+                     "slice", menu=e)
+        self._action("Add ROI…", self.roi_panel.add, "Ctrl+N", "Add a named ROI", menu=e)
+
+        t = mb.addMenu("&Tools")
+        for text, tool, key, tip in (
+            ("Window/level tool", "wl", "W", "Left-drag sets window (horizontal) and level "
+             "(vertical); Shift+left-drag does it with any tool"),
+            ("Brush", "brush", "B", "Paint the active ROI; radius in mm"),
+            ("Eraser", "eraser", "E", "Erase from the active ROI"),
+            ("Polygon / lasso", "polygon", "P", "Click points (Enter or double-click closes, "
+             "Esc cancels) or drag a lasso"),
+        ):
+            self._action(text, lambda tool=tool: s.set_tool(tool), key, tip, menu=t)
+        t.addSeparator()
+        self._action("Smaller brush", lambda: s.grow_brush(-1), "[", "Brush radius -20 % "
+                     "(Shift+wheel)", menu=t)
+        self._action("Larger brush", lambda: s.grow_brush(1), "]", "Brush radius +20 % "
+                     "(Shift+wheel)", menu=t)
+
+        v = mb.addMenu("&View")
+        self._action("Next slice", lambda: s.step_slice(1),
+                     ["PgDown", "Down", "Right"], "Next slice (wheel down)", view_only, v,
+                     self.view)
+        self._action("Previous slice", lambda: s.step_slice(-1), ["PgUp", "Up", "Left"],
+                     "Previous slice (wheel up)", view_only, v, self.view)
+        self._action("First slice", lambda: s.set_slice(0), "Home", context=view_only, menu=v,
+                     owner=self.view)
+        self._action("Last slice", lambda: s.set_slice(s.n_slices - 1), "End",
+                     context=view_only, menu=v, owner=self.view)
+        self._action("Close polygon", self.view.close_polygon, ["Return", "Enter"],
+                     context=view_only, owner=self.view)
+        self._action("Cancel polygon / analysis", self.escape, "Esc", context=view_only,
+                     owner=self.view)
+        v.addSeparator()
+        presets = v.addMenu("Window presets")
+        for n in range(1, 6):
+            self._action(f"Preset {n}", lambda n=n: s.apply_preset(n), str(n),
+                         f"Window preset {n}", menu=presets)
+        self._action("Reset view", self.reset_view, "R", "Reset window/level and zoom", menu=v)
+        self._action("Toggle ROIs", self.view.toggle_rois, "H", "Show/hide ROI drawings", menu=v)
+        self._action("Toggle overlay", lambda: s.set_overlay(visible=not s.overlay.visible),
+                     "O", "Show/hide the map overlay", menu=v)
+        v.addSeparator()
+        for dock in self.docks.values():
+            v.addAction(dock.toggleViewAction())
+
+        m = mb.addMenu("&Model")
+        self._action("Analyse this slice", self.analyse_current, "F5",
+                     "Run the model on this slice (in the background)", menu=m)
+        self._action("Analyse all slices", self.analyse_all, "Shift+F5",
+                     "Run the model on every slice, with progress and Cancel", menu=m)
+        self._action("Cancel analysis", self.cancel_analysis, None, "Stop the running analysis",
+                     menu=m)
+        self._action("Load model…", self.load_model_dialog, None, "Load a model card (JSON)",
+                     menu=m)
+
+        h = mb.addMenu("&Help")
+        self._action("Keyboard shortcuts", self.show_shortcuts, "F1", menu=h)
+        self._action("About", self.show_about, None, menu=h)
+        self._refresh_recent_menu()
+
+    def _connect(self) -> None:
+        mp = self.model_panel
+        mp.model_chosen.connect(self.select_model)
+        mp.load_model_requested.connect(self.load_model_dialog)
+        mp.settings_changed.connect(self._settings_changed)
+        mp.analyse_requested.connect(self.analyse_current)
+        mp.analyse_all_requested.connect(self.analyse_all)
+        mp.cancel_requested.connect(self.cancel_analysis)
+        self.view.hovered.connect(self._hover)
+        self.state.events.slice.connect(self._slice_changed)
+        self.state.events.explanation.connect(self._show_prediction)
+        self.runner.busy_changed.connect(self._busy)
+
+    # -- settings ------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        st = self.settings
+        geometry, layout = st.value("window/geometry"), st.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 950)
+        if isinstance(layout, QByteArray):
+            self.restoreState(layout)
+        tool = st.value("tools/tool", "brush")
+        if tool in ("wl", "brush", "eraser", "polygon"):
+            self.state.set_tool(str(tool))
+        try:
+            self.state.set_brush_radius(float(st.value("tools/brush_radius_mm", 4.0)))
+            self.state.set_overlay(opacity=float(st.value("overlay/opacity", 0.5)))
+        except (TypeError, ValueError):
+            pass
+        self.model_panel.opacity.setValue(int(self.state.overlay.opacity * 100))
+
+    def save_settings(self) -> None:
+        st = self.settings
+        st.setValue("window/geometry", self.saveGeometry())
+        st.setValue("window/state", self.saveState())
+        st.setValue("tools/tool", self.state.tools.tool)
+        st.setValue("tools/brush_radius_mm", self.state.tools.brush_radius_mm)
+        st.setValue("overlay/opacity", self.state.overlay.opacity)
+        if self.model_panel.current_model():
+            st.setValue("model/last", self.model_panel.current_model())
+        st.sync()
+
+    def _last_model(self) -> str | None:
+        value = self.settings.value("model/last")
+        return str(value) if value else None
+
+    def _bundled_models(self) -> list[str]:
+        try:
+            from coloc_viewer.model.loading import list_bundled_models
+
+            return list_bundled_models()
+        except Exception as err:  # the viewer still opens images without models
+            log.warning("no bundled models: %s", err)
+            return []
+
+    def closeEvent(self, event):  # noqa: N802
+        self.save_settings()
+        self.runner.shutdown(3000)
+        super().closeEvent(event)
+
+    # -- errors --------------------------------------------------------------------------
+    def show_error(self, title: str, err: Any) -> None:
+        """An error dialog and a log entry; the viewer keeps running."""
+        text = str(err) or type(err).__name__
+        log.error("%s: %s", title, text)
+        self.statusBar().showMessage(f"{title}: {text}", 10000)
+        self.error_shown.emit(text)
+        QMessageBox.critical(self, title, text)
+
+    # -- opening studies -----------------------------------------------------------------
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open DICOM folder")
+        if path:
+            self.open_path(path)
+
+    def open_dicomdir_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open DICOMDIR", "", "DICOMDIR (DICOMDIR);;"
+                                              "All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | os.PathLike[str], series: str | None = None,
+                  rois: str | os.PathLike[str] | None = None) -> None:
+        """Load a study in the background; the first slice shows before the rest decodes."""
+        path = os.fspath(path)
+        self._pending_rois = os.fspath(rois) if rois else None
+        self.statusBar().showMessage(f"Opening {Path(path).name}…")
+        self.runner.submit("load", load_study, path, series,
+                           on_yield=self._load_step,
+                           on_result=lambda vol: self._study_loaded(path, vol),
+                           on_error=lambda err: self.show_error("Cannot open study", err))
+
+    def _load_step(self, step: LoadStep) -> None:
+        if step.kind == "series":
+            if len(step.payload) > 1 or not self.series_browser.tree.topLevelItemCount():
+                self.series_browser.set_series(self.series_browser.path or "", step.payload)
+        elif step.kind == "first":
+            self.set_volume(step.payload)
+        elif step.kind == "progress" and step.total:
+            self.statusBar().showMessage(f"Loading slices {step.done}/{step.total}")
+
+    def _study_loaded(self, path: str, volume: Volume) -> None:
+        self.series_browser.path = path
+        if volume is not self.state.volume:
+            self.set_volume(volume)
+        else:
+            self.state.update_voxels(0, volume.shape[0])
+        self._refresh_recent(path)
+        self.statusBar().showMessage(f"Opened {Path(path).name}: {volume.shape[0]} slices", 5000)
+        if self._pending_rois:
+            self.load_rois(self._pending_rois)
+            self._pending_rois = None
+        self.study_loaded.emit()
+
+    def set_volume(self, volume: Volume, rois: Any = None) -> None:
+        """Show ``volume`` now (synchronous; used by the loader and by scripts/tests)."""
+        self.series_id = series_key(volume)
+        self.state.set_volume(volume, rois)
+        self._settings_changed()
+        self._update_title()
+        self._slice_changed()
+
+    def _update_title(self) -> None:
+        vol = self.state.volume
+        name = vol.private.get("patient_name") if vol is not None else None
+        desc = vol.metadata.get("description") if vol is not None else None
+        parts = [str(p) for p in (name, desc) if p]
+        self.setWindowTitle(" — ".join(parts + [APP_NAME]))
+
+    def _refresh_recent(self, path: str) -> None:
+        add_recent(self.settings, path)
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in recent_studies(self.settings):
+            act = self.recent_menu.addAction(path)
+            act.triggered.connect(lambda _c=False, p=path: self.open_path(p))
+
+    def dragEnterEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not urls:
+            return
+        event.acceptProposedAction()
+        path = urls[0]
+        if self.state.volume is not None and _looks_like_roi(path):
+            self.load_rois(path)
+        else:
+            self.open_path(path)
+
+    # -- ROIs ----------------------------------------------------------------------------
+    def load_rois_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load ROIs", "", ROI_FILTER)
+        if path:
+            self.load_rois(path)
+
+    def load_rois(self, path: str | os.PathLike[str]) -> None:
+        if self.state.volume is None:
+            return
+        try:
+            rois = load_rois_for(path, self.state.volume)
+        except Exception as err:
+            self.show_error("Cannot load ROIs", err)
+            return
+        self.state.rois = rois
+        self.state.rois_changed()
+
+    def save_rois_dialog(self) -> None:
+        if self.state.volume is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save ROIs", "rois.seg.dcm", ROI_FILTER)
+        if path:
+            self.save_rois(path)
+
+    def save_rois(self, path: str | os.PathLike[str]) -> None:
+        try:
+            save_rois_to(self.state.rois, path, self.state.volume)
+            self.statusBar().showMessage(f"Saved ROIs to {Path(path).name}", 5000)
+        except Exception as err:
+            self.show_error("Cannot save ROIs", err)
+
+    # -- models --------------------------------------------------------------------------
+    def load_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load model card", "", "Model card (*.json)")
+        if path:
+            self.select_model(path)
+        else:
+            self.model_panel.set_models(self._bundled_models() + [
+                n for n in self.models if n not in self._bundled_models()],
+                self.model_panel.current_model())
+
+    def select_model(self, name: str, then: Any = None) -> None:
+        """Load ``name`` (a bundled name or a card path) in the background, then ``then()``."""
+        if then is not None:
+            self._after_model.append(then)
+        if name in self.models:
+            self._model_loaded(name, self.models[name])
+            return
+        self.status_labels["model"].setText(f"loading {Path(name).stem}…")
+        self.runner.submit("model", load_model_task, name,
+                           on_result=lambda res: self._model_loaded(name, *res),
+                           on_error=self._model_failed)
+
+    def _model_failed(self, err: Exception) -> None:
+        self._after_model.clear()
+        self.status_labels["model"].setText("no model")
+        self.show_error("Cannot load model", err)
+
+    def _model_loaded(self, name: str, model: Any, layers: Any = None) -> None:
+        key = name
+        self.models[key] = (model, layers) if layers is not None else self.models[key]
+        model, layers = self.models[key]
+        self.model_panel.blockSignals(True)
+        self.model_panel.add_model(key)
+        self.model_panel.set_layers(layers, model.card.target_layer)
+        self.model_panel.set_classes(list(model.classes))
+        self.model_panel.blockSignals(False)
+        self.status_labels["model"].setText(model.name)
+        self.status_labels["device"].setText(str(model.device))
+        self.model_ready.emit(key)
+        self._settings_changed()
+        pending, self._after_model = self._after_model, []
+        for callback in pending:
+            callback()
+
+    def current_model(self) -> Any:
+        entry = self.models.get(self.model_panel.current_model() or "")
+        return entry[0] if entry else None
+
+    # -- analysis ------------------------------------------------------------------------
+    def analysis_settings(self) -> AnalysisSettings | None:
+        return self.model_panel.settings()
+
+    def _settings_changed(self) -> None:
+        """Layer/target/rank/method or study changed: show cached maps for the new settings."""
+        settings = self.analysis_settings()
+        if settings is None or self.state.volume is None:
+            return
+        cached = self.cache.for_settings(self.series_id, settings)
+        self.state.set_explanations({z: r.explanation for z, r in cached.items()})
+        if self.model_panel.auto.isChecked() and self.state.explanation is None:
+            self.analyse_current()
+
+    def analyse_current(self) -> None:
+        self._analyse([self.state.slice_index], "analysis")
+
+    def analyse_all(self) -> None:
+        self._analyse(list(range(self.state.n_slices)), "analysis")
+
+    def _analyse(self, slices: list[int], channel: str) -> None:
+        if self.state.volume is None:
+            return
+        name = self.model_panel.current_model()
+        if name is None:
+            self.show_error("No model", "choose a model in the Model panel first")
+            return
+        if name not in self.models:
+            self.select_model(name, then=lambda: self._analyse(slices, channel))
+            return
+        settings = self.analysis_settings()
+        model, volume = self.current_model(), self.state.volume
+        missing = [z for z in slices
+                   if self.cache.get(AnalysisKey(self.series_id, z, settings)) is None]
+        for z in slices:
+            hit = self.cache.get(AnalysisKey(self.series_id, z, settings))
+            if hit is not None:
+                self._slice_result(hit, show_time=len(slices) == 1)
+        if not missing:
+            self.analysis_finished.emit()
+            return
+        self.model_panel.progress.setRange(0, len(missing))
+        self.model_panel.progress.setValue(0)
+        self.model_panel.set_running(True)
+        self.runner.submit(channel, analyse_slices, model, volume, self.series_id, missing,
+                           settings, self.cache,
+                           on_yield=self._analysis_step,
+                           on_error=lambda err: self.show_error("Analysis failed", err),
+                           on_done=self._analysis_over)
+
+    def _analysis_step(self, step: tuple[int, int, SliceResult]) -> None:
+        done, total, result = step
+        self.cache.put(result)
+        self.model_panel.progress.setValue(done)
+        self._slice_result(result)
+
+    def _slice_result(self, result: SliceResult, show_time: bool = True) -> None:
+        if (result.key.series != self.series_id
+                or result.key.settings != self.analysis_settings()):
+            return
+        self.state.add_explanation(result.key.slice_index, result.explanation)
+        if show_time:
+            self.status_labels["time"].setText(f"{result.seconds * 1000:.0f} ms")
+        self.analysis_done.emit(result)
+
+    def _analysis_over(self) -> None:
+        self.model_panel.set_running(False)
+        self.analysis_finished.emit()
+
+    def cancel_analysis(self) -> None:
+        self.runner.cancel("analysis")
+        self.model_panel.set_running(False)
+        self.statusBar().showMessage("Analysis cancelled", 3000)
+        self.analysis_finished.emit()
+
+    def escape(self) -> None:
+        if self.view.polygon_rc:
+            self.view.cancel_polygon()
+        elif self.runner.is_busy("analysis"):
+            self.cancel_analysis()
+
+    def _busy(self, busy: bool) -> None:
+        self.model_panel.analyse.setEnabled(True)
+
+    # -- status, title, help -------------------------------------------------------------
+    def _slice_changed(self) -> None:
+        vol = self.state.volume
+        if vol is None:
+            return
+        z = self.state.slice_index
+        self.status_labels["slice"].setText(
+            f"slice {z + 1}/{vol.shape[0]} ({vol.slice_position_mm(z):.1f} mm)")
+        self._show_prediction()
+        if self.model_panel.auto.isChecked() and self.state.explanation is None:
+            self.analyse_current()
+
+    def _show_prediction(self) -> None:
+        ex = self.state.explanation
+        if ex is None:
+            self.status_labels["prediction"].setText("")
+            self.model_panel.prediction.setText("No map on this slice.")
+            return
+        pred = ex.prediction
+        prob = float(pred["probabilities"][pred["index"]])
+        text = f"{pred['label']} ({prob:.1%})"
+        self.status_labels["prediction"].setText(text)
+        self.model_panel.prediction.setText(
+            f"Prediction: {text}\nLayer {ex.layer}, ranked by {ex.rank}")
+
+    def _hover(self, info: dict | None) -> None:
+        if info is None:
+            self.status_labels["position"].setText("")
+            self.status_labels["value"].setText("")
+            return
+        x, y, z = info["lps"]
+        self.status_labels["position"].setText(
+            f"({info['row']}, {info['col']})  LPS {x:.1f}, {y:.1f}, {z:.1f} mm")
+        self.status_labels["value"].setText(f"{info['value']:.1f} {info['units']}".strip())
+
+    def reset_view(self) -> None:
+        self.state.reset_window()
+        self.view.reset_view()
+
+    def export_screenshot_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export screenshot", "coloc_viewer.png",
+                                              "PNG (*.png)")
+        if path:
+            self.save_screenshot(path)
+
+    def save_screenshot(self, path: str | os.PathLike[str]) -> Path:
+        """Save a PNG of the window; the title bar (patient name) is not part of the grab."""
+        path = Path(path)
+        if not self.grab().save(str(path)):
+            self.show_error("Cannot save screenshot", f"{path}: write failed")
+        return path
+
+    def shortcut_table(self) -> list[tuple[str, str, str]]:
+        rows = []
+        for name, act in self.actions_by_name.items():
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText)
+                             for k in act.shortcuts())
+            if keys:
+                rows.append((name, keys, act.toolTip()))
+        return rows
+
+    def show_shortcuts(self) -> None:
+        mouse = [("Wheel", "next/previous slice"), ("Ctrl+wheel, right-drag", "zoom"),
+                 ("Middle-drag", "pan"), ("Shift+left-drag", "window/level"),
+                 ("Shift+wheel", "brush radius"), ("Left-drag", "active tool")]
+        html = ["<table>"]
+        html += [f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in mouse]
+        html += [f"<tr><td><b>{keys}</b></td><td>{name}</td></tr>"
+                 for name, keys, _tip in self.shortcut_table()]
+        html.append("</table>")
+        box = QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText("".join(html))
+        box.setModal(False)
+        box.show()
+        self._help_box = box
+
+    def show_about(self) -> None:
+        from coloc_viewer import __version__
+
+        QMessageBox.about(self, "About coloc_viewer",
+                          f"coloc_viewer {__version__}<br>Does the classifier look where the "
+                          "clinician looks? Feature-map and CAM overlays scored against your "
+                          "ROIs, with a test against chance.<br>Not for diagnostic use.")
+
+    # -- synchronous helpers for scripts, --screenshot and tests --------------------------
+    def wait_idle(self, timeout_ms: int = 60000) -> bool:
+        """Process events until no worker runs (for scripts; the GUI never blocks)."""
+        from PySide6.QtCore import QCoreApplication, QElapsedTimer
+
+        timer = QElapsedTimer()
+        timer.start()
+        while self.runner.is_busy() or self._after_model:
+            QCoreApplication.processEvents()
+            if timer.elapsed() > timeout_ms:
+                return False
+            QTimer.singleShot(0, lambda: None)
+        QCoreApplication.processEvents()
+        return True
+
+
+def _looks_like_roi(path: str) -> bool:
+    lower = path.lower()
+    return lower.endswith((".seg.dcm", ".seg.nrrd")) or "roi" in Path(lower).name or \
+        "lesion" in Path(lower).name

@@ -1,0 +1,93 @@
+"""Live score panel: one row per ROI with every score, the verdict, and volume aggregates."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from coloc_viewer.gui.live_scores import SCORE_HELP, SCORE_KEYS, format_score, verdict
+from coloc_viewer.gui.state import ViewerState
+
+SHORT = {"relevance_mass": "mass", "relevance_rank": "rank", "iou_top_n": "IoU top-N",
+         "dice": "Dice", "iou": "IoU", "pointing_game": "pointing", "auroc": "AUROC",
+         "p_value": "p", "seed_overlap": "seed"}
+
+
+def _table() -> QTableWidget:
+    table = QTableWidget(0, len(SCORE_KEYS))
+    for j, key in enumerate(SCORE_KEYS):
+        item = QTableWidgetItem(SHORT[key])
+        item.setToolTip(f"{key}: {SCORE_HELP[key]}")
+        table.setHorizontalHeaderItem(j, item)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    return table
+
+
+class ScorePanel(QWidget):
+    """Observes ``state.events.scores`` and shows the values the Scorer returned."""
+
+    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.verdict = QLabel("Analyse a slice and draw an ROI to see the scores.")
+        self.verdict.setWordWrap(True)
+        self.verdict.setObjectName("verdict")
+        self.table = _table()
+        self.volume_label = QLabel("Volume (pooled over analysed slices)")
+        self.volume_table = _table()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.volume_label)
+        layout.addWidget(self.volume_table, 1)
+        state.events.scores.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        scores = self.state.scores
+        self._fill(self.table, scores)
+        self._fill(self.volume_table, self.state.volume_scores)
+        has_volume = bool(self.state.volume_scores)
+        self.volume_label.setVisible(has_volume)
+        self.volume_table.setVisible(has_volume)
+        if self.state.explanation is None:
+            self.verdict.setText("No map on this slice yet: press Analyse (F5).")
+        else:
+            self.verdict.setText(verdict(scores))
+
+    @staticmethod
+    def _fill(table: QTableWidget, scores: dict) -> None:
+        names = list(scores)
+        if table.rowCount() != len(names):
+            table.setRowCount(len(names))
+        for i, name in enumerate(names):
+            header = table.verticalHeaderItem(i)
+            if header is None or header.text() != name:
+                table.setVerticalHeaderItem(i, QTableWidgetItem(name))
+            for j, key in enumerate(SCORE_KEYS):
+                text = format_score(key, scores[name].get(key))
+                item = table.item(i, j)
+                if item is None:
+                    item = QTableWidgetItem(text)
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                    item.setToolTip(SCORE_HELP[key])
+                    table.setItem(i, j, item)
+                elif item.text() != text:
+                    item.setText(text)
+
+    def value(self, roi: str, key: str) -> str:
+        """The text shown for ``key`` of ROI ``roi`` (tests read the screen through this)."""
+        for i in range(self.table.rowCount()):
+            if self.table.verticalHeaderItem(i).text() == roi:
+                return self.table.item(i, SCORE_KEYS.index(key)).text()
+        raise KeyError(roi)

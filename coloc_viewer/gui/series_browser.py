@@ -1,0 +1,52 @@
+"""Series browser: the series found under the opened path; double-click opens one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+COLUMNS = ("Description", "Modality", "Slices", "Size", "Spacing (mm)")
+
+
+class SeriesBrowser(QWidget):
+    """Lists ``SeriesInfo`` records (from ``coloc_viewer.imaging.load.scan``)."""
+
+    series_activated = Signal(str, object)  # path, series uid
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(list(COLUMNS))
+        self.tree.setRootIsDecorated(False)
+        self.tree.setToolTip("Double-click a series to open it")
+        self.tree.itemDoubleClicked.connect(self._activated)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.tree)
+        self.path = ""
+
+    def set_series(self, path: str, infos: list[Any]) -> None:
+        self.path = path
+        self.tree.clear()
+        for info in infos:
+            shape = list(getattr(info, "shape", []) or [])
+            spacing = list(getattr(info, "spacing", []) or [])
+            item = QTreeWidgetItem([
+                str(getattr(info, "description", "") or "(no description)"),
+                str(getattr(info, "modality", "") or ""),
+                str(shape[0] if shape else getattr(info, "n_files", "")),
+                " x ".join(str(s) for s in shape[1:]),
+                " x ".join(f"{s:.2f}" for s in spacing),
+            ])
+            item.setData(0, Qt.ItemDataRole.UserRole, getattr(info, "series_uid", None))
+            warnings = list(getattr(info, "warnings", []) or [])
+            if warnings:
+                item.setToolTip(0, "\n".join(str(w) for w in warnings))
+            self.tree.addTopLevelItem(item)
+        for col in range(len(COLUMNS)):
+            self.tree.resizeColumnToContents(col)
+
+    def _activated(self, item: QTreeWidgetItem, _column: int) -> None:
+        self.series_activated.emit(self.path, item.data(0, Qt.ItemDataRole.UserRole))

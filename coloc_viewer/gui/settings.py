@@ -1,0 +1,35 @@
+"""Persistent settings (QSettings); a throw-away file when COLOC_VIEWER_NO_SETTINGS=1."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from PySide6.QtCore import QSettings
+
+_TEMP_DIR: tempfile.TemporaryDirectory | None = None
+MAX_RECENT = 10
+
+
+def open_settings() -> QSettings:
+    """The user's settings, or (tests, CI) an INI file in a temporary folder."""
+    global _TEMP_DIR
+    if os.environ.get("COLOC_VIEWER_NO_SETTINGS") == "1":
+        if _TEMP_DIR is None:
+            _TEMP_DIR = tempfile.TemporaryDirectory(prefix="coloc-viewer-settings-")
+        return QSettings(os.path.join(_TEMP_DIR.name, "settings.ini"), QSettings.Format.IniFormat)
+    return QSettings("coloc_viewer", "coloc-viewer")
+
+
+def recent_studies(settings: QSettings) -> list[str]:
+    value = settings.value("recent/studies", [])
+    if isinstance(value, str):
+        value = [value]
+    return [str(v) for v in (value or [])]
+
+
+def add_recent(settings: QSettings, path: str) -> list[str]:
+    items = [p for p in recent_studies(settings) if p != path]
+    items.insert(0, path)
+    settings.setValue("recent/studies", items[:MAX_RECENT])
+    return items[:MAX_RECENT]

@@ -1,0 +1,361 @@
+"""The viewer's Qt-free model: study, slice, window, tools, ROIs, the shown map and scores.
+
+The Qt widgets observe the :class:`Event` attributes and write back through the methods;
+everything the window shows can be reproduced from Python with this class alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from coloc_viewer.gui.display import WindowLevel, presets_for, robust_window
+from coloc_viewer.gui.events import Event
+from coloc_viewer.gui.live_scores import LiveScores
+from coloc_viewer.imaging.volume import Volume
+
+TOOLS = ("wl", "brush", "eraser", "polygon")
+MAP_CAMS = ("cam", "gradcam", "gradcam++", "layercam", "scorecam")
+
+
+@dataclass
+class ToolSettings:
+    """The active tool and its parameters (persisted by the window)."""
+
+    tool: str = "brush"
+    brush_radius_mm: float = 4.0
+    min_radius_mm: float = 0.5
+    max_radius_mm: float = 50.0
+
+
+@dataclass
+class OverlaySettings:
+    """How the map is drawn: which map, opacity, contour, normalisation."""
+
+    choice: str = "top"  # "top", "channel:<rank>", or one of MAP_CAMS
+    opacity: float = 0.5
+    visible: bool = True
+    contour: bool = False
+    normalisation: str = "image"  # "image" or "common"
+    threshold: float = 0.5
+
+
+@dataclass
+class ViewerEvents:
+    volume: Event = field(default_factory=Event)
+    slice: Event = field(default_factory=Event)
+    window: Event = field(default_factory=Event)
+    tool: Event = field(default_factory=Event)
+    rois: Event = field(default_factory=Event)
+    overlay: Event = field(default_factory=Event)
+    explanation: Event = field(default_factory=Event)
+    scores: Event = field(default_factory=Event)
+
+
+class ViewerState:
+    """Everything the viewer shows, without Qt."""
+
+    def __init__(self) -> None:
+        self.events = ViewerEvents()
+        self.volume: Volume | None = None
+        self.slice_index = 0
+        self.window = WindowLevel(0.0, 1.0)
+        self.presets: list[tuple[str, WindowLevel]] = []
+        self.tools = ToolSettings()
+        self.overlay = OverlaySettings()
+        self.rois: Any = None  # coloc_viewer.imaging.roi.RoiSet
+        self.explanations: dict[int, Any] = {}  # slice -> Explanation (current settings)
+        self.live = LiveScores()
+        self.scores: dict[str, dict[str, Any]] = {}
+        self.volume_scores: dict[str, dict[str, Any]] = {}
+        self._stroke_open = False
+
+    # -- study ---------------------------------------------------------------------------
+    def set_volume(self, volume: Volume, rois: Any = None) -> None:
+        """Show a new study (the middle slice, its default window) with ``rois`` or one ROI."""
+        self.volume = volume
+        self.slice_index = volume.shape[0] // 2
+        self.presets = presets_for(volume.metadata.get("modality"), volume.voxels)
+        self.window = self.default_window()
+        self.explanations = {}
+        self.rois = rois if rois is not None else new_roiset(volume)
+        self.live.clear()
+        self.scores, self.volume_scores = {}, {}
+        self.events.volume.emit()
+        self.events.rois.emit()
+        self.events.explanation.emit()
+        self.events.scores.emit()
+
+    def update_voxels(self, first: int, last: int) -> None:
+        """Slices [first, last) of the volume were filled in by a progressive loader."""
+        if first <= self.slice_index < last:
+            self.events.slice.emit()
+
+    def default_window(self) -> WindowLevel:
+        """The DICOM window of the series when it has one, else the 1-99 % window."""
+        assert self.volume is not None
+        win = self.volume.metadata.get("window")
+        try:
+            centre, width = (float(v) for v in win)  # type: ignore[union-attr]
+            if width > 0:
+                return WindowLevel(centre, width)
+        except (TypeError, ValueError):
+            pass
+        return robust_window(self.volume.voxels)
+
+    @property
+    def n_slices(self) -> int:
+        return 0 if self.volume is None else self.volume.shape[0]
+
+    def current_image(self) -> np.ndarray | None:
+        return None if self.volume is None else self.volume.voxels[self.slice_index]
+
+    # -- navigation and window -----------------------------------------------------------
+    def set_slice(self, index: int) -> None:
+        if self.volume is None:
+            return
+        index = int(np.clip(index, 0, self.n_slices - 1))
+        if index != self.slice_index:
+            self.slice_index = index
+            self.events.slice.emit()
+            self.refresh_scores()
+
+    def step_slice(self, steps: int) -> None:
+        self.set_slice(self.slice_index + int(steps))
+
+    def set_window(self, window: WindowLevel) -> None:
+        self.window = WindowLevel(float(window.center), max(float(window.width), 1e-6))
+        self.events.window.emit()
+
+    def apply_preset(self, number: int) -> None:
+        """Keys 1-5: preset ``number`` (1-based)."""
+        if 1 <= number <= len(self.presets):
+            self.set_window(self.presets[number - 1][1])
+
+    def reset_window(self) -> None:
+        if self.volume is not None:
+            self.set_window(self.default_window())
+
+    def drag_window(self, dx: float, dy: float) -> None:
+        """W/L drag by (dx, dy) screen pixels: right widens, down raises the level."""
+        scale = max(self.window.width, 1e-3) / 256.0
+        width = max(self.window.width + dx * scale, 1e-3)
+        self.set_window(WindowLevel(self.window.center + dy * scale, width))
+
+    # -- tools ---------------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}")
+        self.tools.tool = tool
+        self.events.tool.emit()
+
+    def set_brush_radius(self, radius_mm: float) -> None:
+        t = self.tools
+        t.brush_radius_mm = float(np.clip(radius_mm, t.min_radius_mm, t.max_radius_mm))
+        self.events.tool.emit()
+
+    def grow_brush(self, steps: int) -> None:
+        """Shift+wheel and [ ]: 20 % per step, as in 3D Slicer."""
+        self.set_brush_radius(self.tools.brush_radius_mm * (1.2 ** int(steps)))
+
+    # -- ROI editing (delegated to the RoiSet) --------------------------------------------
+    def active_roi_editable(self) -> bool:
+        roi = self.rois.active if self.rois is not None else None
+        return roi is not None and not roi.locked
+
+    def begin_stroke(self) -> None:
+        if self.rois is not None and not self._stroke_open:
+            self.rois.begin_stroke()
+            self._stroke_open = True
+
+    def end_stroke(self) -> None:
+        if self._stroke_open:
+            self.rois.end_stroke()
+            self._stroke_open = False
+            self.refresh_scores(p_value=True)
+
+    def dab(self, row: float, col: float, *, erase: bool = False) -> None:
+        """One brush (or eraser) disk of the current radius at (row, col) on this slice."""
+        if self.volume is None or not self.active_roi_editable():
+            return
+        opened = not self._stroke_open
+        self.begin_stroke()
+        paint_disk(self.rois, self.volume, self.slice_index, row, col,
+                   self.tools.brush_radius_mm, erase=erase)
+        self.events.rois.emit()
+        if opened:
+            self.end_stroke()
+        else:
+            self.refresh_scores(p_value=False)
+
+    def fill_polygon(self, vertices_rc: np.ndarray) -> None:
+        if self.volume is None or not self.active_roi_editable() or len(vertices_rc) < 3:
+            return
+        self._edit(lambda: polygon_fill(self.rois, self.slice_index, np.asarray(vertices_rc)))
+
+    def fill_holes(self) -> None:
+        if self.active_roi_editable():
+            self._edit(lambda: fill_holes(self.rois, self.slice_index))
+
+    def clear_slice(self) -> None:
+        if self.active_roi_editable():
+            self._edit(lambda: clear_slice(self.rois, self.slice_index))
+
+    def undo(self) -> None:
+        self._history(self.rois.undo if self.rois is not None else None)
+
+    def redo(self) -> None:
+        self._history(self.rois.redo if self.rois is not None else None)
+
+    def _history(self, action: Any) -> None:
+        if action is None:
+            return
+        changed = action()
+        z = changed_slice(changed)
+        if z is not None and z != self.slice_index:
+            self.slice_index = z  # show where the change happened, like Slicer
+            self.events.slice.emit()
+        self.events.rois.emit()
+        self.refresh_scores()
+
+    def _edit(self, operation: Any) -> None:
+        self.begin_stroke()
+        try:
+            operation()
+        finally:
+            self.rois.end_stroke()
+            self._stroke_open = False
+        self.events.rois.emit()
+        self.refresh_scores()
+
+    def rois_changed(self) -> None:
+        """Called by the ROI list after add/rename/recolour/show/hide/lock/delete."""
+        self.events.rois.emit()
+        self.refresh_scores()
+
+    # -- explanation, map, scores --------------------------------------------------------
+    def set_explanations(self, explanations: dict[int, Any]) -> None:
+        self.explanations = dict(explanations)
+        self.events.explanation.emit()
+        self.refresh_scores()
+
+    def add_explanation(self, slice_index: int, explanation: Any) -> None:
+        self.explanations[int(slice_index)] = explanation
+        self.events.explanation.emit()
+        self.refresh_scores()
+
+    def set_overlay(self, **changes: Any) -> None:
+        rescore = "choice" in changes or "threshold" in changes
+        for key, value in changes.items():
+            if not hasattr(self.overlay, key):
+                raise AttributeError(key)
+            setattr(self.overlay, key, value)
+        self.events.overlay.emit()
+        if rescore:
+            self.refresh_scores()
+
+    @property
+    def explanation(self) -> Any:
+        return self.explanations.get(self.slice_index)
+
+    def map_for(self, explanation: Any) -> np.ndarray | None:
+        """The chosen map of ``explanation`` on the image grid (raw values)."""
+        if explanation is None:
+            return None
+        return select_map(explanation, self.overlay.choice)
+
+    def current_map(self) -> np.ndarray | None:
+        return self.map_for(self.explanation)
+
+    def display_range(self) -> tuple[float, float] | None:
+        """Raw (low, high) for the colour scale: this map, or a common scale over slices."""
+        current = self.current_map()
+        if current is None:
+            return None
+        if self.overlay.normalisation == "common" and len(self.explanations) > 1:
+            from coloc_viewer.explain.scale import CommonScale
+
+            maps = [self.map_for(e) for e in self.explanations.values()]
+            scale = CommonScale.calibrate([m for m in maps if m is not None])
+            return float(scale.low), float(scale.high)
+        return float(np.min(current)), float(np.max(current))
+
+    def roi_slices(self) -> list[tuple[str, np.ndarray]]:
+        """(name, 2-D mask) of every ROI on the current slice."""
+        if self.rois is None:
+            return []
+        return [(r.name, r.mask[self.slice_index]) for r in self.rois]
+
+    def refresh_scores(self, p_value: bool = True) -> None:
+        """Recompute the live scores of every ROI for the shown map (Scorer built once)."""
+        ex = self.explanation
+        saliency = self.map_for(ex)
+        if saliency is None or self.rois is None:
+            self.scores, self.volume_scores = {}, {}
+            self.live.clear()
+        else:
+            key = (id(ex), self.overlay.choice, self.overlay.threshold)
+            seed = getattr(ex, "seed_map", None) if self.overlay.choice == "top" else None
+            self.live.set_map(key, saliency, threshold=self.overlay.threshold, seed_map=seed)
+            self.scores = self.live.update(self.roi_slices(), p_value=p_value)
+            self.volume_scores = self._volume_scores() if p_value else self.volume_scores
+        self.events.scores.emit()
+
+    def _volume_scores(self) -> dict[str, dict[str, Any]]:
+        """Pooled scores over the analysed slices, for ROIs that span several slices."""
+        if len(self.explanations) < 2 or self.rois is None:
+            return {}
+        from coloc_viewer.metrics.volume import score_volume
+
+        maps = {z: self.map_for(e) for z, e in self.explanations.items()}
+        out = {}
+        for roi in self.rois:
+            spans = [z for z in maps if roi.mask[z].any()]
+            if len(spans) >= 2:
+                result = score_volume({z: maps[z] for z in spans}, roi.mask,
+                                      threshold=self.overlay.threshold)
+                out[roi.name] = dict(result["aggregate"], n_slices=len(spans))
+        return out
+
+
+def select_map(explanation: Any, choice: str) -> np.ndarray:
+    """Map ``choice`` ("top", "channel:<rank>", a CAM name) of an Explanation, image grid."""
+    if choice == "top":
+        return np.asarray(explanation.top_map)
+    if choice.startswith("channel:"):
+        rank = int(choice.split(":", 1)[1])
+        channel = explanation.top_channels[rank][0]
+        return np.asarray(explanation.channel_map(channel))
+    return np.asarray(explanation.cam_map(choice))
+
+
+# The RoiSet adapter: the few calls the viewer makes into coloc_viewer.imaging.roi.
+def new_roiset(volume: Volume) -> Any:
+    from coloc_viewer.imaging.roi import RoiSet
+
+    rois = RoiSet(volume.shape)
+    rois.add("lesion")
+    return rois
+
+
+def paint_disk(rois: Any, volume: Volume, z: int, row: float, col: float, radius_mm: float,
+               *, erase: bool) -> None:
+    rois.paint(z, row, col, radius_mm, spacing=volume.spacing[1:], erase=erase)
+
+
+def polygon_fill(rois: Any, z: int, vertices_rc: np.ndarray) -> None:
+    rois.fill_polygon(z, vertices_rc)
+
+
+def fill_holes(rois: Any, z: int) -> None:
+    rois.fill_holes(z)
+
+
+def clear_slice(rois: Any, z: int) -> None:
+    rois.clear_slice(z)
+
+
+def changed_slice(changed: Any) -> int | None:
+    return None
