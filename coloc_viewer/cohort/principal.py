@@ -120,10 +120,10 @@ def principal_channels(contributions: np.ndarray, classes: np.ndarray,
 def gradient_weights(explanation: Any) -> np.ndarray:
     """Per-channel Grad-CAM weights w_k of an Explanation.
 
-    Uses ``explanation.weights`` when present; otherwise recovers them from
-    contribution importances: IM_k = w_k * sum A_k, so w_k = IM_k / sum A_k.
+    Uses ``explanation.gradient_weights`` (or ``weights``) when present; otherwise recovers
+    them from contribution importances: IM_k = w_k * sum A_k, so w_k = IM_k / sum A_k.
     """
-    w = getattr(explanation, "weights", None)
+    w = getattr(explanation, "gradient_weights", getattr(explanation, "weights", None))
     if w is not None:
         return np.asarray(w, dtype=np.float64)
     if getattr(explanation, "rank", "contribution") != "contribution":

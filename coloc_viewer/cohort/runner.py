@@ -1,0 +1,398 @@
+"""Run a cohort: plan units, skip finished ones, execute, then rebuild every output.
+
+Outputs in the run folder (see docs/cohort.md): ``results.jsonl`` (the unit records, the
+only state; a rerun resumes from it), ``slices.csv/.parquet``, ``cases.csv/.parquet``,
+``failures.csv/.parquet``, ``scales/<model>__<method>.json`` (CommonScale calibration),
+``channel_sets/<model>.json`` (principal channels), ``summary.json`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from coloc_viewer.cohort import analysis
+from coloc_viewer.cohort.executors import run_dask, run_inline, run_pool
+from coloc_viewer.cohort.manifest import Case, read_manifest
+from coloc_viewer.cohort.principal import ChannelSet, principal_channels
+from coloc_viewer.cohort.progress import Progress
+from coloc_viewer.cohort.store import ResultStore, unit_key
+from coloc_viewer.cohort.tables import (
+    CASE_TYPES,
+    FAILURE_TYPES,
+    SLICE_TYPES,
+    case_rows,
+    failure_rows,
+    slice_rows,
+    write_table,
+)
+from coloc_viewer.cohort.worker import (
+    PRINCIPAL_PREFIX,
+    TOP_MAP,
+    CaseTask,
+    UnitSpec,
+    decode_vector,
+    default_threads,
+)
+from coloc_viewer.errors import InputError
+
+RANKS = ("contribution", "max", "mean", "gradient", "ablation")
+PRINCIPAL_BASE = "gradcam"  # the principal-channel CAM re-sums Grad-CAM's w_k A_k
+
+
+@dataclass
+class CohortOptions:
+    """Everything a cohort run computes (see ``coloc-viewer cohort --help``)."""
+
+    models: tuple[str, ...] = ()
+    ranks: tuple[str, ...] = ("contribution",)
+    methods: tuple[str, ...] = ("gradcam",)
+    layer: str | None = None
+    target: int | None = None
+    roi_names: tuple[str, ...] | None = None
+    threshold: float = 0.5
+    p_value: bool = True
+    top_k: int = 10
+    workers: int = 1
+    dask: str | None = None
+    channel_set: str | None = None
+    principal_ratio: float | None = 0.1
+    report: bool = True
+    seed: int = 0
+    threads: int | None = None
+
+
+@dataclass
+class CohortRun:
+    out_dir: Path
+    summary: dict[str, Any]
+    slices: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    cases: list[dict[str, Any]] = field(repr=False, default_factory=list)
+
+    @property
+    def n_failed(self) -> int:
+        return int(self.summary["failures"]["cases"])
+
+
+def model_label(model: str) -> str:
+    """Display name of a bundled model name or a card path (the card's ``name``)."""
+    if model.lower().endswith(".json") or os.sep in model or Path(model).is_file():
+        from coloc_viewer.model.card import read_card
+
+        return read_card(model).name
+    return model
+
+
+def _check(options: CohortOptions) -> None:
+    bad = [r for r in options.ranks if r not in RANKS]
+    if bad:
+        raise InputError(f"unknown rank criterion {', '.join(bad)} (one of {', '.join(RANKS)})")
+    from coloc_viewer.explain.engine import parse_method
+
+    for m in options.methods:
+        parse_method(m)
+    if options.workers < 1:
+        raise InputError("--workers must be at least 1")
+    r = options.principal_ratio
+    if r is not None and not 0.05 <= r <= 0.25:
+        raise InputError(f"--principal-ratio must lie in [0.05, 0.25] (or 0 for off), got {r}")
+    if not options.ranks and not options.methods:
+        raise InputError("nothing to compute: give at least one --rank or --method")
+
+
+def _case_fields(case: Case) -> dict[str, Any]:
+    return {"case_id": case.case_id, "image": case.image, "roi": case.roi,
+            "series": case.series, "slices": case.slices, "label": case.label}
+
+
+class _Planner:
+    """Builds the units of every (case, model) with their stable keys."""
+
+    def __init__(self, options: CohortOptions, labels: dict[str, str], threads: int | None):
+        self.o, self.labels, self.threads = options, labels, threads
+
+    def key(self, case: Case, model: str, rank: str | None, method: str,
+            channel_set: dict[str, Any] | None = None) -> str:
+        o = self.o
+        return unit_key({**_case_fields(case), "model": self.labels[model], "model_ref": model,
+                         "layer": o.layer, "target": o.target, "roi_names": o.roi_names,
+                         "threshold": o.threshold, "p_value": o.p_value, "rank": rank,
+                         "method": method, "channel_set": channel_set})
+
+    def task(self, case: Case, model: str, units: list[UnitSpec],
+             channel_set: dict[str, Any] | None = None) -> CaseTask:
+        o = self.o
+        return CaseTask(case=case, model=model, model_label=self.labels[model],
+                        units=tuple(units), layer=o.layer, target=o.target,
+                        roi_names=o.roi_names, threshold=o.threshold, p_value=o.p_value,
+                        top_k=o.top_k, threads=self.threads, channel_set=channel_set)
+
+    def main_units(self, case: Case, model: str) -> list[UnitSpec]:
+        units = [UnitSpec(self.key(case, model, r, TOP_MAP), r, TOP_MAP) for r in self.o.ranks]
+        units += [UnitSpec(self.key(case, model, None, m), None, m) for m in self.o.methods]
+        return units
+
+    def principal_unit(self, case: Case, model: str, cs: dict[str, Any]) -> UnitSpec:
+        method = PRINCIPAL_PREFIX + PRINCIPAL_BASE
+        return UnitSpec(self.key(case, model, "contribution", method, cs), "contribution",
+                        method)
+
+
+def _channel_set_dict(cs: ChannelSet) -> dict[str, Any]:
+    return {"model": cs.model, "layer": cs.layer, "ratio": cs.ratio,
+            "classes": {str(k): v for k, v in sorted(cs.classes.items())}}
+
+
+def _execute(tasks: list[CaseTask], options: CohortOptions, store: ResultStore,
+             progress: Progress) -> None:
+    def on_result(task: CaseTask, records: list[dict[str, Any]]) -> None:
+        store.append(records)
+        progress.update(1, failed=int(any(r["status"] != "ok" for r in records)))
+
+    def on_error(task: CaseTask, reason: str) -> None:
+        store.append([{"key": u.key, "case_id": task.case.case_id, "model": task.model_label,
+                       "rank": u.rank, "method": u.method, "status": "failed",
+                       "reason": reason} for u in task.units])
+        progress.update(1, failed=1)
+
+    if not tasks:
+        return
+    if options.dask:
+        run_dask(tasks, options.dask, on_result, on_error)
+    elif options.workers > 1 and len(tasks) > 1:
+        run_pool(tasks, min(options.workers, len(tasks)), on_result, on_error)
+    else:
+        run_inline(tasks, on_result, on_error)
+
+
+def _pending(tasks: list[CaseTask], done: dict[str, dict[str, Any]]) -> list[CaseTask]:
+    out = []
+    for t in tasks:
+        units = [u for u in t.units if done.get(u.key, {}).get("status") != "ok"]
+        if units:
+            out.append(replace(t, units=tuple(units)))
+    return out
+
+
+def derive_channel_set(records: list[dict[str, Any]], model: str, layer: str, ratio: float
+                       ) -> ChannelSet | None:
+    """Principal channels of ``model`` from the contribution vectors in ``records``.
+
+    A sample is a scored slice. Its class is the manifest label when given (and it counts
+    only when predicted correctly), else the explained target class.
+    """
+    ims, classes, correct = [], [], []
+    for rec in records:
+        for c in rec.get("contributions", ()):
+            ims.append(decode_vector(c["im"]))
+            cls = c["label"] if c.get("label") is not None else c["target"]
+            classes.append(int(cls))
+            correct.append(c["predicted"] == cls)
+    if not ims or not any(correct):
+        return None
+    return principal_channels(np.stack(ims), np.asarray(classes), np.asarray(correct), ratio,
+                              model=model, layer=layer)
+
+
+def _write_scales(records: list[dict[str, Any]], out_dir: Path) -> dict[str, str]:
+    """One CommonScale calibration per (model, map): 90th pct of the slice maxima,
+    50th pct of the slice minima (calibrated from each map's [min, max])."""
+    from coloc_viewer.explain.scale import CommonScale
+
+    extrema: dict[str, list[np.ndarray]] = defaultdict(list)
+    for rec in records:
+        if rec.get("status") != "ok":
+            continue
+        name = (f"{rec['model']}__{TOP_MAP}-{rec['rank']}" if rec["method"] == TOP_MAP
+                else f"{rec['model']}__{rec['method']}")
+        for _, lo, hi in rec["extrema"]:
+            if lo is not None and hi is not None:
+                extrema[name].append(np.array([lo, hi], dtype=np.float64))
+    folder = out_dir / "scales"
+    written = {}
+    for name, maps in sorted(extrema.items()):
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{_safe(name)}.json"
+        CommonScale.calibrate(maps).save(path)
+        written[name] = str(path.relative_to(out_dir))
+    return written
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in name)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+               options: CohortOptions, *, stream: TextIO | None = None) -> CohortRun:
+    """Run (or resume) the cohort of ``manifest`` into ``out_dir``; see the module doc."""
+    from coloc_viewer.model.loading import default_model_name
+
+    started = time.monotonic()
+    stream = stream if stream is not None else sys.stderr
+    _check(options)
+    cases = read_manifest(manifest)
+    models = options.models or (default_model_name(),)
+    labels = {m: model_label(m) for m in models}
+    if len(set(labels.values())) != len(labels):
+        raise InputError("two --model values have the same model name")
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create the output folder ({err.strerror})", out) from None
+    store = ResultStore(out)
+    threads = options.threads or (1 if options.dask else default_threads(options.workers))
+    plan = _Planner(options, labels, threads)
+
+    given: dict[str, dict[str, Any]] = {}
+    if options.channel_set:
+        cs = ChannelSet.load(options.channel_set)
+        matches = [m for m in models if labels[m] == cs.model] or (
+            list(models) if len(models) == 1 else [])
+        if not matches:
+            raise InputError(f"the channel set is for model {cs.model!r}, not one of "
+                             f"{', '.join(labels.values())}", options.channel_set)
+        given = {m: _channel_set_dict(cs) for m in matches}
+
+    tasks = []
+    for case in cases:
+        for m in models:
+            units = plan.main_units(case, m)
+            if m in given:
+                units.append(plan.principal_unit(case, m, given[m]))
+            tasks.append(plan.task(case, m, units, given.get(m)))
+    done = store.load()
+    planned = {u.key for t in tasks for u in t.units}
+    todo = _pending(tasks, done)
+    n_skipped = len(planned) - sum(len(t.units) for t in todo)
+    progress = Progress(len(todo), label="cohort", unit="case-models", stream=stream)
+    _execute(todo, options, store, progress)
+    progress.close()
+    done = store.load()
+
+    channel_sets: dict[str, str] = {}
+    csets = {labels[m]: cs for m, cs in given.items()}
+    principal_note = None
+    derive = (options.principal_ratio and "contribution" in options.ranks
+              and not options.channel_set)
+    if options.principal_ratio and not derive and not options.channel_set:
+        principal_note = "principal channels need --rank contribution"
+    if derive:
+        ptasks = []
+        for m in models:
+            recs = [done[t.units[0].key] for t in tasks
+                    if t.model == m and t.units[0].key in done
+                    and done[t.units[0].key].get("status") == "ok"]
+            layer = next((r["rows"][0]["layer"] for r in recs if r["rows"]), options.layer)
+            cs = derive_channel_set(recs, labels[m], str(layer), options.principal_ratio)
+            if cs is None:
+                principal_note = f"no correctly classified slices for {labels[m]}"
+                continue
+            (out / "channel_sets").mkdir(exist_ok=True)
+            path = out / "channel_sets" / f"{_safe(labels[m])}.json"
+            cs.save(path)
+            channel_sets[labels[m]] = str(path.relative_to(out))
+            csd = _channel_set_dict(cs)
+            csets[labels[m]] = csd
+            for case in cases:
+                ptasks.append(plan.task(case, m, [plan.principal_unit(case, m, csd)], csd))
+        planned |= {u.key for t in ptasks for u in t.units}
+        ptodo = _pending(ptasks, done)
+        n_skipped += sum(len(t.units) for t in ptasks) - sum(len(t.units) for t in ptodo)
+        if ptodo:
+            progress = Progress(len(ptodo), label="principal", unit="case-models",
+                                stream=stream)
+            _execute(ptodo, options, store, progress)
+            progress.close()
+            done = store.load()
+    tasks_by_case = {(t.case.case_id, t.model_label): t for t in tasks}
+    return _finish(out, cases, models, labels, options, done, planned, n_skipped,
+                   channel_sets, csets, principal_note, tasks_by_case, started, stream)
+
+
+def _finish(out: Path, cases: list[Case], models: tuple[str, ...], labels: dict[str, str],
+            options: CohortOptions, done: dict[str, dict[str, Any]], planned: set[str],
+            n_skipped: int, channel_sets: dict[str, str], csets: dict[str, dict[str, Any]],
+            principal_note: str | None, tasks_by_case: dict[tuple[str, str], CaseTask],
+            started: float,
+            stream: TextIO) -> CohortRun:
+    records = [done[k] for k in sorted(planned) if k in done]
+    order = [c.case_id for c in cases]
+    slices = slice_rows(records, order)
+    per_case = case_rows(slices)
+    failures = failure_rows(records)
+    failures.sort(key=lambda r: (order.index(r["case_id"]) if r["case_id"] in order else 0,
+                                 r["model"], r["rank"] or "", r["method"]))
+    write_table(slices, SLICE_TYPES, out / "slices")
+    write_table(per_case, CASE_TYPES, out / "cases")
+    write_table(failures, FAILURE_TYPES, out / "failures")
+    scales = _write_scales(records, out)
+    failed_pairs: dict[tuple[str, str], str] = {}
+    for f in failures:
+        failed_pairs.setdefault((f["case_id"], f["model"]), f["reason"])
+    failed_cases = sorted({c for c, _ in failed_pairs}, key=order.index)
+    summary: dict[str, Any] = {
+        "format": "coloc_viewer.cohort/1",
+        "n_cases": len(cases),
+        "models": [labels[m] for m in models],
+        "ranks": list(options.ranks), "methods": list(options.methods),
+        "layer": options.layer, "target": options.target,
+        "roi_names": list(options.roi_names) if options.roi_names else None,
+        "threshold": options.threshold, "p_value": options.p_value,
+        "backend": ("dask" if options.dask else
+                    f"{options.workers} worker(s)" if options.workers > 1 else "in-process"),
+        "units": {"planned": len(planned), "ok": sum(r["status"] == "ok" for r in records),
+                  "failed": len(failures), "skipped_already_done": n_skipped},
+        "failures": {"cases": len(failed_cases),
+                     "list": [{"case_id": c, "model": m, "reason": r}
+                              for (c, m), r in failed_pairs.items()]},
+        "rows": {"slices": len(slices), "cases": len(per_case)},
+        "groups": analysis.group_statistics(per_case, seed=options.seed),
+        "model_comparisons": analysis.model_comparisons(per_case),
+        "principal": {"ratio": options.principal_ratio, "channel_sets": channel_sets,
+                      "given": options.channel_set, "note": principal_note,
+                      "comparisons": analysis.principal_comparisons(per_case)},
+        "scales": scales,
+        "outputs": {"slices": "slices.csv", "cases": "cases.csv", "failures": "failures.csv",
+                    "report": "report.html" if options.report else None},
+    }
+    if options.report:
+        from coloc_viewer.cohort.report import write_report
+
+        write_report(out, per_case, summary, thumbnails=_thumbnailer(tasks_by_case, csets))
+    summary["seconds"] = round(time.monotonic() - started, 3)
+    _write_json(out / "summary.json", summary)
+    ok = len(cases) - len(failed_cases)
+    print(f"coloc-viewer cohort: {ok} of {len(cases)} cases done, {len(failed_cases)} failed "
+          f"({len(failures)} of {len(planned)} units); results in {out}", file=stream)
+    return CohortRun(out, summary, slices, per_case)
+
+
+def _thumbnailer(tasks_by_case: dict[tuple[str, str], CaseTask],
+                 csets: dict[str, dict[str, Any]]):
+    """Recompute one slice's image, map and ROI for the report (best/worst cases only)."""
+    from coloc_viewer.cohort.worker import thumbnail
+
+    def make(row: dict[str, Any]):
+        task = tasks_by_case.get((row["case_id"], row["model"]))
+        if task is None:
+            return None
+        unit = UnitSpec("", row["rank"], row["method"])
+        cs = csets.get(row["model"])
+        return thumbnail(replace(task, channel_set=cs), unit, row["roi"], row["index_slice"])
+
+    return make

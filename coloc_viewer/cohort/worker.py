@@ -1,0 +1,280 @@
+"""What a worker does for one (case, model): load, explain every slice, score every map.
+
+A :class:`CaseTask` is small and picklable (paths and options, no arrays), so it can be
+sent to a local process or a Dask worker; :func:`run_case` returns one JSON-ready record
+per unit of work ((case, model, rank, method)), with status ``ok`` or ``failed``.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from coloc_viewer.cohort.manifest import Case
+from coloc_viewer.errors import ColocError
+
+SCORE_KEYS = ("relevance_mass", "relevance_rank", "iou_top_n", "dice", "iou",
+              "pointing_game", "auroc", "p_value", "seed_overlap")
+TOP_MAP = "top_map"
+PRINCIPAL_PREFIX = "principal-"
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """One unit: the top feature map of ``rank`` (method ``top_map``), a CAM ``method``
+    (``rank`` None), or the principal-channel CAM (method ``principal-gradcam``)."""
+
+    key: str
+    rank: str | None
+    method: str
+
+
+@dataclass(frozen=True)
+class CaseTask:
+    case: Case
+    model: str
+    model_label: str
+    units: tuple[UnitSpec, ...]
+    layer: str | None = None
+    target: int | None = None
+    roi_names: tuple[str, ...] | None = None
+    threshold: float = 0.5
+    p_value: bool = True
+    top_k: int = 10
+    threads: int | None = None
+    channel_set: dict[str, Any] | None = field(default=None, hash=False)
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def _model(name: str) -> Any:
+    """Load a model once per worker process."""
+    if name not in _MODELS:
+        from coloc_viewer.model.loading import load_model
+
+        _MODELS[name] = load_model(name)
+    return _MODELS[name]
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(int(threads))
+
+
+def load_case(case: Case, roi_names: tuple[str, ...] | None) -> tuple[Any, dict[str, np.ndarray]]:
+    """The case's volume and its named ROI masks (restricted to ``roi_names``)."""
+    from coloc_viewer.imaging.load import load_volume
+    from coloc_viewer.imaging.roi_io import load_rois
+
+    volume = load_volume(case.image, series=case.series)
+    roiset = load_rois(case.roi, like=volume)
+    masks = _roi_masks(roiset)
+    if roi_names:
+        missing = [n for n in roi_names if n not in masks]
+        if missing:
+            raise ValueError(f"no ROI named {', '.join(missing)} (the file has "
+                             f"{', '.join(masks) or 'none'})")
+        masks = {n: masks[n] for n in roi_names}
+    for name, m in masks.items():
+        if tuple(m.shape) != tuple(volume.shape):
+            raise ValueError(f"ROI {name!r} has shape {m.shape}, the image {volume.shape}")
+    return volume, masks
+
+
+def _roi_masks(roiset: Any) -> dict[str, np.ndarray]:
+    """Name -> bool mask from a RoiSet (mapping-like, ``.rois`` list or (name, mask) pairs)."""
+    if isinstance(roiset, np.ndarray):
+        return {"roi": roiset.astype(bool)}
+    if hasattr(roiset, "items"):
+        return {str(n): np.asarray(getattr(m, "mask", m), bool) for n, m in roiset.items()}
+    items = getattr(roiset, "rois", roiset)
+    out: dict[str, np.ndarray] = {}
+    for item in items:
+        if isinstance(item, tuple):
+            name, mask = item
+        else:
+            name, mask = item.name, item.mask
+        out[str(name)] = np.asarray(mask, bool)
+    return out
+
+
+def case_slices(case: Case, shape: tuple[int, int, int], masks: dict[str, np.ndarray]
+                ) -> list[int]:
+    """The manifest's slices, or every slice where any selected ROI has a pixel."""
+    if case.slices is not None:
+        bad = [z for z in case.slices if z >= shape[0]]
+        if bad:
+            raise ValueError(f"slice(s) {bad} outside the volume (0..{shape[0] - 1})")
+        return list(case.slices)
+    any_roi = np.zeros(shape[0], bool)
+    for m in masks.values():
+        any_roi |= m.reshape(shape[0], -1).any(axis=1)
+    zs = [int(z) for z in np.flatnonzero(any_roi)]
+    if not zs:
+        raise ValueError("the ROI file holds no ROI pixels (give slices in the manifest)")
+    return zs
+
+
+def class_index(label: str | None, classes: tuple[str, ...]) -> int | None:
+    """A manifest label (index or class name, case-insensitive) as a class index."""
+    if label is None:
+        return None
+    text = label.strip()
+    if text.lstrip("-").isdigit():
+        idx = int(text)
+        if 0 <= idx < len(classes):
+            return idx
+    else:
+        lowered = [c.lower() for c in classes]
+        if text.lower() in lowered:
+            return lowered.index(text.lower())
+    raise ValueError(f"label {label!r} is not a class of the model ({', '.join(classes)})")
+
+
+def _clean(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return value
+    return f if math.isfinite(f) else None
+
+
+def encode_vector(v: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(v, "<f4").tobytes()).decode("ascii")
+
+
+def decode_vector(s: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(s), "<f4").astype(np.float64)
+
+
+def explain_slice(model: Any, volume: Any, z: int, task: CaseTask, rank: str,
+                  methods: tuple[str, ...]) -> Any:
+    from coloc_viewer.explain.engine import explain
+
+    return explain(model, volume, z, layer=task.layer, target=task.target, rank=rank,
+                   methods=methods, top_k=task.top_k)
+
+
+def unit_maps(exp: Any, unit: UnitSpec, channel_set: dict[str, Any] | None
+              ) -> tuple[np.ndarray, np.ndarray | None, int | None]:
+    """(saliency map on the slice grid, seed map or None, top channel or None) of ``unit``."""
+    if unit.method == TOP_MAP:
+        return exp.top_map, exp.seed_map, exp.top_channel
+    if unit.method.startswith(PRINCIPAL_PREFIX):
+        from coloc_viewer.cohort.principal import gradient_weights, principal_cam
+
+        if channel_set is None:
+            raise ValueError("a principal-channel unit needs a channel set")
+        channels = channel_set["classes"].get(str(int(exp.target)))
+        if channels is None:
+            raise ValueError(f"the channel set has no channels for class {int(exp.target)}")
+        cam = principal_cam(exp.activations, gradient_weights(exp), channels)
+        return exp.transform.to_image_grid(cam, mode="bilinear"), None, None
+    return exp.cam_map(unit.method), None, None
+
+
+def _scorer(saliency: np.ndarray, shape: tuple[int, int], seed: np.ndarray | None,
+            task: CaseTask) -> Any:
+    from coloc_viewer.metrics.scorer import Scorer
+
+    return Scorer(saliency, shape, threshold=task.threshold, seed_map=seed)
+
+
+def _explanations(model: Any, volume: Any, z: int, task: CaseTask) -> dict[str, Any]:
+    """The explanations a slice needs, by rank, computing each CAM method only once."""
+    ranks = sorted({u.rank for u in task.units if u.rank is not None},
+                   key=lambda r: (r != "contribution", r))
+    cams = tuple(sorted({u.method for u in task.units
+                         if u.rank is None and u.method != TOP_MAP}))
+    if not ranks:
+        ranks = ["contribution"]
+    out: dict[str, Any] = {}
+    for i, r in enumerate(ranks):
+        out[r] = explain_slice(model, volume, z, task, r, cams if i == 0 else ())
+    out[None] = out[ranks[0]]  # CAM units read the first explanation
+    return out
+
+
+def run_case(task: CaseTask) -> list[dict[str, Any]]:
+    """Every unit of ``task``; a failure of the case fails all its units with the reason."""
+    set_threads(task.threads)
+    base = {"case_id": task.case.case_id, "model": task.model_label}
+    try:
+        return _run_case(task, base)
+    except (ColocError, ValueError, OSError, RuntimeError, KeyError, IndexError,
+            TypeError) as err:
+        reason = str(err) if isinstance(err, ColocError) else f"{type(err).__name__}: {err}"
+        reason = " ".join(reason.split()) or type(err).__name__
+        return [dict(base, key=u.key, rank=u.rank, method=u.method, status="failed",
+                     reason=reason) for u in task.units]
+
+
+def _run_case(task: CaseTask, base: dict[str, Any]) -> list[dict[str, Any]]:
+    model = _model(task.model)
+    set_threads(task.threads)  # after loading: load_model sets its own default
+    volume, masks = load_case(task.case, task.roi_names)
+    label_idx = class_index(task.case.label, tuple(model.classes))
+    zs = case_slices(task.case, volume.shape, masks)
+    mask_shape = tuple(volume.shape[1:])
+    recs = {u.key: dict(base, key=u.key, rank=u.rank, method=u.method, status="ok",
+                        rows=[], extrema=[], contributions=[]) for u in task.units}
+    for z in zs:
+        exps = _explanations(model, volume, z, task)
+        for u in task.units:
+            exp = exps[u.rank] if u.rank in exps else exps[None]
+            sal, seed, top = unit_maps(exp, u, task.channel_set)
+            probs = np.asarray(exp.prediction["probabilities"], float)
+            pred = int(exp.prediction["index"])
+            target = int(exp.target)
+            rec = recs[u.key]
+            rec["extrema"].append([z, _clean(np.min(sal)), _clean(np.max(sal))])
+            if u.rank == "contribution" and u.method == TOP_MAP:
+                rec["contributions"].append({"slice": z, "target": target, "predicted": pred,
+                                             "label": label_idx,
+                                             "im": encode_vector(exp.importance)})
+            scorer = _scorer(sal, mask_shape, seed, task)
+            for name, mask in masks.items():
+                row = {"case_id": task.case.case_id, "label": task.case.label,
+                       "model": task.model_label, "layer": exp.layer, "rank": u.rank,
+                       "method": u.method, "roi": name, "slice": z,
+                       "roi_pixels": int(mask[z].sum()), "channel": top,
+                       "predicted": pred, "predicted_label": str(exp.prediction.get("label")),
+                       "target": target, "target_probability": _clean(probs[target]),
+                       "correct": None if label_idx is None else pred == label_idx}
+                res = scorer.update(mask[z], p_value=task.p_value)
+                row.update({k: _clean(res.get(k)) for k in SCORE_KEYS})
+                rec["rows"].append(row)
+    return list(recs.values())
+
+
+def thumbnail(task: CaseTask, unit: UnitSpec, roi_name: str, z: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image slice, saliency map, ROI mask) of one unit's slice, for the report."""
+    model = _model(task.model)
+    set_threads(task.threads)
+    volume, masks = load_case(task.case, (roi_name,))
+    exp = explain_slice(model, volume, z, task, unit.rank or "contribution",
+                        () if unit.method == TOP_MAP or unit.method.startswith(PRINCIPAL_PREFIX)
+                        else (unit.method,))
+    sal, _, _ = unit_maps(exp, unit, task.channel_set)
+    return np.asarray(volume.voxels[z]), np.asarray(sal), masks[roi_name][z]
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per worker process: the cores shared evenly, at least one."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
