@@ -1,0 +1,24 @@
+"""Per-series workspaces: ROI autosave with atomic writes, view state, crash recovery.
+
+Qt-free. Typical use from the GUI (or a script)::
+
+    ws = Workspace.for_volume(volume)          # keyed by a hash of the series UID / path
+    restored = ws.restore()                    # ROIs + state of the last session
+    ws.begin_session()
+    saver = Autosaver(ws)
+    saver.changed(rois)                        # on every edit; on disk within 2 s
+    saver.state_changed(slice=12, model="demo-resnet18")
+    saver.close()                              # flush + mark a clean close
+
+    for item in find_recoverable():            # at start-up, after a crash
+        ...
+"""
+
+from coloc_viewer.workspace.autosave import Autosaver
+from coloc_viewer.workspace.paths import data_dir, key_for_volume, workspace_key
+from coloc_viewer.workspace.recovery import Recoverable, find_recoverable
+from coloc_viewer.workspace.roi_snapshot import RoiSnapshot, read_snapshot, snapshot_of
+from coloc_viewer.workspace.workspace import Restored, Workspace
+
+__all__ = ["Autosaver", "Recoverable", "Restored", "RoiSnapshot", "Workspace", "data_dir",
+           "find_recoverable", "key_for_volume", "read_snapshot", "snapshot_of", "workspace_key"]

@@ -1,0 +1,109 @@
+"""A frozen copy of the ROIs of one series, and its compact crash-safe file format.
+
+One ``.npz`` file (``allow_pickle=False``) holds every mask bit-packed plus a JSON header
+(names, colours, shape, the edit generation), so a single atomic rename commits all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+FORMAT = "coloc-viewer-rois/1"
+Colour = tuple[int, int, int]
+
+
+@dataclass
+class RoiSnapshot:
+    """Named boolean masks (z, y, x) of one series, with display colours."""
+
+    masks: dict[str, np.ndarray]
+    colours: dict[str, Colour] = field(default_factory=dict)
+    generation: int = 0
+    active: str | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        for mask in self.masks.values():
+            return tuple(int(n) for n in mask.shape)
+        return None
+
+    def equals(self, other: RoiSnapshot) -> bool:
+        """Same names, same voxels (colours and generation are not compared)."""
+        return (list(self.masks) == list(other.masks)
+                and all(np.array_equal(self.masks[k], other.masks[k]) for k in self.masks))
+
+    def write(self, handle: IO[bytes]) -> None:
+        """Serialise into an open binary file (see :func:`read_snapshot`)."""
+        names = list(self.masks)
+        header = {
+            "format": FORMAT,
+            "names": names,
+            "shapes": [list(self.masks[n].shape) for n in names],
+            "colours": {n: list(self.colours[n]) for n in names if n in self.colours},
+            "generation": int(self.generation),
+            "active": self.active,
+        }
+        arrays = {f"mask_{i}": np.packbits(np.asarray(self.masks[n], dtype=bool).ravel())
+                  for i, n in enumerate(names)}
+        arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+        np.savez_compressed(handle, **arrays)
+
+
+def read_snapshot(path: str | Path) -> RoiSnapshot:
+    """Load a file written by :meth:`RoiSnapshot.write`; ValueError if it is not one."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(bytes(data["header"]).decode("utf-8"))
+            if header.get("format") != FORMAT:
+                raise ValueError(f"{path}: not a coloc-viewer ROI file")
+            masks: dict[str, np.ndarray] = {}
+            for i, (name, shape) in enumerate(zip(header["names"], header["shapes"],
+                                                  strict=True)):
+                count = int(np.prod(shape))
+                bits = np.unpackbits(data[f"mask_{i}"], count=count)
+                masks[name] = bits.astype(bool).reshape(shape)
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as exc:
+        raise ValueError(f"{path}: unreadable ROI file ({exc})") from exc
+    colours = {k: tuple(int(c) for c in v) for k, v in header.get("colours", {}).items()}
+    return RoiSnapshot(masks, colours, int(header.get("generation", 0)),  # type: ignore[arg-type]
+                       header.get("active"))
+
+
+def snapshot_of(rois: Any, generation: int = 0, *, copy: bool = True) -> RoiSnapshot:
+    """A :class:`RoiSnapshot` of ``rois``.
+
+    Accepts a snapshot, a ``{name: mask}`` mapping, a single boolean array (named "ROI"), or
+    an ROI set object exposing ``names`` plus ``mask(name)``/``colour(name)`` (or an
+    ``items()`` of name -> mask). Masks are copied unless ``copy=False``.
+    """
+    take = (lambda m: np.array(m, dtype=bool, copy=True)) if copy else \
+        (lambda m: np.asarray(m, dtype=bool))
+    if isinstance(rois, RoiSnapshot):
+        return RoiSnapshot({k: take(v) for k, v in rois.masks.items()}, dict(rois.colours),
+                           generation or rois.generation, rois.active)
+    if isinstance(rois, np.ndarray):
+        return RoiSnapshot({"ROI": take(rois)}, {}, generation)
+    if isinstance(rois, Mapping):
+        return RoiSnapshot({str(k): take(v) for k, v in rois.items()}, {}, generation)
+    names = getattr(rois, "names", None)
+    if callable(names):
+        names = names()
+    if names is not None and hasattr(rois, "mask"):
+        masks = {str(n): take(rois.mask(n)) for n in names}
+        colours: dict[str, Colour] = {}
+        colour_of = getattr(rois, "colour", None) or getattr(rois, "color", None)
+        if callable(colour_of):
+            for n in names:
+                colours[str(n)] = tuple(int(c) for c in colour_of(n))[:3]  # type: ignore[assignment]
+        active = getattr(rois, "active", None)
+        return RoiSnapshot(masks, colours, generation, active if isinstance(active, str) else None)
+    if hasattr(rois, "items"):
+        return RoiSnapshot({str(k): take(v) for k, v in rois.items()}, {}, generation)
+    raise TypeError(f"cannot snapshot ROIs of type {type(rois).__name__}")

@@ -1,0 +1,84 @@
+"""Atomic writes and the ROI file format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coloc_viewer.imaging.volume import Volume
+from coloc_viewer.workspace import RoiSnapshot, Workspace, read_snapshot, workspace_key
+from coloc_viewer.workspace.atomic import atomic_open, atomic_write_json
+
+
+def test_failed_write_keeps_old_content_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    atomic_write_json(target, {"slice": 1})
+    with pytest.raises(RuntimeError), atomic_open(target, "w") as handle:
+        handle.write('{"slice": 2')
+        raise RuntimeError("power cut")
+    assert json.loads(target.read_text()) == {"slice": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(z=st.integers(1, 3), y=st.integers(1, 17), x=st.integers(1, 13),
+       seed=st.integers(0, 2**32 - 1), n=st.integers(1, 3))
+def test_snapshot_round_trip_is_exact(tmp_path_factory, z, y, x, seed, n) -> None:
+    rng = np.random.default_rng(seed)
+    masks = {f"roi {i}": rng.random((z, y, x)) < 0.3 for i in range(n)}
+    colours = {f"roi {i}": (255, 10 * i, 0) for i in range(n)}
+    path = tmp_path_factory.mktemp("snap") / "rois.npz"
+    with open(path, "wb") as handle:
+        RoiSnapshot(masks, colours, generation=seed % 1000, active="roi 0").write(handle)
+    back = read_snapshot(path)
+    assert list(back.masks) == list(masks)
+    for name, mask in masks.items():
+        assert back.masks[name].dtype == bool
+        np.testing.assert_array_equal(back.masks[name], mask)
+    assert back.colours == colours and back.generation == seed % 1000 and back.active == "roi 0"
+
+
+def test_truncated_file_is_rejected_not_misread(tmp_path: Path) -> None:
+    path = tmp_path / "rois.npz"
+    with open(path, "wb") as handle:
+        RoiSnapshot({"a": np.ones((2, 8, 8), bool)}).write(handle)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError):
+        read_snapshot(path)
+
+
+def test_keys_hide_uid_and_path_and_are_stable(data_dir: Path) -> None:
+    uid = "1.2.826.0.1.3680043.8.498.123"
+    assert workspace_key(series_uid=uid) == workspace_key(series_uid=uid, source="/other")
+    assert workspace_key(series_uid=uid) != workspace_key(series_uid=uid + "4")
+    vol = Volume(np.zeros((2, 4, 4), np.float32), metadata={"series_uid": uid},
+                 source="/data/DOE^JANE/MR")
+    ws = Workspace.for_volume(vol)
+    ws.save_state({"slice": 1})
+    no_uid = Workspace.for_volume(Volume(np.zeros((2, 4, 4)), source="/data/DOE^JANE/t2.nii"))
+    no_uid.save_state({"slice": 0})
+    assert ws.key != no_uid.key
+    for path in data_dir.rglob("*"):
+        rel = str(path.relative_to(data_dir))
+        assert "DOE" not in rel and uid not in rel and "t2" not in rel
+
+
+def test_restore_returns_rois_state_and_unsaved_flag(data_dir: Path) -> None:
+    ws = Workspace.for_source("/data/case1.nii.gz")
+    mask = np.zeros((3, 5, 5), bool)
+    mask[1, 2, 2] = True
+    ws.save_rois(RoiSnapshot({"lesion": mask}, generation=4))
+    ws.save_state({"model": "demo", "layer": "layer4", "slice": 1, "window": [40, 400]})
+    ws.save_state({"slice": 2})
+    again = Workspace.for_source("/data/case1.nii.gz").restore()
+    np.testing.assert_array_equal(again.rois.masks["lesion"], mask)
+    assert again.state == {"model": "demo", "layer": "layer4", "slice": 2, "window": [40, 400]}
+    assert again.unsaved
+    ws.mark_explicit_save(4, "/data/lesion.nii.gz")
+    assert not Workspace.for_source("/data/case1.nii.gz").restore().unsaved
