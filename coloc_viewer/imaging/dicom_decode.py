@@ -21,8 +21,10 @@ from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.dicom_headers import FrameHeader
 from coloc_viewer.imaging.dicom_scan import SeriesGroup
 
-__all__ = ["check_decodable", "decode_frame", "decode_series", "FileDecoder"]
+__all__ = ["allocate_volume", "check_decodable", "decode_frame", "decode_series", "FileDecoder"]
 
+#: Largest float32 volume decoded (guards against corrupted Rows/Columns/NumberOfFrames).
+MAX_VOLUME_BYTES = 8 * 1024**3
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -128,14 +130,18 @@ class FileDecoder:
         if arr.shape[0] < f0.n_frames:
             raise InputError(f"pixel data holds {arr.shape[0]} frames, header says "
                              f"{f0.n_frames}", str(f0.ref))
-        for f, r in zip(self.frames, rows):
-            plane = _to_gray(arr[f.frame], f)
-            if f.modality_lut_sequence:
-                from pydicom.pixels import apply_modality_lut
+        try:
+            for f, r in zip(self.frames, rows):
+                plane = _to_gray(arr[f.frame], f)
+                if f.modality_lut_sequence:
+                    from pydicom.pixels import apply_modality_lut
 
-                out[r] = apply_modality_lut(plane, ds)
-            else:
-                _rescale(plane, f, out[r])
+                    out[r] = apply_modality_lut(plane, ds)
+                else:
+                    _rescale(plane, f, out[r])
+        except (ValueError, TypeError, IndexError, AttributeError, KeyError) as exc:
+            raise InputError(f"cannot apply the modality LUT ({type(exc).__name__})",
+                             str(f0.ref)) from None
 
 
 def _by_file(frames: list[FrameHeader], rows: Iterable[int]) -> list[tuple[list[FrameHeader],
@@ -156,6 +162,15 @@ def decode_frame(frame: FrameHeader) -> np.ndarray:
     return out[0]
 
 
+def allocate_volume(group: SeriesGroup) -> np.ndarray:
+    """An empty float32 (z, y, x) array for ``group`` (InputError when absurdly large)."""
+    n_bytes = 4 * int(np.prod(group.shape, dtype=np.int64))
+    if n_bytes > MAX_VOLUME_BYTES:
+        raise InputError(f"image too large ({group.shape[0]} x {group.shape[1]} x "
+                         f"{group.shape[2]} voxels)", str(group.first.ref))
+    return np.empty(group.shape, dtype=np.float32)
+
+
 def decode_series(
     group: SeriesGroup,
     out: np.ndarray | None = None,
@@ -170,7 +185,7 @@ def decode_series(
     setting ``cancelled`` stops scheduling further files.
     """
     if out is None:
-        out = np.empty(group.shape, dtype=np.float32)
+        out = allocate_volume(group)
     wanted = list(range(len(group.frames))) if rows is None else list(rows)
     tasks = _by_file(group.frames, wanted)
     if tasks:

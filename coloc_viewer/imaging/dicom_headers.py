@@ -192,8 +192,7 @@ def _read_dataset(ref: FileRef) -> tuple[Dataset, bytes, int]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
-        except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError,
-                AttributeError, IndexError, OverflowError, NotImplementedError) as exc:
+        except (InvalidDicomError, Exception) as exc:  # noqa: BLE001
             raise ValueError(f"not a readable DICOM file ({type(exc).__name__})") from None
         stop = fh.tell()
         fh.seek(0)
@@ -220,6 +219,17 @@ def read_headers(ref: FileRef) -> list[FrameHeader] | NonImageObject:
 
     Raises ``ValueError`` with a short reason for files that are not usable DICOM images.
     """
+    try:
+        return _read_headers(ref)
+    except ValueError:
+        raise
+    except OSError as exc:
+        raise ValueError(f"cannot read file ({exc.strerror or exc})") from None
+    except Exception as exc:  # noqa: BLE001 - malformed files break parsers in many ways
+        raise ValueError(f"malformed DICOM header ({type(exc).__name__})") from None
+
+
+def _read_headers(ref: FileRef) -> list[FrameHeader] | NonImageObject:
     with ref.open() as fh:
         raw = fh.read(_FIRST_READ)
         if not raw:
@@ -283,6 +293,9 @@ def _frames_from_dataset(ref: FileRef, ds: Any, ts: str,
         expected = frame_bytes * n_frames
         if length != 0xFFFFFFFF and ref.size() < value_offset + min(length, expected):
             raise ValueError("truncated file: pixel data ends early")
+        if length != 0xFFFFFFFF and not UID(ts).is_compressed and length < expected:
+            raise ValueError(f"pixel data holds {length} bytes, Rows x Columns x frames "
+                             f"needs {expected}")
         if bits_alloc in (8, 16, 32) and samples == 1 and length in (expected, expected + 1):
             offset = value_offset
     top_pos = _floats(ds.get("ImagePositionPatient", []), 3)

@@ -85,9 +85,21 @@ def _split_key(f: FrameHeader) -> tuple:
     return (ori, f.rows, f.cols, f.echo_time, f.temporal_position, f.samples_per_pixel)
 
 
+def plane_name(orientation: np.ndarray | tuple | None) -> str:
+    """"axial", "coronal", "sagittal" or "oblique" for an ImageOrientationPatient."""
+    if orientation is None:
+        return "unknown plane"
+    ori = np.asarray(orientation, dtype=float)
+    normal = np.abs(np.cross(ori[:3], ori[3:]))
+    axis = int(np.argmax(normal))
+    if normal[axis] < 0.9:
+        return "oblique"
+    return ("sagittal", "coronal", "axial")[axis]
+
+
 def _describe_split(key: tuple) -> str:
     ori, rows, cols, echo, temporal, _ = key
-    parts = [f"{rows}x{cols}"]
+    parts = [plane_name(ori), f"{rows}x{cols}"]
     if echo is not None:
         parts.append(f"TE {echo:g}")
     if temporal is not None:
