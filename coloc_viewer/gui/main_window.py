@@ -546,8 +546,8 @@ class MainWindow(QMainWindow):
         elif self.runner.is_busy("analysis"):
             self.cancel_analysis()
 
-    def _busy(self, busy: bool) -> None:
-        self.model_panel.analyse.setEnabled(True)
+    def _busy(self, running: int) -> None:
+        self.statusBar().setToolTip(f"{running} background task(s) running")
 
     # -- status, title, help -------------------------------------------------------------
     def _slice_changed(self) -> None:

@@ -89,7 +89,7 @@ _ABORTED = object()
 class TaskRunner(QObject):
     """Starts workers on its own thread pool, one current worker per named channel."""
 
-    busy_changed = Signal(bool)
+    busy_changed = Signal(int)  # number of running workers (not bool: PySide6 refcount bug)
 
     def __init__(self, max_threads: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -126,11 +126,10 @@ class TaskRunner(QObject):
                 del self._current[channel]
             if was_current and on_done is not None:
                 on_done()
-            if not self._running:
-                self.busy_changed.emit(False)
+            self.busy_changed.emit(len(self._running))
 
         worker.signals.finished.connect(finished)
-        self.busy_changed.emit(True)
+        self.busy_changed.emit(len(self._running))
         self.pool.start(worker)
         return worker
 

@@ -37,6 +37,13 @@ SCORE_KEYS = (
 )
 
 
+def blank_scores(n_roi: int, threshold: float, upsample_mode: str | None) -> dict[str, Any]:
+    """A result with every score None (the answer for an empty ROI) and the bookkeeping keys."""
+    out: dict[str, Any] = dict.fromkeys(SCORE_KEYS)
+    out.update(n_roi=n_roi, threshold=threshold, upsample=upsample_mode, n_shifts=None)
+    return out
+
+
 class Scorer:
     """Co-localization scores of one saliency map against any number of ROIs.
 
@@ -124,8 +131,7 @@ class Scorer:
     def _scores(self, mask: np.ndarray, p_value: bool) -> dict[str, Any]:
         idx = np.flatnonzero(mask)
         n = int(idx.size)
-        out: dict[str, Any] = dict.fromkeys(SCORE_KEYS)
-        out.update(n_roi=n, threshold=self.threshold, upsample=self.upsample_mode, n_shifts=None)
+        out = blank_scores(n, self.threshold, self.upsample_mode)
         if n == 0:
             return out
         n_pixels = self._relevance.size

@@ -1,0 +1,188 @@
+"""``coloc-viewer`` without a subcommand: the viewer, or an offscreen render when there is
+no screen (a headless machine, a broken X forward), ``--screenshot`` or ``--smoke-test``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coloc_viewer.errors import InputError
+
+OFFSCREEN = ("offscreen", "minimal")
+
+
+def no_display_reason() -> str | None:
+    """Why Qt cannot show a window here, or None when a screen is usable."""
+    forced = os.environ.get("QT_QPA_PLATFORM", "")
+    if forced.split(":")[0] in OFFSCREEN:
+        return f"QT_QPA_PLATFORM={forced}"
+    if not sys.platform.startswith("linux") or forced:
+        return None
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "no DISPLAY or WAYLAND_DISPLAY is set"
+    probe = "from PySide6.QtGui import QGuiApplication; QGuiApplication([])"
+    try:
+        rc = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return "the Qt platform plugin did not start"
+    return None if rc.returncode == 0 else "the Qt platform plugin cannot connect to the display"
+
+
+def _application(offscreen: bool) -> Any:
+    if offscreen:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
+    from PySide6.QtWidgets import QApplication
+
+    from coloc_viewer.gui.theme import apply_dark_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("coloc-viewer")
+    app.setOrganizationName("coloc_viewer")
+    apply_dark_theme(app)
+    return app
+
+
+def default_study() -> tuple[str, str | None]:
+    """The bundled demo case (image path, ROI file) that opens without arguments."""
+    from coloc_viewer.gui.study import demo_cases
+
+    cases = demo_cases()
+    if not cases:
+        raise InputError("no bundled demo case found; pass a PATH to open")
+    case = cases[0]
+    return str(case.image), (str(case.rois) if case.rois else None)
+
+
+def open_sync(window: Any, path: str, rois: str | None = None,
+              series: str | None = None) -> None:
+    """Load a study and its ROIs in the calling thread (scripts, offscreen renders)."""
+    from coloc_viewer.gui.study import load_rois_for
+    from coloc_viewer.imaging.load import load_volume
+
+    volume = load_volume(path, series=series)
+    roiset = load_rois_for(rois, volume) if rois else None
+    window.set_volume(volume, roiset)
+    window.series_browser.path = path
+    roiset = window.state.rois
+    sizes = [int(r.mask.sum(axis=(1, 2)).max()) if r.mask.any() else 0 for r in roiset]
+    if sizes and max(sizes) > 0:
+        first = next(r for r, n in zip(roiset, sizes, strict=True) if n > 0)
+        window.state.set_slice(int(np.argmax(first.mask.sum(axis=(1, 2)))))
+
+
+def analyse_sync(window: Any, model_name: str | None = None) -> None:
+    """Load the model and explain the shown slice in the calling thread."""
+    from coloc_viewer.gui.analysis import AnalysisKey, explain_slice, list_model_layers
+    from coloc_viewer.model.loading import default_model_name, load_model
+
+    name = model_name or window.model_panel.current_model() or default_model_name()
+    if name not in window.models:
+        model = load_model(name)
+        window._model_loaded(name, model, list_model_layers(model))
+    else:
+        window.model_panel.add_model(name)
+    key = AnalysisKey(window.series_id, window.state.slice_index, window.analysis_settings())
+    result = explain_slice(window.current_model(), window.state.volume, key)
+    window.cache.put(result)
+    window._slice_result(result)
+
+
+def render(window: Any, png: str | os.PathLike[str]) -> Path:
+    """Show the window offscreen, let it lay out, and save a PNG of it."""
+    from PySide6.QtCore import QCoreApplication
+
+    window.resize(1500, 950)
+    window.show()
+    for _ in range(5):
+        QCoreApplication.processEvents()
+    window.view.reset_view()
+    QCoreApplication.processEvents()
+    return window.save_screenshot(png)
+
+
+def scores_summary(window: Any) -> dict[str, Any]:
+    """The shown scores, JSON-ready: per ROI, plus the slice, model and map."""
+    state = window.state
+    return {"slice": state.slice_index, "model": window.model_panel.current_model(),
+            "map": state.overlay.choice,
+            "scores": {name: {k: v for k, v in s.items()} for name, s in state.scores.items()}}
+
+
+def run_offscreen(args: Any, reason: str | None) -> int:
+    """Render the study (the demo by default) offscreen, print the PNG path and scores."""
+    _application(offscreen=True)
+    from coloc_viewer.gui.main_window import MainWindow
+
+    if reason and not args.screenshot and not args.smoke_test:
+        print(f"coloc-viewer: no usable display ({reason}); rendering the view offscreen "
+              "instead.")
+    path, rois = (args.path, args.roi) if args.path else default_study()
+    if args.path and not args.roi:
+        rois = None
+    window = MainWindow()
+    try:
+        open_sync(window, path, rois)
+        analyse_sync(window, args.model)
+        png = args.screenshot or os.path.join(tempfile.gettempdir(), "coloc_viewer_view.png")
+        out = render(window, png)
+        print(f"coloc-viewer: view saved to {out}")
+        print(json.dumps(scores_summary(window), default=_json_default))
+        ok = bool(window.state.scores) or not any(r.mask.any() for r in window.state.rois)
+    finally:
+        window.runner.shutdown(2000)
+        window.close()
+    return 0 if ok else 1
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(type(value).__name__)
+
+
+def run_gui(args: Any) -> int:
+    """Entry point called by ``coloc_viewer.cli.main`` (args: path, roi, model,
+    smoke_test, screenshot)."""
+    reason = no_display_reason()
+    if reason or args.screenshot or args.smoke_test:
+        return run_offscreen(args, reason)
+    app = _application(offscreen=False)
+    from coloc_viewer.gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    if args.model:
+        window.select_model(args.model)
+    if args.path:
+        window.open_path(args.path, rois=args.roi)
+    else:
+        try:
+            path, rois = default_study()
+        except InputError as err:
+            window.statusBar().showMessage(str(err), 10000)
+        else:
+            window.study_loaded.connect(_analyse_once(window))
+            window.open_path(path, rois=rois)
+    return int(app.exec())
+
+
+def _analyse_once(window: Any) -> Any:
+    """After the demo opens: go to the lesion and show its overlay and score at once."""
+    def run() -> None:
+        window.study_loaded.disconnect(run)
+        rois = window.state.rois
+        if rois is not None:
+            for roi in rois:
+                if roi.mask.any():
+                    window.state.set_slice(int(np.argmax(roi.mask.sum(axis=(1, 2)))))
+                    break
+        window.analyse_current()
+    return run
