@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -116,7 +117,8 @@ class FileDecoder:
         f0 = self.frames[0]
         check_decodable(f0)
         try:
-            with f0.ref.open() as fh:
+            with f0.ref.open() as fh, warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. "excess padding removed"
                 ds = pydicom.dcmread(fh, force=True)
                 arr = ds.pixel_array
         except InputError:
