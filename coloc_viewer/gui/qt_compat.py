@@ -1,0 +1,43 @@
+"""Work-arounds for bugs of the installed Qt binding, applied once when ``gui`` is imported.
+
+PySide6 6.12.0 on Python 3.11: every ``SignalInstance.emit()`` returns ``True`` without
+taking a reference, so the interpreter's reference count of ``True`` drops by one per
+emitted signal. After a few thousand signals (pyqtgraph emits one per mouse move) CPython
+aborts with "Fatal Python error: bool_dealloc". Python >= 3.12 makes ``True``/``False``
+immortal, which hides the bug; on older Pythons we do the same by giving both a huge
+reference count, but only when a probe shows the binding leaks.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+
+_HEADROOM = 1 << 40
+
+
+def emit_leaks_true() -> bool:
+    """True when emitting a signal drops a reference to ``True`` (the PySide6 6.12.0 bug)."""
+    from PySide6.QtCore import QObject, Signal
+
+    class _Probe(QObject):
+        ping = Signal()
+
+    probe = _Probe()
+    before = sys.getrefcount(True)
+    for _ in range(8):
+        probe.ping.emit()
+    return sys.getrefcount(True) < before - 4
+
+
+def guard_signal_refcounts() -> bool:
+    """Make ``True``/``False`` effectively immortal if the binding leaks them; returns
+    whether the guard was applied."""
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+        return False
+    if not emit_leaks_true():
+        return False
+    for obj in (True, False):
+        refcnt = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field
+        refcnt.value += _HEADROOM
+    return True

@@ -1,0 +1,136 @@
+"""Fixtures for the viewer tests: a generated DICOM study, a small real model card, the
+window, and helpers that drive the slice view with real mouse events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coloc_viewer.imaging.volume import Volume
+
+
+def phantom(shape: tuple[int, int, int] = (8, 96, 80), seed: int = 0) -> np.ndarray:
+    """A body-like ellipse with a bright blob, smooth and noisy, in MR-like units."""
+    rng = np.random.default_rng(seed)
+    z, h, w = shape
+    yy, xx = np.mgrid[:h, :w]
+    body = (((yy - h / 2) / (0.42 * h)) ** 2 + ((xx - w / 2) / (0.42 * w)) ** 2) < 1
+    out = np.empty(shape, np.float32)
+    for k in range(z):
+        blob = np.exp(-(((yy - 0.4 * h) ** 2 + (xx - 0.6 * w - k) ** 2) / (2 * 6.0**2)))
+        out[k] = 300 * body + 500 * blob + rng.normal(0, 10, (h, w))
+    return np.clip(out, 0, None)
+
+
+@pytest.fixture(scope="session")
+def study_dir(tmp_path_factory) -> Path:
+    """A real DICOM MR series (anisotropic pixels) written with the imaging layer."""
+    from coloc_viewer.imaging.dicom_write import write_dicom_series
+
+    folder = tmp_path_factory.mktemp("study")
+    write_dicom_series(phantom(), folder, spacing=(3.0, 0.8, 1.0), origin=(-40.0, -38.4, 10.0),
+                       direction=np.eye(3), modality="MR", series_description="T2 phantom",
+                       dtype="uint16")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def volume() -> Volume:
+    return Volume(phantom(), spacing=(3.0, 0.8, 1.0), metadata={"modality": "MR"},
+                  private={"patient_name": "DOE^JANE"})
+
+
+@pytest.fixture(scope="session")
+def model_card(tmp_path_factory) -> Path:
+    """A resnet18 card with fixed random weights (1 channel, 64 x 64), written like a user's."""
+    import torch
+    from safetensors.torch import save_file
+
+    from coloc_viewer.model.architectures import build_torchvision
+
+    folder = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    module = build_torchvision("resnet18", 2, 1).eval()
+    save_file({k: v.contiguous() for k, v in module.state_dict().items()},
+              str(folder / "tiny.safetensors"))
+    card = {"name": "tiny-resnet18", "architecture": "resnet18",
+            "weights": "tiny.safetensors", "in_channels": 1, "input_size": [64, 64],
+            "normalization": {"mode": "zscore"}, "classes": ["no lesion", "lesion"],
+            "positive_class": 1, "target_layer": "layer3"}
+    path = folder / "tiny.json"
+    path.write_text(json.dumps(card))
+    return path
+
+
+@pytest.fixture
+def window(qtbot):
+    from coloc_viewer.gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    win.view.graphics.setFocus()
+    yield win
+    win.runner.shutdown(10000)
+
+
+def send_mouse(widget, kind: str, pos, button, buttons, modifiers=None) -> None:
+    """Deliver one QMouseEvent (press/move/release) to ``widget`` at viewport ``pos``."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    types = {"press": QEvent.Type.MouseButtonPress, "move": QEvent.Type.MouseMove,
+             "release": QEvent.Type.MouseButtonRelease,
+             "double": QEvent.Type.MouseButtonDblClick}
+    local = QPointF(pos)
+    glob = QPointF(widget.mapToGlobal(local.toPoint()))
+    event = QMouseEvent(types[kind], local, glob, button, buttons,
+                        modifiers or Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def drag(view, points_rc, *, button=None, modifiers=None) -> None:
+    """Press at the first image point (row, col), move through the rest, release."""
+    from PySide6.QtCore import Qt
+
+    button = button or Qt.MouseButton.LeftButton
+    port = view.graphics.viewport()
+    pts = [view.index_to_viewport(r, c) for r, c in points_rc]
+    send_mouse(port, "press", pts[0], button, button, modifiers)
+    for p in pts[1:]:
+        send_mouse(port, "move", p, Qt.MouseButton.NoButton, button, modifiers)
+    send_mouse(port, "release", pts[-1], button, Qt.MouseButton.NoButton, modifiers)
+
+
+def click(view, row: float, col: float, *, double: bool = False) -> None:
+    from PySide6.QtCore import Qt
+
+    port = view.graphics.viewport()
+    p = view.index_to_viewport(row, col)
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    send_mouse(port, "press", p, left, left)
+    send_mouse(port, "release", p, left, none)
+    if double:
+        send_mouse(port, "double", p, left, left)
+        send_mouse(port, "release", p, left, none)
+
+
+def wheel(view, row: float, col: float, steps: int, modifiers=None) -> None:
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    port = view.graphics.viewport()
+    p = QPointF(view.index_to_viewport(row, col))
+    event = QWheelEvent(p, QPointF(port.mapToGlobal(p.toPoint())), QPoint(0, 0),
+                        QPoint(0, 120 * steps), Qt.MouseButton.NoButton,
+                        modifiers or Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(port, event)
