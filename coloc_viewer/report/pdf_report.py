@@ -34,7 +34,7 @@ class _Pages:
         if self.y - height < 0.04:
             self._new()
         self.fig.text(0.07, self.y, line, fontsize=size, va="top",
-                      weight="bold" if bold else "normal",
+                      weight="bold" if bold else "medium",
                       family="monospace" if mono else "sans-serif")
         self.y -= height
 
@@ -55,7 +55,7 @@ class _Pages:
                 self._new()
             for i, arr in enumerate(arrays):
                 ax = self.fig.add_axes((0.07 + i * w, self.y - h, w, h))
-                ax.imshow(arr, interpolation="lanczos")
+                ax.imshow(arr, interpolation="none")
                 ax.axis("off")
             self.y -= h + 0.01
 
