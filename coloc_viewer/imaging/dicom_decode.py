@@ -121,9 +121,9 @@ class FileDecoder:
                 warnings.simplefilter("ignore")  # e.g. "excess padding removed"
                 ds = pydicom.dcmread(fh, force=True)
                 arr = ds.pixel_array
-        except InputError:
+        except (InputError, KeyboardInterrupt, SystemExit):
             raise
-        except Exception as exc:  # noqa: BLE001 - decoder plugins raise many types
+        except BaseException as exc:  # noqa: BLE001 - plugins raise anything (even Rust panics)
             reason = " ".join(str(exc).split())[:160] or type(exc).__name__
             raise InputError(f"cannot decode pixel data ({type(exc).__name__}: {reason})",
                              str(f0.ref)) from None
