@@ -1,0 +1,176 @@
+"""The packaged program: the PyInstaller bundle and the .deb pass the smoke test in a clean
+environment (no PYTHONPATH, no venv on PATH, HOME in a temporary folder, no source tree).
+
+Slow: builds dist/coloc-viewer/ and the .deb with packaging/build_linux.sh unless they are
+fresh (newer than every source, spec and resource file), or uses COLOC_VIEWER_BUNDLE /
+COLOC_VIEWER_DEB when set. ``make package`` runs this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600),
+              pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux bundle")]
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "dist"
+NAME = "coloc-viewer"
+INPUTS = ("coloc_viewer", "packaging", "resources")
+SMOKE_TIMEOUT_S = 900
+TEST_ONLY = ("triton", "quantus", "captum", "torchcam", "pytorch_grad_cam", "sklearn",
+             "nibabel", "pytest", "cv2", "dask")
+
+
+def _newest_input() -> float:
+    newest = 0.0
+    for top in INPUTS:
+        for path in (ROOT / top).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def _version() -> str:
+    from coloc_viewer import __version__
+
+    return __version__
+
+
+def _deb_path() -> Path:
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    return DIST / f"{NAME}_{_version()}_{arch}.deb"
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, Path]:
+    """The bundle folder and the .deb: given, fresh, or built now."""
+    bundle = Path(os.environ.get("COLOC_VIEWER_BUNDLE", DIST / NAME))
+    deb = Path(os.environ.get("COLOC_VIEWER_DEB", _deb_path()))
+    if "COLOC_VIEWER_BUNDLE" in os.environ:
+        return {"bundle": bundle, "deb": deb}
+    exe = bundle / NAME
+    fresh = (exe.exists() and deb.exists()
+             and min(exe.stat().st_mtime, deb.stat().st_mtime) > _newest_input())
+    if not fresh:
+        try:
+            import PyInstaller  # noqa: F401
+        except ImportError:
+            pytest.skip("PyInstaller is not installed; `make package` installs it and runs this")
+        if shutil.which("dpkg-deb") is None:
+            pytest.skip("dpkg-deb is missing")
+        subprocess.run(["bash", str(ROOT / "packaging" / "build_linux.sh")], check=True,
+                       env={**os.environ, "PYTHON": sys.executable})
+    return {"bundle": bundle, "deb": deb}
+
+
+def clean_env(home: Path) -> dict[str, str]:
+    """What a user's desktop session would give the program: no Python variables at all."""
+    env = {"HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "USER": "clinician", "TMPDIR": str(home / "tmp")}
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def run_smoke(program: Path, tmp: Path) -> tuple[subprocess.CompletedProcess, dict, Path]:
+    home = tmp / "home"
+    shot = tmp / "shots" / "smoke.png"
+    proc = subprocess.run([str(program), "--smoke-test", "--screenshot", str(shot)],
+                          cwd=tmp, env=clean_env(home), capture_output=True, text=True,
+                          timeout=SMOKE_TIMEOUT_S)
+    report_file = shot.parent / "smoke_test.json"
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    return proc, report, home
+
+
+def _explain(proc: subprocess.CompletedProcess) -> str:
+    return f"exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+
+
+def test_bundle_passes_the_smoke_test_in_a_clean_environment(built, tmp_path):
+    bundle = built["bundle"]
+    proc, report, home = run_smoke(bundle / NAME, tmp_path)
+    assert proc.returncode == 0, _explain(proc)
+    assert "smoke-test: PASSED" in proc.stdout
+    assert report["passed"] and report["failure"] is None
+    facts = report["facts"]
+    assert facts["frozen"] is True
+    # resources and the interpreter come from the bundle, not from the source tree
+    assert Path(facts["resources"]).resolve().is_relative_to(bundle.resolve())
+    assert Path(facts["executable"]).resolve() == (bundle / NAME).resolve()
+    assert facts["qt_platform"] == "offscreen"
+    assert Path(report["screenshot"]).stat().st_size > 10_000
+    # the log went to the user's XDG state folder under the (temporary) HOME
+    log_file = home / ".local" / "state" / NAME / "log" / "coloc-viewer.log"
+    assert Path(report["log_file"]) == log_file and log_file.stat().st_size > 0
+
+
+def test_bundle_contents(built):
+    internal = built["bundle"] / "_internal"
+    names = {p.name for p in internal.iterdir()}
+    assert not [m for m in TEST_ONLY if m in names], "test-only packages were bundled"
+    plugins = internal / "PySide6" / "Qt" / "plugins" / "platforms"
+    assert {"libqoffscreen.so", "libqxcb.so"} <= {p.name for p in plugins.iterdir()}
+    for dist in ("pylibjpeg", "pylibjpeg_libjpeg", "pylibjpeg_openjpeg", "pylibjpeg_rle"):
+        assert list(internal.glob(f"{dist}-*.dist-info/entry_points.txt")) or dist == "pylibjpeg"
+    assert (internal / "resources" / "icons" / "coloc-viewer.png").is_file()
+
+
+def test_bundle_runs_a_cli_subcommand(built, tmp_path):
+    """``inspect`` on a pydicom test file: the CLI side of the bundle works too."""
+    import pydicom
+
+    src = Path(pydicom.__file__).parent / "data" / "test_files" / "MR_small.dcm"
+    case = tmp_path / "MR_small.dcm"
+    shutil.copy(src, case)
+    exe = built["bundle"] / NAME
+    version = subprocess.run([str(exe), "--version"], env=clean_env(tmp_path / "h"),
+                             capture_output=True, text=True, timeout=300)
+    assert version.returncode == 0 and _version() in version.stdout
+    proc = subprocess.run([str(exe), "inspect", str(case), "--json"], cwd=tmp_path,
+                          env=clean_env(tmp_path / "h"), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, _explain(proc)
+    found = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert found and found[0]["shape"] == [1, 64, 64]
+
+
+def test_deb_metadata_and_files(built, tmp_path):
+    deb = built["deb"]
+    fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version", "Depends"],
+                            capture_output=True, text=True, check=True).stdout
+    assert f"Package: {NAME}" in fields and f"Version: {_version()}" in fields
+    assert "libxcb-cursor0" in fields  # Qt >= 6.5's xcb plugin needs it
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True,
+                             check=True).stdout
+    assert "root/root" in listing and re.search(r"\./opt/coloc-viewer/coloc-viewer\n", listing)
+    root = tmp_path / "root"
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    desktop = (root / "usr/share/applications/coloc-viewer.desktop").read_text()
+    entry = dict(line.split("=", 1) for line in desktop.splitlines() if "=" in line)
+    assert entry["Exec"].split()[0] == NAME and entry["Icon"] == NAME
+    assert {"application/dicom", "image/x-nifti", "image/x-nifti-gz"} <= set(
+        entry["MimeType"].strip(";").split(";"))
+    mime = (root / "usr/share/mime/packages/coloc-viewer.xml").read_text()
+    assert '<glob pattern="*.dcm"/>' in mime and '"*.nii.gz"' in mime
+    assert (root / "usr/share/icons/hicolor/256x256/apps/coloc-viewer.png").is_file()
+    assert os.access(root / "usr/bin" / NAME, os.X_OK)
+
+
+def test_deb_installed_program_passes_the_smoke_test(built, tmp_path):
+    root = tmp_path / "root"
+    subprocess.run(["dpkg", "-x", str(built["deb"]), str(root)], check=True)
+    proc, report, _home = run_smoke(root / "usr" / "bin" / NAME, tmp_path)
+    assert proc.returncode == 0, _explain(proc)
+    assert report["passed"]
+    assert Path(report["facts"]["resources"]).resolve().is_relative_to(
+        (root / "opt" / NAME).resolve())
