@@ -19,7 +19,7 @@ workers:
 
 Exit status 0 when every step passed; otherwise 1 with the failed step and the reason on
 stderr. The steps and the outcome also go to ``smoke_test.json`` next to the screenshot
-(GUI builds on Windows/macOS have no console).
+(by default in ``<log folder>/smoke-test/``: GUI builds on Windows/macOS have no console).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -473,17 +474,18 @@ def _facts() -> dict[str, Any]:
 def run_smoke_test(args: Any) -> int:
     """Run every check offscreen; 0 when all pass, else 1 with the reason on stderr.
 
-    ``args`` may carry ``screenshot`` (PNG path; default in a temporary folder), ``model``
+    ``args`` may carry ``screenshot`` (PNG path; default ``smoke-test/smoke_test.png`` in
+    the log folder, next to ``smoke_test.json``), ``model``
     (a bundled model name; default the default bundled model) and ``smoke_timeout``
     (seconds per step, default 300).
     """
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ.setdefault("COLOC_VIEWER_NO_SETTINGS", "1")  # leave the user's settings alone
-    from coloc_viewer.logging_setup import configure_logging
+    from coloc_viewer.logging_setup import configure_logging, log_dir
 
     screenshot = getattr(args, "screenshot", None)
-    out_dir = Path(tempfile.mkdtemp(prefix="coloc-viewer-smoke-"))
-    shot = Path(screenshot) if screenshot else out_dir / "smoke_test.png"
+    out_dir = Path(tempfile.mkdtemp(prefix="coloc-viewer-smoke-"))  # the test series
+    shot = Path(screenshot) if screenshot else log_dir() / "smoke-test" / "smoke_test.png"
     test = SmokeTest(out_dir, shot, getattr(args, "model", None),
                      float(getattr(args, "smoke_timeout", None) or 300))
     report = test.report
@@ -515,6 +517,7 @@ def run_smoke_test(args: Any) -> int:
             test.close()
         except Exception as err:  # closing must not hide the outcome
             log.warning("closing the smoke-test window: %s", err)
+        shutil.rmtree(out_dir, ignore_errors=True)
     report.facts["seconds"] = round(time.perf_counter() - start, 2)
     result_file = shot.parent / "smoke_test.json"
     try:
