@@ -88,7 +88,7 @@ def analyse_sync(window: Any, model_name: str | None = None) -> None:
         model = load_model(name)
         window._model_loaded(name, model, list_model_layers(model))
     else:
-        window.model_panel.add_model(name)
+        window.model_panel.add_model(name, window.models[name][0].name)
     key = AnalysisKey(window.series_id, window.state.slice_index, window.analysis_settings())
     result = explain_slice(window.current_model(), window.state.volume, key)
     window.cache.put(result)

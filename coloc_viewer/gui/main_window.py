@@ -72,6 +72,7 @@ class MainWindow(QMainWindow):
         self.series_id = ""
         self._after_model: list[Any] = []
         self._pending_rois: str | None = None
+        self._loading_path = ""
 
         self.view = SliceView(self.state)
         self.setCentralWidget(self.view)
@@ -123,7 +124,13 @@ class MainWindow(QMainWindow):
         action = QAction(text, self)
         if shortcut is not None:
             keys = shortcut if isinstance(shortcut, list) else [shortcut]
-            action.setShortcuts([QKeySequence(k) for k in keys])
+            seqs: list[QKeySequence] = []
+            for key in keys:  # a standard key may expand to what is also listed explicitly
+                for seq in (QKeySequence.keyBindings(key)
+                            if isinstance(key, QKeySequence.StandardKey) else [QKeySequence(key)]):
+                    if seq not in seqs:
+                        seqs.append(seq)
+            action.setShortcuts(seqs)
         action.setShortcutContext(context)
         action.setToolTip(tip or text)
         action.setStatusTip(tip or text)
@@ -319,26 +326,30 @@ class MainWindow(QMainWindow):
         path = os.fspath(path)
         self._pending_rois = os.fspath(rois) if rois else None
         self.statusBar().showMessage(f"Opening {Path(path).name}…")
-        self.runner.submit("load", load_study, path, series,
+        self._loading_path = path
+        self.runner.submit("load", load_study, path, series, series is None,
                            on_yield=self._load_step,
                            on_result=lambda vol: self._study_loaded(path, vol),
                            on_error=lambda err: self.show_error("Cannot open study", err))
 
     def _load_step(self, step: LoadStep) -> None:
         if step.kind == "series":
-            if len(step.payload) > 1 or not self.series_browser.tree.topLevelItemCount():
-                self.series_browser.set_series(self.series_browser.path or "", step.payload)
+            self.series_browser.set_series(self._loading_path, step.payload)
         elif step.kind == "first":
             self.set_volume(step.payload)
+            self.statusBar().showMessage("Loading slices…")
         elif step.kind == "progress" and step.total:
+            self.state.voxels_filled()
             self.statusBar().showMessage(f"Loading slices {step.done}/{step.total}")
 
     def _study_loaded(self, path: str, volume: Volume) -> None:
-        self.series_browser.path = path
-        if volume is not self.state.volume:
-            self.set_volume(volume)
+        current = self.state.volume
+        if current is not None and current.voxels is volume.voxels:
+            self.state.replace_volume(volume)
+            self.series_id = series_key(volume)
+            self._update_title()
         else:
-            self.state.update_voxels(0, volume.shape[0])
+            self.set_volume(volume)
         self._refresh_recent(path)
         self.statusBar().showMessage(f"Opened {Path(path).name}: {volume.shape[0]} slices", 5000)
         if self._pending_rois:
@@ -449,7 +460,7 @@ class MainWindow(QMainWindow):
         self.models[key] = (model, layers) if layers is not None else self.models[key]
         model, layers = self.models[key]
         self.model_panel.blockSignals(True)
-        self.model_panel.add_model(key)
+        self.model_panel.add_model(key, model.name)
         self.model_panel.set_layers(layers, model.card.target_layer)
         self.model_panel.set_classes(list(model.classes))
         self.model_panel.blockSignals(False)

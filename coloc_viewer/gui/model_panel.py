@@ -126,11 +126,13 @@ class ModelPanel(QWidget):
             self.model_box.setCurrentIndex(names.index(current))
         self.model_box.blockSignals(False)
 
-    def add_model(self, name: str) -> None:
-        idx = self.model_box.findData(name)
+    def add_model(self, key: str, label: str | None = None) -> None:
+        """Select model ``key`` (a bundled name or a card path), adding it if new."""
+        idx = self.model_box.findData(key)
         if idx < 0:
-            self.model_box.insertItem(self.model_box.count() - 1, name, name)
-            idx = self.model_box.findData(name)
+            self.model_box.insertItem(self.model_box.count() - 1, label or key, key)
+            idx = self.model_box.findData(key)
+            self.model_box.setItemData(idx, key, Qt.ItemDataRole.ToolTipRole)
         self.model_box.setCurrentIndex(idx)
 
     def set_layers(self, layers: list[tuple[str, tuple[int, ...]]], default: str | None) -> None:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -70,7 +71,7 @@ class RoiPanel(QWidget):
                 item.setCheckState(Qt.CheckState.Checked if roi.visible
                                    else Qt.CheckState.Unchecked)
                 self.list.addItem(item)
-                if active is not None and roi.name == active.name:
+                if roi.name == active:
                     self.list.setCurrentRow(i)
         finally:
             self._updating = False
@@ -78,20 +79,19 @@ class RoiPanel(QWidget):
     def _item_changed(self, item: QListWidgetItem) -> None:
         if self._updating:
             return
-        roi = self.state.rois.get(item.data(Qt.ItemDataRole.UserRole))
+        name = item.data(Qt.ItemDataRole.UserRole)
         visible = item.checkState() == Qt.CheckState.Checked
-        if roi.visible != visible:
-            roi.visible = visible
+        if self.state.rois[name].visible != visible:
+            self.state.rois.set_property(name, "visible", visible)
             self.state.rois_changed()
 
     def _row_changed(self, row: int) -> None:
         if self._updating or row < 0:
             return
-        name = self.list.item(row).data(Qt.ItemDataRole.UserRole)
-        self.state.rois.set_active(name)
+        self.state.rois.active = self.list.item(row).data(Qt.ItemDataRole.UserRole)
 
     def _active(self):
-        return None if self.state.rois is None else self.state.rois.active
+        return self.state.active_roi()
 
     def add(self, name: str | None = None) -> None:
         if self.state.rois is None:
@@ -101,8 +101,8 @@ class RoiPanel(QWidget):
                                             text=f"ROI {len(self.state.rois) + 1}")
             if not ok or not name.strip():
                 return
-        self.state.rois.add(name.strip())
-        self.state.rois.set_active(name.strip())
+        roi = self.state.rois.add(name.strip())
+        self.state.rois.active = roi.name
         self.state.rois_changed()
 
     def rename(self, name: str | None = None) -> None:
@@ -113,7 +113,11 @@ class RoiPanel(QWidget):
             name, ok = QInputDialog.getText(self, "Rename ROI", "Name:", text=roi.name)
             if not ok or not name.strip():
                 return
-        self.state.rois.rename(roi.name, name.strip())
+        try:
+            self.state.rois.rename(roi.name, name.strip())
+        except ValueError as err:  # the name is taken
+            QMessageBox.warning(self, "Rename ROI", str(err))
+            return
         self.state.rois_changed()
 
     def recolour(self, color: tuple[int, int, int] | None = None) -> None:
@@ -125,13 +129,13 @@ class RoiPanel(QWidget):
             if not chosen.isValid():
                 return
             color = (chosen.red(), chosen.green(), chosen.blue())
-        roi.color = tuple(int(c) for c in color)
+        self.state.rois.set_property(roi.name, "color", tuple(int(c) for c in color))
         self.state.rois_changed()
 
     def toggle_lock(self) -> None:
         roi = self._active()
         if roi is not None:
-            roi.locked = not roi.locked
+            self.state.rois.set_property(roi.name, "locked", not roi.locked)
             self.state.rois_changed()
 
     def delete(self) -> None:

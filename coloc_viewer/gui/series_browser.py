@@ -33,14 +33,19 @@ class SeriesBrowser(QWidget):
         for info in infos:
             shape = list(getattr(info, "shape", []) or [])
             spacing = list(getattr(info, "spacing", []) or [])
+            kind = getattr(info, "kind", "image")
+            description = str(getattr(info, "description", "") or "(no description)")
             item = QTreeWidgetItem([
-                str(getattr(info, "description", "") or "(no description)"),
+                description if kind == "image" else f"{description} [{kind}]",
                 str(getattr(info, "modality", "") or ""),
                 str(shape[0] if shape else getattr(info, "n_files", "")),
                 " x ".join(str(s) for s in shape[1:]),
                 " x ".join(f"{s:.2f}" for s in spacing),
             ])
-            item.setData(0, Qt.ItemDataRole.UserRole, getattr(info, "series_uid", None))
+            key = getattr(info, "series_key", None) or getattr(info, "series_uid", None)
+            item.setData(0, Qt.ItemDataRole.UserRole, key if kind == "image" else None)
+            if kind != "image":
+                item.setDisabled(True)
             warnings = list(getattr(info, "warnings", []) or [])
             if warnings:
                 item.setToolTip(0, "\n".join(str(w) for w in warnings))
@@ -49,4 +54,6 @@ class SeriesBrowser(QWidget):
             self.tree.resizeColumnToContents(col)
 
     def _activated(self, item: QTreeWidgetItem, _column: int) -> None:
-        self.series_activated.emit(self.path, item.data(0, Qt.ItemDataRole.UserRole))
+        key = item.data(0, Qt.ItemDataRole.UserRole)
+        if key is not None:
+            self.series_activated.emit(self.path, key)

@@ -44,7 +44,8 @@ class _ImageViewBox(pg.ViewBox):
         if mods & Qt.KeyboardModifier.ControlModifier:
             super().wheelEvent(ev, axis)
             return
-        steps = 1 if ev.delta() > 0 else -1
+        delta = ev.delta()
+        steps = int(delta / 120) or (1 if delta > 0 else -1)  # 120 = one notch
         if mods & Qt.KeyboardModifier.ShiftModifier:
             self._view.state.grow_brush(steps)
         else:

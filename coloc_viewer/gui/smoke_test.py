@@ -366,15 +366,15 @@ class SmokeTest:
         self.report.facts["model"] = name
 
     def compare_with_api(self) -> None:
-        import coloc_viewer
+        from coloc_viewer.explain.engine import explain
 
         window, state = self.window, self.window.state
         settings = window.analysis_settings()
         shown = state.explanation
-        ref = coloc_viewer.explain(window.current_model(), state.volume, state.slice_index,
-                                   layer=settings.layer, target=settings.target,
-                                   rank=settings.rank, methods=settings.methods,
-                                   top_k=settings.top_k)
+        ref = explain(window.current_model(), state.volume, state.slice_index,
+                     layer=settings.layer, target=settings.target,
+                     rank=settings.rank, methods=settings.methods,
+                     top_k=settings.top_k)
         if ref.top_channel != shown.top_channel:
             raise SmokeFailure(f"top channel {shown.top_channel} in the viewer, "
                                f"{ref.top_channel} from the API")
@@ -391,14 +391,17 @@ class SmokeTest:
         if saliency is None:
             raise SmokeFailure("no map is shown after the analysis")
         window.roi_panel.add(ROI_NAME)
-        if state.rois.active is None or state.rois.active.name != ROI_NAME:
+        active = state.rois.active
+        if getattr(active, "name", active) != ROI_NAME:
             raise SmokeFailure(f"the new ROI {ROI_NAME!r} is not the active one")
         polygon = polygon_around(saliency)
         state.fill_polygon(polygon)
         centre_col = float(polygon[:, 1].mean())
         state.dab(float(polygon[:, 0].max()), centre_col)  # a brush dab on the lower edge
         self.wait_until(lambda: ROI_NAME in state.scores, "scoring the drawn ROI")
-        mask = state.rois.get(ROI_NAME).mask[state.slice_index]
+        mask = dict(state.roi_slices()).get(ROI_NAME)
+        if mask is None:
+            raise SmokeFailure(f"the ROI {ROI_NAME!r} is not on the shown slice")
         if not mask.any():
             raise SmokeFailure("the drawn ROI is empty")
         shown = state.scores[ROI_NAME]

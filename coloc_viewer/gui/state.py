@@ -88,10 +88,19 @@ class ViewerState:
         self.events.explanation.emit()
         self.events.scores.emit()
 
-    def update_voxels(self, first: int, last: int) -> None:
-        """Slices [first, last) of the volume were filled in by a progressive loader."""
-        if first <= self.slice_index < last:
-            self.events.slice.emit()
+    def replace_volume(self, volume: Volume) -> None:
+        """The finished volume of a progressive load: same grid, so the slice, window and
+        ROIs drawn meanwhile stay; otherwise the same as :meth:`set_volume`."""
+        if self.volume is None or self.volume.shape != volume.shape:
+            self.set_volume(volume)
+            return
+        self.volume = volume
+        self.presets = presets_for(volume.metadata.get("modality"), volume.voxels)
+        self.events.slice.emit()
+
+    def voxels_filled(self) -> None:
+        """A progressive loader filled more slices in place: redraw."""
+        self.events.slice.emit()
 
     def default_window(self) -> WindowLevel:
         """The DICOM window of the series when it has one, else the 1-99 % window."""
@@ -161,18 +170,25 @@ class ViewerState:
         self.set_brush_radius(self.tools.brush_radius_mm * (1.2 ** int(steps)))
 
     # -- ROI editing (delegated to the RoiSet) --------------------------------------------
+    def active_roi(self) -> Any:
+        """The ROI the tools draw on (None when the set is empty)."""
+        if self.rois is None or self.rois.active is None:
+            return None
+        return self.rois[self.rois.active]
+
     def active_roi_editable(self) -> bool:
-        roi = self.rois.active if self.rois is not None else None
+        roi = self.active_roi()
         return roi is not None and not roi.locked
 
     def begin_stroke(self) -> None:
+        """Group the following dabs into one undo step (one mouse drag)."""
         if self.rois is not None and not self._stroke_open:
-            self.rois.begin_stroke()
+            self.rois.history.begin_stroke("brush")
             self._stroke_open = True
 
     def end_stroke(self) -> None:
         if self._stroke_open:
-            self.rois.end_stroke()
+            self.rois.history.end_stroke()
             self._stroke_open = False
             self.refresh_scores(p_value=True)
 
@@ -204,10 +220,10 @@ class ViewerState:
             self._edit(lambda: clear_slice(self.rois, self.slice_index))
 
     def undo(self) -> None:
-        self._history(self.rois.undo if self.rois is not None else None)
+        self._history(self.rois.history.undo if self.rois is not None else None)
 
     def redo(self) -> None:
-        self._history(self.rois.redo if self.rois is not None else None)
+        self._history(self.rois.history.redo if self.rois is not None else None)
 
     def _history(self, action: Any) -> None:
         if action is None:
@@ -225,7 +241,7 @@ class ViewerState:
         try:
             operation()
         finally:
-            self.rois.end_stroke()
+            self.rois.history.end_stroke()
             self._stroke_open = False
         self.events.rois.emit()
         self.refresh_scores()
@@ -331,31 +347,42 @@ def select_map(explanation: Any, choice: str) -> np.ndarray:
     return np.asarray(explanation.cam_map(choice))
 
 
-# The RoiSet adapter: the few calls the viewer makes into coloc_viewer.imaging.roi.
+# The RoiSet adapter: the few calls the viewer makes into coloc_viewer.imaging.roi(_edit).
 def new_roiset(volume: Volume) -> Any:
+    """An empty set on the volume's grid with one ROI, "lesion", to draw on."""
     from coloc_viewer.imaging.roi import RoiSet
 
-    rois = RoiSet(volume.shape)
-    rois.add("lesion")
+    rois = RoiSet.for_volume(volume)
+    rois.add("lesion", record=False)
     return rois
 
 
 def paint_disk(rois: Any, volume: Volume, z: int, row: float, col: float, radius_mm: float,
                *, erase: bool) -> None:
-    rois.paint(z, row, col, radius_mm, spacing=volume.spacing[1:], erase=erase)
+    from coloc_viewer.imaging import roi_edit
+
+    roi_edit.paint(rois, None, z, (row, col), radius_mm, value=not erase)
 
 
 def polygon_fill(rois: Any, z: int, vertices_rc: np.ndarray) -> None:
-    rois.fill_polygon(z, vertices_rc)
+    from coloc_viewer.imaging import roi_edit
+
+    roi_edit.polygon_fill(rois, None, z, vertices_rc)
 
 
 def fill_holes(rois: Any, z: int) -> None:
-    rois.fill_holes(z)
+    from coloc_viewer.imaging import roi_edit
+
+    roi_edit.fill_holes(rois, None, z)
 
 
 def clear_slice(rois: Any, z: int) -> None:
-    rois.clear_slice(z)
+    from coloc_viewer.imaging import roi_edit
+
+    roi_edit.clear_slice(rois, None, z)
 
 
-def changed_slice(changed: Any) -> int | None:
-    return None
+def changed_slice(step: Any) -> int | None:
+    """The first slice an undone/redone mask step touched (None for list/property steps)."""
+    z_range = getattr(step, "z_range", None)
+    return None if z_range is None else int(z_range[0])

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.resources import demo_dir
 
@@ -45,54 +47,47 @@ class LoadStep:
     total: int = 0
 
 
-def load_study(path: str | os.PathLike[str], series: str | None = None) -> Iterator[LoadStep]:
-    """Generator for a worker: the series list, a first slice early, progress, then the Volume.
-
-    Returns (via ``StopIteration.value``) the complete :class:`Volume`.
-    """
-    from coloc_viewer.imaging import load
+def load_study(path: str | os.PathLike[str], series: str | None = None,
+               with_series_list: bool = True) -> Iterator[LoadStep]:
+    """Generator for a worker: a first Volume early (only its middle slice decoded; the
+    other slices fill in place), the series list, progress, and finally the complete
+    :class:`Volume` (``StopIteration.value``, equal to ``load_volume``'s). Closing the
+    generator (a cancelled worker) stops decoding."""
+    from coloc_viewer.imaging.inspect import scan
+    from coloc_viewer.imaging.progressive import open_series
 
     path = os.fspath(path)
-    scan = getattr(load, "scan", None)
-    if scan is not None:
-        yield LoadStep("series", list(scan(path)))
-    opener = getattr(load, "open_series", None)
-    if opener is None:
-        return load.load_volume(path, series=series)
-    loader = opener(path, series=series)
+    loader = open_series(path, series=series)
     try:
-        first = _first_volume(loader)
-        if first is not None:
-            yield LoadStep("first", first)
-        total = 0
-        for step in loader.iter_slices():
-            done, total = _progress(step, total)
-            yield LoadStep("progress", None, done, total)
-        return _final_volume(loader)
+        if loader.volume is not None:  # NIfTI/MHA/NRRD: read whole
+            yield LoadStep("first", loader.volume)
+        else:
+            yield LoadStep("first", preliminary_volume(loader))
+        if with_series_list:
+            yield LoadStep("series", list(scan(path)))
+        for _index, _plane in loader.iter_slices():
+            done, total = loader.progress
+            if done % 8 == 0 or done == total:
+                yield LoadStep("progress", None, done, total)
+        return loader.result()
     finally:
-        cancel = getattr(loader, "cancel", None)
-        if cancel is not None and _final_volume(loader) is None:
-            cancel()
+        if loader.volume is None:
+            loader.cancel()
 
 
-def _first_volume(loader: Any) -> Volume | None:
-    vol = getattr(loader, "volume", None)
-    return vol if isinstance(vol, Volume) else None
-
-
-def _progress(step: Any, total: int) -> tuple[int, int]:
-    if isinstance(step, tuple) and len(step) >= 2 and isinstance(step[1], int):
-        return int(step[0]), int(step[1])
-    return int(step[0]) + 1 if isinstance(step, tuple) else 0, total
-
-
-def _final_volume(loader: Any) -> Volume | None:
-    for attr in ("result", "volume"):
-        vol = getattr(loader, attr, None)
-        vol = vol() if callable(vol) else vol
-        if isinstance(vol, Volume):
-            return vol
-    return None
+def preliminary_volume(loader: Any) -> Volume:
+    """A Volume sharing the loader's voxel buffer: the middle slice is decoded, the others
+    appear as the loader fills them in."""
+    middle = loader.middle_slice
+    buffer = middle.base if middle.base is not None and \
+        tuple(middle.base.shape) == tuple(loader.shape) else None
+    if buffer is None:  # unexpected layout: show the middle slice alone until done
+        buffer = np.zeros(loader.shape, np.float32)
+        buffer[loader.middle_index] = middle
+    meta = dict(loader.metadata)
+    meta["loading"] = True
+    return Volume(buffer, spacing=loader.spacing, origin=loader.origin,
+                  direction=loader.direction, metadata=meta, source=loader.source)
 
 
 def load_rois_for(path: str | os.PathLike[str], volume: Volume) -> Any:

@@ -1,0 +1,73 @@
+"""Runs the panes' model work in a QThreadPool worker, never on the GUI thread.
+
+One :class:`CompareJob` computes every requested pane in turn and reports each result as
+it lands; a newer job supersedes the older one (its ``cancelled`` flag is set and its
+remaining panes are skipped; results that still arrive carry an old request id and are
+dropped by the window).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, Signal
+
+from coloc_viewer.gui.compare_model import ModelRegistry, PaneSpec, Study, compute_pane
+
+log = logging.getLogger(__name__)
+
+
+class CompareSignals(QObject):
+    result = Signal(int, int, object)  # request id, pane index, PaneResult
+    failed = Signal(int, int, str)  # request id, pane index, one-line message
+    finished = Signal(int)
+
+
+class CompareJob(QRunnable):
+    """Compute ``tasks`` = [(pane index, study, slice, spec)] in order."""
+
+    def __init__(self, request_id: int, registry: ModelRegistry,
+                 tasks: list[tuple[int, Study, int, PaneSpec]], cache: dict[tuple, Any],
+                 cache_lock: threading.Lock) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.request_id = request_id
+        self.registry = registry
+        self.tasks = tasks
+        self.cache = cache
+        self.cache_lock = cache_lock
+        self.signals = CompareSignals()
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self) -> None:
+        try:
+            import torch
+
+            torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+            for index, study, k, spec in self.tasks:
+                if self.cancelled:
+                    break
+                try:
+                    with self.cache_lock:  # one model run at a time; the cache is shared
+                        result = compute_pane(self.registry, study, k, spec, self.cache,
+                                              lambda: self.cancelled)
+                except Exception as exc:  # a broken model must not take the window down
+                    log.warning("compare pane %d failed: %s", index, exc)
+                    log.debug("%s", traceback.format_exc())
+                    self.signals.failed.emit(self.request_id, index,
+                                             " ".join(str(exc).split()) or type(exc).__name__)
+                    continue
+                if result is not None and not self.cancelled:
+                    self.signals.result.emit(self.request_id, index, result)
+        finally:
+            self.signals.finished.emit(self.request_id)

@@ -1,0 +1,227 @@
+"""The main window driven as a user would: open, scroll, window, paint, analyse, undo."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import click, drag, wheel
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+
+from coloc_viewer.gui.live_scores import SCORE_KEYS, format_score
+from coloc_viewer.imaging.load import load_volume
+from coloc_viewer.metrics.scores import score
+
+pytestmark = pytest.mark.gui
+
+
+def open_study(qtbot, window, path) -> None:
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        window.open_path(path)
+
+
+def load_model(qtbot, window, card) -> None:
+    with qtbot.waitSignal(window.model_ready, timeout=60000):
+        window.select_model(str(card))
+
+
+def analyse(qtbot, window) -> None:
+    with qtbot.waitSignal(window.analysis_done, timeout=60000):
+        window.analyse_current()
+
+
+def test_open_study_in_the_background(qtbot, window, study_dir, artifacts_dir):
+    open_study(qtbot, window, study_dir)
+    reference = load_volume(study_dir)
+    shown = window.state.volume
+    np.testing.assert_array_equal(shown.voxels, reference.voxels)
+    assert shown.spacing == reference.spacing
+    assert window.series_browser.tree.topLevelItemCount() == 1
+    assert window.series_browser.tree.topLevelItem(0).text(0) == "T2 phantom"
+    assert window.state.slice_index == reference.shape[0] // 2
+    img = window.view.image_item.image
+    np.testing.assert_array_equal(img, reference.voxels[window.state.slice_index])
+    # the pixel aspect follows the spacing: 96 rows x 0.8 mm, 80 columns x 1.0 mm
+    rect = window.view.image_item.mapRectToView(window.view.image_item.boundingRect())
+    assert (rect.width(), rect.height()) == pytest.approx((80.0, 76.8))
+    patient = shown.private.get("patient_name")
+    if patient:
+        assert str(patient) in window.windowTitle()
+    window.grab().save(str(artifacts_dir / "gui_01_opened.png"))
+
+
+def test_scroll_with_wheel_keys_and_slider(qtbot, window, volume):
+    window.set_volume(volume)
+    view, state = window.view, window.state
+    z0 = state.slice_index
+    wheel(view, 40, 40, -1)  # wheel towards the user: next slice
+    assert state.slice_index == z0 + 1
+    wheel(view, 40, 40, 2)
+    assert state.slice_index == z0 - 1
+    view.graphics.setFocus()
+    qtbot.keyClick(view.graphics, Qt.Key.Key_PageDown)
+    assert state.slice_index == z0
+    qtbot.keyClick(view.graphics, Qt.Key.Key_Up)
+    assert state.slice_index == z0 - 1
+    qtbot.keyClick(view.graphics, Qt.Key.Key_End)
+    assert state.slice_index == volume.shape[0] - 1
+    np.testing.assert_array_equal(view.image_item.image, volume.voxels[-1])
+    view.slider.setValue(2)
+    assert state.slice_index == 2
+    assert window.status_labels["slice"].text().startswith("slice 3/8")
+    # Ctrl+wheel zooms instead of scrolling
+    before = view.vb.viewRange()
+    wheel(view, 40, 40, 1, Qt.KeyboardModifier.ControlModifier)
+    assert state.slice_index == 2
+    after = view.vb.viewRange()
+    assert after[0][1] - after[0][0] < before[0][1] - before[0][0]
+
+
+def test_window_level_by_shift_drag_presets_and_reset(qtbot, window, volume):
+    window.set_volume(volume)
+    state = window.state
+    start = state.window
+    drag(window.view, [(40, 20), (40, 30), (40, 45), (50, 45)],
+         modifiers=Qt.KeyboardModifier.ShiftModifier)
+    assert state.window.width > start.width  # dragged right: wider
+    assert state.window.center > start.center  # dragged down: higher level
+    assert not any(r.mask.any() for r in state.rois)  # Shift-drag never paints
+    levels = window.view.image_item.getLevels()
+    assert tuple(levels) == pytest.approx((state.window.low, state.window.high))
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert state.window == state.presets[1][1]
+    qtbot.keyClick(window, Qt.Key.Key_R)
+    assert state.window == state.default_window()
+
+
+def test_paint_analyse_score_and_undo(qtbot, window, study_dir, model_card, artifacts_dir):
+    open_study(qtbot, window, study_dir)
+    load_model(qtbot, window, model_card)
+    state, view = window.state, window.view
+    state.set_tool("brush")
+    state.set_brush_radius(3.0)
+    z = state.slice_index
+    analyse(qtbot, window)
+    assert window.score_panel.verdict.text().startswith("Draw an ROI")
+
+    drag(view, [(30, 30), (32, 34), (34, 38), (36, 42)])
+    first = state.rois.mask().copy()
+    assert first[z].any() and not first[np.arange(first.shape[0]) != z].any()
+    rows, cols = np.nonzero(first[z])
+    # the stroke covers its path and stays within one radius (3 mm = 3.75 rows, 3 cols)
+    assert first[z, 30, 30] and first[z, 36, 42]
+    assert rows.min() >= 30 - 4 and rows.max() <= 36 + 4
+    assert cols.min() >= 30 - 3 and cols.max() <= 42 + 3
+
+    saliency = state.current_map()
+    expected = score(saliency, first[z], seed_map=state.explanation.seed_map)
+    shown = state.scores["lesion"]
+    for key in SCORE_KEYS:
+        assert shown[key] == pytest.approx(expected[key]), key
+        assert window.score_panel.value("lesion", key) == format_score(key, expected[key])
+    window.grab().save(str(artifacts_dir / "gui_02_painted_scored.png"))
+
+    drag(view, [(60, 50), (62, 56), (64, 60)])
+    second = state.rois.mask().copy()
+    assert (second[z] & ~first[z]).any()
+    assert state.scores["lesion"]["relevance_mass"] != pytest.approx(expected["relevance_mass"])
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(state.rois.mask(), first)
+    for key in SCORE_KEYS:
+        assert state.scores["lesion"][key] == pytest.approx(expected[key]), key
+    qtbot.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    np.testing.assert_array_equal(state.rois.mask(), second)
+
+    state.set_tool("eraser")
+    click(view, 62, 56)
+    assert not state.rois.mask()[z, 62, 56]
+
+
+def test_polygon_tool_fills_the_clicked_outline(qtbot, window, volume):
+    from matplotlib.path import Path as MplPath
+
+    window.set_volume(volume)
+    state, view = window.state, window.view
+    state.set_tool("polygon")
+    corners = [(20, 20), (20, 60), (70, 50), (60, 15)]
+    for r, c in corners:
+        click(view, r, c)
+    assert len(view.polygon_rc) == 4
+    view.graphics.setFocus()
+    qtbot.keyClick(view.graphics, Qt.Key.Key_Return)
+    mask = state.rois.mask()[state.slice_index]
+    yy, xx = np.mgrid[:mask.shape[0], :mask.shape[1]]
+    inside = MplPath([(c, r) for r, c in corners]).contains_points(
+        np.column_stack([xx.ravel(), yy.ravel()])).reshape(mask.shape)
+    agree = np.mean(mask == inside)
+    assert mask.sum() > 1000 and agree > 0.98
+    # Esc cancels a polygon in progress
+    click(view, 5, 5)
+    qtbot.keyClick(view.graphics, Qt.Key.Key_Escape)
+    assert view.polygon_rc == []
+
+
+def test_rois_list_draws_on_the_active_roi_and_scores_one_row_each(qtbot, window, volume,
+                                                                    model_card):
+    window.set_volume(volume)
+    load_model(qtbot, window, model_card)
+    analyse(qtbot, window)
+    state, view = window.state, window.view
+    state.set_tool("brush")
+    drag(view, [(30, 30), (34, 34)])
+    window.roi_panel.add("prostate")
+    assert state.rois.active == "prostate"
+    lesion_before = state.rois["lesion"].mask.copy()
+    drag(view, [(60, 20), (64, 30)])
+    np.testing.assert_array_equal(state.rois["lesion"].mask, lesion_before)
+    assert state.rois["prostate"].mask.any()
+    assert set(state.scores) == {"lesion", "prostate"}
+    assert window.score_panel.table.rowCount() == 2
+    z = state.slice_index
+    for name in ("lesion", "prostate"):
+        expected = score(state.current_map(), state.rois[name].mask[z],
+                         seed_map=state.explanation.seed_map)
+        assert state.scores[name]["relevance_mass"] == pytest.approx(expected["relevance_mass"])
+    window.roi_panel.toggle_lock()
+    before = state.rois["prostate"].mask.copy()
+    drag(view, [(10, 10), (14, 14)])
+    np.testing.assert_array_equal(state.rois["prostate"].mask, before)
+
+
+def test_corrupted_file_gives_an_error_dialog_and_the_window_keeps_working(
+        qtbot, window, tmp_path, study_dir, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical",
+                        lambda parent, title, text, *a, **k: shown.append((title, text)))
+    bad = tmp_path / "broken_scan.dcm"
+    bad.write_bytes(b"\x00" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\xff\xff" + b"garbage" * 20)
+    with qtbot.waitSignal(window.error_shown, timeout=30000):
+        window.open_path(bad)
+    assert shown and "broken_scan.dcm" in shown[0][1]
+    open_study(qtbot, window, study_dir)
+    assert window.state.volume.shape == (8, 96, 80)
+
+
+def test_event_loop_keeps_running_during_analysis_of_all_slices(qtbot, window, volume,
+                                                                 model_card, artifacts_dir):
+    window.set_volume(volume)
+    load_model(qtbot, window, model_card)
+    gaps, clock = [], QElapsedTimer()
+    probe = QTimer()
+    probe.setInterval(5)
+
+    def tick():
+        gaps.append(clock.restart())
+
+    probe.timeout.connect(tick)
+    clock.start()
+    probe.start()
+    with qtbot.waitSignal(window.analysis_finished, timeout=120000):
+        window.analyse_all()
+    probe.stop()
+    assert len(window.state.explanations) == volume.shape[0]
+    assert window.model_panel.progress.value() == volume.shape[0]
+    assert len(gaps) > 5  # the GUI thread kept serving timers while the model ran
+    (artifacts_dir / "gui_stall_ms.txt").write_text(f"longest stall during analysis: "
+                                                    f"{max(gaps)} ms over {len(gaps)} ticks\n")
