@@ -108,7 +108,7 @@ class RoiSet:
         if len(self.shape) != 3:
             raise ValueError(f"RoiSet needs a 3-D shape, got {self.shape}")
         self.spacing: tuple[float, float, float] = tuple(float(s) for s in spacing)  # type: ignore[assignment]
-        self.history = history or EditHistory()
+        self.history = history if history is not None else EditHistory()
         self._rois: list[Roi] = []
         self.active: str | None = None
 

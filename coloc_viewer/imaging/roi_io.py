@@ -363,6 +363,14 @@ def _load_dicom_seg(path: Path, like: Volume) -> RoiSet:
     except Exception as exc:  # noqa: BLE001 - any parse failure is a bad SEG
         raise InputError(f"not a readable DICOM SEG ({type(exc).__name__})", path) from None
     frames = _source_frames(like)
+    referenced = {str(inst.ReferencedSOPInstanceUID)
+                  for series in seg.get("ReferencedSeriesSequence", [])
+                  for inst in series.get("ReferencedInstanceSequence", [])}
+    missing = referenced - {f.sop_instance_uid for f in frames}
+    if not referenced or missing:
+        raise InputError("ROI does not match the volume geometry: the SEG does not reference "
+                         f"this volume's images ({len(missing)} of {len(referenced)} referenced "
+                         "images are not in the volume)", path)
     segments = list(seg.SegmentSequence)
     numbers = [int(s.SegmentNumber) for s in segments]
     try:
