@@ -1,0 +1,91 @@
+"""Compare panes stay linked through scroll, zoom and window/level, and unlink on request."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent, QWheelEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+
+def _centre(pane) -> QPoint:
+    vp = pane.graphics.viewport()
+    return QPoint(vp.width() // 2 - 40, vp.height() // 2)
+
+
+def wheel(pane, clicks: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    vp = pane.graphics.viewport()
+    pos = QPointF(_centre(pane))
+    for _ in range(abs(clicks)):
+        ev = QWheelEvent(pos, QPointF(vp.mapToGlobal(pos)), QPoint(0, 0),
+                         QPoint(0, 120 if clicks > 0 else -120), Qt.MouseButton.NoButton,
+                         modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(vp, ev)
+
+
+def shift_drag(pane, dx: int, dy: int) -> None:
+    vp = pane.graphics.viewport()
+    start = _centre(pane)
+    shift = Qt.KeyboardModifier.ShiftModifier
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, shift, start)
+    for i in range(1, 6):
+        p = QPointF(start + QPoint(dx * i // 5, dy * i // 5))
+        QApplication.sendEvent(vp, QMouseEvent(QEvent.Type.MouseMove, p, QPointF(vp.mapToGlobal(p)),
+                                               Qt.MouseButton.NoButton,
+                                               Qt.MouseButton.LeftButton, shift))
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, shift, start + QPoint(dx, dy))
+
+
+def ranges(win):
+    """Each pane's visible (x0, x1, y0, y1) in mm."""
+    return [[v for axis in p.view.viewRange() for v in axis] for p in win.panes]
+
+
+def test_scroll_links_and_unlinks(make_window, study) -> None:
+    win = make_window(study)
+    start = [p.slice_index for p in win.panes]
+    assert len(set(start)) == 1
+    wheel(win.panes[1], -2)  # wheel down = next slices, on the middle pane
+    assert [p.slice_index for p in win.panes] == [start[0] + 2] * 3
+    assert win.slider.value() == start[0] + 2
+    win.link_slice.setChecked(False)
+    wheel(win.panes[2], 1)
+    assert [p.slice_index for p in win.panes] == [start[0] + 2, start[0] + 2, start[0] + 1]
+
+
+def test_zoom_pan_links_and_unlinks(make_window, study, qtbot) -> None:
+    win = make_window(study)
+    before = ranges(win)[0]
+    wheel(win.panes[2], 3, Qt.KeyboardModifier.ControlModifier)  # Ctrl+wheel zooms
+    qtbot.wait(20)
+    after = ranges(win)
+    width = after[0][1] - after[0][0]
+    assert width < 0.9 * (before[1] - before[0])
+    for r in after[1:]:
+        assert r == pytest.approx(after[0], abs=1e-6)
+    win.panes[0].view.translateBy(x=3.0, y=-2.0)  # pan
+    moved = ranges(win)
+    for r in moved[1:]:
+        assert r == pytest.approx(moved[0], abs=1e-6)
+    win.link_zoom.setChecked(False)
+    win.panes[0].view.scaleBy((0.5, 0.5))
+    unlinked = ranges(win)
+    assert unlinked[1] == pytest.approx(moved[1], abs=1e-6)
+    assert unlinked[0][1] - unlinked[0][0] < 0.6 * (moved[0][1] - moved[0][0])
+
+
+def test_window_level_links_and_unlinks(make_window, study) -> None:
+    win = make_window(study)
+    c0, w0 = win.panes[0].window
+    shift_drag(win.panes[2], 60, 30)  # Shift+drag on pane C: wider window, higher level
+    c1, w1 = win.panes[2].window
+    assert w1 > w0 and c1 > c0
+    for pane in win.panes:
+        assert pane.window == pytest.approx((c1, w1))
+        lo, hi = pane.image_item.getLevels()
+        assert (lo, hi) == pytest.approx((c1 - w1 / 2, c1 + w1 / 2))
+    win.link_window.setChecked(False)
+    shift_drag(win.panes[0], -40, 0)
+    assert win.panes[0].window[1] < w1
+    assert win.panes[1].window == pytest.approx((c1, w1))
