@@ -30,10 +30,17 @@ def model_cache(module: nn.Module) -> dict:
     return _CACHE.setdefault(module, {})
 
 
+def dry_run_probe(input_shape: tuple[int, ...]) -> torch.Tensor:
+    """The seeded standard-normal input (1, *input_shape) used for dry runs."""
+    gen = torch.Generator().manual_seed(0)
+    return torch.randn((1, *input_shape), generator=gen)
+
+
 def list_layers(module: nn.Module, input_shape: tuple[int, int, int],
                 device: torch.device | str | None = None) -> list[LayerInfo]:
     """Layers with a 4-D output, in the order their (last) call completes, from one dry
-    run on zeros of shape ``(1, *input_shape)``."""
+    run on a seeded random probe of shape ``(1, *input_shape)`` (kept, with the model's
+    output, for the capture plan's check)."""
     key = ("layers", tuple(int(s) for s in input_shape))
     memo = model_cache(module)
     if key in memo:
@@ -61,8 +68,10 @@ def list_layers(module: nn.Module, input_shape: tuple[int, int, int],
         for name, sub in module.named_modules():
             if name:
                 handles.append(sub.register_forward_hook(make_hook(name)))
+        probe = dry_run_probe(input_shape).to(device)
         with torch.no_grad():
-            module(torch.zeros((1, *input_shape), device=device))
+            out = module(probe)
+        memo[("probe", probe.shape)] = (probe, out)
     finally:
         for h in handles:
             h.remove()

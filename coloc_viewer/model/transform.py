@@ -18,23 +18,39 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def _axis_weights(src: np.ndarray, n_src: int, support: float = 1.0) -> np.ndarray:
+def _axis_weights(src: np.ndarray, n_src: int) -> np.ndarray:
     """(len(src), n_src) linear-interpolation weights sampling a grid of ``n_src`` cells at
-    fractional coordinates ``src`` (clamped to the edge cells; a triangle kernel of
-    half-width ``support`` in source cells, >= 1, which anti-aliases when shrinking)."""
+    fractional coordinates ``src`` (clamped to the edge cells, like
+    ``F.interpolate(..., align_corners=False)``)."""
     src = np.clip(np.asarray(src, dtype=np.float64), 0.0, n_src - 1.0)
-    if support <= 1.0:
-        i0 = np.floor(src).astype(int)
-        i1 = np.minimum(i0 + 1, n_src - 1)
-        frac = src - i0
-        w = np.zeros((src.size, n_src))
-        rows = np.arange(src.size)
-        np.add.at(w, (rows, i0), 1.0 - frac)
-        np.add.at(w, (rows, i1), frac)
-        return w
+    i0 = np.floor(src).astype(int)
+    i1 = np.minimum(i0 + 1, n_src - 1)
+    frac = src - i0
+    w = np.zeros((src.size, n_src))
+    rows = np.arange(src.size)
+    np.add.at(w, (rows, i0), 1.0 - frac)
+    np.add.at(w, (rows, i1), frac)
+    return w
+
+
+def _hat_integral(t: np.ndarray) -> np.ndarray:
+    """Antiderivative of the unit hat function max(0, 1 - |t|)."""
+    t = np.clip(t, -1.0, 1.0)
+    return np.where(t < 0, 0.5 * (t + 1.0) ** 2, 1.0 - 0.5 * (1.0 - t) ** 2)
+
+
+def _axis_box_weights(src: np.ndarray, n_src: int, width: float) -> np.ndarray:
+    """Weights of the mean, over [src - width/2, src + width/2], of the linear interpolant
+    of a grid of ``n_src`` cells (extended by its edge values): an anti-aliasing filter for
+    shrinking that, unlike a sampled triangle, reproduces linear ramps exactly."""
+    src = np.asarray(src, dtype=np.float64)
+    a, b = src - width / 2.0, src + width / 2.0
+    lo, hi = np.clip(a, 0.0, n_src - 1.0), np.clip(b, 0.0, n_src - 1.0)
     grid = np.arange(n_src, dtype=np.float64)
-    w = np.clip(1.0 - np.abs(grid[None, :] - src[:, None]) / support, 0.0, None)
-    return w / w.sum(axis=1, keepdims=True)
+    w = _hat_integral(hi[:, None] - grid[None]) - _hat_integral(lo[:, None] - grid[None])
+    w[:, 0] += np.clip(np.minimum(b, 0.0) - a, 0.0, None)
+    w[:, -1] += np.clip(b - np.maximum(a, n_src - 1.0), 0.0, None)
+    return w / width
 
 
 def _axis_nearest(src: np.ndarray, n_src: int) -> np.ndarray:
@@ -76,8 +92,10 @@ class SliceTransform:
         return (i + 0.5 - self.offset[axis]) / self.scale[axis] - 0.5
 
     def to_input_grid(self, image: np.ndarray, pad_value: float = 0.0) -> np.ndarray:
-        """Resample a (H, W) image onto the (h_in, w_in) input grid (anti-aliased linear
-        interpolation inside the image, ``pad_value`` outside)."""
+        """Resample a (H, W) image onto the (h_in, w_in) input grid, ``pad_value`` outside
+        the image. Enlarging axes use linear interpolation; shrinking axes average the
+        linear interpolant over each input pixel's footprint (anti-aliased, and exact for
+        linear ramps)."""
         image = np.asarray(image, dtype=np.float64)
         if image.shape != self.image_shape:
             raise ValueError(f"image shape {image.shape} != transform's {self.image_shape}")
@@ -87,7 +105,8 @@ class SliceTransform:
         for axis in (0, 1):
             src = self._input_to_image(axis)
             n = self.image_shape[axis]
-            mats.append(_axis_weights(src, n, support=max(1.0, 1.0 / self.scale[axis])))
+            r = self.scale[axis]
+            mats.append(_axis_weights(src, n) if r >= 1.0 else _axis_box_weights(src, n, 1 / r))
             inside.append((src >= -0.5) & (src <= n - 0.5))
         out = mats[0] @ image @ mats[1].T
         mask = np.outer(inside[0], inside[1])
