@@ -1,13 +1,15 @@
 """Live scorer: everything that depends only on the map is computed once, per ROI only O(N).
 
 Built once per saliency map (pixel order, average ranks, positive part and its sum, the
-threshold set, the maxima, the seed support, the FFT of P); :meth:`Scorer.update` then scores
-one ROI with gathers over the ROI's pixels plus, for the p-value, one FFT correlation.
+threshold set, the maxima, the seed support; the FFT of P on the first p-value request);
+:meth:`Scorer.update` then scores one ROI with gathers over the ROI's pixels plus, for the
+p-value, one FFT correlation.
 Definitions: DESIGN.md section 4 and docs/scores.md.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -120,8 +122,13 @@ class Scorer:
         self._above = flat >= self.threshold * peak if peak > 0 else None
         self._n_above = 0 if self._above is None else int(np.count_nonzero(self._above))
         self._seed = seed_support.ravel()
-        body_weights = None if body is None else body.astype(np.float64)
-        self._shifts = ShiftTest(np.maximum(stack, 0.0), body_weights)
+        self._body = body
+
+    @cached_property
+    def _shifts(self) -> ShiftTest:
+        """FFTs of P and of the body mask, made on the first p-value request and then reused."""
+        body = None if self._body is None else self._body.astype(np.float64)
+        return ShiftTest(self._relevance.reshape(self.stack_shape), body)
 
     def update(self, roi: np.ndarray, p_value: bool = True) -> dict[str, Any]:
         """All scores of DESIGN.md section 4 for ``roi`` (boolean, grid shape) as plain values."""
