@@ -513,8 +513,9 @@ class MainWindow(QMainWindow):
         for z in slices:
             hit = self.cache.get(AnalysisKey(self.series_id, z, settings))
             if hit is not None:
-                self._slice_result(hit, show_time=len(slices) == 1)
+                self._slice_result(hit, show_time=len(slices) == 1, rescore_volume=False)
         if not missing:
+            self.state.refresh_volume_scores()
             self.analysis_finished.emit()
             return
         self.model_panel.progress.setRange(0, len(missing))
@@ -530,19 +531,22 @@ class MainWindow(QMainWindow):
         done, total, result = step
         self.cache.put(result)
         self.model_panel.progress.setValue(done)
-        self._slice_result(result)
+        self._slice_result(result, rescore_volume=total == 1)
 
-    def _slice_result(self, result: SliceResult, show_time: bool = True) -> None:
+    def _slice_result(self, result: SliceResult, show_time: bool = True,
+                      rescore_volume: bool = True) -> None:
         if (result.key.series != self.series_id
                 or result.key.settings != self.analysis_settings()):
             return
-        self.state.add_explanation(result.key.slice_index, result.explanation)
+        self.state.add_explanation(result.key.slice_index, result.explanation,
+                                   rescore_volume=rescore_volume)
         if show_time:
             self.status_labels["time"].setText(f"{result.seconds * 1000:.0f} ms")
         self.analysis_done.emit(result)
 
     def _analysis_over(self) -> None:
         self.model_panel.set_running(False)
+        self.state.refresh_volume_scores()
         self.analysis_finished.emit()
 
     def cancel_analysis(self) -> None:

@@ -257,10 +257,21 @@ class ViewerState:
         self.events.explanation.emit()
         self.refresh_scores()
 
-    def add_explanation(self, slice_index: int, explanation: Any) -> None:
+    def add_explanation(self, slice_index: int, explanation: Any, *,
+                        rescore_volume: bool = True) -> None:
+        """Store a slice's explanation; rescore when it is the shown slice. During a run
+        over many slices pass ``rescore_volume=False`` and call
+        :meth:`refresh_volume_scores` once at the end."""
         self.explanations[int(slice_index)] = explanation
-        self.events.explanation.emit()
-        self.refresh_scores()
+        if int(slice_index) == self.slice_index:
+            self.events.explanation.emit()
+            self.refresh_scores(p_value=True, volume=rescore_volume)
+        elif rescore_volume:
+            self.refresh_volume_scores()
+
+    def refresh_volume_scores(self) -> None:
+        self.volume_scores = self._volume_scores() if self.rois is not None else {}
+        self.events.scores.emit()
 
     def set_overlay(self, **changes: Any) -> None:
         rescore = "choice" in changes or "threshold" in changes
@@ -304,8 +315,9 @@ class ViewerState:
             return []
         return [(r.name, r.mask[self.slice_index]) for r in self.rois]
 
-    def refresh_scores(self, p_value: bool = True) -> None:
-        """Recompute the live scores of every ROI for the shown map (Scorer built once)."""
+    def refresh_scores(self, p_value: bool = True, volume: bool = True) -> None:
+        """Recompute the live scores of every ROI for the shown map (Scorer built once);
+        the p-value and the volume aggregate only when ``p_value`` (not during a stroke)."""
         ex = self.explanation
         saliency = self.map_for(ex)
         if saliency is None or self.rois is None:
@@ -316,7 +328,8 @@ class ViewerState:
             seed = getattr(ex, "seed_map", None) if self.overlay.choice == "top" else None
             self.live.set_map(key, saliency, threshold=self.overlay.threshold, seed_map=seed)
             self.scores = self.live.update(self.roi_slices(), p_value=p_value)
-            self.volume_scores = self._volume_scores() if p_value else self.volume_scores
+            if p_value and volume:
+                self.volume_scores = self._volume_scores()
         self.events.scores.emit()
 
     def _volume_scores(self) -> dict[str, dict[str, Any]]:

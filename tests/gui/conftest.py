@@ -66,9 +66,11 @@ def model_card(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def window(qtbot):
+def window(qtbot, qapp):
     from coloc_viewer.gui.main_window import MainWindow
+    from coloc_viewer.gui.theme import apply_dark_theme
 
+    apply_dark_theme(qapp)
     win = MainWindow()
     qtbot.addWidget(win)
     win.resize(1400, 900)

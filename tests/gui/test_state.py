@@ -1,0 +1,75 @@
+"""The Qt-free view model: navigation, window dragging, brush size, verdicts, scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coloc_viewer.gui.live_scores import LiveScores, describe, verdict
+from coloc_viewer.gui.state import ViewerState
+from coloc_viewer.metrics.scores import score
+
+
+def test_navigation_is_clamped_and_emits(volume):
+    state = ViewerState()
+    seen = []
+    state.events.slice.connect(lambda: seen.append(state.slice_index))
+    state.set_volume(volume)
+    state.step_slice(100)
+    state.step_slice(-3)
+    state.set_slice(-5)
+    assert seen == [volume.shape[0] - 1, volume.shape[0] - 4, 0]
+
+
+def test_window_drag_and_brush_steps(volume):
+    state = ViewerState()
+    state.set_volume(volume)
+    w0 = state.window
+    state.drag_window(0, 0)
+    assert state.window == w0
+    state.drag_window(256, -256)  # a full 256 px to the right doubles the width
+    assert state.window.width == pytest.approx(2 * w0.width)
+    assert state.window.center == pytest.approx(w0.center - w0.width)
+    state.set_brush_radius(5.0)
+    state.grow_brush(1)
+    assert state.tools.brush_radius_mm == pytest.approx(6.0)
+    state.grow_brush(-100)
+    assert state.tools.brush_radius_mm == state.tools.min_radius_mm
+
+
+def test_dab_uses_millimetres_on_anisotropic_pixels(volume):
+    state = ViewerState()
+    state.set_volume(volume)  # rows 0.8 mm, columns 1.0 mm
+    state.set_brush_radius(4.0)
+    state.dab(40, 40)
+    mask = state.rois.mask()[state.slice_index]
+    rows, cols = np.nonzero(mask)
+    assert rows.max() - rows.min() == 10  # 4 mm / 0.8 mm = 5 rows each way
+    assert cols.max() - cols.min() == 8  # 4 mm / 1.0 mm = 4 columns each way
+    state.undo()
+    assert not state.rois.mask().any()
+
+
+def test_live_scores_equal_score_for_many_rois():
+    rng = np.random.default_rng(3)
+    saliency = rng.random((40, 30)).astype(np.float32)
+    live = LiveScores()
+    live.set_map("k", saliency)
+    masks = [("a", rng.random((40, 30)) > 0.8), ("b", rng.random((40, 30)) > 0.95)]
+    got = live.update(masks)
+    for name, mask in masks:
+        want = score(saliency, mask)
+        for key, value in want.items():
+            assert got[name][key] == pytest.approx(value) if isinstance(value, float) \
+                else got[name][key] == value
+
+
+def test_verdict_names_the_rois():
+    hit = {"relevance_mass": 0.6, "p_value": 0.002}
+    miss = {"relevance_mass": 0.05, "p_value": 0.6}
+    assert verdict({"lesion": hit}) == "The map co-localizes with the lesion (p = 0.002)."
+    assert verdict({"lesion": miss}).startswith("The map does not co-localize with the lesion")
+    text = verdict({"lesion": miss, "prostate": miss, "marker": hit})
+    assert text == "The map looks at the marker, not at the lesion or the prostate."
+    assert verdict({}) == "Draw an ROI to score the map."
+    assert describe({"relevance_mass": None}) == "no ROI drawn"
