@@ -177,6 +177,9 @@ def _geometry(frames: list[FrameHeader]) -> SeriesGroup:
     if any(f.derived_position for f in ordered):
         warnings.append("frame positions derived from the first position and the slice "
                         "spacing (no per-frame positions in the file)")
+    if first.samples_per_pixel > 1:
+        warnings.append(f"colour image ({first.photometric}) loaded as luminance "
+                        "0.299 R + 0.587 G + 0.114 B")
     if len({(round(f.slope, 9), round(f.intercept, 9)) for f in ordered}) > 1:
         warnings.append("rescale slope/intercept differ between slices (applied per slice)")
     origin = ordered[0].position if ordered[0].position is not None else np.zeros(3)

@@ -81,7 +81,9 @@ def test_colour_images_load_as_luminance(pydicom_data, name):
     rgb = pydicom.dcmread(pydicom_data / name).pixel_array.astype(np.float64)
     rgb = rgb if rgb.ndim == 4 else rgb[np.newaxis]
     luma = rgb @ np.array([0.299, 0.587, 0.114])
-    np.testing.assert_allclose(load_volume(pydicom_data / name).voxels, luma, rtol=1e-5)
+    vol = load_volume(pydicom_data / name)
+    np.testing.assert_allclose(vol.voxels, luma, rtol=1e-5)
+    assert any("luminance" in w for w in vol.metadata["warnings"])
 
 
 def _comparable(h: FrameHeader) -> dict:
