@@ -145,3 +145,20 @@ def test_seed_overlap_is_the_share_of_the_roi_on_positive_upsampled_cells():
     assert result["seed_overlap"] == pytest.approx(0.5)  # blocks 2.0 and 0.5 are > 0
     explicit = score(channel, roi, seed_map=np.array([[1.0, 0], [0, 0]]), p_value=False)
     assert explicit["seed_overlap"] == pytest.approx(0.25)
+
+
+def test_empty_mask_where_quantus_pointing_game_reports_a_hit():
+    # Quantus 0.6.0 writes NaN into a boolean array, so an empty mask becomes True.
+    rng = np.random.default_rng(8)
+    m = rng.random((1, 12, 12))
+    empty = np.zeros((1, 12, 12), dtype=bool)
+    pg = quantus.PointingGame(**QUANTUS_KW)(
+        model=None,
+        x_batch=m[:, None],
+        y_batch=np.zeros(1, int),
+        a_batch=m[:, None],
+        s_batch=empty[:, None].astype(float),
+        channel_first=True,
+    )
+    assert bool(pg[0]) is True
+    assert score(m[0], empty[0])["pointing_game"] is None
