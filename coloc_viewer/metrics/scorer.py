@@ -55,6 +55,9 @@ class Scorer:
     fall (p-value). ``seed_map`` (grid shape or smaller, then nearest-upsampled) defines the
     support for ``seed_overlap``; by default the nearest-upsampled saliency. Masks that are not
     boolean are thresholded at 0.5.
+
+    Attributes: ``grid_map`` (the float64 map on the ROI grid, e.g. for display), ``shape``
+    (the grid), ``threshold``, ``upsample_mode`` (the mode used, None if not upsampled).
     """
 
     def __init__(
