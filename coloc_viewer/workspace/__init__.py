@@ -17,8 +17,9 @@ Qt-free. Typical use from the GUI (or a script)::
 from coloc_viewer.workspace.autosave import Autosaver
 from coloc_viewer.workspace.paths import data_dir, key_for_volume, workspace_key
 from coloc_viewer.workspace.recovery import Recoverable, find_recoverable
-from coloc_viewer.workspace.roi_snapshot import RoiSnapshot, read_snapshot, snapshot_of
+from coloc_viewer.workspace.roi_snapshot import RoiSnapshot, read_snapshot, snapshot_of, to_roiset
 from coloc_viewer.workspace.workspace import Restored, Workspace
 
 __all__ = ["Autosaver", "Recoverable", "Restored", "RoiSnapshot", "Workspace", "data_dir",
-           "find_recoverable", "key_for_volume", "read_snapshot", "snapshot_of", "workspace_key"]
+           "find_recoverable", "key_for_volume", "read_snapshot", "snapshot_of", "to_roiset",
+           "workspace_key"]

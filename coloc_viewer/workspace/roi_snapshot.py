@@ -27,6 +27,7 @@ class RoiSnapshot:
     colours: dict[str, Colour] = field(default_factory=dict)
     generation: int = 0
     active: str | None = None
+    properties: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, ...] | None:
@@ -49,6 +50,7 @@ class RoiSnapshot:
             "colours": {n: list(self.colours[n]) for n in names if n in self.colours},
             "generation": int(self.generation),
             "active": self.active,
+            "properties": {n: self.properties[n] for n in names if n in self.properties},
         }
         arrays = {f"mask_{i}": np.packbits(np.asarray(self.masks[n], dtype=bool).ravel())
                   for i, n in enumerate(names)}
@@ -73,7 +75,7 @@ def read_snapshot(path: str | Path) -> RoiSnapshot:
         raise ValueError(f"{path}: unreadable ROI file ({exc})") from exc
     colours = {k: tuple(int(c) for c in v) for k, v in header.get("colours", {}).items()}
     return RoiSnapshot(masks, colours, int(header.get("generation", 0)),  # type: ignore[arg-type]
-                       header.get("active"))
+                       header.get("active"), dict(header.get("properties", {})))
 
 
 def snapshot_of(rois: Any, generation: int = 0, *, copy: bool = True) -> RoiSnapshot:
@@ -87,11 +89,23 @@ def snapshot_of(rois: Any, generation: int = 0, *, copy: bool = True) -> RoiSnap
         (lambda m: np.asarray(m, dtype=bool))
     if isinstance(rois, RoiSnapshot):
         return RoiSnapshot({k: take(v) for k, v in rois.masks.items()}, dict(rois.colours),
-                           generation or rois.generation, rois.active)
+                           generation or rois.generation, rois.active, dict(rois.properties))
     if isinstance(rois, np.ndarray):
         return RoiSnapshot({"ROI": take(rois)}, {}, generation)
     if isinstance(rois, Mapping):
         return RoiSnapshot({str(k): take(v) for k, v in rois.items()}, {}, generation)
+    items = list(rois) if hasattr(rois, "__iter__") and not hasattr(rois, "items") else []
+    if items and all(hasattr(r, "name") and hasattr(r, "mask") for r in items):
+        # coloc_viewer.imaging.roi.RoiSet: Roi objects with name, mask, color, describe()
+        snap = RoiSnapshot({str(r.name): take(r.mask) for r in items}, {}, generation)
+        for r in items:
+            if getattr(r, "color", None) is not None:
+                snap.colours[str(r.name)] = tuple(int(c) for c in r.color)[:3]  # type: ignore[assignment]
+            if callable(getattr(r, "describe", None)):
+                snap.properties[str(r.name)] = dict(r.describe())
+        active = getattr(rois, "active", None)
+        snap.active = active if isinstance(active, str) else None
+        return snap
     names = getattr(rois, "names", None)
     if callable(names):
         names = names()
@@ -107,3 +121,24 @@ def snapshot_of(rois: Any, generation: int = 0, *, copy: bool = True) -> RoiSnap
     if hasattr(rois, "items"):
         return RoiSnapshot({str(k): take(v) for k, v in rois.items()}, {}, generation)
     raise TypeError(f"cannot snapshot ROIs of type {type(rois).__name__}")
+
+
+def to_roiset(snapshot: RoiSnapshot, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+              ) -> Any:
+    """Rebuild a :class:`coloc_viewer.imaging.roi.RoiSet` (names, masks, colours, codes,
+    visibility, lock state, active ROI) from a snapshot; its undo history starts empty."""
+    from coloc_viewer.imaging.roi import Code, RoiSet
+
+    shape = snapshot.shape
+    if shape is None:
+        raise ValueError("the snapshot holds no ROI")
+    out = RoiSet(shape, spacing)
+    for name, mask in snapshot.masks.items():
+        props = snapshot.properties.get(name, {})
+        out.add(name, mask, color=snapshot.colours.get(name), record=False,
+                code=Code.from_dict(props.get("code")),
+                category=Code.from_dict(props.get("category")),
+                visible=bool(props.get("visible", True)), locked=bool(props.get("locked", False)))
+    if snapshot.active in out:
+        out.active = snapshot.active
+    return out

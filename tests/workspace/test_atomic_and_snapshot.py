@@ -82,3 +82,39 @@ def test_restore_returns_rois_state_and_unsaved_flag(data_dir: Path) -> None:
     assert again.unsaved
     ws.mark_explicit_save(4, "/data/lesion.nii.gz")
     assert not Workspace.for_source("/data/case1.nii.gz").restore().unsaved
+
+
+def test_roiset_round_trip_through_autosave_and_explicit_save(data_dir: Path) -> None:
+    """A RoiSet edited with the imaging tools comes back whole; "Save ROI as" clears it."""
+    from coloc_viewer.imaging.roi import RoiSet
+    from coloc_viewer.imaging.roi_edit import paint
+    from coloc_viewer.imaging.roi_io import load_rois, save_rois
+    from coloc_viewer.workspace import Autosaver, find_recoverable, to_roiset
+
+    vol = Volume(np.zeros((4, 32, 32), np.float32), spacing=(3.0, 0.5, 0.5),
+                 metadata={"series_uid": "2.25.1"}, source=str(data_dir / "in.nii.gz"))
+    rois = RoiSet.for_volume(vol)
+    rois.add("lesion", color=(255, 0, 0))
+    rois.add("prostate", color=(0, 128, 255))
+    rois.set_property("prostate", "locked", True)
+    ws = Workspace.for_volume(vol)
+    assert ws.begin_session()
+    saver = Autosaver(ws)
+    paint(rois, "lesion", 1, (10, 12), 2.0)
+    saver.changed(rois)
+    paint(rois, "lesion", 2, (20, 20), 3.0)
+    saver.changed(rois)
+    assert saver.flush()
+    back = to_roiset(Workspace.for_volume(vol).restore().rois, vol.spacing)
+    assert back.names == ["lesion", "prostate"] and back.active == "lesion"
+    np.testing.assert_array_equal(back.mask("lesion"), rois.mask("lesion"))
+    assert back["prostate"].color == (0, 128, 255) and back["prostate"].locked
+    assert back["lesion"].describe() == rois["lesion"].describe()
+
+    ws.end_session()  # simulate a crash: session marked open, lock released
+    ws._update_session(open=True)
+    assert [r.key for r in find_recoverable()] == [ws.key]
+    out = save_rois(back, data_dir / "saved.nii.gz", vol)  # the user's "Save ROI as"
+    ws.mark_explicit_save(saver.generation, out)
+    assert find_recoverable() == []
+    np.testing.assert_array_equal(load_rois(out, vol).mask("lesion"), rois.mask("lesion"))
