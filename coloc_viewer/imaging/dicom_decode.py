@@ -89,7 +89,7 @@ class FileDecoder:
         self.frames = frames
 
     def decode_into(self, out: np.ndarray, rows: list[int]) -> None:
-        fast = [f.pixel_offset is not None for f in self.frames]
+        fast = [f.pixel_offset is not None and not f.modality_lut_sequence for f in self.frames]
         if all(fast):
             self._fast(out, rows)
         else:

@@ -8,6 +8,7 @@ values; the stored integers are ``round((value - intercept) / slope)``.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -196,7 +197,7 @@ def write_dicom_series(
     little = transfer_syntax != ExplicitVRBigEndian
     paths: list[Path] = []
     for k in range(n):
-        ds = base.copy()
+        ds = copy.deepcopy(base)  # Dataset.copy() shares the element dict
         sop_uid = generate_uid()
         ds.SOPInstanceUID = sop_uid
         ds.InstanceNumber = int(numbers[k])
