@@ -220,7 +220,9 @@ def read_headers(ref: FileRef) -> list[FrameHeader] | NonImageObject:
     Raises ``ValueError`` with a short reason for files that are not usable DICOM images.
     """
     try:
-        return _read_headers(ref)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warns about every odd value
+            return _read_headers(ref)
     except ValueError:
         raise
     except OSError as exc:
