@@ -139,3 +139,16 @@ def test_dicomdir_series_match_directory_records(pydicom_data, tmp_path):
     vol = load_volume(root / "DICOMDIR")
     assert vol.metadata["series_key"] == largest.series_key
     assert any("image series found" in w for w in vol.metadata["warnings"])
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
+def test_fast_header_reader_agrees_on_generated_series(tmp_path, monkeypatch, phantom, syntax):
+    from coloc_viewer.imaging.dicom_write import write_dicom_series
+
+    paths = write_dicom_series(phantom, tmp_path, transfer_syntax=syntax, rescale_slope=0.5,
+                               extra={"SeriesDescription": "Tête T2 ñ"})
+    fast = [_comparable(h) for p in paths for h in read_headers(FileRef(str(p)))]
+    monkeypatch.setattr(dicom_headers, "parse_fast_header", lambda raw: None)
+    slow = [_comparable(h) for p in paths for h in read_headers(FileRef(str(p)))]
+    assert fast == slow
+    assert fast[0]["pixel_offset"] is not None and fast[0]["description"] == "Tête T2 ñ"
