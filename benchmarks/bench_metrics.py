@@ -121,8 +121,8 @@ def main() -> None:
     rois = brush_strokes(roi, rng, args.repeats)
 
     build_ms, _ = timed(lambda _: Scorer(small, GRID), range(7))
-    # The FFT of P is made on the first p-value request: time that first update separately.
-    first_ms = timed(lambda _: Scorer(small, GRID).update(roi), range(7))[0] - build_ms
+    # The FFT of P is made on the first p-value request: build + first update, together.
+    first_ms, _ = timed(lambda _: Scorer(small, GRID).update(roi), range(7))
     scorer = Scorer(small, GRID)
     scorer.update(roi)
     no_p_ms, no_p_cpu = timed(lambda r: scorer.update(r, p_value=False), rois)
@@ -130,6 +130,14 @@ def main() -> None:
     body_scorer = Scorer(small, GRID, body_mask=body_of(roi))
     body_scorer.update(roi)
     body_ms, _ = timed(lambda r: body_scorer.update(r, p_value=True), rois[:50])
+    by_size = {}
+    for radius in (9.0, 17.0, 24.0):  # about 300, 1000-1300, 2000+ px
+        blob = lesion(np.random.default_rng(2), radius=radius)
+        strokes = brush_strokes(blob, np.random.default_rng(3), 20)
+        by_size[str(int(blob.sum()))] = {
+            "without_p": round(timed(lambda r: scorer.update(r, p_value=False), strokes)[0], 3),
+            "with_p": round(timed(lambda r: scorer.update(r), strokes)[0], 3),
+        }
     one_shot_ms, _ = timed(lambda r: score(small, r, p_value=False), rois[:15])
     # Same-run reference for the p-value: one float64 FFT round trip of the image (its floor).
     image = np.random.default_rng(1).random(GRID)
@@ -151,12 +159,13 @@ def main() -> None:
         "roi_pixels_range": [int(min(r.sum() for r in rois)), int(max(r.sum() for r in rois))],
         "updates_timed": len(rois),
         "scorer_build_ms": round(build_ms, 3),
-        "first_update_with_p_ms": round(first_ms, 3),
+        "build_and_first_update_with_p_ms": round(first_ms, 3),
         "update_without_p_ms": round(no_p_ms, 3),
         "update_with_p_ms": round(with_p_ms, 3),
         "update_without_p_cpu_ms": round(no_p_cpu, 3),
         "update_with_p_cpu_ms": round(with_p_cpu, 3),
         "update_with_p_body_mask_ms": round(body_ms, 3),
+        "update_ms_by_roi_pixels": by_size,
         "fft_roundtrip_512_ms": round(fft_ms, 3),
         "update_with_p_over_fft_roundtrip": round(with_p_ms / fft_ms, 2),
         "score_one_shot_without_p_ms": round(one_shot_ms, 3),
@@ -165,7 +174,8 @@ def main() -> None:
         "speedup_one_shot_vs_quantus": round(quantus_ms / one_shot_ms, 2),
         "max_abs_diff_vs_quantus": max_diff,
         "targets_ms": {"update_without_p": 2.0, "update_with_p": 20.0},
-        "meets_targets": bool(no_p_ms < 2.0 and with_p_ms < 20.0),
+        "meets_targets_wall": bool(no_p_ms < 2.0 and with_p_ms < 20.0),
+        "meets_targets_cpu": bool(no_p_cpu < 2.0 and with_p_cpu < 20.0),
         "n_shifts": scorer.update(roi)["n_shifts"],
         "load_average_1min": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
