@@ -17,7 +17,7 @@ CT_PRESETS: dict[str, tuple[float, float]] = {
 
 
 def robust_window(voxels: np.ndarray, low: float = 0.5, high: float = 99.5,
-                  max_samples: int = 1_000_000) -> tuple[float, float]:
+                  max_samples: int = 262_144) -> tuple[float, float]:
     """(center, width) spanning the ``low``..``high`` percentiles of the finite voxels.
 
     Large volumes are subsampled with a fixed stride, so the result is deterministic.
@@ -35,15 +35,15 @@ def robust_window(voxels: np.ndarray, low: float = 0.5, high: float = 99.5,
     return (lo + hi) / 2.0, width
 
 
-def window_presets(modality: str, voxels: np.ndarray | None = None) -> dict[str, tuple[float,
-                                                                                    float]]:
-    """Named (center, width) presets: CT tissue presets; for other modalities the robust
-    percentile window and the full range of ``voxels`` (when given)."""
+def window_presets(modality: str, voxels: np.ndarray | None = None,
+                   auto: tuple[float, float] | None = None) -> dict[str, tuple[float, float]]:
+    """Named (center, width) presets: CT tissue presets; for every modality the robust
+    percentile window (``auto`` when already computed) and the full range of ``voxels``."""
     presets: dict[str, tuple[float, float]] = {}
     if modality.upper() == "CT":
         presets.update(CT_PRESETS)
     if voxels is not None and np.asarray(voxels).size:
-        presets["Auto (0.5-99.5 %)"] = robust_window(voxels)
+        presets["Auto (0.5-99.5 %)"] = auto or robust_window(voxels)
         lo, hi = float(np.nanmin(voxels)), float(np.nanmax(voxels))
         if np.isfinite(lo) and np.isfinite(hi):
             presets["Full range"] = ((lo + hi) / 2.0, max(hi - lo, 1e-6))

@@ -79,9 +79,11 @@ def group_metadata(group: SeriesGroup, warnings: list[str]) -> dict[str, Any]:
 
 def finish_metadata(meta: dict[str, Any], voxels: np.ndarray) -> dict[str, Any]:
     """Fill the percentile window (when the file has none) and the presets."""
+    auto = robust_window(voxels)
     if meta.get("window") is None:
-        meta["window"] = list(robust_window(voxels))
-    meta["presets"] = {k: list(v) for k, v in window_presets(meta["modality"], voxels).items()}
+        meta["window"] = list(auto)
+    meta["presets"] = {k: list(v)
+                       for k, v in window_presets(meta["modality"], voxels, auto).items()}
     if meta["window_source"] == "file":
         meta["presets"] = {"File": list(meta["window"]), **meta["presets"]}
     return meta

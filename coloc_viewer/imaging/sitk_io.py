@@ -115,7 +115,7 @@ def read_sitk_volume(path: str | os.PathLike[str]) -> Volume:
         "description": p.name,
         "window": [center, width],
         "window_source": "percentile",
-        "presets": {k: list(v) for k, v in window_presets("MR", voxels).items()},
+        "presets": {k: list(v) for k, v in window_presets("MR", voxels, (center, width)).items()},
         "monochrome1": False,
         "units": "",
         "format": suffix.lstrip("."),
