@@ -144,11 +144,16 @@ def _run_with_swap(module: nn.Module, x: torch.Tensor, info: LayerInfo,
 def _batched_hook_run(module, x, info, make_batch, grad_after, batch):
     try:
         return _run_with_swap(module, x, info, make_batch, grad_after)
-    except RuntimeError as err:  # a cat/stack with batch-1 prefix tensors: expand the input
-        if batch <= 1 or x.shape[0] != 1:
-            raise ModelError(f"running the model failed ({str(err).splitlines()[0]})") from None
-        return _run_with_swap(module, x.expand(batch, *x.shape[1:]), info,
-                              lambda a: make_batch(a[:1]), grad_after)
+    except RuntimeError as err:
+        first = err
+    if batch > 1 and x.shape[0] == 1:  # a cat/stack with batch-1 prefix tensors: expand x
+        try:
+            return _run_with_swap(module, x.expand(batch, *x.shape[1:]), info,
+                                  lambda a: make_batch(a[:1]), grad_after)
+        except RuntimeError:
+            pass
+    msg = str(first).strip().splitlines()
+    raise ModelError(f"running the model failed ({msg[0] if msg else type(first).__name__})")
 
 
 # --- public -----------------------------------------------------------------------------

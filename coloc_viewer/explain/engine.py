@@ -104,6 +104,11 @@ class Explanation:
         }
 
 
+def _np(t: torch.Tensor, dtype: type) -> np.ndarray:
+    """A numpy copy that owns its memory (no tensor kept alive as its base)."""
+    return np.array(t.detach().cpu().numpy(), dtype=dtype, copy=True)
+
+
 def _slice_of(volume: Volume | np.ndarray, slice_index: int) -> tuple[np.ndarray,
                                                                       tuple[float, float]]:
     if isinstance(volume, Volume):
@@ -186,11 +191,11 @@ def explain(model: LoadedModel | str | os.PathLike[str], volume: Volume | np.nda
     cams: dict[str, np.ndarray] = {}
     for name, k in parsed:
         if name in GRADIENT_METHODS:
-            cams[name] = gradient_cam(name, acts, grads).float().cpu().numpy()
+            cams[name] = _np(gradient_cam(name, acts, grads), np.float32)
         else:
             chans = None if k is None else order[:k].tolist()
             key = "scorecam" if k is None else f"scorecam:{k}"
-            cams[key] = scorecam(module, x, acts, c, chans).float().cpu().numpy()
+            cams[key] = _np(scorecam(module, x, acts, c, chans), np.float32)
 
     logits = cap.logits.double().cpu()
     probs = (torch.sigmoid(logits) if logits.numel() == 1 else torch.softmax(logits, 0))
@@ -202,8 +207,8 @@ def explain(model: LoadedModel | str | os.PathLike[str], volume: Volume | np.nda
         target=c, target_label=card.classes[c] if c < len(card.classes) else str(c),
         rank=rank, importance=imp, order=order,
         top_channels=[(int(i), float(imp[i])) for i in order[:max(0, int(top_k))]],
-        activations=acts.float().cpu().numpy(),
-        gradient_weights=gradcam_weights(grads).double().cpu().numpy(),
+        activations=_np(acts, np.float32),
+        gradient_weights=_np(gradcam_weights(grads), np.float64),
         transform=tf, cams=cams,
         decomposition=decomposition(acts, grads, logit, float(cap.zero_logits[c])),
         plan=cap.plan,

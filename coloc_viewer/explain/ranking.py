@@ -63,7 +63,7 @@ def importance(criterion: str, acts: torch.Tensor, grads: torch.Tensor, *, targe
         vals = ablation_drops(acts, target, logit, run_suffix)
     else:
         raise ValueError(f"unknown ranking {criterion!r}; choose from {', '.join(CRITERIA)}")
-    return vals.double().cpu().numpy()
+    return np.array(vals.detach().double().cpu().numpy(), copy=True)
 
 
 def order_of(importance_values: np.ndarray) -> np.ndarray:
