@@ -9,6 +9,8 @@ Generates (once, in a temporary folder) a 200-slice 512 x 512 uint16 MR series w
 * ``open_series(folder)``: time until the middle slice is available (progressive loader).
 
 One warm-up run each, then the median of ``--repeats`` runs, alternating the two readers.
+Also times ROI brush dabs (5 mm disk, 0.5 x 0.7 mm pixels, 512 x 512 slice, 500 dabs in one
+undoable stroke), reported against the 1 ms target, with the stroke's end and undo times.
 Prints one JSON object; ``ratio`` = load_volume / SimpleITK (target <= 1.0).
 
 Run: ``.venv/bin/python benchmarks/bench_io.py [--repeats 3] [--slices 200]``
@@ -67,6 +69,32 @@ def time_first_slice(folder: Path) -> float:
     return elapsed
 
 
+def time_brush(n: int = 500) -> dict[str, float]:
+    from coloc_viewer.imaging import roi_edit
+    from coloc_viewer.imaging.roi import RoiSet
+
+    rois = RoiSet((3, 512, 512), spacing=(3.0, 0.5, 0.7))
+    rois.add("lesion")
+    centers = [(200 + 0.3 * k, 150 + 0.4 * k) for k in range(n)]
+    rois.history.begin_stroke("paint")
+    times = []
+    for c in centers:
+        t0 = time.perf_counter()
+        roi_edit.paint(rois, "lesion", 1, c, 5.0)
+        times.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    rois.history.end_stroke()
+    end_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rois.history.undo()
+    undo_s = time.perf_counter() - t0
+    dab = statistics.median(times)
+    return {"brush_dab_ms": round(dab * 1e3, 4), "brush_dab_target_ms": 1.0,
+            "brush_dab_ratio_to_target": round(dab / 1e-3, 4),
+            "brush_end_stroke_ms": round(end_s * 1e3, 3), "brush_undo_ms": round(undo_s * 1e3, 3),
+            "brush_history_bytes": rois.history.nbytes()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -99,6 +127,7 @@ def main() -> None:
         "target_ratio": 1.0,
         "first_slice_s": round(statistics.median(first_times), 4),
         "first_slice_vs_full_load": round(statistics.median(first_times) / load_s, 3),
+        **time_brush(),
         "repeats": args.repeats,
         "load_volume_runs_s": [round(t, 4) for t in load_times],
         "simpleitk_runs_s": [round(t, 4) for t in sitk_times],

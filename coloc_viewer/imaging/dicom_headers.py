@@ -181,12 +181,21 @@ def _looks_like_dicom(raw: bytes, ds: Dataset) -> bool:
     return bool(ds.get("SOPClassUID") or ("Rows" in ds and "Columns" in ds))
 
 
+def _starts_like_dataset(head: bytes) -> bool:
+    """A file without preamble must start with a group 0x0002/0x0008 element (either endian)."""
+    if len(head) < 8:
+        return False
+    return head[:2] in (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08")
+
+
 def _read_dataset(ref: FileRef) -> tuple[Dataset, bytes, int]:
     """Parse the header (no pixels); returns the dataset, the raw prefix and its stop offset."""
     with ref.open() as fh:
         head = fh.read(132)
         if not head:
             raise ValueError("empty file (0 bytes)")
+        if head[128:132] != b"DICM" and not _starts_like_dataset(head):
+            raise ValueError("not a DICOM file")
         fh.seek(0)
         try:
             with warnings.catch_warnings():
