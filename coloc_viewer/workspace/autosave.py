@@ -14,21 +14,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from coloc_viewer.workspace.roi_snapshot import RoiSnapshot, snapshot_of
+from coloc_viewer.workspace.roi_snapshot import snapshot_of
 from coloc_viewer.workspace.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DELAY = 0.75  # seconds; plus one write, well inside the 2 s promise
+DEFAULT_DELAY = 0.5  # seconds; plus one write, well inside the 2 s promise
 
 
 class Autosaver:
     """Writes the ROIs (and view state) of one workspace in a background thread.
 
-    ``changed(rois)`` takes anything :func:`~.roi_snapshot.snapshot_of` accepts. By default the
-    masks are copied when written (cheap for the caller; an edit racing with the copy is
-    saved by the next write, since every edit calls ``changed`` again); pass ``copy=True``
-    to copy at once on the calling thread.
+    ``changed(rois)`` takes anything :func:`~.roi_snapshot.snapshot_of` accepts. By default
+    the live masks are bit-packed by the writer thread (nothing is copied on the caller's
+    thread; an edit racing with the packing is saved by the next write, since every edit
+    calls ``changed`` again); pass ``copy=True`` to copy at once on the calling thread.
     """
 
     def __init__(self, workspace: Workspace, delay: float = DEFAULT_DELAY, *,
@@ -139,8 +139,8 @@ class Autosaver:
                 if state:
                     self.workspace.save_state(state)
                 if rois is not None:
-                    snap = rois if isinstance(rois, RoiSnapshot) else None
-                    snap = snapshot_of(rois, generation, copy=snap is None)
+                    # packing the bits is the copy: no separate copy of the live masks
+                    snap = snapshot_of(rois, generation, copy=False)
                     snap.generation = generation
                     self.workspace.save_rois(snap)
                     self._saved_generation = generation

@@ -1,7 +1,9 @@
 """A frozen copy of the ROIs of one series, and its compact crash-safe file format.
 
-One ``.npz`` file (``allow_pickle=False``) holds every mask bit-packed plus a JSON header
-(names, colours, shape, the edit generation), so a single atomic rename commits all of it.
+One ``.npz`` file (``allow_pickle=False``) holds every mask -- cropped to its bounding box
+and bit-packed -- plus a JSON header (names, shapes, boxes, colours, the edit generation), so
+a single atomic rename commits all of it. Cropping keeps a write of two ROIs on a
+200 x 512 x 512 series in the tens of milliseconds.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import IO, Any
 
 import numpy as np
 
-FORMAT = "coloc-viewer-rois/1"
+FORMAT = "coloc-viewer-rois/2"
 Colour = tuple[int, int, int]
 
 
@@ -52,10 +54,46 @@ class RoiSnapshot:
             "active": self.active,
             "properties": {n: self.properties[n] for n in names if n in self.properties},
         }
-        arrays = {f"mask_{i}": np.packbits(np.asarray(self.masks[n], dtype=bool).ravel())
-                  for i, n in enumerate(names)}
+        arrays, boxes = {}, []
+        for i, n in enumerate(names):
+            box, bits = _pack(np.asarray(self.masks[n], dtype=bool))
+            arrays[f"mask_{i}"] = bits
+            boxes.append(box)
+        header["boxes"] = boxes
         arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-        np.savez_compressed(handle, **arrays)
+        # the .npz layout of np.savez_compressed, with fast deflate (packed masks are sparse)
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for key, arr in arrays.items():
+                with archive.open(key + ".npy", "w", force_zip64=True) as entry:
+                    np.lib.format.write_array(entry, np.ascontiguousarray(arr),
+                                              allow_pickle=False)
+
+def _pack(mask: np.ndarray) -> tuple[list[int] | None, np.ndarray]:
+    """(bounding box [start0, stop0, start1, stop1, ...] or None if empty, packed bits of the
+    crop). Each axis is bounded on the crop of the previous ones, so the full array is
+    scanned once."""
+    box: list[int] = []
+    block = mask
+    for axis in range(mask.ndim):
+        others = tuple(a for a in range(mask.ndim) if a != axis)
+        hits = np.flatnonzero(block.any(axis=others) if others else block)
+        if hits.size == 0:
+            return None, np.zeros(0, np.uint8)
+        lo, hi = int(hits[0]), int(hits[-1]) + 1
+        box += [lo, hi]
+        block = block[(slice(None),) * axis + (slice(lo, hi),)]
+    return box, np.packbits(np.ascontiguousarray(block).ravel())
+
+
+def _unpack(bits: np.ndarray, shape: list[int], box: list[int] | None) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    if box is None:
+        return mask
+    region = tuple(slice(box[2 * a], box[2 * a + 1]) for a in range(len(shape)))
+    crop_shape = tuple(r.stop - r.start for r in region)
+    crop = np.unpackbits(bits, count=int(np.prod(crop_shape))).astype(bool)
+    mask[region] = crop.reshape(crop_shape)
+    return mask
 
 
 def read_snapshot(path: str | Path) -> RoiSnapshot:
@@ -66,12 +104,11 @@ def read_snapshot(path: str | Path) -> RoiSnapshot:
             if header.get("format") != FORMAT:
                 raise ValueError(f"{path}: not a coloc-viewer ROI file")
             masks: dict[str, np.ndarray] = {}
-            for i, (name, shape) in enumerate(zip(header["names"], header["shapes"],
-                                                  strict=True)):
-                count = int(np.prod(shape))
-                bits = np.unpackbits(data[f"mask_{i}"], count=count)
-                masks[name] = bits.astype(bool).reshape(shape)
-    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError) as exc:
+            for i, (name, shape, box) in enumerate(zip(header["names"], header["shapes"],
+                                                       header["boxes"], strict=True)):
+                masks[name] = _unpack(data[f"mask_{i}"], shape, box)
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError,
+            ValueError) as exc:
         raise ValueError(f"{path}: unreadable ROI file ({exc})") from exc
     colours = {k: tuple(int(c) for c in v) for k, v in header.get("colours", {}).items()}
     return RoiSnapshot(masks, colours, int(header.get("generation", 0)),  # type: ignore[arg-type]

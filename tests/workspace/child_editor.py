@@ -16,7 +16,8 @@ import numpy as np
 from coloc_viewer.workspace import Autosaver, RoiSnapshot, Workspace
 
 SHAPE = (4, 64, 64)
-CHURN_SHAPE = (24, 256, 256)
+CHURN_SHAPE = (32, 512, 512)
+_BASE: list[np.ndarray] = []
 
 
 def pixel(k: int) -> tuple[int, int, int]:
@@ -26,7 +27,9 @@ def pixel(k: int) -> tuple[int, int, int]:
 
 def churn_mask(generation: int) -> np.ndarray:
     """Incompressible content derived from the generation, so a reader can verify it."""
-    return np.random.default_rng(generation).random(CHURN_SHAPE) < 0.5
+    if not _BASE:
+        _BASE.append(np.random.default_rng(0).random(CHURN_SHAPE) < 0.5)
+    return np.roll(_BASE[0], generation, axis=2)
 
 
 def edit(uid: str) -> None:
@@ -50,7 +53,7 @@ def churn(uid: str) -> None:
     while True:
         generation += 1
         ws.save_rois(RoiSnapshot({"lesion": churn_mask(generation)}, generation=generation))
-        ws.save_state({"slice": generation, "padding": "x" * 200_000})
+        ws.save_state({"slice": generation, "padding": "x" * 2_000_000})
         if generation == 1:
             print("ready", flush=True)
 
