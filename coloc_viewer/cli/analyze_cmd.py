@@ -1,0 +1,148 @@
+"""``coloc-viewer analyze IMAGE --roi ROI``: explain one slice and score it against the ROI.
+
+JSON (``--json``) keys: ``model, layer, slice, prediction {index, label, probabilities},
+target, rank, method, roi, top_channels [{channel, importance}] (10, best first),
+decomposition, scores {top_map: {...}, cam: {...}}``; for a file with several ROIs and no
+``--roi-name``, ``scores.per_roi`` = ``{name: {top_map: {...}, cam: {...}}}`` as well
+(the top-level scores then use the file's first ROI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+from coloc_viewer.errors import InputError
+from coloc_viewer.explain.ranking import CRITERIA
+
+METHOD_HELP = "gradcam (default), gradcam++, layercam, scorecam, scorecam:K (top-K), cam"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "analyze", help="explain one slice with a model and score it against an ROI",
+        description="Run a model on one slice, rank the chosen layer's channels, compute a "
+                    "CAM, and score the top feature map and the CAM against the ROI.")
+    p.add_argument("image", help="DICOM file/folder/DICOMDIR/zip or NIfTI/MHA/NRRD file")
+    p.add_argument("--roi", required=True, help="ROI file (label map, .seg.nrrd, DICOM SEG)")
+    p.add_argument("--series", help="series UID when IMAGE holds several series")
+    p.add_argument("--slice", type=int, help="slice index (default: where the ROI is largest)")
+    p.add_argument("--model", help="bundled model name or model card JSON "
+                                   "(default: the first bundled model)")
+    p.add_argument("--layer", help="layer name (default: the card's target_layer)")
+    p.add_argument("--target", help="class index or label (default: the predicted class)")
+    p.add_argument("--rank", choices=CRITERIA, default="contribution",
+                   help="channel ranking criterion (default: contribution)")
+    p.add_argument("--method", default="gradcam", help=METHOD_HELP)
+    p.add_argument("--roi-name", help="which ROI of a multi-ROI file (default: the first, "
+                                      "plus per-ROI scores)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def largest_roi_slice(mask: np.ndarray) -> int:
+    """The slice index with the most ROI voxels (the lowest index on ties)."""
+    areas = np.asarray(mask, dtype=bool).reshape(mask.shape[0], -1).sum(axis=1)
+    if not areas.any():
+        raise InputError("the ROI is empty on every slice")
+    return int(np.argmax(areas))
+
+
+def _target(value: str | None) -> int | str | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def _scores_for(expl: Any, cam_key: str, roi2d: np.ndarray) -> dict[str, dict[str, Any]]:
+    from coloc_viewer.metrics.scores import score
+
+    return {"top_map": score(expl.top_map, roi2d, seed_map=expl.seed_map),
+            "cam": score(expl.cam_map(cam_key), roi2d)}
+
+
+def analyze(args: argparse.Namespace) -> dict[str, Any]:
+    """The analysis as a JSON-ready dict (the CLI's ``--json`` output)."""
+    from coloc_viewer.explain.engine import explain, parse_method
+    from coloc_viewer.imaging.load import load_volume
+    from coloc_viewer.imaging.roi_io import load_rois
+    from coloc_viewer.model.loading import default_model_name, load_model
+
+    name, k = parse_method(args.method)
+    cam_key = name if k is None else f"{name}:{k}"
+    volume = load_volume(args.image, series=args.series)
+    rois = load_rois(args.roi, like=volume)
+    if len(rois) == 0:
+        raise InputError("the ROI file holds no ROI", args.roi)
+    if args.roi_name is not None and args.roi_name not in rois:
+        raise InputError(f"no ROI named {args.roi_name!r} (available: "
+                         f"{', '.join(rois.names)})", args.roi)
+    main_roi = rois[args.roi_name] if args.roi_name is not None else rois[0]
+    mask = np.asarray(main_roi.mask, dtype=bool)
+    if args.slice is None:
+        z = largest_roi_slice(mask)
+    else:
+        z = int(args.slice)
+        if not 0 <= z < volume.shape[0]:
+            raise InputError(f"--slice {z} is out of range (0..{volume.shape[0] - 1})",
+                             args.image)
+    model = load_model(args.model or default_model_name())
+    expl = explain(model, volume, z, layer=args.layer, target=_target(args.target),
+                   rank=args.rank, methods=(cam_key,), top_k=10)
+    out = expl.summary()
+    out["method"] = cam_key
+    out["roi"] = main_roi.name
+    out["scores"] = _scores_for(expl, cam_key, mask[z])
+    if args.roi_name is None and len(rois) > 1:
+        out["scores"]["per_roi"] = {roi.name: _scores_for(expl, cam_key,
+                                                          np.asarray(roi.mask[z], bool))
+                                    for roi in rois}
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+SCORE_KEYS = ("relevance_mass", "relevance_rank", "iou_top_n", "dice", "iou", "pointing_game",
+              "auroc", "p_value", "seed_overlap")
+
+
+def _text(out: dict[str, Any]) -> str:
+    pred = out["prediction"]
+    lines = [
+        f"model {out['model']}  layer {out['layer']}  slice {out['slice']}  ROI {out['roi']}",
+        f"prediction: {pred['label']} (class {pred['index']}, p = "
+        f"{pred['probabilities'][pred['index']]:.3f}); target class {out['target']}",
+        f"top channels by {out['rank']}: " + ", ".join(
+            f"{c['channel']} ({c['importance']:.4g})" for c in out["top_channels"]),
+        f"{'score':<16}{'top map':>10}{out['method']:>12}",
+    ]
+    for key in SCORE_KEYS:
+        lines.append(f"{key:<16}{_fmt(out['scores']['top_map'].get(key)):>10}"
+                     f"{_fmt(out['scores']['cam'].get(key)):>12}")
+    for name, sc in out["scores"].get("per_roi", {}).items():
+        top, cam = sc["top_map"], sc["cam"]
+        lines.append(f"ROI {name}: relevance_mass top map {_fmt(top.get('relevance_mass'))}, "
+                     f"{out['method']} {_fmt(cam.get('relevance_mass'))}; p-value "
+                     f"{_fmt(top.get('p_value'))} / {_fmt(cam.get('p_value'))}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = analyze(args)
+    sys.stdout.write((json.dumps(out) if args.json else _text(out)) + "\n")
+    return 0
