@@ -30,7 +30,9 @@ def pdf_text(data: bytes) -> str:
             stream = zlib.decompress(raw)
         except zlib.error:
             stream = raw
-        for op in re.findall(rb"\[(.*?)\]\s*TJ|\((.*?)\)\s*Tj", stream, re.S):
+        if b"BT" not in stream or b"ET" not in stream:
+            continue  # an image or font stream, not page text
+        for op in re.findall(rb"\[([^\]\n]*)\]\s*TJ|\(([^\n]*?)\)\s*Tj", stream):
             arr, single = op
             parts = re.findall(rb"\((.*?)\)", arr) if arr else [single]
             out.append(b"".join(parts).decode("latin-1"))
