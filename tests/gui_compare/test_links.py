@@ -89,3 +89,26 @@ def test_window_level_links_and_unlinks(make_window, study) -> None:
     shift_drag(win.panes[0], -40, 0)
     assert win.panes[0].window[1] < w1
     assert win.panes[1].window == pytest.approx((c1, w1))
+
+
+def test_open_compare_loads_studies_and_roi_files(qtbot, tmp_path) -> None:
+    import numpy as np
+    from compare_fixtures import lesion_roi, phantom_study_volume
+
+    from coloc_viewer.gui.compare_window import open_compare
+    from coloc_viewer.imaging.dicom_write import write_dicom_series
+    from coloc_viewer.imaging.load import load_volume
+    from coloc_viewer.imaging.roi_io import save_roi
+
+    src = phantom_study_volume(4)
+    write_dicom_series(src.voxels, tmp_path / "dicom", spacing=src.spacing, dtype="int16")
+    vol = load_volume(tmp_path / "dicom")
+    save_roi(lesion_roi(vol), tmp_path / "lesion.nii.gz", like=vol)
+    win = open_compare([str(tmp_path / "dicom")], [str(tmp_path / "lesion.nii.gz")], n_panes=2)
+    qtbot.addWidget(win)
+    assert len(win.panes) == 2 and win.studies[0].roi.sum() == lesion_roi(vol).sum()
+    k = win.panes[0].slice_index
+    assert k in (2, 3)  # opens where the ROI is largest
+    outline = win.panes[1].outline_item.image[..., 3] > 0
+    assert outline.any() and not (outline & ~lesion_roi(vol)[k]).any()
+    np.testing.assert_allclose(win.panes[0].image_item.image, vol.voxels[k])
