@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ class SliceResult:
     key: AnalysisKey
     explanation: Any
     seconds: float
+    prepared: Any = None  # a state.PreparedMap for the slice shown when the run started
 
 
 class ResultCache:
@@ -91,17 +92,24 @@ def explain_slice(model: Any, volume: Any, key: AnalysisKey) -> SliceResult:
 
 
 def analyse_slices(model: Any, volume: Any, series: str, slices: Sequence[int],
-                   settings: AnalysisSettings,
-                   cache: ResultCache | None = None) -> Iterator[tuple[int, int, SliceResult]]:
+                   settings: AnalysisSettings, cache: ResultCache | None = None,
+                   prepare: Callable[[SliceResult], Any] | None = None,
+                   ) -> Iterator[tuple[int, int, SliceResult]]:
     """Generator over ``slices``: yields (done, total, result); cancellable between slices.
 
     Cached results are yielded without running the model (the GUI thread stores them).
+    ``prepare(result)`` (if given) runs here, in the worker, and may return the display
+    map and Scorer of a result (None to skip) so the GUI thread need not compute them.
     """
     total = len(slices)
     for done, z in enumerate(slices, start=1):
         key = AnalysisKey(series, int(z), settings)
         hit = cache.get(key) if cache is not None else None
-        yield done, total, hit if hit is not None else explain_slice(model, volume, key)
+        result = hit if hit is not None else explain_slice(model, volume, key)
+        if prepare is not None:
+            result = SliceResult(result.key, result.explanation, result.seconds,
+                                 prepare(result))
+        yield done, total, result
 
 
 def load_model_task(name_or_card: str) -> Iterator[str]:

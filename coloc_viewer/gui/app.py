@@ -152,7 +152,14 @@ def run_gui(args: Any) -> int:
     """Entry point called by ``coloc_viewer.cli.main`` (args: path, roi, model,
     smoke_test, screenshot)."""
     reason = no_display_reason()
-    if reason or args.screenshot or args.smoke_test:
+    if getattr(args, "smoke_test", False):
+        try:
+            from coloc_viewer.gui.smoke_test import run_smoke_test
+        except ImportError:  # the packaged self test is not part of this install
+            return run_offscreen(args, reason)
+        _application(offscreen=True)
+        return int(run_smoke_test(args))
+    if reason or args.screenshot:
         return run_offscreen(args, reason)
     app = _application(offscreen=False)
     from coloc_viewer.gui.main_window import MainWindow

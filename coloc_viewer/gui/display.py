@@ -50,21 +50,36 @@ class WindowLevel:
 
 def robust_window(voxels: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0) -> WindowLevel:
     """A window spanning the given percentiles of a (sub-sampled) volume."""
-    sample = np.asarray(voxels).ravel()
-    if sample.size > 2_000_000:
-        sample = sample[:: sample.size // 1_000_000]
-    sample = sample[np.isfinite(sample)]
+    sample = sample_voxels(voxels)
     if sample.size == 0:
         return WindowLevel(0.0, 1.0)
     lo, hi = np.percentile(sample, [low_pct, high_pct])
     return WindowLevel.from_range(float(lo), float(hi) if hi > lo else float(lo) + 1.0)
 
 
+def sample_voxels(voxels: np.ndarray, limit: int = 200_000) -> np.ndarray:
+    """A deterministic strided sample of at most about ``limit`` finite voxels."""
+    flat = np.asarray(voxels).reshape(-1)
+    if flat.size > limit:
+        flat = flat[:: int(np.ceil(flat.size / limit))]
+    return flat[np.isfinite(flat)]
+
+
 def presets_for(modality: str | None, voxels: np.ndarray) -> list[tuple[str, WindowLevel]]:
-    """The five W/L presets for keys 1-5: OHIF's CT presets, percentile windows otherwise."""
+    """The five W/L presets for keys 1-5: OHIF's CT presets, percentile windows otherwise
+    (from one sort of a voxel sample, so a 200-slice series costs milliseconds)."""
     if (modality or "").upper() == "CT":
         return [(name, WindowLevel(c, w)) for name, c, w in CT_PRESETS]
-    return [(name, robust_window(voxels, lo, hi)) for name, lo, hi in MR_PRESET_PERCENTILES]
+    sample = sample_voxels(voxels)
+    if sample.size == 0:
+        return [(name, WindowLevel(0.0, 1.0)) for name, _, _ in MR_PRESET_PERCENTILES]
+    qs = sorted({q for _, lo, hi in MR_PRESET_PERCENTILES for q in (lo, hi)})
+    values = dict(zip(qs, np.percentile(sample, qs), strict=True))
+    out = []
+    for name, lo, hi in MR_PRESET_PERCENTILES:
+        low, high = float(values[lo]), float(values[hi])
+        out.append((name, WindowLevel.from_range(low, high if high > low else low + 1.0)))
+    return out
 
 
 def apply_window(image: np.ndarray, window: WindowLevel, *, invert: bool = False) -> np.ndarray:

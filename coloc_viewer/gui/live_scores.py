@@ -47,6 +47,10 @@ class LiveScores:
     def scorer(self) -> Any:
         return self._scorer
 
+    @property
+    def key(self) -> Hashable | None:
+        return self._key
+
     def set_map(self, key: Hashable, saliency: np.ndarray, *, threshold: float = 0.5,
                 seed_map: np.ndarray | None = None) -> None:
         if key == self._key and self._scorer is not None:
@@ -55,6 +59,10 @@ class LiveScores:
 
         self._scorer = Scorer(saliency, threshold=threshold, seed_map=seed_map)
         self._key = key
+
+    def install(self, key: Hashable, scorer: Any) -> None:
+        """Use a Scorer built elsewhere (a worker) for the map identified by ``key``."""
+        self._key, self._scorer = key, scorer
 
     def update(self, rois: list[tuple[str, np.ndarray]], *,
                p_value: bool = True) -> dict[str, dict[str, Any]]:

@@ -36,7 +36,7 @@ from coloc_viewer.gui.score_panel import ScorePanel
 from coloc_viewer.gui.series_browser import SeriesBrowser
 from coloc_viewer.gui.settings import add_recent, open_settings, recent_studies
 from coloc_viewer.gui.slice_view import SliceView
-from coloc_viewer.gui.state import ViewerState
+from coloc_viewer.gui.state import PreparedMap, ViewerState, prepare_map
 from coloc_viewer.gui.study import LoadStep, load_rois_for, load_study, save_rois_to
 from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.imaging.volume import Volume
@@ -339,7 +339,7 @@ class MainWindow(QMainWindow):
             self.set_volume(step.payload)
             self.statusBar().showMessage("Loading slices…")
         elif step.kind == "progress" and step.total:
-            self.state.voxels_filled()
+            self.state.voxels_filled(step.payload)
             self.statusBar().showMessage(f"Loading slices {step.done}/{step.total}")
 
     def _study_loaded(self, path: str, volume: Volume) -> None:
@@ -522,14 +522,28 @@ class MainWindow(QMainWindow):
         self.model_panel.progress.setValue(0)
         self.model_panel.set_running(True)
         self.runner.submit(channel, analyse_slices, model, volume, self.series_id, missing,
-                           settings, self.cache,
+                           settings, self.cache, self._preparer(),
                            on_yield=self._analysis_step,
                            on_error=lambda err: self.show_error("Analysis failed", err),
                            on_done=self._analysis_over)
 
+    def _preparer(self) -> Any:
+        """A worker-side function making the shown slice's display map and Scorer."""
+        state = self.state
+        z, choice, threshold = state.slice_index, state.overlay.choice, state.overlay.threshold
+        roi = state.active_roi()
+        warm = None if roi is None else roi.mask[z].copy()
+
+        def prepare(result: SliceResult) -> PreparedMap | None:
+            if result.key.slice_index != z:
+                return None
+            return prepare_map(result.explanation, choice, threshold, warm)
+
+        return prepare
+
     def _analysis_step(self, step: tuple[int, int, SliceResult]) -> None:
         done, total, result = step
-        self.cache.put(result)
+        self.cache.put(SliceResult(result.key, result.explanation, result.seconds))
         self.model_panel.progress.setValue(done)
         self._slice_result(result, rescore_volume=total == 1)
 
@@ -539,7 +553,7 @@ class MainWindow(QMainWindow):
                 or result.key.settings != self.analysis_settings()):
             return
         self.state.add_explanation(result.key.slice_index, result.explanation,
-                                   rescore_volume=rescore_volume)
+                                   prepared=result.prepared, rescore_volume=rescore_volume)
         if show_time:
             self.status_labels["time"].setText(f"{result.seconds * 1000:.0f} ms")
         self.analysis_done.emit(result)

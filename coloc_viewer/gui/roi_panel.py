@@ -52,8 +52,7 @@ class RoiPanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
         self._updating = False
-        state.events.rois.connect(self.refresh)
-        state.events.volume.connect(self.refresh)
+        state.events.roi_list.connect(self.refresh)
 
     def refresh(self) -> None:
         rois = self.state.rois

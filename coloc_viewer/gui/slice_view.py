@@ -13,6 +13,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPen, QTransform
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
+    QGraphicsItem,
     QHBoxLayout,
     QLabel,
     QSlider,
@@ -122,6 +123,10 @@ class SliceView(QWidget):
                                   self.roi_item)):
             item.setZValue(z)
             self.vb.addItem(item)
+        # the image and the map change rarely: while the brush repaints the ROI layer above
+        # them, Qt blits their cached pixmaps instead of rescaling 512 x 512 images
+        for item in (self.image_item, self.overlay_item, self.contour_item):
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.cursor_item = QGraphicsEllipseItem()
         pen = QPen(QColor(0, 230, 255))
         pen.setCosmetic(True)
@@ -135,6 +140,7 @@ class SliceView(QWidget):
         self.vb.addItem(self.polygon_item, ignoreBounds=True)
         self.polygon_rc: list[tuple[float, float]] = []
         self.show_rois = True
+        self._roi_rgba: np.ndarray | None = None
         self._last_dab: tuple[float, float] | None = None
         self._spacing = (1.0, 1.0)  # (row, col) mm
 
@@ -210,14 +216,17 @@ class SliceView(QWidget):
             return
         z = self.state.slice_index
         inverted = bool(vol.metadata.get("monochrome1"))
-        self.image_item.setImage(vol.voxels[z], autoLevels=False, levels=self._levels(),
+        plane = vol.voxels[z] if z not in self.state.loading else \
+            np.full(vol.shape[1:], self.state.window.low, np.float32)  # not decoded yet
+        self.image_item.setImage(plane, autoLevels=False, levels=self._levels(),
                                  lut=None if not inverted else np.arange(255, -1, -1,
                                                                          dtype=np.uint8))
         self.slider.blockSignals(True)
         self.slider.setValue(z)
         self.slider.blockSignals(False)
         self.slice_label.setText(f"slice {z + 1}/{vol.shape[0]}  "
-                                 f"{vol.slice_position_mm(z):.1f} mm")
+                                 f"{vol.slice_position_mm(z):.1f} mm"
+                                 + ("  (loading)" if z in self.state.loading else ""))
         self.cancel_polygon()
         self._draw_rois()
         self._draw_overlay()
@@ -244,15 +253,37 @@ class SliceView(QWidget):
     def _draw_rois(self) -> None:
         rois = self.state.rois
         if rois is None or self.state.volume is None or not self.show_rois:
+            self._roi_rgba = None
             self.roi_item.clear()
             return
         z = self.state.slice_index
+        dirty = self.state.dirty_region
+        if dirty is not None and dirty[0] == z and self._roi_rgba is not None:
+            self._redraw_roi_box(dirty[1], dirty[2])
+            return
         layers = [(r.mask[z], tuple(int(c) for c in r.color)) for r in rois if r.visible]
         rgba = rois_rgba(layers)
         if rgba is None:
-            self.roi_item.clear()
-        else:
-            self.roi_item.setImage(rgba, autoLevels=False, levels=(0, 255))
+            rgba = np.zeros(self.state.volume.shape[1:] + (4,), np.uint8)
+        self._roi_rgba = rgba
+        self.roi_item.setImage(rgba, autoLevels=False, levels=(0, 255))
+
+    def _redraw_roi_box(self, rows: slice, cols: slice) -> None:
+        """Recomposite only the edited box (plus a one-pixel rim for the outline)."""
+        h, w = self._roi_rgba.shape[:2]
+        r0, r1 = max(rows.start - 2, 0), min(rows.stop + 2, h)
+        c0, c1 = max(cols.start - 2, 0), min(cols.stop + 2, w)
+        z = self.state.slice_index
+        layers = [(r.mask[z, r0:r1, c0:c1], tuple(int(c) for c in r.color))
+                  for r in self.state.rois if r.visible]
+        box = rois_rgba(layers)
+        # rows/cols at the crop border lack their outside neighbours: keep the inner part
+        i0, i1 = (1 if r0 > 0 else 0), (r1 - r0) - (1 if r1 < h else 0)
+        j0, j1 = (1 if c0 > 0 else 0), (c1 - c0) - (1 if c1 < w else 0)
+        if box is None:
+            box = np.zeros((r1 - r0, c1 - c0, 4), np.uint8)
+        self._roi_rgba[r0 + i0:r0 + i1, c0 + j0:c0 + j1] = box[i0:i1, j0:j1]
+        self.roi_item.setImage(self._roi_rgba, autoLevels=False, levels=(0, 255))
 
     def _draw_overlay(self) -> None:
         saliency = self.state.current_map()

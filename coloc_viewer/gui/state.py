@@ -14,6 +14,7 @@ import numpy as np
 from coloc_viewer.gui.display import WindowLevel, presets_for, robust_window
 from coloc_viewer.gui.events import Event
 from coloc_viewer.gui.live_scores import LiveScores
+from coloc_viewer.imaging import roi_edit
 from coloc_viewer.imaging.volume import Volume
 
 TOOLS = ("wl", "brush", "eraser", "polygon")
@@ -48,7 +49,8 @@ class ViewerEvents:
     slice: Event = field(default_factory=Event)
     window: Event = field(default_factory=Event)
     tool: Event = field(default_factory=Event)
-    rois: Event = field(default_factory=Event)
+    rois: Event = field(default_factory=Event)  # masks changed (see ``dirty_region``)
+    roi_list: Event = field(default_factory=Event)  # ROIs added/removed/renamed/recoloured
     overlay: Event = field(default_factory=Event)
     explanation: Event = field(default_factory=Event)
     scores: Event = field(default_factory=Event)
@@ -71,6 +73,12 @@ class ViewerState:
         self.scores: dict[str, dict[str, Any]] = {}
         self.volume_scores: dict[str, dict[str, Any]] = {}
         self._stroke_open = False
+        self._maps: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
+        #: (z, rows, cols) touched by the edit being announced on ``events.rois``, or None
+        #: when anything may have changed (views then redraw the whole slice).
+        self.dirty_region: tuple[int, slice, slice] | None = None
+        #: slices a progressive loader has not decoded yet (shown blank)
+        self.loading: set[int] = set()
 
     # -- study ---------------------------------------------------------------------------
     def set_volume(self, volume: Volume, rois: Any = None) -> None:
@@ -80,10 +88,15 @@ class ViewerState:
         self.presets = presets_for(volume.metadata.get("modality"), volume.voxels)
         self.window = self.default_window()
         self.explanations = {}
+        self._maps.clear()
         self.rois = rois if rois is not None else new_roiset(volume)
         self.live.clear()
         self.scores, self.volume_scores = {}, {}
+        self.loading = set()
+        if volume.metadata.get("loading"):
+            self.loading = set(range(volume.shape[0])) - {self.slice_index}
         self.events.volume.emit()
+        self.events.roi_list.emit()
         self.events.rois.emit()
         self.events.explanation.emit()
         self.events.scores.emit()
@@ -96,11 +109,14 @@ class ViewerState:
             return
         self.volume = volume
         self.presets = presets_for(volume.metadata.get("modality"), volume.voxels)
-        self.events.slice.emit()
+        self.voxels_filled(None)
 
-    def voxels_filled(self) -> None:
-        """A progressive loader filled more slices in place: redraw."""
-        self.events.slice.emit()
+    def voxels_filled(self, indices: list[int] | None = None) -> None:
+        """A progressive loader decoded ``indices`` (None: all) in place: redraw if shown."""
+        done = set(self.loading) if indices is None else set(indices)
+        self.loading -= done
+        if self.slice_index in done:
+            self.events.slice.emit()
 
     def default_window(self) -> WindowLevel:
         """The DICOM window of the series when it has one, else the 1-99 % window."""
@@ -198,9 +214,12 @@ class ViewerState:
             return
         opened = not self._stroke_open
         self.begin_stroke()
-        paint_disk(self.rois, self.volume, self.slice_index, row, col,
-                   self.tools.brush_radius_mm, erase=erase)
-        self.events.rois.emit()
+        region = paint_disk(self.rois, self.volume, self.slice_index, row, col,
+                            self.tools.brush_radius_mm, erase=erase)
+        if region is not None:
+            self.dirty_region = (self.slice_index, region[1], region[2])
+            self.events.rois.emit()
+            self.dirty_region = None
         if opened:
             self.end_stroke()
         else:
@@ -233,6 +252,7 @@ class ViewerState:
         if z is not None and z != self.slice_index:
             self.slice_index = z  # show where the change happened, like Slicer
             self.events.slice.emit()
+        self.events.roi_list.emit()
         self.events.rois.emit()
         self.refresh_scores()
 
@@ -247,7 +267,8 @@ class ViewerState:
         self.refresh_scores()
 
     def rois_changed(self) -> None:
-        """Called by the ROI list after add/rename/recolour/show/hide/lock/delete."""
+        """Called after add/rename/recolour/show/hide/lock/delete or loading ROIs."""
+        self.events.roi_list.emit()
         self.events.rois.emit()
         self.refresh_scores()
 
@@ -258,11 +279,14 @@ class ViewerState:
         self.refresh_scores()
 
     def add_explanation(self, slice_index: int, explanation: Any, *,
+                        prepared: PreparedMap | None = None,
                         rescore_volume: bool = True) -> None:
-        """Store a slice's explanation; rescore when it is the shown slice. During a run
-        over many slices pass ``rescore_volume=False`` and call
-        :meth:`refresh_volume_scores` once at the end."""
+        """Store a slice's explanation (with its map and Scorer when a worker prepared
+        them); rescore when it is the shown slice. During a run over many slices pass
+        ``rescore_volume=False`` and call :meth:`refresh_volume_scores` once at the end."""
         self.explanations[int(slice_index)] = explanation
+        if prepared is not None:
+            self.install_prepared(explanation, prepared)
         if int(slice_index) == self.slice_index:
             self.events.explanation.emit()
             self.refresh_scores(p_value=True, volume=rescore_volume)
@@ -283,15 +307,33 @@ class ViewerState:
         if rescore:
             self.refresh_scores()
 
+    def install_prepared(self, explanation: Any, prepared: PreparedMap) -> None:
+        """Use a map and Scorer computed in a worker (so the GUI thread does not upsample
+        the map or sort its pixels)."""
+        if prepared.choice == self.overlay.choice:
+            self._maps[(id(explanation), prepared.choice)] = (explanation, prepared.saliency)
+        if prepared.scorer is not None and prepared.choice == self.overlay.choice \
+                and prepared.threshold == self.overlay.threshold:
+            self.live.install((id(explanation), prepared.choice, prepared.threshold),
+                              prepared.scorer)
+
     @property
     def explanation(self) -> Any:
         return self.explanations.get(self.slice_index)
 
     def map_for(self, explanation: Any) -> np.ndarray | None:
-        """The chosen map of ``explanation`` on the image grid (raw values)."""
+        """The chosen map of ``explanation`` on the image grid (raw values), computed once
+        per (explanation, choice): upsampling a map costs more than scoring it."""
         if explanation is None:
             return None
-        return select_map(explanation, self.overlay.choice)
+        key = (id(explanation), self.overlay.choice)
+        hit = self._maps.get(key)
+        if hit is None or hit[0] is not explanation:
+            if len(self._maps) > 512:
+                self._maps.clear()
+            hit = (explanation, select_map(explanation, self.overlay.choice))
+            self._maps[key] = hit
+        return hit[1]
 
     def current_map(self) -> np.ndarray | None:
         return self.map_for(self.explanation)
@@ -325,8 +367,10 @@ class ViewerState:
             self.live.clear()
         else:
             key = (id(ex), self.overlay.choice, self.overlay.threshold)
-            seed = getattr(ex, "seed_map", None) if self.overlay.choice == "top" else None
-            self.live.set_map(key, saliency, threshold=self.overlay.threshold, seed_map=seed)
+            if self.live.key != key:
+                seed = getattr(ex, "seed_map", None) if self.overlay.choice == "top" else None
+                self.live.set_map(key, saliency, threshold=self.overlay.threshold,
+                                  seed_map=seed)
             self.scores = self.live.update(self.roi_slices(), p_value=p_value)
             if p_value and volume:
                 self.volume_scores = self._volume_scores()
@@ -347,6 +391,29 @@ class ViewerState:
                                       threshold=self.overlay.threshold)
                 out[roi.name] = dict(result["aggregate"], n_slices=len(spans))
         return out
+
+
+@dataclass
+class PreparedMap:
+    """A map on the image grid and its Scorer, made off the GUI thread."""
+
+    choice: str
+    threshold: float
+    saliency: np.ndarray
+    scorer: Any = None
+
+
+def prepare_map(explanation: Any, choice: str, threshold: float,
+                warm_mask: np.ndarray | None = None) -> PreparedMap:
+    """Upsample the chosen map and build its Scorer (and, given a mask, the p-value FFT)."""
+    from coloc_viewer.metrics.scorer import Scorer
+
+    saliency = select_map(explanation, choice)
+    seed = explanation.seed_map if choice == "top" else None
+    scorer = Scorer(saliency, threshold=threshold, seed_map=seed)
+    if warm_mask is not None and warm_mask.any():
+        scorer.update(warm_mask, p_value=True)
+    return PreparedMap(choice, threshold, saliency, scorer)
 
 
 def select_map(explanation: Any, choice: str) -> np.ndarray:
@@ -371,27 +438,20 @@ def new_roiset(volume: Volume) -> Any:
 
 
 def paint_disk(rois: Any, volume: Volume, z: int, row: float, col: float, radius_mm: float,
-               *, erase: bool) -> None:
-    from coloc_viewer.imaging import roi_edit
-
-    roi_edit.paint(rois, None, z, (row, col), radius_mm, value=not erase)
+               *, erase: bool) -> Any:
+    """One dab; returns the touched region (z, rows, cols slices) or None."""
+    return roi_edit.paint(rois, None, z, (row, col), radius_mm, value=not erase)
 
 
 def polygon_fill(rois: Any, z: int, vertices_rc: np.ndarray) -> None:
-    from coloc_viewer.imaging import roi_edit
-
     roi_edit.polygon_fill(rois, None, z, vertices_rc)
 
 
 def fill_holes(rois: Any, z: int) -> None:
-    from coloc_viewer.imaging import roi_edit
-
     roi_edit.fill_holes(rois, None, z)
 
 
 def clear_slice(rois: Any, z: int) -> None:
-    from coloc_viewer.imaging import roi_edit
-
     roi_edit.clear_slice(rois, None, z)
 
 

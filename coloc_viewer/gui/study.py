@@ -65,10 +65,15 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
             yield LoadStep("first", preliminary_volume(loader))
         if with_series_list:
             yield LoadStep("series", list(scan(path)))
-        for _index, _plane in loader.iter_slices():
+        fresh: list[int] = []
+        for index, _plane in loader.iter_slices():
+            fresh.append(int(index))
             done, total = loader.progress
-            if done % 8 == 0 or done == total:
-                yield LoadStep("progress", None, done, total)
+            if len(fresh) >= 8 or done == total:
+                yield LoadStep("progress", fresh, done, total)
+                fresh = []
+        if fresh:
+            yield LoadStep("progress", fresh, *loader.progress)
         return loader.result()
     finally:
         if loader.volume is None:

@@ -7,6 +7,7 @@ import pytest
 from conftest import click, drag, wheel
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
+from coloc_viewer.gui.display import rois_rgba
 from coloc_viewer.gui.live_scores import SCORE_KEYS, format_score
 from coloc_viewer.imaging.load import load_volume
 from coloc_viewer.metrics.scores import score
@@ -122,6 +123,9 @@ def test_paint_analyse_score_and_undo(qtbot, window, study_dir, model_card, arti
 
     drag(view, [(60, 50), (62, 56), (64, 60)])
     second = state.rois.mask().copy()
+    # the box-wise redraw during strokes equals compositing the whole slice again
+    full = rois_rgba([(r.mask[z], r.color) for r in state.rois if r.visible])
+    np.testing.assert_array_equal(view.roi_item.image, full)
     assert (second[z] & ~first[z]).any()
     assert state.scores["lesion"]["relevance_mass"] != pytest.approx(expected["relevance_mass"])
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
