@@ -95,8 +95,8 @@ def _distributions(cases: list[dict[str, Any]], images: _Images) -> str:
         pos = np.arange(len(names))
         kept = [i for i, d in enumerate(data) if d]
         if kept:
-            ax.boxplot([data[i] for i in kept], positions=pos[kept], vert=False, widths=0.6,
-                       showfliers=False)
+            ax.boxplot([data[i] for i in kept], positions=pos[kept], orientation="horizontal",
+                       widths=0.6, showfliers=False)
         rng = np.random.default_rng(0)
         for i, d in enumerate(data):
             ax.scatter(d, i + rng.uniform(-0.15, 0.15, len(d)), s=10, alpha=0.6, color="C1")

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from coloc_viewer.cohort import analysis
-from coloc_viewer.cohort.executors import run_dask, run_inline, run_pool
+from coloc_viewer.cohort.executors import Backend, open_backend
 from coloc_viewer.cohort.manifest import Case, read_manifest
 from coloc_viewer.cohort.principal import ChannelSet, principal_channels
 from coloc_viewer.cohort.progress import Progress
@@ -63,6 +63,7 @@ class CohortOptions:
     top_k: int = 10
     workers: int = 1
     dask: str | None = None
+    dask_timeout: float = 20.0
     channel_set: str | None = None
     principal_ratio: float | None = 0.1
     report: bool = True
@@ -151,7 +152,7 @@ def _channel_set_dict(cs: ChannelSet) -> dict[str, Any]:
             "classes": {str(k): v for k, v in sorted(cs.classes.items())}}
 
 
-def _execute(tasks: list[CaseTask], options: CohortOptions, store: ResultStore,
+def _execute(tasks: list[CaseTask], backend: Backend, store: ResultStore,
              progress: Progress) -> None:
     def on_result(task: CaseTask, records: list[dict[str, Any]]) -> None:
         store.append(records)
@@ -163,14 +164,8 @@ def _execute(tasks: list[CaseTask], options: CohortOptions, store: ResultStore,
                        "reason": reason} for u in task.units])
         progress.update(1, failed=1)
 
-    if not tasks:
-        return
-    if options.dask:
-        run_dask(tasks, options.dask, on_result, on_error)
-    elif options.workers > 1 and len(tasks) > 1:
-        run_pool(tasks, min(options.workers, len(tasks)), on_result, on_error)
-    else:
-        run_inline(tasks, on_result, on_error)
+    if tasks:
+        backend.run(tasks, on_result, on_error)
 
 
 def _pending(tasks: list[CaseTask], done: dict[str, dict[str, Any]]) -> list[CaseTask]:
@@ -275,58 +270,61 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
             if m in given:
                 units.append(plan.principal_unit(case, m, given[m]))
             tasks.append(plan.task(case, m, units, given.get(m)))
-    done = store.load()
-    planned = {u.key for t in tasks for u in t.units}
-    todo = _pending(tasks, done)
-    n_skipped = len(planned) - sum(len(t.units) for t in todo)
-    progress = Progress(len(todo), label="cohort", unit="case-models", stream=stream)
-    _execute(todo, options, store, progress)
-    progress.close()
-    done = store.load()
+    backend = open_backend(options.workers, options.dask, options.dask_timeout)
+    with backend:
+        done = store.load()
+        planned = {u.key for t in tasks for u in t.units}
+        todo = _pending(tasks, done)
+        n_skipped = len(planned) - sum(len(t.units) for t in todo)
+        progress = Progress(len(todo), label="cohort", unit="case-models", stream=stream)
+        _execute(todo, backend, store, progress)
+        progress.close()
+        done = store.load()
 
-    channel_sets: dict[str, str] = {}
-    csets = {labels[m]: cs for m, cs in given.items()}
-    principal_note = None
-    derive = (options.principal_ratio and "contribution" in options.ranks
-              and not options.channel_set)
-    if options.principal_ratio and not derive and not options.channel_set:
-        principal_note = "principal channels need --rank contribution"
-    if derive:
-        ptasks = []
-        for m in models:
-            recs = [done[t.units[0].key] for t in tasks
-                    if t.model == m and t.units[0].key in done
-                    and done[t.units[0].key].get("status") == "ok"]
-            layer = next((r["rows"][0]["layer"] for r in recs if r["rows"]), options.layer)
-            cs = derive_channel_set(recs, labels[m], str(layer), options.principal_ratio)
-            if cs is None:
-                principal_note = f"no correctly classified slices for {labels[m]}"
-                continue
-            (out / "channel_sets").mkdir(exist_ok=True)
-            path = out / "channel_sets" / f"{_safe(labels[m])}.json"
-            cs.save(path)
-            channel_sets[labels[m]] = str(path.relative_to(out))
-            csd = _channel_set_dict(cs)
-            csets[labels[m]] = csd
-            for case in cases:
-                ptasks.append(plan.task(case, m, [plan.principal_unit(case, m, csd)], csd))
-        planned |= {u.key for t in ptasks for u in t.units}
-        ptodo = _pending(ptasks, done)
-        n_skipped += sum(len(t.units) for t in ptasks) - sum(len(t.units) for t in ptodo)
-        if ptodo:
-            progress = Progress(len(ptodo), label="principal", unit="case-models",
-                                stream=stream)
-            _execute(ptodo, options, store, progress)
-            progress.close()
-            done = store.load()
+        channel_sets: dict[str, str] = {}
+        csets = {labels[m]: cs for m, cs in given.items()}
+        principal_note = None
+        derive = (options.principal_ratio and "contribution" in options.ranks
+                  and not options.channel_set)
+        if options.principal_ratio and not derive and not options.channel_set:
+            principal_note = "principal channels need --rank contribution"
+        if derive:
+            ptasks = []
+            for m in models:
+                keys = [u.key for t in tasks if t.model == m for u in t.units
+                        if u.rank == "contribution" and u.method == TOP_MAP]
+                recs = [done[k] for k in keys if done.get(k, {}).get("status") == "ok"]
+                layer = next((r["rows"][0]["layer"] for r in recs if r["rows"]), options.layer)
+                cs = derive_channel_set(recs, labels[m], str(layer), options.principal_ratio)
+                if cs is None:
+                    principal_note = f"no correctly classified slices for {labels[m]}"
+                    continue
+                (out / "channel_sets").mkdir(exist_ok=True)
+                path = out / "channel_sets" / f"{_safe(labels[m])}.json"
+                cs.save(path)
+                channel_sets[labels[m]] = str(path.relative_to(out))
+                csd = _channel_set_dict(cs)
+                csets[labels[m]] = csd
+                for case in cases:
+                    ptasks.append(plan.task(case, m, [plan.principal_unit(case, m, csd)], csd))
+            planned |= {u.key for t in ptasks for u in t.units}
+            ptodo = _pending(ptasks, done)
+            n_skipped += sum(len(t.units) for t in ptasks) - sum(len(t.units) for t in ptodo)
+            if ptodo:
+                progress = Progress(len(ptodo), label="principal", unit="case-models",
+                                    stream=stream)
+                _execute(ptodo, backend, store, progress)
+                progress.close()
+                done = store.load()
     tasks_by_case = {(t.case.case_id, t.model_label): t for t in tasks}
-    return _finish(out, cases, models, labels, options, done, planned, n_skipped,
+    return _finish(out, cases, models, labels, options, backend.name, done, planned, n_skipped,
                    channel_sets, csets, principal_note, tasks_by_case, started, stream)
 
 
 def _finish(out: Path, cases: list[Case], models: tuple[str, ...], labels: dict[str, str],
-            options: CohortOptions, done: dict[str, dict[str, Any]], planned: set[str],
-            n_skipped: int, channel_sets: dict[str, str], csets: dict[str, dict[str, Any]],
+            options: CohortOptions, backend_name: str, done: dict[str, dict[str, Any]],
+            planned: set[str], n_skipped: int, channel_sets: dict[str, str],
+            csets: dict[str, dict[str, Any]],
             principal_note: str | None, tasks_by_case: dict[tuple[str, str], CaseTask],
             started: float,
             stream: TextIO) -> CohortRun:
@@ -353,8 +351,7 @@ def _finish(out: Path, cases: list[Case], models: tuple[str, ...], labels: dict[
         "layer": options.layer, "target": options.target,
         "roi_names": list(options.roi_names) if options.roi_names else None,
         "threshold": options.threshold, "p_value": options.p_value,
-        "backend": ("dask" if options.dask else
-                    f"{options.workers} worker(s)" if options.workers > 1 else "in-process"),
+        "backend": backend_name,
         "units": {"planned": len(planned), "ok": sum(r["status"] == "ok" for r in records),
                   "failed": len(failures), "skipped_already_done": n_skipped},
         "failures": {"cases": len(failed_cases),

@@ -1,0 +1,228 @@
+"""End-to-end cohort runs on generated cases: rows, failures, summary, outputs, report."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import shutil
+from dataclasses import replace
+from html.parser import HTMLParser
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from coloc_viewer.cli.main import main
+from coloc_viewer.cohort.runner import CohortOptions, run_cohort
+
+SLICE_KEY = ("case_id", "model", "rank", "method", "roi", "slice")
+
+
+@pytest.fixture(scope="module")
+def baseline(cohort, models, tmp_path_factory):
+    """One in-process run with two models, two rank criteria and Grad-CAM."""
+    out = tmp_path_factory.mktemp("run") / "out"
+    stream = io.StringIO()
+    opts = CohortOptions(models=tuple(str(m) for m in models), ranks=("contribution", "max"),
+                         methods=("gradcam",), principal_ratio=0.1, threads=1)
+    run = run_cohort(cohort["manifest"], out, opts, stream=stream)
+    return {"run": run, "out": out, "stderr": stream.getvalue(), "options": opts}
+
+
+def _rows(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_rows_failures_and_summary(baseline, cohort):
+    out = baseline["out"]
+    s = json.loads((out / "summary.json").read_text())
+    assert baseline["run"].n_failed == 2
+    assert s["n_cases"] == 6 and s["failures"]["cases"] == 2
+    reasons = {f["case_id"]: f["reason"] for f in s["failures"]["list"]}
+    assert set(reasons) == {"corrupt", "wronggeom"}
+    assert "corrupt_img.nii.gz" in reasons["corrupt"]
+    assert "shape" in reasons["wronggeom"] or "geometry" in reasons["wronggeom"]
+    assert "4 of 6 cases done, 2 failed" in baseline["stderr"]
+    # units: per case and model: top_map x 2 ranks + gradcam + principal-gradcam
+    assert s["units"]["planned"] == 6 * 2 * 4
+    assert s["units"]["failed"] == 2 * 2 * 4 and s["units"]["ok"] == 4 * 2 * 4
+    slices = _rows(out / "slices.csv")
+    # cases 0-2: slices 1-3 (the ROI's); case 3: the manifest's 1-2;4
+    per_case = {c: sorted({int(r["slice"]) for r in slices if r["case_id"] == c})
+                for c in cohort["good"]}
+    assert per_case == {"case0": [1, 2, 3], "case1": [1, 2, 3], "case2": [1, 2, 3],
+                        "case3": [1, 2, 4]}
+    assert len(slices) == 4 * 3 * 2 * 4  # cases x slices x models x units (one ROI)
+    keys = [tuple(r[k] for k in SLICE_KEY) for r in slices]
+    assert len(set(keys)) == len(keys)
+    assert {r["method"] for r in slices} == {"top_map", "gradcam", "principal-gradcam"}
+    assert {r["rank"] for r in slices if r["method"] == "top_map"} == {"contribution", "max"}
+    assert {r["rank"] for r in slices if r["method"] == "gradcam"} == {""}
+    # slice 4 of case3 holds no ROI: scores are null, never an exception
+    empty = [r for r in slices if r["case_id"] == "case3" and r["slice"] == "4"]
+    assert empty and all(r["roi_pixels"] == "0" and r["relevance_mass"] == "" for r in empty)
+    cases = _rows(out / "cases.csv")
+    assert len(cases) == 4 * 2 * 4
+    # the index slice is the one where the ROI is largest (slice 2: radius 7 or 8)
+    assert {r["index_slice"] for r in cases} == {"2"}
+    failures = _rows(out / "failures.csv")
+    assert {r["case_id"] for r in failures} == {"corrupt", "wronggeom"}
+
+
+def test_parquet_equals_csv_and_typed(baseline):
+    out = baseline["out"]
+    for name in ("slices", "cases"):
+        table = pq.read_table(out / f"{name}.parquet").to_pylist()
+        rows = _rows(out / f"{name}.csv")
+        assert len(table) == len(rows)
+        for t, r in zip(table, rows):
+            for k, v in t.items():
+                if v is None:
+                    assert r[k] == ""
+                elif isinstance(v, bool):
+                    assert r[k] == str(v)
+                elif isinstance(v, float):
+                    assert float(r[k]) == v
+                else:
+                    assert str(v) == r[k]
+    schema = pq.read_schema(out / "slices.parquet")
+    assert str(schema.field("relevance_mass").type) == "double"
+    assert str(schema.field("pointing_game").type) == "bool"
+
+
+def test_scores_equal_the_public_api(baseline, cohort, models):
+    """Differential: a row equals explain() + score() called directly."""
+    import coloc_viewer as cv
+    from coloc_viewer.explain.engine import explain  # cv.explain is shadowed by the package
+
+    out = baseline["out"]
+    rows = [r for r in _rows(out / "slices.csv")
+            if r["case_id"] == "case1" and r["model"] == "tiny-b" and r["slice"] == "2"]
+    data = cohort["manifest"].parent / "data"
+    vol = cv.load_volume(data / "c1_img.nii.gz")
+    roi = cv.load_roi(data / "c1_roi.nii.gz", like=vol)
+    model = cv.load_model(str(models[1]))
+    for rank in ("contribution", "max"):
+        exp = explain(model, vol, 2, rank=rank, methods=("gradcam",))
+        ref = cv.score(exp.top_map, roi[2], seed_map=exp.seed_map)
+        row = next(r for r in rows if r["method"] == "top_map" and r["rank"] == rank)
+        assert int(row["channel"]) == exp.top_channel
+        for k in ("relevance_mass", "relevance_rank", "iou_top_n", "auroc", "p_value",
+                  "seed_overlap"):
+            assert float(row[k]) == pytest.approx(ref[k], rel=1e-5, abs=1e-7), (rank, k)
+        assert row["pointing_game"] == str(ref["pointing_game"])
+    cam = next(r for r in rows if r["method"] == "gradcam")
+    ref = cv.score(exp.cam_map("gradcam"), roi[2])
+    assert float(cam["relevance_mass"]) == pytest.approx(ref["relevance_mass"], rel=1e-5)
+    # principal-channel CAM: with every channel it is ReLU(Grad-CAM); with the saved set it
+    # is ReLU of that set's sum of w_k A_k, scored like any map
+    from coloc_viewer.cohort.principal import ChannelSet, gradient_weights, principal_cam
+
+    w = gradient_weights(exp)
+    allc = principal_cam(exp.activations, w, range(exp.activations.shape[0]))
+    np.testing.assert_allclose(allc, np.maximum(exp.cam_map("gradcam", grid="layer"), 0),
+                               rtol=1e-4, atol=1e-5 * float(allc.max() or 1))
+    cs = ChannelSet.load(out / "channel_sets" / "tiny-b.json")
+    chans = cs.channels_for(exp.target)
+    sub = np.maximum(np.einsum("k,khw->hw", w[chans], exp.activations[chans]), 0)
+    ref = cv.score(exp.transform.to_image_grid(sub.astype(np.float32)), roi[2])
+    row = next(r for r in rows if r["method"] == "principal-gradcam")
+    if ref["relevance_mass"] is None:
+        assert row["relevance_mass"] == ""
+    else:
+        assert float(row["relevance_mass"]) == pytest.approx(ref["relevance_mass"], rel=1e-4)
+
+
+def test_calibration_and_channel_sets_load(baseline):
+    from coloc_viewer.cohort.principal import ChannelSet
+    from coloc_viewer.explain.scale import CommonScale
+
+    out = baseline["out"]
+    s = json.loads((out / "summary.json").read_text())
+    assert set(s["scales"]) == {f"{m}__{k}" for m in ("tiny-a", "tiny-b")
+                                for k in ("top_map-contribution", "top_map-max", "gradcam",
+                                          "principal-gradcam")}
+    for rel in s["scales"].values():
+        scale = CommonScale.load(out / rel)
+        assert scale.n_maps == 4 * 3 and scale.high >= scale.low
+    for model, rel in s["principal"]["channel_sets"].items():
+        cs = ChannelSet.load(out / rel)
+        assert cs.model == model and cs.layer == "layer4" and cs.n_channels == 512
+        assert all(len(v) == 52 for v in cs.classes.values())  # ceil(0.1 * 512)
+    comps = s["principal"]["comparisons"]
+    assert {c["model"] for c in comps} == {"tiny-a", "tiny-b"}
+    # pairs: cases where both maps have positive mass (a principal CAM can be all zero)
+    assert all(1 <= c["n"] <= 4 for c in comps)
+
+
+def test_summary_statistics_match_tables(baseline):
+    out = baseline["out"]
+    s = json.loads((out / "summary.json").read_text())
+    cases = _rows(out / "cases.csv")
+    g = next(g for g in s["groups"] if g["model"] == "tiny-a" and g["method"] == "gradcam")
+    rm = [float(r["relevance_mass"]) for r in cases
+          if r["model"] == "tiny-a" and r["method"] == "gradcam"]
+    assert g["n_cases"] == 4 and g["medians"]["relevance_mass"]["median"] == np.median(rm)
+    pv = [float(r["p_value"]) for r in cases
+          if r["model"] == "tiny-a" and r["method"] == "gradcam"]
+    assert g["colocalizing_p05"]["rate"] == np.mean(np.array(pv) < 0.05)
+    comp = [c for c in s["model_comparisons"] if c["method"] == "gradcam"]
+    assert len(comp) == 1 and comp[0]["n"] == 4
+
+
+class _ImgParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.imgs, self.tags = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "img":
+            self.imgs.append(dict(attrs))
+
+
+def test_report_renders_with_inline_images(baseline, artifacts_dir):
+    out = baseline["out"]
+    text = (out / "report.html").read_text(encoding="utf-8")
+    parser = _ImgParser()
+    parser.feed(text)
+    assert "table" in parser.tags and len(parser.imgs) >= 5
+    files = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert sorted(i["data-file"].split("/")[-1] for i in parser.imgs) == files
+    for img in parser.imgs:
+        assert img["src"].startswith("data:image/png;base64,")
+        data = base64.b64decode(img["src"].split(",", 1)[1])
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert data == (out / img["data-file"]).read_bytes()
+    assert "thumbs_00.png" in files
+    for word in ("Wilcoxon", "95% CI", "pointing game", "p &lt; 0.05", "corrupt"):
+        assert word in text
+    dest = artifacts_dir / "cohort_report"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(out / "figures", dest)
+    shutil.copy(out / "report.html", dest / "report.html")
+
+
+def test_second_run_skips_everything(baseline, cohort):
+    stream = io.StringIO()
+    opts = replace(baseline["options"], report=False)  # not part of the units' identity
+    again = run_cohort(cohort["manifest"], baseline["out"], opts, stream=stream)
+    u = again.summary["units"]
+    # only the failed units are retried
+    assert u["skipped_already_done"] == u["ok"] == 32 and u["failed"] == 16
+    assert again.slices == baseline["run"].slices
+
+
+def test_cli_exit_codes(cohort, models, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("image,case_id\nx,y\n")
+    assert main(["cohort", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "roi" in err[0] and str(bad) in err[0]
+    assert main(["cohort", str(cohort["manifest"]), "--out", str(tmp_path / "o"),
+                 "--model", str(models[0]), "--principal-ratio", "0.5"]) == 2
+    assert main(["cohort", str(cohort["manifest"]), "--out", str(tmp_path / "o"),
+                 "--model", str(models[0]), "--method", "nocam"]) == 2
