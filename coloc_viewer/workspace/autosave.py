@@ -56,6 +56,13 @@ class Autosaver:
         """Record an ROI edit; returns its generation (monotonic across sessions)."""
         if copy:
             rois = snapshot_of(rois, copy=True)
+        if self._stopping:  # closed: nobody would write it later, so write it now
+            self.generation += 1
+            snap = snapshot_of(rois, self.generation, copy=False)
+            snap.generation = self.generation
+            self.workspace.save_rois(snap)
+            self._saved_generation = self.generation
+            return self.generation
         with self._cond:
             self.generation += 1
             self._pending = rois

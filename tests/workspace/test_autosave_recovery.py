@@ -101,3 +101,30 @@ def test_files_are_never_half_written_when_killed_mid_write(data_dir: Path) -> N
     assert interrupted >= 1  # ... and some in the middle of a write
     Workspace(folder).begin_session()  # the next session sweeps temp files of killed writes
     assert not [p for p in folder.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_failed_write_keeps_the_edit_and_retries(data_dir: Path, monkeypatch) -> None:
+    ws = Workspace.for_source("/data/b.nii")
+    ws.begin_session()
+    errors = []
+    saver = Autosaver(ws, delay=0.05, on_error=errors.append)
+    real_save = ws.save_rois
+    calls = {"n": 0}
+
+    def flaky(snapshot):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(28, "No space left on device")
+        real_save(snapshot)
+
+    monkeypatch.setattr(ws, "save_rois", flaky)
+    mask = np.zeros((2, 8, 8), bool)
+    mask[1, 2, 3] = True
+    gen = saver.changed({"lesion": mask})
+    assert saver.flush(timeout=10)
+    assert calls["n"] == 2 and len(errors) == 1 and saver.saved_generation == gen
+    np.testing.assert_array_equal(ws.load_rois().masks["lesion"], mask)
+    saver.close()
+    mask[0, 0, 0] = True  # an edit after close is still written, synchronously
+    assert saver.changed({"lesion": mask}) == gen + 1
+    np.testing.assert_array_equal(ws.load_rois().masks["lesion"], mask)
