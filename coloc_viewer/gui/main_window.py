@@ -336,7 +336,8 @@ class MainWindow(QMainWindow):
         if step.kind == "series":
             self.series_browser.set_series(self._loading_path, step.payload)
         elif step.kind == "first":
-            self.set_volume(step.payload)
+            volume, rois = step.payload
+            self.set_volume(volume, rois)
             self.statusBar().showMessage("Loading slices…")
         elif step.kind == "progress" and step.total:
             self.state.voxels_filled(step.payload)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from coloc_viewer.gui.display import (
+    apply_window,
     colormap_lut,
     mask_outline,
     normalise_map,
@@ -215,12 +216,7 @@ class SliceView(QWidget):
         if vol is None:
             return
         z = self.state.slice_index
-        inverted = bool(vol.metadata.get("monochrome1"))
-        plane = vol.voxels[z] if z not in self.state.loading else \
-            np.full(vol.shape[1:], self.state.window.low, np.float32)  # not decoded yet
-        self.image_item.setImage(plane, autoLevels=False, levels=self._levels(),
-                                 lut=None if not inverted else np.arange(255, -1, -1,
-                                                                         dtype=np.uint8))
+        self._show_grey()
         self.slider.blockSignals(True)
         self.slider.setValue(z)
         self.slider.blockSignals(False)
@@ -231,12 +227,23 @@ class SliceView(QWidget):
         self._draw_rois()
         self._draw_overlay()
 
-    def _levels(self) -> tuple[float, float]:
-        w = self.state.window
-        return w.low, w.high
+    def displayed_grey(self) -> np.ndarray:
+        """The 8-bit grey image on screen: the slice through the window (MONOCHROME1
+        inverted); black while the slice is still being decoded."""
+        vol = self.state.volume
+        z = self.state.slice_index
+        if z in self.state.loading:
+            return np.zeros(vol.shape[1:], np.uint8)
+        return apply_window(vol.voxels[z], self.state.window,
+                            invert=bool(vol.metadata.get("monochrome1")))
+
+    def _show_grey(self) -> None:
+        # windowed here in numpy: pyqtgraph's float rescale path is several times slower
+        self.image_item.setImage(self.displayed_grey(), autoLevels=False, levels=(0, 255))
 
     def _on_window(self) -> None:
-        self.image_item.setLevels(self._levels())
+        if self.state.volume is not None:
+            self._show_grey()
 
     def _on_tool(self) -> None:
         tool = self.state.tools.tool

@@ -85,7 +85,9 @@ class ViewerState:
         """Show a new study (the middle slice, its default window) with ``rois`` or one ROI."""
         self.volume = volume
         self.slice_index = volume.shape[0] // 2
-        self.presets = presets_for(volume.metadata.get("modality"), volume.voxels)
+        loading = bool(volume.metadata.get("loading"))  # only the middle slice is decoded
+        self.presets = presets_for(volume.metadata.get("modality"),
+                                   volume.voxels[self.slice_index] if loading else volume.voxels)
         self.window = self.default_window()
         self.explanations = {}
         self._maps.clear()
@@ -93,7 +95,7 @@ class ViewerState:
         self.live.clear()
         self.scores, self.volume_scores = {}, {}
         self.loading = set()
-        if volume.metadata.get("loading"):
+        if loading:
             self.loading = set(range(volume.shape[0])) - {self.slice_index}
         self.events.volume.emit()
         self.events.roi_list.emit()
@@ -128,6 +130,8 @@ class ViewerState:
                 return WindowLevel(centre, width)
         except (TypeError, ValueError):
             pass
+        if self.volume.metadata.get("loading"):
+            return robust_window(self.volume.voxels[self.slice_index])
         return robust_window(self.volume.voxels)
 
     @property

@@ -59,10 +59,11 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
     path = os.fspath(path)
     loader = open_series(path, series=series)
     try:
-        if loader.volume is not None:  # NIfTI/MHA/NRRD: read whole
-            yield LoadStep("first", loader.volume)
-        else:
-            yield LoadStep("first", preliminary_volume(loader))
+        first = loader.volume if loader.volume is not None else preliminary_volume(loader)
+        # the empty ROI set (a mask as large as the volume) is made here, not in the GUI
+        from coloc_viewer.gui.state import new_roiset
+
+        yield LoadStep("first", (first, new_roiset(first)))
         if with_series_list:
             yield LoadStep("series", list(scan(path)))
         fresh: list[int] = []

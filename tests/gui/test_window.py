@@ -7,7 +7,7 @@ import pytest
 from conftest import click, drag, wheel
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
-from coloc_viewer.gui.display import rois_rgba
+from coloc_viewer.gui.display import apply_window, rois_rgba
 from coloc_viewer.gui.live_scores import SCORE_KEYS, format_score
 from coloc_viewer.imaging.load import load_volume
 from coloc_viewer.metrics.scores import score
@@ -40,7 +40,8 @@ def test_open_study_in_the_background(qtbot, window, study_dir, artifacts_dir):
     assert window.series_browser.tree.topLevelItem(0).text(0) == "T2 phantom"
     assert window.state.slice_index == reference.shape[0] // 2
     img = window.view.image_item.image
-    np.testing.assert_array_equal(img, reference.voxels[window.state.slice_index])
+    np.testing.assert_array_equal(img, apply_window(reference.voxels[window.state.slice_index],
+                                                    window.state.window))
     # the pixel aspect follows the spacing: 96 rows x 0.8 mm, 80 columns x 1.0 mm
     rect = window.view.image_item.mapRectToView(window.view.image_item.boundingRect())
     assert (rect.width(), rect.height()) == pytest.approx((80.0, 76.8))
@@ -65,7 +66,8 @@ def test_scroll_with_wheel_keys_and_slider(qtbot, window, volume):
     assert state.slice_index == z0 - 1
     qtbot.keyClick(view.graphics, Qt.Key.Key_End)
     assert state.slice_index == volume.shape[0] - 1
-    np.testing.assert_array_equal(view.image_item.image, volume.voxels[-1])
+    np.testing.assert_array_equal(view.image_item.image,
+                                  apply_window(volume.voxels[-1], state.window))
     view.slider.setValue(2)
     assert state.slice_index == 2
     assert window.status_labels["slice"].text().startswith("slice 3/8")
@@ -86,8 +88,8 @@ def test_window_level_by_shift_drag_presets_and_reset(qtbot, window, volume):
     assert state.window.width > start.width  # dragged right: wider
     assert state.window.center > start.center  # dragged down: higher level
     assert not any(r.mask.any() for r in state.rois)  # Shift-drag never paints
-    levels = window.view.image_item.getLevels()
-    assert tuple(levels) == pytest.approx((state.window.low, state.window.high))
+    np.testing.assert_array_equal(window.view.image_item.image,
+                                  apply_window(volume.voxels[state.slice_index], state.window))
     qtbot.keyClick(window, Qt.Key.Key_2)
     assert state.window == state.presets[1][1]
     qtbot.keyClick(window, Qt.Key.Key_R)
