@@ -75,8 +75,18 @@ if [ "$BUILD_DEB" = 1 ]; then
     install -m 644 packaging/linux/copyright "$STAGE/usr/share/doc/$NAME/copyright"
     install -m 755 packaging/linux/postinst packaging/linux/postrm "$STAGE/DEBIAN/"
     installed_kb=$(du -sk --apparent-size "$STAGE" | cut -f1)
-    sed -e "s/@VERSION@/$VERSION/" -e "s/@ARCH@/$ARCH/" -e "s/@INSTALLED_SIZE@/$installed_kb/" \
-        packaging/linux/control.in > "$STAGE/DEBIAN/control"
+    # Depends/Recommends/Suggests: the libraries the bundle takes from the system (ldd)
+    echo "   scanning the bundle's system libraries"
+    "$PY" packaging/linux/system_deps.py "$BUNDLE" > "$WORK/relations.txt"
+    python3 - "$WORK/relations.txt" "$STAGE/DEBIAN/control" "$VERSION" "$ARCH" "$installed_kb" <<'PYEOF'
+import sys
+relations, out, version, arch, size = sys.argv[1:]
+text = open("packaging/linux/control.in").read()
+text = text.replace("@VERSION@", version).replace("@ARCH@", arch)
+text = text.replace("@INSTALLED_SIZE@", size)
+text = text.replace("@RELATIONS@", open(relations).read().strip())
+open(out, "w").write(text)
+PYEOF
     rm -f "$DEB"
     if [ "$COMPRESS" = none ]; then
         dpkg-deb --build --root-owner-group -Znone "$STAGE" "$DEB" >/dev/null

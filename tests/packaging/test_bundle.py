@@ -149,7 +149,16 @@ def test_deb_metadata_and_files(built, tmp_path):
     fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version", "Depends"],
                             capture_output=True, text=True, check=True).stdout
     assert f"Package: {NAME}" in fields and f"Version: {_version()}" in fields
-    assert "libxcb-cursor0" in fields  # Qt >= 6.5's xcb plugin needs it
+    # every library the bundle takes from the system is declared (and none is missing)
+    sys.path.insert(0, str(ROOT / "packaging" / "linux"))
+    from system_deps import analyse
+
+    found = analyse(built["bundle"])
+    assert found["missing_from_bundle"] == []
+    depends = fields.split("Depends:", 1)[1].strip()
+    assert f"libc6 (>= {found['glibc']})" in depends
+    for package in found["depends"]:
+        assert package in depends
     listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True,
                              check=True).stdout
     assert "root/root" in listing and re.search(r"\./opt/coloc-viewer/coloc-viewer\n", listing)
