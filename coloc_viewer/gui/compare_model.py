@@ -113,6 +113,11 @@ class ModelRegistry:
         return list(self.sources)
 
     def get(self, name: str) -> Any:
+        if name not in self.sources:
+            from coloc_viewer.errors import ModelError
+
+            have = ", ".join(self.sources) or "none -- pass a model card"
+            raise ModelError(f"no model named {name!r} (available: {have})")
         with self._lock:
             if name not in self._loaded:
                 from coloc_viewer.model.loading import LoadedModel, load_model

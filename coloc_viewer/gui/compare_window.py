@@ -274,6 +274,7 @@ class CompareWindow(QMainWindow):
             return
         self._errors[index] = message
         self._pending.discard(index)
+        self._fill_table()
         self.status.showMessage(f"pane {LETTERS[index]}: {message}")
         if not self._pending:
             self.results_ready.emit()

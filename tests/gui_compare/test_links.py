@@ -112,3 +112,15 @@ def test_open_compare_loads_studies_and_roi_files(qtbot, tmp_path) -> None:
     outline = win.panes[1].outline_item.image[..., 3] > 0
     assert outline.any() and not (outline & ~lesion_roi(vol)[k]).any()
     np.testing.assert_allclose(win.panes[0].image_item.image, vol.voxels[k])
+
+
+def test_unknown_model_is_reported_in_the_table_not_raised(make_window, study, qtbot) -> None:
+    from coloc_viewer.gui.compare_model import PaneSpec
+
+    win = make_window(study, n_panes=2, specs=[PaneSpec("no-such-model"), PaneSpec("tiny-a")])
+    with qtbot.waitSignal(win.results_ready, timeout=60000):
+        win.analyse()
+    table = win.table_values()
+    assert table[0]["prediction"] == "error" and table[1]["prediction"] in ("lesion", "no lesion")
+    assert "no-such-model" in win.table.item(0, 0).toolTip()
+    assert win.panes[1].result is not None and win.panes[0].result is None
