@@ -151,3 +151,10 @@ def test_parse_method() -> None:
     for bad in ("gradcam:3", "scorecam:x", "scorecam:0"):
         with pytest.raises(InputError):
             parse_method(bad)
+
+
+def test_torchscript_capture_is_refused_with_advice() -> None:
+    traced = torch.jit.script(Residual().eval())
+    lm = wrap_module(traced, in_channels=1, input_size=(8, 8), classes=["a", "b"])
+    with pytest.raises(ModelError, match="TorchScript.*state_dict"):
+        explain(lm, np.zeros((8, 8), np.float32), methods=())
