@@ -118,3 +118,35 @@ def test_roiset_round_trip_through_autosave_and_explicit_save(data_dir: Path) ->
     ws.mark_explicit_save(saver.generation, out)
     assert find_recoverable() == []
     np.testing.assert_array_equal(load_rois(out, vol).mask("lesion"), rois.mask("lesion"))
+
+
+def test_study_session_restores_is_exclusive_and_feeds_recovery(data_dir: Path) -> None:
+    from coloc_viewer.imaging.roi import RoiSet
+    from coloc_viewer.imaging.roi_edit import paint
+    from coloc_viewer.workspace import StudySession, describe_recoverable, find_recoverable
+
+    vol = Volume(np.zeros((3, 24, 24), np.float32), spacing=(2.0, 1.0, 1.0),
+                 metadata={"series_uid": "2.25.77", "description": "T2 ax", "modality": "MR"},
+                 source="/data/case7")
+    first = StudySession.open(vol, delay=0.05)
+    assert first.restored_roiset() is None and not first.read_only
+    second = StudySession.open(vol)  # the same study in a second window: no second writer
+    assert second.read_only
+    rois = RoiSet.for_volume(vol)
+    rois.add("lesion")
+    paint(rois, "lesion", 1, (12, 12), 3.0)
+    first.rois_changed(rois)
+    first.state_changed(slice=1, model="demo", window=[40, 400])
+    first.autosaver.flush()
+    first.workspace._lock.release()  # what the OS does when the process is killed
+    found = find_recoverable()
+    assert [f.key for f in found] == [first.workspace.key]
+    assert describe_recoverable(found[0]).startswith("MR T2 ax (case7), ROIs edited ")
+    again = StudySession.open(vol)
+    assert again.state == {"slice": 1, "model": "demo", "window": [40, 400]}
+    np.testing.assert_array_equal(again.restored_roiset().mask("lesion"), rois.mask("lesion"))
+    again.saved_as("/data/lesion.nii.gz")
+    again.close()
+    assert find_recoverable() == []
+    smaller = Volume(np.zeros((2, 24, 24)), metadata={"series_uid": "2.25.77"})
+    assert StudySession.open(smaller).restored_roiset() is None  # another grid: not applied
