@@ -89,15 +89,19 @@ def apply_window(image: np.ndarray, window: WindowLevel, *, invert: bool = False
     return 255 - out if invert else out
 
 
-def _colormap_table() -> np.ndarray:
-    """A perceptually ordered 'inferno'-like 256 x 3 table built from matplotlib if present."""
-    try:
-        from matplotlib import colormaps
+# Anchors of matplotlib's perceptually uniform "inferno" map at 0, 1/8, ..., 1 (black ->
+# purple -> orange -> pale yellow): readable on dark images and in grey-scale print.
+_INFERNO_ANCHORS = np.array([
+    (0, 0, 4), (31, 12, 72), (85, 15, 109), (136, 34, 106), (186, 54, 85),
+    (227, 89, 51), (249, 140, 10), (249, 201, 50), (252, 255, 164)], dtype=float)
 
-        return (colormaps["inferno"](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
-    except Exception:  # pragma: no cover - matplotlib is a dependency
-        ramp = np.linspace(0, 255, 256)
-        return np.stack([ramp, ramp**2 / 255, np.zeros(256)], axis=1).astype(np.uint8)
+
+def _colormap_table() -> np.ndarray:
+    """256 x 3 uint8 table interpolated between the anchors (no matplotlib import)."""
+    x = np.linspace(0.0, 1.0, len(_INFERNO_ANCHORS))
+    t = np.linspace(0.0, 1.0, 256)
+    table = np.stack([np.interp(t, x, _INFERNO_ANCHORS[:, c]) for c in range(3)], axis=1)
+    return np.round(table).astype(np.uint8)
 
 
 _LUT: np.ndarray | None = None

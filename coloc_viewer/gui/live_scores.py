@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from coloc_viewer.metrics.scorer import Scorer
+
 SCORE_KEYS = ("relevance_mass", "relevance_rank", "iou_top_n", "dice", "iou",
               "pointing_game", "auroc", "p_value", "seed_overlap")
 
@@ -55,8 +57,6 @@ class LiveScores:
                 seed_map: np.ndarray | None = None) -> None:
         if key == self._key and self._scorer is not None:
             return
-        from coloc_viewer.metrics.scorer import Scorer
-
         self._scorer = Scorer(saliency, threshold=threshold, seed_map=seed_map)
         self._key = key
 

@@ -11,11 +11,15 @@ from typing import Any
 
 import numpy as np
 
+from coloc_viewer.explain.scale import CommonScale
 from coloc_viewer.gui.display import WindowLevel, presets_for, robust_window
 from coloc_viewer.gui.events import Event
 from coloc_viewer.gui.live_scores import LiveScores
 from coloc_viewer.imaging import roi_edit
+from coloc_viewer.imaging.roi import RoiSet
 from coloc_viewer.imaging.volume import Volume
+from coloc_viewer.metrics.scorer import Scorer
+from coloc_viewer.metrics.volume import score_volume
 
 TOOLS = ("wl", "brush", "eraser", "polygon")
 MAP_CAMS = ("cam", "gradcam", "gradcam++", "layercam", "scorecam")
@@ -348,8 +352,6 @@ class ViewerState:
         if current is None:
             return None
         if self.overlay.normalisation == "common" and len(self.explanations) > 1:
-            from coloc_viewer.explain.scale import CommonScale
-
             maps = [self.map_for(e) for e in self.explanations.values()]
             scale = CommonScale.calibrate([m for m in maps if m is not None])
             return float(scale.low), float(scale.high)
@@ -384,8 +386,6 @@ class ViewerState:
         """Pooled scores over the analysed slices, for ROIs that span several slices."""
         if len(self.explanations) < 2 or self.rois is None:
             return {}
-        from coloc_viewer.metrics.volume import score_volume
-
         maps = {z: self.map_for(e) for z, e in self.explanations.items()}
         out = {}
         for roi in self.rois:
@@ -410,8 +410,6 @@ class PreparedMap:
 def prepare_map(explanation: Any, choice: str, threshold: float,
                 warm_mask: np.ndarray | None = None) -> PreparedMap:
     """Upsample the chosen map and build its Scorer (and, given a mask, the p-value FFT)."""
-    from coloc_viewer.metrics.scorer import Scorer
-
     saliency = select_map(explanation, choice)
     seed = explanation.seed_map if choice == "top" else None
     scorer = Scorer(saliency, threshold=threshold, seed_map=seed)
@@ -434,8 +432,6 @@ def select_map(explanation: Any, choice: str) -> np.ndarray:
 # The RoiSet adapter: the few calls the viewer makes into coloc_viewer.imaging.roi(_edit).
 def new_roiset(volume: Volume) -> Any:
     """An empty set on the volume's grid with one ROI, "lesion", to draw on."""
-    from coloc_viewer.imaging.roi import RoiSet
-
     rois = RoiSet.for_volume(volume)
     rois.add("lesion", record=False)
     return rois

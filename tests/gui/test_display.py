@@ -78,3 +78,15 @@ def test_roi_composite_has_translucent_fill_and_opaque_outline():
     assert tuple(rgba[5, 5]) == (10, 200, 30, 64)
     assert tuple(rgba[3, 5]) == (10, 200, 30, 255)
     assert rgba[0, 0, 3] == 0
+
+
+def test_colormap_follows_matplotlib_inferno():
+    from matplotlib import colormaps
+
+    from coloc_viewer.gui.display import colormap_lut
+
+    ours = colormap_lut().astype(float)
+    ref = colormaps["inferno"](np.linspace(0, 1, 256))[:, :3] * 255
+    assert ours.shape == (256, 3)
+    assert np.abs(ours - ref).max() < 20  # anchors every 1/8, linear in between
+    assert np.all(np.diff(ours.sum(axis=1)) >= 0)  # brightness never decreases
