@@ -46,11 +46,14 @@ from coloc_viewer.gui.compare_model import (
     safe_stem,
 )
 from coloc_viewer.gui.compare_pane import ComparePane
+from coloc_viewer.gui.compare_refguard import guard_none_refcount
 from coloc_viewer.gui.compare_worker import CompareJob
 from coloc_viewer.metrics.scorer import SCORE_KEYS
 from coloc_viewer.report.definitions import SCORE_DEFINITIONS, format_score
 from coloc_viewer.report.legend import legend_lines
 from coloc_viewer.report.phi import PhiGuard, patient_identity
+
+guard_none_refcount()
 
 LETTERS = "ABCD"
 EXTRA_ROWS = ("prediction", "channel")
