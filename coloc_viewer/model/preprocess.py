@@ -18,29 +18,36 @@ import torch
 from coloc_viewer.model.transform import SliceTransform
 
 
-def _normalize(x: np.ndarray, stats_from: np.ndarray, norm: Mapping[str, Any],
-               in_channels: int) -> np.ndarray:
-    """(in_channels, h, w) float32 normalised copy of the 2-D ``x``."""
+def _stats(ref: torch.Tensor, norm: Mapping[str, Any]) -> tuple[float, float]:
+    """(shift, divisor) of a per-slice mode, from the slice's own finite pixels."""
     mode = norm["mode"]
-    ref = stats_from[np.isfinite(stats_from)]
-    if mode == "fixed":
+    if ref.numel() == 0:
+        return 0.0, 1.0
+    if mode == "zscore":
+        sd, mu = torch.std_mean(ref, correction=0)
+        return float(mu), (float(sd) if float(sd) > 0 else 1.0)
+    if mode == "minmax":
+        lo, hi = float(ref.min()), float(ref.max())
+    else:  # percentile
+        lo, hi = (float(v) for v in np.percentile(ref.numpy(), [norm["low"], norm["high"]]))
+    return lo, (hi - lo if hi > lo else 1.0)
+
+
+def _normalize(x: np.ndarray, stats_from: np.ndarray, norm: Mapping[str, Any],
+               in_channels: int) -> torch.Tensor:
+    """(in_channels, h, w) float32 tensor: the 2-D ``x`` normalised per the card."""
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    if norm["mode"] == "fixed":
         mean = np.resize(np.asarray(norm["mean"], dtype=np.float64), in_channels)
         std = np.resize(np.asarray(norm["std"], dtype=np.float64), in_channels)
-        out = (x[None] - mean[:, None, None]) / std[:, None, None]
-        return out.astype(np.float32)
-    if mode == "zscore":
-        mu, sd = (float(ref.mean()), float(ref.std())) if ref.size else (0.0, 1.0)
-        y = (x - mu) / (sd if sd > 0 else 1.0)
-    elif mode == "minmax":
-        lo, hi = (float(ref.min()), float(ref.max())) if ref.size else (0.0, 1.0)
-        y = (x - lo) / (hi - lo if hi > lo else 1.0)
-    elif mode == "percentile":
-        lo, hi = ((float(np.percentile(ref, norm["low"])), float(np.percentile(ref, norm["high"])))
-                  if ref.size else (0.0, 1.0))
-        y = (np.clip(x, lo, hi) - lo) / (hi - lo if hi > lo else 1.0)
-    else:  # pragma: no cover - cards are validated
-        raise ValueError(f"unknown normalization mode {mode!r}")
-    return np.repeat(y[None].astype(np.float32), in_channels, axis=0)
+        if (mean == mean[0]).all() and (std == std[0]).all():
+            return ((t - float(mean[0])) / float(std[0]))[None].repeat(in_channels, 1, 1)
+        return torch.stack([(t - float(m)) / float(s) for m, s in zip(mean, std)])
+    ref = torch.from_numpy(np.ascontiguousarray(stats_from, dtype=np.float32)).reshape(-1)
+    shift, div = _stats(ref, norm)
+    if norm["mode"] == "percentile":
+        t = t.clamp(shift, shift + div)
+    return ((t - shift) / div)[None].repeat(in_channels, 1, 1)
 
 
 class Preprocessor:
@@ -59,13 +66,18 @@ class Preprocessor:
 
     def __call__(self, slice2d: np.ndarray, pixel_spacing: Sequence[float] = (1.0, 1.0),
                  device: torch.device | str = "cpu") -> tuple[torch.Tensor, SliceTransform]:
-        img = np.asarray(slice2d, dtype=np.float64)
+        img = np.asarray(slice2d)
         if img.ndim != 2:
             raise ValueError(f"expected a 2-D slice, got shape {img.shape}")
+        if img.dtype not in (np.float32, np.float64):
+            img = img.astype(np.float32)
         tf = self.transform_for(img.shape, pixel_spacing)
-        finite = img[np.isfinite(img)]
-        pad = float(finite.min()) if finite.size else 0.0
-        img = np.where(np.isfinite(img), img, pad)
-        placed = tf.to_input_grid(img, pad_value=pad)
-        x = _normalize(placed, img, self.normalization, self.in_channels)
-        return torch.from_numpy(np.ascontiguousarray(x))[None].to(device), tf
+        finite = np.isfinite(img)
+        all_finite = bool(finite.all())
+        ref = img if all_finite else img[finite]
+        pad = float(ref.min()) if ref.size else 0.0
+        if not all_finite:
+            img = np.where(finite, img, pad)
+        placed = img if tf.is_identity else tf.to_input_grid(img, pad_value=pad)
+        x = _normalize(placed, ref, self.normalization, self.in_channels)
+        return x[None].to(device), tf

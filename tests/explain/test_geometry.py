@@ -139,4 +139,4 @@ def test_intensity_modes(mode: str, low: float, high: float) -> None:
     np.testing.assert_allclose(x[0, 1].numpy(), expect, atol=1e-6)
     fixed = {"mode": "fixed", "mean": [1.0, 2.0], "std": [2.0, 4.0]}
     x, _ = Preprocessor(2, (3, 101), fixed)(img)
-    np.testing.assert_allclose(x[0, 1].numpy(), (img - 2.0) / 4.0, rtol=1e-6)
+    np.testing.assert_allclose(x[0, 1].numpy(), (img - 2.0) / 4.0, rtol=1e-6, atol=1e-6)
