@@ -247,8 +247,13 @@ class ComparePane(QWidget):
         self._show_map()
 
     def set_display_range(self, rng: tuple[float, float] | None) -> None:
+        if rng == self.display_range:
+            return
         self.display_range = rng
-        self._show_map()
+        if self.overlay_item.isVisible() and self.result is not None:
+            lo, hi = self._levels()
+            self.overlay_item.setLevels((lo, hi))  # colours only: no new image upload
+            self.colorbar.setLevels((lo, hi))
 
     def set_opacity(self, opacity: float) -> None:
         self.opacity = float(opacity)
@@ -294,9 +299,13 @@ class ComparePane(QWidget):
         shown = res is not None and res.slice_index == self.slice_index
         self.overlay_item.setVisible(shown)
         if shown:
-            rng = self.display_range or (float(res.saliency.min()), float(res.saliency.max()))
-            lo, hi = rng if rng[1] > rng[0] else (rng[0], rng[0] + 1e-6)
+            lo, hi = self._levels()
             self.overlay_item.setImage(res.saliency, autoLevels=False, levels=(lo, hi))
             self._place(self.overlay_item)
             self.colorbar.setLevels((lo, hi))
         self.title.setText(self.describe() + ("" if shown else "  [not analysed]"))
+
+    def _levels(self) -> tuple[float, float]:
+        res = self.result
+        rng = self.display_range or (float(res.saliency.min()), float(res.saliency.max()))
+        return rng if rng[1] > rng[0] else (rng[0], rng[0] + 1e-6)

@@ -266,7 +266,7 @@ class CompareWindow(QMainWindow):
         if result.slice_index == pane.slice_index and result.spec == pane.spec():
             pane.show_result(result)
         self._pending.discard(index)
-        self._fill_table()
+        self._fill_table([index])
         self.update_scales()
         if not self._pending:
             self.status.showMessage("done", 3000)
@@ -318,8 +318,10 @@ class CompareWindow(QMainWindow):
         src = "cohort calibration" if self.common_scale is not None else "common over panes"
         return f"{src} [{lo:.3g}, {hi:.3g}]"
 
-    def _fill_table(self) -> None:
+    def _fill_table(self, columns: Sequence[int] | None = None) -> None:
         for col, pane in enumerate(self.panes):
+            if columns is not None and col not in columns:
+                continue
             res = pane.result if pane.result is not None and \
                 pane.result.slice_index == pane.slice_index else None
             self.table.setHorizontalHeaderItem(col, QTableWidgetItem(pane.letter))
