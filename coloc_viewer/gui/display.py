@@ -128,15 +128,20 @@ def normalise_map(saliency: np.ndarray, low: float | None = None,
     return np.clip((raw - lo) / span, 0.0, 1.0), lo, hi
 
 
+def overlay_lut(opacity: float) -> np.ndarray:
+    """256 x 4 RGBA table: the colour map, alpha rising to full ``opacity`` at 2/3 scale."""
+    lut = np.empty((256, 4), dtype=np.uint8)
+    lut[:, :3] = colormap_lut()
+    level = np.arange(256) / 255.0
+    lut[:, 3] = (np.clip(level * 1.5, 0.0, 1.0) * (255.0 * float(opacity))).astype(np.uint8)
+    return lut
+
+
 def overlay_rgba(scaled: np.ndarray, opacity: float) -> np.ndarray:
-    """RGBA (h, w, 4) uint8 of a [0, 1] map: colour from the LUT, alpha grows with the value."""
-    lut = colormap_lut()
-    idx = np.clip((np.asarray(scaled) * 255.0).astype(np.intp), 0, 255)
-    rgba = np.empty(idx.shape + (4,), dtype=np.uint8)
-    rgba[..., :3] = lut[idx]
-    alpha = np.clip(np.asarray(scaled) * 1.5, 0.0, 1.0) * (255.0 * float(opacity))
-    rgba[..., 3] = alpha.astype(np.uint8)
-    return rgba
+    """RGBA (h, w, 4) uint8 of a [0, 1] map: colour from the LUT, alpha grows with the value
+    (one table lookup per pixel)."""
+    idx = (np.clip(np.asarray(scaled, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+    return overlay_lut(opacity)[idx]
 
 
 def mask_outline(mask: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from coloc_viewer.gui.analysis import (
 )
 from coloc_viewer.gui.gallery import ChannelGallery
 from coloc_viewer.gui.model_panel import ModelPanel
+from coloc_viewer.gui.qt_compat import favour_the_gui_thread
 from coloc_viewer.gui.roi_panel import RoiPanel
 from coloc_viewer.gui.score_panel import ScorePanel
 from coloc_viewer.gui.series_browser import SeriesBrowser
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        favour_the_gui_thread()
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AllowTabbedDocks

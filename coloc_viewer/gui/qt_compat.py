@@ -41,3 +41,10 @@ def guard_signal_refcounts() -> bool:
         refcnt = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field
         refcnt.value += _HEADROOM
     return True
+
+
+def favour_the_gui_thread(interval_s: float = 0.001) -> None:
+    """Shorter GIL switch interval (default 5 ms): with decoding and model threads busy, the
+    GUI thread gets the interpreter back sooner, so timers and repaints are not starved."""
+    if sys.getswitchinterval() > interval_s:
+        sys.setswitchinterval(interval_s)

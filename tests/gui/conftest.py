@@ -65,6 +65,16 @@ def model_card(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def every_mouse_move(monkeypatch):
+    """pyqtgraph drops mouse moves closer than 10 ms; synthetic strokes come faster."""
+    import pyqtgraph as pg
+
+    pg.setConfigOption("mouseRateLimit", 0)
+    yield
+    pg.setConfigOption("mouseRateLimit", 100)
+
+
 @pytest.fixture
 def window(qtbot, qapp):
     from coloc_viewer.gui.main_window import MainWindow
