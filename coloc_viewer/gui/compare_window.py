@@ -119,6 +119,15 @@ class CompareWindow(QMainWindow):
         load_cal.setToolTip("Use a common scale from a cohort calibration file (JSON)")
         load_cal.clicked.connect(self._choose_calibration)
         bar.addWidget(load_cal)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(50)
+        self.opacity.setMaximumWidth(90)
+        self.opacity.setToolTip("Opacity of the maps in every pane")
+        self.opacity.valueChanged.connect(
+            lambda v: [p.set_opacity(v / 100.0) for p in self.panes])
+        bar.addWidget(QLabel(" opacity "))
+        bar.addWidget(self.opacity)
         bar.addSeparator()
         self.analyse_button = QPushButton("Analyse")
         self.analyse_button.setShortcut("Ctrl+Return")
@@ -174,6 +183,7 @@ class CompareWindow(QMainWindow):
             spec = self._specs[i] if i < len(self._specs) else \
                 PaneSpec(names[i % len(names)] if names else "")
             pane = ComparePane(LETTERS[i], self.study_of(i), names, spec)
+            pane.set_opacity(self.opacity.value() / 100.0)
             pane.slice_changed.connect(lambda k, p=pane: self._pane_slice(p, k))
             pane.window_changed.connect(lambda c, w, p=pane: self._pane_window(p, c, w))
             pane.spec_changed.connect(self._spec_changed)

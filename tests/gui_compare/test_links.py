@@ -124,3 +124,21 @@ def test_unknown_model_is_reported_in_the_table_not_raised(make_window, study, q
     assert table[0]["prediction"] == "error" and table[1]["prediction"] in ("lesion", "no lesion")
     assert "no-such-model" in win.table.item(0, 0).toolTip()
     assert win.panes[1].result is not None and win.panes[0].result is None
+
+
+def test_legend_and_window_title_carry_no_patient_name(make_window, qtbot) -> None:
+    from compare_fixtures import lesion_roi, phantom_study_volume
+
+    from coloc_viewer.gui.compare_model import Study
+
+    vol = phantom_study_volume(5)
+    vol.private["patient_name"] = "Quuxley^Marion"
+    vol.metadata["description"] = "T2 ax Quuxley follow-up"
+    win = make_window(Study(vol, lesion_roi(vol)), n_panes=2)
+    win.opacity.setValue(80)
+    assert [p.opacity for p in win.panes] == [0.8, 0.8]
+    lines = [line for p in win.panes for line in win.pane_legend(p)]
+    assert lines[0].startswith("A: T2 ax [removed] follow-up, slice ")
+    assert not any("Quuxley" in line or "Marion" in line for line in lines)
+    assert "Quuxley" not in win.windowTitle()
+    assert not any("Quuxley" in p.title.text() for p in win.panes)
