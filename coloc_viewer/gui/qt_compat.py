@@ -1,11 +1,12 @@
 """Work-arounds for bugs of the installed Qt binding, applied once when ``gui`` is imported.
 
-PySide6 6.12.0 on Python 3.11: every ``SignalInstance.emit()`` returns ``True`` without
-taking a reference, so the interpreter's reference count of ``True`` drops by one per
-emitted signal. After a few thousand signals (pyqtgraph emits one per mouse move) CPython
-aborts with "Fatal Python error: bool_dealloc". Python >= 3.12 makes ``True``/``False``
-immortal, which hides the bug; on older Pythons we do the same by giving both a huge
-reference count, but only when a probe shows the binding leaks.
+PySide6 6.12.0 on Python 3.11 (6.11.3 is fine): every ``SignalInstance.emit()`` returns
+``True`` without taking a reference, and every call of a Python slot from a Qt-originated
+signal (a QTimer tick, a queued cross-thread signal) drops one reference to the ``None`` it
+returns. After a few thousand signals (pyqtgraph emits one per mouse move) CPython aborts
+with "Fatal Python error: bool_dealloc" (or "none_dealloc"). Python >= 3.12 makes these
+singletons immortal, which hides the bug; on older Pythons we do the same by giving them a
+huge reference count, but only when a probe shows the binding leaks.
 """
 
 from __future__ import annotations
@@ -31,15 +32,16 @@ def emit_leaks_true() -> bool:
 
 
 def guard_signal_refcounts() -> bool:
-    """Make ``True``/``False`` effectively immortal if the binding leaks them; returns
-    whether the guard was applied."""
+    """Make ``True``/``False``/``None`` effectively immortal if the binding leaks them;
+    returns whether the guard was applied (now or before)."""
     if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
         return False
     if not emit_leaks_true():
         return False
-    for obj in (True, False):
+    for obj in (True, False, None):
         refcnt = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field
-        refcnt.value += _HEADROOM
+        if refcnt.value < _HEADROOM // 2:  # not yet guarded (here or by another module)
+            refcnt.value += _HEADROOM
     return True
 
 
