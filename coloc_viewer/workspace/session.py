@@ -43,7 +43,7 @@ class StudySession:
         """
         ws = Workspace.for_volume(volume, root)
         meta = getattr(volume, "metadata", None) or {}
-        ws._remember(description=str(meta.get("description") or ""),
+        ws.remember(description=str(meta.get("description") or ""),
                      modality=str(meta.get("modality") or ""))
         restored = ws.restore()
         if restored.rois is not None and restored.rois.shape != tuple(volume.shape):

@@ -67,7 +67,7 @@ class Workspace:
         """The workspace of ``volume`` (keyed by its series UID, else its source path)."""
         ws = cls.for_key(key_for_volume(volume), root)
         meta = getattr(volume, "metadata", None) or {}
-        ws._remember(series_uid=meta.get("series_uid"), source=getattr(volume, "source", ""),
+        ws.remember(series_uid=meta.get("series_uid"), source=getattr(volume, "source", ""),
                      shape=list(getattr(volume, "shape", ()) or ()))
         return ws
 
@@ -75,7 +75,7 @@ class Workspace:
     def for_source(cls, source: str | os.PathLike[str], series_uid: str | None = None,
                    root: str | os.PathLike[str] | None = None) -> Workspace:
         ws = cls.for_key(workspace_key(series_uid=series_uid, source=source), root)
-        ws._remember(series_uid=series_uid, source=os.fspath(source))
+        ws.remember(series_uid=series_uid, source=os.fspath(source))
         return ws
 
     @property
@@ -91,7 +91,8 @@ class Workspace:
         info.update(changes)
         atomic_write_json(self.folder / SESSION_FILE, info)
 
-    def _remember(self, **identity: Any) -> None:
+    def remember(self, **identity: Any) -> None:
+        """Store identifying facts (source, series UID, description) for the recovery prompt."""
         info = self.session_info()
         wanted = {k: v for k, v in identity.items() if v not in (None, "", [])}
         if any(info.get(k) != v for k, v in wanted.items()):

@@ -111,8 +111,8 @@ def test_roiset_round_trip_through_autosave_and_explicit_save(data_dir: Path) ->
     assert back["prostate"].color == (0, 128, 255) and back["prostate"].locked
     assert back["lesion"].describe() == rois["lesion"].describe()
 
-    ws.end_session()  # simulate a crash: session marked open, lock released
-    ws._update_session(open=True)
+    # simulate a crash: the session stays marked open, the OS releases the lock
+    ws._lock.release()
     assert [r.key for r in find_recoverable()] == [ws.key]
     out = save_rois(back, data_dir / "saved.nii.gz", vol)  # the user's "Save ROI as"
     ws.mark_explicit_save(saver.generation, out)
