@@ -28,17 +28,30 @@ def write_nifti(array: np.ndarray, path: Path, spacing=SPACING_XYZ) -> Path:
 
 
 def make_case(folder: Path, name: str, seed: int, shape=SHAPE) -> tuple[Path, Path]:
-    """A noisy volume with a bright disc lesion on slices 1-3 and its mask."""
+    """A noisy volume with a bright disc lesion on slices 1-3 inside a larger "organ"
+    disc; the ROI file is a label map with a sidecar naming "lesion" and "organ"."""
+    from coloc_viewer.imaging.load import load_volume
+    from coloc_viewer.imaging.roi import RoiSet
+    from coloc_viewer.imaging.roi_io import save_rois
+
     rng = np.random.default_rng(seed)
     vol = rng.normal(100.0, 10.0, shape).astype(np.float32)
-    mask = np.zeros(shape, np.uint8)
-    cy, cx = rng.integers(16, shape[1] - 16, 2)
+    lesion = np.zeros(shape, bool)
+    organ = np.zeros(shape, bool)
+    cy, cx = rng.integers(20, shape[1] - 20, 2)
     for z, r in zip((1, 2, 3), (4, 7, 5)):
         d = _disc(shape[1:], (cy + z, cx), r + int(rng.integers(0, 2)))
         vol[z][d] += 80.0
-        mask[z][d] = 1
-    return (write_nifti(vol, folder / f"{name}_img.nii.gz"),
-            write_nifti(mask, folder / f"{name}_roi.nii.gz"))
+        lesion[z] = d
+        organ[z] = _disc(shape[1:], (cy, cx), 14)
+    image = write_nifti(vol, folder / f"{name}_img.nii.gz")
+    like = load_volume(image)
+    rois = RoiSet.for_volume(like)
+    rois.add("lesion", lesion)
+    rois.add("organ", organ)
+    roi_path = folder / f"{name}_roi.nii.gz"
+    save_rois(rois, roi_path, like)
+    return image, roi_path
 
 
 def make_model(folder: Path, name: str, seed: int) -> Path:

@@ -55,7 +55,8 @@ def test_rows_failures_and_summary(baseline, cohort):
                 for c in cohort["good"]}
     assert per_case == {"case0": [1, 2, 3], "case1": [1, 2, 3], "case2": [1, 2, 3],
                         "case3": [1, 2, 4]}
-    assert len(slices) == 4 * 3 * 2 * 4  # cases x slices x models x units (one ROI)
+    assert len(slices) == 4 * 3 * 2 * 4 * 2  # cases x slices x models x units x ROIs
+    assert {r["roi"] for r in slices} == {"lesion", "organ"}
     keys = [tuple(r[k] for k in SLICE_KEY) for r in slices]
     assert len(set(keys)) == len(keys)
     assert {r["method"] for r in slices} == {"top_map", "gradcam", "principal-gradcam"}
@@ -65,9 +66,11 @@ def test_rows_failures_and_summary(baseline, cohort):
     empty = [r for r in slices if r["case_id"] == "case3" and r["slice"] == "4"]
     assert empty and all(r["roi_pixels"] == "0" and r["relevance_mass"] == "" for r in empty)
     cases = _rows(out / "cases.csv")
-    assert len(cases) == 4 * 2 * 4
-    # the index slice is the one where the ROI is largest (slice 2: radius 7 or 8)
-    assert {r["index_slice"] for r in cases} == {"2"}
+    assert len(cases) == 4 * 2 * 4 * 2
+    # the index slice is the one where the ROI is largest: the lesion's is slice 2 (radius
+    # 7 or 8); the organ is the same on slices 1-3, and a tie takes the first
+    assert {r["index_slice"] for r in cases if r["roi"] == "lesion"} == {"2"}
+    assert {r["index_slice"] for r in cases if r["roi"] == "organ"} == {"1"}
     failures = _rows(out / "failures.csv")
     assert {r["case_id"] for r in failures} == {"corrupt", "wronggeom"}
 
@@ -100,10 +103,11 @@ def test_scores_equal_the_public_api(baseline, cohort, models):
 
     out = baseline["out"]
     rows = [r for r in _rows(out / "slices.csv")
-            if r["case_id"] == "case1" and r["model"] == "tiny-b" and r["slice"] == "2"]
+            if r["case_id"] == "case1" and r["model"] == "tiny-b" and r["slice"] == "2"
+            and r["roi"] == "lesion"]
     data = cohort["manifest"].parent / "data"
     vol = cv.load_volume(data / "c1_img.nii.gz")
-    roi = cv.load_roi(data / "c1_roi.nii.gz", like=vol)
+    roi = cv.load_roi(data / "c1_roi.nii.gz", like=vol, name="lesion")
     model = cv.load_model(str(models[1]))
     for rank in ("contribution", "max"):
         exp = explain(model, vol, 2, rank=rank, methods=("gradcam",))
@@ -162,15 +166,17 @@ def test_summary_statistics_match_tables(baseline):
     out = baseline["out"]
     s = json.loads((out / "summary.json").read_text())
     cases = _rows(out / "cases.csv")
-    g = next(g for g in s["groups"] if g["model"] == "tiny-a" and g["method"] == "gradcam")
-    rm = [float(r["relevance_mass"]) for r in cases
-          if r["model"] == "tiny-a" and r["method"] == "gradcam"]
+    g = next(g for g in s["groups"]
+             if g["model"] == "tiny-a" and g["method"] == "gradcam" and g["roi"] == "organ")
+    sel = [r for r in cases
+           if r["model"] == "tiny-a" and r["method"] == "gradcam" and r["roi"] == "organ"]
+    rm = [float(r["relevance_mass"]) for r in sel]
     assert g["n_cases"] == 4 and g["medians"]["relevance_mass"]["median"] == np.median(rm)
-    pv = [float(r["p_value"]) for r in cases
-          if r["model"] == "tiny-a" and r["method"] == "gradcam"]
+    pv = [float(r["p_value"]) for r in sel]
     assert g["colocalizing_p05"]["rate"] == np.mean(np.array(pv) < 0.05)
     comp = [c for c in s["model_comparisons"] if c["method"] == "gradcam"]
-    assert len(comp) == 1 and comp[0]["n"] == 4
+    assert len(comp) == 2 and {c["roi"] for c in comp} == {"lesion", "organ"}
+    assert all(c["n"] == 4 for c in comp)
 
 
 class _ImgParser(HTMLParser):

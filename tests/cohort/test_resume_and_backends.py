@@ -37,7 +37,7 @@ def test_sigkilled_run_resumes_without_duplicates(cohort, models, tmp_path):
     out = tmp_path / "out"
     args = [sys.executable, "-m", "coloc_viewer", "cohort", str(manifest), "--out", str(out),
             "--model", str(models[0]), "--no-report", "--principal-ratio", "0",
-            "--no-p-value", "--threads", "1"]
+            "--no-p-value", "--threads", "1", "--roi-name", "lesion"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     results = out / "results.jsonl"
@@ -59,13 +59,16 @@ def test_sigkilled_run_resumes_without_duplicates(cohort, models, tmp_path):
         fh.write(b'{"key": "torn", "status": "ok", "rows": [{"case')
 
     opts = CohortOptions(models=(str(models[0]),), principal_ratio=None, report=False,
-                         p_value=False, threads=1)
+                         p_value=False, threads=1, roi_names=("lesion",))
     resumed = run_cohort(manifest, out, opts, stream=io.StringIO())
     assert resumed.summary["units"]["skipped_already_done"] == len(before)
     assert resumed.summary["units"]["ok"] == n_units and resumed.n_failed == 0
+    assert {r["roi"] for r in resumed.slices} == {"lesion"}
     keys = [tuple(r[k] for k in KEY) for r in resumed.slices]
     assert len(keys) == len(set(keys)) == n_units * 3
     fresh = run_cohort(manifest, tmp_path / "fresh", opts, stream=io.StringIO())
+    for a, b in zip(resumed.slices, fresh.slices):
+        assert a == b, {k: (a[k], b[k]) for k in a if a[k] != b[k]}
     assert resumed.slices == fresh.slices and resumed.cases == fresh.cases
 
 
