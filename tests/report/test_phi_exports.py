@@ -122,3 +122,21 @@ def test_empty_roi_gives_null_scores_not_errors(phi_case, tmp_path) -> None:
     written = export_case(report, tmp_path, pdf=False)
     assert "n/a" in written["html"].read_text()
     assert ",," in written["csv"].read_text()
+
+
+def test_slice_rows_cover_every_slice_and_roi(phi_case, tmp_path) -> None:
+    from coloc_viewer.report import slice_score_rows, write_scores_csv
+
+    rois = {"lesion": phi_case.roi, "background": ~phi_case.roi}
+    maps = {k: phi_case.saliency * (k + 1) for k in range(phi_case.volume.shape[0])}
+    rows = slice_score_rows(maps, rois, model="m", method="gradcam", p_value=False)
+    assert [(r["slice"], r["roi"]) for r in rows] == [
+        (k, n) for k in range(phi_case.volume.shape[0]) for n in ("lesion", "background")]
+    k = phi_case.slice_index
+    expected = score(maps[k], phi_case.roi[k], p_value=False)
+    got = next(r for r in rows if r["slice"] == k and r["roi"] == "lesion")
+    assert {key: got[key] for key in expected} == expected
+    empty = next(r for r in rows if r["slice"] == 0 and r["roi"] == "lesion")
+    assert empty["relevance_mass"] is None  # no ROI on slice 0: undefined, not an error
+    text = write_scores_csv(rows, tmp_path / "all.csv").read_text()
+    assert len([ln for ln in text.splitlines() if not ln.startswith("#")]) == 1 + len(rows)
