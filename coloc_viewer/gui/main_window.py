@@ -488,10 +488,11 @@ class MainWindow(QMainWindow):
         settings = self.analysis_settings()
         if settings is None or self.state.volume is None:
             return
+        had_map = self.state.explanation is not None
         cached = self.cache.for_settings(self.series_id, settings)
         self.state.set_explanations({z: r.explanation for z, r in cached.items()})
-        if self.model_panel.auto.isChecked() and self.state.explanation is None:
-            self.analyse_current()
+        if self.state.explanation is None and (had_map or self.model_panel.auto.isChecked()):
+            self.analyse_current()  # e.g. a CAM was chosen that this run did not compute
 
     def analyse_current(self) -> None:
         self._analyse([self.state.slice_index], "analysis")

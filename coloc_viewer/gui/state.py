@@ -337,9 +337,12 @@ class ViewerState:
         key = (id(explanation), self.overlay.choice)
         hit = self._maps.get(key)
         if hit is None or hit[0] is not explanation:
+            saliency = select_map(explanation, self.overlay.choice)
+            if saliency is None:  # a CAM this explanation did not compute (yet)
+                return None
             if len(self._maps) > 512:
                 self._maps.clear()
-            hit = (explanation, select_map(explanation, self.overlay.choice))
+            hit = (explanation, saliency)
             self._maps[key] = hit
         return hit[1]
 
@@ -408,9 +411,11 @@ class PreparedMap:
 
 
 def prepare_map(explanation: Any, choice: str, threshold: float,
-                warm_mask: np.ndarray | None = None) -> PreparedMap:
+                warm_mask: np.ndarray | None = None) -> PreparedMap | None:
     """Upsample the chosen map and build its Scorer (and, given a mask, the p-value FFT)."""
     saliency = select_map(explanation, choice)
+    if saliency is None:
+        return None
     seed = explanation.seed_map if choice == "top" else None
     scorer = Scorer(saliency, threshold=threshold, seed_map=seed)
     if warm_mask is not None and warm_mask.any():
@@ -418,15 +423,19 @@ def prepare_map(explanation: Any, choice: str, threshold: float,
     return PreparedMap(choice, threshold, saliency, scorer)
 
 
-def select_map(explanation: Any, choice: str) -> np.ndarray:
-    """Map ``choice`` ("top", "channel:<rank>", a CAM name) of an Explanation, image grid."""
+def select_map(explanation: Any, choice: str) -> np.ndarray | None:
+    """Map ``choice`` ("top", "channel:<rank>", a CAM name) of an Explanation on the image
+    grid; None for a CAM the explanation does not hold."""
     if choice == "top":
         return np.asarray(explanation.top_map)
     if choice.startswith("channel:"):
         rank = int(choice.split(":", 1)[1])
         channel = explanation.top_channels[rank][0]
         return np.asarray(explanation.channel_map(channel))
-    return np.asarray(explanation.cam_map(choice))
+    try:
+        return np.asarray(explanation.cam_map(choice))
+    except KeyError:
+        return None
 
 
 # The RoiSet adapter: the few calls the viewer makes into coloc_viewer.imaging.roi(_edit).

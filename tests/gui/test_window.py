@@ -211,8 +211,14 @@ def test_corrupted_file_gives_an_error_dialog_and_the_window_keeps_working(
 
 def test_event_loop_keeps_running_during_analysis_of_all_slices(qtbot, window, volume,
                                                                  model_card, artifacts_dir):
+    from coloc_viewer.metrics.volume import score_volume
+
     window.set_volume(volume)
     load_model(qtbot, window, model_card)
+    lesion = window.state.rois["lesion"]
+    lesion.mask[3, 30:40, 40:52] = True
+    lesion.mask[4, 28:42, 38:50] = True
+    window.state.rois_changed()
     gaps, clock = [], QElapsedTimer()
     probe = QTimer()
     probe.setInterval(5)
@@ -229,5 +235,76 @@ def test_event_loop_keeps_running_during_analysis_of_all_slices(qtbot, window, v
     assert len(window.state.explanations) == volume.shape[0]
     assert window.model_panel.progress.value() == volume.shape[0]
     assert len(gaps) > 5  # the GUI thread kept serving timers while the model ran
+    # the ROI spans two slices: the pooled volume scores are shown, equal to score_volume
+    maps = {z: ex.top_map for z, ex in window.state.explanations.items()}
+    pooled = score_volume({z: maps[z] for z in (3, 4)}, lesion.mask)["aggregate"]
+    shown = window.state.volume_scores["lesion"]
+    for key in ("relevance_mass", "auroc", "pointing_game", "p_value"):
+        assert shown[key] == pytest.approx(pooled[key]), key
+    assert window.score_panel.volume_table.rowCount() == 1
     (artifacts_dir / "gui_stall_ms.txt").write_text(f"longest stall during analysis: "
                                                     f"{max(gaps)} ms over {len(gaps)} ticks\n")
+
+
+def test_choosing_a_cam_reruns_and_the_gallery_switches_channels(qtbot, window, volume,
+                                                                  model_card):
+    window.set_volume(volume)
+    load_model(qtbot, window, model_card)
+    analyse(qtbot, window)
+    state, panel = window.state, window.model_panel
+    ex = state.explanation
+    assert window.gallery.list.count() == len(ex.top_channels)
+    item = window.gallery.list.item(2)
+    window.gallery.list.itemClicked.emit(item)
+    assert state.overlay.choice == "channel:2"
+    np.testing.assert_array_equal(state.current_map(),
+                                  ex.channel_map(ex.top_channels[2][0]))
+    with qtbot.waitSignal(window.analysis_done, timeout=60000):
+        panel.select_map("gradcam++")
+    assert "gradcam++" in state.explanation.cams
+    np.testing.assert_array_equal(state.current_map(), state.explanation.cam_map("gradcam++"))
+
+
+def test_hover_reports_the_pixel_value_and_position(qtbot, window, volume):
+    from conftest import send_mouse
+
+    window.set_volume(volume)
+    view = window.view
+    port = view.graphics.viewport()
+    send_mouse(port, "move", view.index_to_viewport(30, 20), Qt.MouseButton.NoButton,
+               Qt.MouseButton.NoButton)
+    z = window.state.slice_index
+    assert window.status_labels["value"].text() == f"{volume.voxels[z, 30, 20]:.1f}"
+    x, y, zz = volume.index_to_lps((z, 30, 20))
+    assert window.status_labels["position"].text() == \
+        f"(30, 20)  LPS {x:.1f}, {y:.1f}, {zz:.1f} mm"
+
+
+def test_settings_persist_between_windows(qtbot, window, volume):
+    from coloc_viewer.gui.main_window import MainWindow
+
+    window.state.set_tool("eraser")
+    window.state.set_brush_radius(7.5)
+    window.model_panel.opacity.setValue(30)
+    window.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.state.tools.tool == "eraser"
+    assert again.state.tools.brush_radius_mm == pytest.approx(7.5)
+    assert again.state.overlay.opacity == pytest.approx(0.3)
+    assert again.settings.fileName() == window.settings.fileName()
+    assert "coloc-viewer-settings-" in again.settings.fileName()  # never the user's file
+
+
+def test_dropping_a_folder_opens_it(qtbot, window, study_dir):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(study_dir))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        window.dropEvent(event)
+    assert window.state.volume.shape == (8, 96, 80)
+    assert window.recent_menu.actions()[0].text() == str(study_dir)
