@@ -177,6 +177,7 @@ class CompareWindow(QMainWindow):
             pane = self.panes.pop()
             pane.setParent(None)
             pane.deleteLater()
+        self._pending = {i for i in self._pending if i < n}
         names = self.registry.names
         while len(self.panes) < n:
             i = len(self.panes)
@@ -184,6 +185,12 @@ class CompareWindow(QMainWindow):
                 PaneSpec(names[i % len(names)] if names else "")
             pane = ComparePane(LETTERS[i], self.study_of(i), names, spec)
             pane.set_opacity(self.opacity.value() / 100.0)
+            if self.panes:  # a new pane joins the linked slice and window of the first
+                lead = self.panes[0]
+                if self.link_slice.isChecked():
+                    pane.set_slice(lead.slice_index, emit=False)
+                if self.link_window.isChecked() and pane.study is lead.study:
+                    pane.set_window(*lead.window, emit=False)
             pane.slice_changed.connect(lambda k, p=pane: self._pane_slice(p, k))
             pane.window_changed.connect(lambda c, w, p=pane: self._pane_window(p, c, w))
             pane.spec_changed.connect(self._spec_changed)
@@ -198,6 +205,7 @@ class CompareWindow(QMainWindow):
         self.table.setHorizontalHeaderLabels(list(LETTERS[:n]))
         self._apply_zoom_link(self.link_zoom.isChecked())
         self._sync_slider()
+        self._fill_table()
         self.update_scales()
 
     # -- links -----------------------------------------------------------------------------

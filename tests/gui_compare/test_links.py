@@ -142,3 +142,18 @@ def test_legend_and_window_title_carry_no_patient_name(make_window, qtbot) -> No
     assert not any("Quuxley" in line or "Marion" in line for line in lines)
     assert "Quuxley" not in win.windowTitle()
     assert not any("Quuxley" in p.title.text() for p in win.panes)
+
+
+def test_added_pane_joins_the_linked_slice_and_window(make_window, study, qtbot) -> None:
+    win = make_window(study, n_panes=2)
+    wheel(win.panes[0], -1)
+    shift_drag(win.panes[0], 30, 10)
+    win.pane_count.setValue(4)
+    assert len(win.panes) == 4 and win.table.columnCount() == 4
+    assert len({p.slice_index for p in win.panes}) == 1
+    assert len({p.window for p in win.panes}) == 1
+    qtbot.wait(50)  # the new views get their size, then follow the linked range
+    ranges_now = ranges(win)
+    assert ranges_now[3] == pytest.approx(ranges_now[0], abs=1e-6)
+    win.pane_count.setValue(2)
+    assert len(win.panes) == 2 and win.table.columnCount() == 2
