@@ -65,12 +65,13 @@ def open_sync(window: Any, path: str, rois: str | None = None,
               series: str | None = None) -> None:
     """Load a study and its ROIs in the calling thread (scripts, offscreen renders)."""
     from coloc_viewer.gui.study import load_rois_for
+    from coloc_viewer.imaging.inspect import scan
     from coloc_viewer.imaging.load import load_volume
 
     volume = load_volume(path, series=series)
     roiset = load_rois_for(rois, volume) if rois else None
     window.set_volume(volume, roiset)
-    window.series_browser.path = path
+    window.series_browser.set_series(path, scan(path))
     roiset = window.state.rois
     sizes = [int(r.mask.sum(axis=(1, 2)).max()) if r.mask.any() else 0 for r in roiset]
     if sizes and max(sizes) > 0:

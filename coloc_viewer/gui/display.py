@@ -129,11 +129,13 @@ def normalise_map(saliency: np.ndarray, low: float | None = None,
 
 
 def overlay_lut(opacity: float) -> np.ndarray:
-    """256 x 4 RGBA table: the colour map, alpha rising to full ``opacity`` at 2/3 scale."""
+    """256 x 4 RGBA table: the colour map; alpha is 0 for the lowest 15 % (the anatomy stays
+    clean where the map is quiet) and rises to full ``opacity`` at 65 % of the scale."""
     lut = np.empty((256, 4), dtype=np.uint8)
     lut[:, :3] = colormap_lut()
     level = np.arange(256) / 255.0
-    lut[:, 3] = (np.clip(level * 1.5, 0.0, 1.0) * (255.0 * float(opacity))).astype(np.uint8)
+    ramp = np.clip((level - 0.15) / 0.5, 0.0, 1.0)
+    lut[:, 3] = (ramp * (255.0 * float(opacity))).astype(np.uint8)
     return lut
 
 

@@ -257,6 +257,10 @@ class MainWindow(QMainWindow):
             self.resize(1500, 950)
         if isinstance(layout, QByteArray):
             self.restoreState(layout)
+        else:  # first start: the image gets the room, the score table a strip below it
+            self.resizeDocks([self.docks["Scores"]], [230], Qt.Orientation.Vertical)
+            self.resizeDocks([self.docks["Series"], self.docks["Model"]], [330, 330],
+                             Qt.Orientation.Horizontal)
         tool = st.value("tools/tool", "brush")
         if tool in ("wl", "brush", "eraser", "polygon"):
             self.state.set_tool(str(tool))

@@ -67,8 +67,11 @@ def test_normalise_map_reports_raw_range_and_overlay_alpha_grows():
     scaled2, lo2, hi2 = normalise_map(raw, 0.0, 4.0)
     np.testing.assert_allclose(scaled2, [[0, 0], [0.5, 1.0]])
     rgba = overlay_rgba(scaled, opacity=1.0)
-    assert rgba[0, 0, 3] == 0 and rgba[1, 1, 3] == 255
+    # alpha: 0 up to 15 % of the scale, full at 65 %: (0.25 - 0.15) / 0.5 * 255 = 51
+    assert rgba[0, 0, 3] == 0 and abs(int(rgba[0, 1, 3]) - 51) <= 2 and rgba[1, 1, 3] == 255
     assert np.all(np.diff(rgba[..., 3].ravel()) >= 0)
+    half = overlay_rgba(scaled, 0.5)[..., 3].astype(int)
+    assert np.all(np.abs(half - rgba[..., 3].astype(int) / 2) <= 1)
 
 
 def test_roi_composite_has_translucent_fill_and_opaque_outline():
