@@ -140,3 +140,14 @@ def test_slice_rows_cover_every_slice_and_roi(phi_case, tmp_path) -> None:
     assert empty["relevance_mass"] is None  # no ROI on slice 0: undefined, not an error
     text = write_scores_csv(rows, tmp_path / "all.csv").read_text()
     assert len([ln for ln in text.splitlines() if not ln.startswith("#")]) == 1 + len(rows)
+
+
+def test_guard_matches_whole_words_only() -> None:
+    guard = PhiGuard({"patient_name": "Eva^Ove", "patient_id": "123",
+                      "patient_birth_date": ""})
+    text = "Relevance of slice 41234 for eva; Ove's scan, id 123, UID 1.2.41234.5"
+    assert guard.clean(text) == ("Relevance of slice 41234 for [removed]; [removed]'s scan, "
+                                 "id [removed], UID 1.2.41234.5")
+    guard.check([guard.clean(text)])  # "[removed]" contains "ove" but is no leak
+    with pytest.raises(ValueError):
+        guard.check(["seen by Eva"])
