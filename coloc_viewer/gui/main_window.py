@@ -109,14 +109,16 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.status_labels: dict[str, QLabel] = {}
-        for key, tip in (("position", "Pixel (row, col) and LPS position in mm"),
-                         ("value", "Pixel value in physical units"),
-                         ("slice", "Slice index and position along the normal"),
-                         ("model", "Model"), ("prediction", "Prediction and probability"),
-                         ("time", "Inference time of the shown map"),
-                         ("device", "Device the model runs on")):
+        for key, tip, chars in (
+                ("position", "Pixel (row, col) and LPS position in mm", 34),
+                ("value", "Pixel value in physical units", 9),
+                ("slice", "Slice index and position along the normal", 20),
+                ("model", "Model", 12), ("prediction", "Prediction and probability", 16),
+                ("time", "Inference time of the shown map", 7),
+                ("device", "Device the model runs on", 4)):
             label = QLabel("")
             label.setToolTip(tip)
+            label.setMinimumWidth(label.fontMetrics().horizontalAdvance("0" * chars))
             bar.addPermanentWidget(label)
             self.status_labels[key] = label
 
@@ -257,10 +259,7 @@ class MainWindow(QMainWindow):
             self.resize(1500, 950)
         if isinstance(layout, QByteArray):
             self.restoreState(layout)
-        else:  # first start: the image gets the room, the score table a strip below it
-            self.resizeDocks([self.docks["Scores"]], [230], Qt.Orientation.Vertical)
-            self.resizeDocks([self.docks["Series"], self.docks["Model"]], [330, 330],
-                             Qt.Orientation.Horizontal)
+        self._default_layout_pending = not isinstance(layout, QByteArray)
         tool = st.value("tools/tool", "brush")
         if tool in ("wl", "brush", "eraser", "polygon"):
             self.state.set_tool(str(tool))
@@ -294,6 +293,14 @@ class MainWindow(QMainWindow):
         except Exception as err:  # the viewer still opens images without models
             log.warning("no bundled models: %s", err)
             return []
+
+    def showEvent(self, event):  # noqa: N802
+        super().showEvent(event)
+        if self._default_layout_pending:  # first start: the image gets the room
+            self._default_layout_pending = False
+            self.resizeDocks([self.docks["Scores"]], [200], Qt.Orientation.Vertical)
+            self.resizeDocks([self.docks["Series"], self.docks["Model"]], [320, 340],
+                             Qt.Orientation.Horizontal)
 
     def closeEvent(self, event):  # noqa: N802
         self.save_settings()
