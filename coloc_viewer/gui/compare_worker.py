@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from coloc_viewer.gui.compare_model import ModelRegistry, PaneSpec, Study, compute_pane
+from coloc_viewer.report.phi import PhiGuard, patient_identity
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,11 @@ class CompareJob(QRunnable):
                         result = compute_pane(self.registry, study, k, spec, self.cache,
                                               lambda: self.cancelled)
                 except Exception as exc:  # a broken model must not take the window down
-                    log.warning("compare pane %d failed: %s", index, exc)
-                    log.debug("%s", traceback.format_exc())
-                    self.signals.failed.emit(self.request_id, index,
-                                             " ".join(str(exc).split()) or type(exc).__name__)
+                    guard = PhiGuard(patient_identity(study.volume))  # no names in logs
+                    message = guard.clean(" ".join(str(exc).split()) or type(exc).__name__)
+                    log.warning("compare pane %d failed: %s", index, message)
+                    log.debug("%s", guard.clean(traceback.format_exc()))
+                    self.signals.failed.emit(self.request_id, index, message)
                     continue
                 if result is not None and not self.cancelled:
                     self.signals.result.emit(self.request_id, index, result)
