@@ -115,10 +115,9 @@ def _slice_of(volume: Volume | np.ndarray, slice_index: int) -> tuple[np.ndarray
         vox, spacing = volume.voxels, (volume.spacing[1], volume.spacing[2])
     else:
         vox, spacing = np.asarray(volume), (1.0, 1.0)
-        if vox.ndim == 2:
-            vox = vox[None]
-            slice_index = 0 if slice_index in (0, -1) else slice_index
-        elif vox.ndim != 3:
+        if vox.ndim == 2:  # a single slice: slice_index is only recorded
+            return vox, spacing
+        if vox.ndim != 3:
             raise InputError(f"expected a Volume, a 2-D slice or a 3-D array, got shape "
                              f"{vox.shape}")
     if not -vox.shape[0] <= slice_index < vox.shape[0]:
@@ -161,8 +160,9 @@ def explain(model: LoadedModel | str | os.PathLike[str], volume: Volume | np.nda
             slice_index: int = 0, layer: str | None = None, target: int | str | None = None,
             rank: str = "contribution", methods: Sequence[str] = ("gradcam",),
             top_k: int = 10) -> Explanation:
-    """Explain slice ``slice_index`` of ``volume`` (a :class:`Volume`, or a plain 2-D
-    numpy slice with 1 mm square pixels, or a 3-D (z, y, x) array).
+    """Explain slice ``slice_index`` of ``volume`` (a :class:`Volume`; a 3-D (z, y, x)
+    array; or a plain 2-D numpy slice with 1 mm square pixels, for which ``slice_index``
+    is only recorded in the result).
 
     ``model``: a :class:`LoadedModel`, a bundled model name or a card path. ``layer``:
     default the card's ``target_layer``, else the last layer with a spatial output.

@@ -118,9 +118,10 @@ def test_explanation_pickles_and_holds_numpy_only(tv_model) -> None:
     assert s["top_channels"][0] == {"channel": e.top_channel, "importance": e.importance[
         e.top_channel]}
     # the same slice as a bare 2-D array (1 mm pixels) and as a 3-D array
-    e2 = explain(lm, vol.voxels[2], 0, methods=())
+    e2 = explain(lm, vol.voxels[2], 2, methods=())
     e3 = explain(lm, vol.voxels, 2, methods=())
     np.testing.assert_allclose(e2.activations, e3.activations)
+    assert e2.slice_index == 2 and e2.transform.pixel_spacing == (1.0, 1.0)
     with pytest.raises(KeyError, match="not computed"):
         e2.cam_map("gradcam")
 
