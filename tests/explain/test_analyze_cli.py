@@ -116,3 +116,15 @@ def test_missing_model_card(case, capsys) -> None:
     code, _, err = _run(capsys, case["vol"], "--roi", case["roi"], "--model",
                         case["root"] / "none.json")
     assert code == 2 and "none.json" in err and "not found" in err
+
+
+def test_default_model_is_the_first_bundled(case, capsys, monkeypatch, tmp_path) -> None:
+    models = tmp_path / "res" / "models"
+    models.mkdir(parents=True)
+    card = json.loads(case["card"].read_text())
+    card.update(name="demo-clean", weights=str(case["root"] / "m.safetensors"))
+    (models / "demo-clean.json").write_text(json.dumps(card))
+    monkeypatch.setenv("COLOC_VIEWER_RESOURCES", str(tmp_path / "res"))
+    code, out, err = _run(capsys, case["vol"], "--roi", case["roi"], "--json")
+    assert code == 0, err
+    assert json.loads(out)["model"] == "demo-clean"
