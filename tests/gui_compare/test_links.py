@@ -8,6 +8,8 @@ from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+pytestmark = pytest.mark.gui
+
 
 def _centre(pane) -> QPoint:
     vp = pane.graphics.viewport()

@@ -17,6 +17,8 @@ from coloc_viewer.explain.scale import CommonScale
 from coloc_viewer.gui.compare_model import SCALE_COMMON, SCALE_IMAGE, PaneResult, PaneSpec
 from coloc_viewer.report.definitions import format_score
 
+pytestmark = pytest.mark.gui
+
 
 def _inject(win, maps):
     """Give each pane a computed map for its current slice (no model involved)."""
