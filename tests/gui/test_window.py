@@ -308,3 +308,57 @@ def test_dropping_a_folder_opens_it(qtbot, window, study_dir):
         window.dropEvent(event)
     assert window.state.volume.shape == (8, 96, 80)
     assert window.recent_menu.actions()[0].text() == str(study_dir)
+
+
+def test_model_and_analysis_errors_become_dialogs(qtbot, window, volume, model_card,
+                                                  tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical",
+                        lambda parent, title, text, *a, **k: shown.append((title, text)))
+    window.set_volume(volume)
+    bad_card = tmp_path / "broken_card.json"
+    bad_card.write_text('{"name": "x", "architecture": "resnet18"}')
+    with qtbot.waitSignal(window.error_shown, timeout=30000):
+        window.select_model(str(bad_card))
+    assert shown[-1][0] == "Cannot load model" and "broken_card.json" in shown[-1][1]
+
+    load_model(qtbot, window, model_card)
+    window.model_panel.layer_box.addItem("no_such_layer", "no_such_layer")
+    window.model_panel.layer_box.setCurrentIndex(window.model_panel.layer_box.count() - 1)
+    with qtbot.waitSignal(window.error_shown, timeout=60000):
+        window.analyse_current()
+    assert shown[-1][0] == "Analysis failed" and "no_such_layer" in shown[-1][1]
+    window.model_panel.layer_box.setCurrentIndex(0)
+    analyse(qtbot, window)  # still works afterwards
+    assert window.state.explanation is not None
+
+
+def test_rois_save_and_load_through_the_window(qtbot, window, study_dir, tmp_path):
+    open_study(qtbot, window, study_dir)
+    state = window.state
+    state.set_tool("brush")
+    drag(window.view, [(40, 30), (44, 36)])
+    window.roi_panel.add("marker")
+    drag(window.view, [(10, 60), (12, 64)])
+    saved = {r.name: r.mask.copy() for r in state.rois}
+    path = tmp_path / "rois.nii.gz"
+    window.save_rois(path)
+    state.clear_slice()
+    window.load_rois(path)
+    assert [r.name for r in state.rois] == ["lesion", "marker"]
+    for roi in state.rois:
+        np.testing.assert_array_equal(roi.mask, saved[roi.name])
+    assert window.roi_panel.list.count() == 2
+
+
+def test_first_slice_is_shown_before_the_series_is_decoded(qtbot, window, study_dir):
+    seen = []
+    window.state.events.volume.connect(
+        lambda: seen.append(("volume", bool(window.state.volume.metadata.get("loading")),
+                             len(window.state.loading))))
+    window.study_loaded.connect(lambda: seen.append(("loaded", None, len(window.state.loading))))
+    open_study(qtbot, window, study_dir)
+    assert seen[0] == ("volume", True, 7)  # only the middle slice decoded at first
+    assert seen[-1] == ("loaded", None, 0)
