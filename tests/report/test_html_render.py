@@ -24,6 +24,12 @@ def test_html_report_renders_with_its_images(phi_case, artifacts_dir, qapp) -> N
                  method="top channel", rank="max")])
     path = write_html_report(report, artifacts_dir / "report_case.html")
     html = path.read_text()
+    import coloc_viewer
+
+    assert f"coloc_viewer {coloc_viewer.__version__}" in html
+    assert report.series_uid in html and f"path hash {report.source_hash}" in html
+    for definition_title in ("Relevance mass", "AUROC", "p-value", "Seed overlap"):
+        assert definition_title in html
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
     assert len(images) == 2  # the slice with its ROI, and the overlay
     overlay = mpimg.imread(io.BytesIO(base64.b64decode(images[1])), format="png")
