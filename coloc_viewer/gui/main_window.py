@@ -29,13 +29,14 @@ from coloc_viewer.gui.analysis import (
     load_model_task,
     series_key,
 )
+from coloc_viewer.gui.display import WindowLevel
 from coloc_viewer.gui.gallery import ChannelGallery
 from coloc_viewer.gui.model_panel import ModelPanel
 from coloc_viewer.gui.qt_compat import favour_the_gui_thread
 from coloc_viewer.gui.roi_panel import RoiPanel
 from coloc_viewer.gui.score_panel import ScorePanel
 from coloc_viewer.gui.series_browser import SeriesBrowser
-from coloc_viewer.gui.settings import add_recent, open_settings, recent_studies
+from coloc_viewer.gui.settings import add_recent, open_settings, recent_studies, workspace_root
 from coloc_viewer.gui.slice_view import SliceView
 from coloc_viewer.gui.state import PreparedMap, ViewerState, prepare_map
 from coloc_viewer.gui.study import LoadStep, load_rois_for, load_study, save_rois_to
@@ -75,6 +76,8 @@ class MainWindow(QMainWindow):
         self._after_model: list[Any] = []
         self._pending_rois: str | None = None
         self._loading_path = ""
+        self.session: Any = None  # coloc_viewer.workspace.session.StudySession
+        self._session_quiet = False
 
         self.view = SliceView(self.state)
         self.setCentralWidget(self.view)
@@ -246,6 +249,11 @@ class MainWindow(QMainWindow):
         mp.cancel_requested.connect(self.cancel_analysis)
         self.view.hovered.connect(self._hover)
         self.state.events.slice.connect(self._slice_changed)
+        self.state.events.rois.connect(self._autosave_rois)
+        self.state.events.roi_list.connect(self._autosave_rois)
+        self.state.events.slice.connect(self._autosave_state)
+        self.state.events.window.connect(self._autosave_state)
+        self.model_panel.settings_changed.connect(self._autosave_state)
         self.state.events.explanation.connect(self._show_prediction)
         self.runner.busy_changed.connect(self._busy)
 
@@ -305,6 +313,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event):  # noqa: N802
         self.save_settings()
         self.runner.shutdown(3000)
+        self._close_session()
         super().closeEvent(event)
 
     # -- errors --------------------------------------------------------------------------
@@ -372,12 +381,64 @@ class MainWindow(QMainWindow):
         self.study_loaded.emit()
 
     def set_volume(self, volume: Volume, rois: Any = None) -> None:
-        """Show ``volume`` now (synchronous; used by the loader and by scripts/tests)."""
+        """Show ``volume`` now (synchronous; used by the loader and by scripts/tests).
+
+        The study's workspace is opened: ROIs autosaved for this series come back when no
+        ROIs with content are given, and every later edit is autosaved."""
         self.series_id = series_key(volume)
-        self.state.set_volume(volume, rois)
+        restored_state = self._open_session(volume)
+        if rois is None or not any(r.mask.any() for r in rois):
+            restored = self.session.restored_roiset() if self.session is not None else None
+            rois = restored if restored is not None else rois
+        self._session_quiet = True
+        try:
+            self.state.set_volume(volume, rois)
+            z = restored_state.get("slice")
+            if isinstance(z, int) and 0 <= z < volume.shape[0]:
+                self.state.set_slice(z)
+            win = restored_state.get("window")
+            if isinstance(win, list | tuple) and len(win) == 2:
+                self.state.set_window(WindowLevel(float(win[0]), float(win[1])))
+        finally:
+            self._session_quiet = False
         self._settings_changed()
         self._update_title()
         self._slice_changed()
+
+    # -- autosave (coloc_viewer.workspace) -------------------------------------------------
+    def _open_session(self, volume: Volume) -> dict:
+        self._close_session()
+        try:
+            from coloc_viewer.workspace.session import StudySession
+
+            self.session = StudySession.open(volume, workspace_root())
+            return self.session.state
+        except Exception as err:  # autosave must never stop a study from opening
+            log.warning("autosave unavailable: %s", err)
+            self.session = None
+            return {}
+
+    def _close_session(self) -> None:
+        if self.session is not None:
+            try:
+                self.session.close()
+            finally:
+                self.session = None
+
+    def _autosave_rois(self) -> None:
+        if self.session is not None and not self._session_quiet and self.state.rois is not None:
+            self.session.rois_changed(self.state.rois)
+
+    def _autosave_state(self) -> None:
+        if self.session is None or self._session_quiet or self.state.volume is None:
+            return
+        settings = self.analysis_settings()
+        w = self.state.window
+        self.session.state_changed(
+            slice=self.state.slice_index, window=[w.center, w.width],
+            model=settings.model if settings else None,
+            layer=settings.layer if settings else None,
+            rank=settings.rank if settings else None, method=self.state.overlay.choice)
 
     def _update_title(self) -> None:
         vol = self.state.volume
@@ -438,6 +499,8 @@ class MainWindow(QMainWindow):
     def save_rois(self, path: str | os.PathLike[str]) -> None:
         try:
             save_rois_to(self.state.rois, path, self.state.volume)
+            if self.session is not None:
+                self.session.saved_as(path)
             self.statusBar().showMessage(f"Saved ROIs to {Path(path).name}", 5000)
         except Exception as err:
             self.show_error("Cannot save ROIs", err)

@@ -33,3 +33,14 @@ def add_recent(settings: QSettings, path: str) -> list[str]:
     items.insert(0, path)
     settings.setValue("recent/studies", items[:MAX_RECENT])
     return items[:MAX_RECENT]
+
+
+def workspace_root() -> str | None:
+    """Where autosaved ROIs go: None (the workspace default, ``$COLOC_VIEWER_DATA_DIR`` or
+    the user's data folder), or in test mode (``COLOC_VIEWER_NO_SETTINGS=1`` without a
+    data dir) a fresh temporary folder, so tests never restore each other's ROIs nor write
+    into the user's folder."""
+    if os.environ.get("COLOC_VIEWER_NO_SETTINGS") == "1" and \
+            not os.environ.get("COLOC_VIEWER_DATA_DIR"):
+        return tempfile.mkdtemp(prefix="coloc-viewer-workspace-")
+    return None

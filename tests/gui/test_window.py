@@ -362,3 +362,24 @@ def test_first_slice_is_shown_before_the_series_is_decoded(qtbot, window, study_
     open_study(qtbot, window, study_dir)
     assert seen[0] == ("volume", True, 7)  # only the middle slice decoded at first
     assert seen[-1] == ("loaded", None, 0)
+
+
+def test_rois_are_autosaved_and_come_back_when_the_study_reopens(qtbot, window, study_dir,
+                                                                 tmp_path, monkeypatch):
+    from coloc_viewer.gui.main_window import MainWindow
+
+    monkeypatch.setenv("COLOC_VIEWER_DATA_DIR", str(tmp_path / "data"))
+    open_study(qtbot, window, study_dir)
+    window.state.set_tool("brush")
+    drag(window.view, [(40, 30), (44, 36)])
+    drawn = window.state.rois.mask().copy()
+    z = window.state.slice_index
+    window.state.step_slice(-2)
+    window.close()  # flushes the autosave
+
+    again = MainWindow()
+    qtbot.addWidget(again)
+    open_study(qtbot, again, study_dir)
+    np.testing.assert_array_equal(again.state.rois.mask(), drawn)
+    assert again.state.slice_index == z - 2  # the view comes back where it was
+    again.close()
