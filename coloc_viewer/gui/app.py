@@ -167,6 +167,8 @@ def run_gui(args: Any) -> int:
 
     window = MainWindow()
     window.show()
+    if offer_recovery(window):
+        return int(app.exec())
     if args.model:
         window.select_model(args.model)
     if args.path:
@@ -180,6 +182,27 @@ def run_gui(args: Any) -> int:
             window.study_loaded.connect(_analyse_once(window))
             window.open_path(path, rois=rois)
     return int(app.exec())
+
+
+def offer_recovery(window: Any) -> bool:
+    """Ask about ROIs a crashed session left unsaved; reopen the first one accepted."""
+    from PySide6.QtWidgets import QMessageBox
+
+    try:
+        from coloc_viewer.workspace.recovery import find_recoverable
+        from coloc_viewer.workspace.session import describe_recoverable
+
+        items = find_recoverable()
+    except Exception:  # recovery is a convenience; never block start-up
+        return False
+    for item in items:
+        answer = QMessageBox.question(window, "Recover unsaved ROIs",
+                                      f"Recover unsaved ROIs: {describe_recoverable(item)}?")
+        if answer == QMessageBox.StandardButton.Yes:
+            window.open_path(item.source, series=item.series_uid)
+            return True
+        item.workspace.discard_rois()
+    return False
 
 
 def _analyse_once(window: Any) -> Any:

@@ -220,6 +220,9 @@ class MainWindow(QMainWindow):
         self._action("Toggle ROIs", self.view.toggle_rois, "H", "Show/hide ROI drawings", menu=v)
         self._action("Toggle overlay", lambda: s.set_overlay(visible=not s.overlay.visible),
                      "O", "Show/hide the map overlay", menu=v)
+        self._action("Compare models/methods…", self.open_compare, "Ctrl+K",
+                     "Side-by-side panes of this study (models, layers, methods, scales)",
+                     menu=v)
         v.addSeparator()
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
@@ -690,6 +693,19 @@ class MainWindow(QMainWindow):
         self.status_labels["position"].setText(
             f"({info['row']}, {info['col']})  LPS {x:.1f}, {y:.1f}, {z:.1f} mm")
         self.status_labels["value"].setText(f"{info['value']:.1f} {info['units']}".strip())
+
+    def open_compare(self) -> Any:
+        """The side-by-side review window on this study and its active ROI."""
+        if self.state.volume is None:
+            return None
+        from coloc_viewer.gui.compare_model import ModelRegistry, Study
+        from coloc_viewer.gui.compare_window import CompareWindow
+
+        mask = self.state.rois.mask() if self.state.rois is not None and \
+            self.state.rois.active else None
+        self._compare = CompareWindow(Study(self.state.volume, mask), ModelRegistry())
+        self._compare.show()
+        return self._compare
 
     def reset_view(self) -> None:
         self.state.reset_window()

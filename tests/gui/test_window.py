@@ -383,3 +383,14 @@ def test_rois_are_autosaved_and_come_back_when_the_study_reopens(qtbot, window, 
     np.testing.assert_array_equal(again.state.rois.mask(), drawn)
     assert again.state.slice_index == z - 2  # the view comes back where it was
     again.close()
+
+
+def test_compare_window_opens_on_the_study_and_its_roi(qtbot, window, volume):
+    window.set_volume(volume)
+    window.state.rois.mask()[3, 10:20, 10:20] = True
+    compare = window.open_compare()
+    qtbot.addWidget(compare)
+    study = compare.studies[0]
+    assert study.volume is volume
+    np.testing.assert_array_equal(study.roi, window.state.rois.mask())
+    compare.close()
