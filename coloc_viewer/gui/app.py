@@ -94,6 +94,8 @@ def analyse_sync(window: Any, model_name: str | None = None) -> None:
     result = explain_slice(window.current_model(), window.state.volume, key)
     window.cache.put(result)
     window._slice_result(result)
+    window.model_panel.progress.setRange(0, 1)
+    window.model_panel.progress.setValue(1)
 
 
 def render(window: Any, png: str | os.PathLike[str]) -> Path:
