@@ -394,3 +394,34 @@ def test_compare_window_opens_on_the_study_and_its_roi(qtbot, window, volume):
     assert study.volume is volume
     np.testing.assert_array_equal(study.roi, window.state.rois.mask())
     compare.close()
+
+
+def test_start_up_offers_to_recover_rois_of_a_crashed_session(qtbot, window, study_dir,
+                                                              tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from coloc_viewer.gui.app import offer_recovery
+    from coloc_viewer.gui.main_window import MainWindow
+
+    monkeypatch.setenv("COLOC_VIEWER_DATA_DIR", str(tmp_path / "data"))
+    open_study(qtbot, window, study_dir)
+    window.state.set_tool("brush")
+    drag(window.view, [(20, 20), (26, 30)])
+    drawn = window.state.rois.mask().copy()
+    session = window.session
+    assert session.autosaver.flush()
+    session.workspace._lock.release()  # the process "dies": no clean close
+    session.autosaver = None
+    window.session = None
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, *a, **k: asked.append(text)
+                        or QMessageBox.StandardButton.Yes)
+    again = MainWindow()
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.study_loaded, timeout=30000):
+        assert offer_recovery(again)
+    assert "T2 phantom" in asked[0] and "DEMO" not in asked[0]
+    np.testing.assert_array_equal(again.state.rois.mask(), drawn)
+    again.close()
