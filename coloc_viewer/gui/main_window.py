@@ -612,13 +612,13 @@ class MainWindow(QMainWindow):
         """A worker-side function making the shown slice's display map and Scorer."""
         state = self.state
         z, choice, threshold = state.slice_index, state.overlay.choice, state.overlay.threshold
-        roi = state.active_roi()
-        warm = None if roi is None else roi.mask[z].copy()
+        masks = [(name, mask.copy()) for name, mask in state.roi_slices()]
+        opacity = state.overlay.opacity
 
         def prepare(result: SliceResult) -> PreparedMap | None:
             if result.key.slice_index != z:
                 return None
-            return prepare_map(result.explanation, choice, threshold, warm)
+            return prepare_map(result.explanation, choice, threshold, masks, opacity)
 
         return prepare
 

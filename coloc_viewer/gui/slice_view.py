@@ -300,10 +300,14 @@ class SliceView(QWidget):
             self.contour_item.clear()
             self.colorbar.set_range(None, None)
             return
-        low, high = self.state.display_range() or (None, None)
-        scaled, low, high = normalise_map(saliency, low, high)
-        self.overlay_item.setImage(overlay_rgba(scaled, ov.opacity), autoLevels=False,
-                                   levels=(0, 255))
+        ready = self.state.prepared_overlay()  # coloured in the worker
+        if ready is not None:
+            rgba, low, high = ready
+        else:
+            low, high = self.state.display_range() or (None, None)
+            scaled, low, high = normalise_map(saliency, low, high)
+            rgba = overlay_rgba(scaled, ov.opacity)
+        self.overlay_item.setImage(rgba, autoLevels=False, levels=(0, 255))
         self.colorbar.set_range(low, high)
         if ov.contour:
             peak = float(np.max(saliency))

@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 
 from coloc_viewer.explain.scale import CommonScale
-from coloc_viewer.gui.display import WindowLevel, presets_for, robust_window
+from coloc_viewer.gui.display import (
+    WindowLevel,
+    normalise_map,
+    overlay_rgba,
+    presets_for,
+    robust_window,
+)
 from coloc_viewer.gui.events import Event
 from coloc_viewer.gui.live_scores import LiveScores
 from coloc_viewer.imaging import roi_edit
@@ -78,6 +84,8 @@ class ViewerState:
         self.volume_scores: dict[str, dict[str, Any]] = {}
         self._stroke_open = False
         self._maps: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
+        self._prepared_scores: Any = None
+        self._prepared_overlay: Any = None
         #: (z, rows, cols) touched by the edit being announced on ``events.rois``, or None
         #: when anything may have changed (views then redraw the whole slice).
         self.dirty_region: tuple[int, slice, slice] | None = None
@@ -322,8 +330,23 @@ class ViewerState:
             self._maps[(id(explanation), prepared.choice)] = (explanation, prepared.saliency)
         if prepared.scorer is not None and prepared.choice == self.overlay.choice \
                 and prepared.threshold == self.overlay.threshold:
-            self.live.install((id(explanation), prepared.choice, prepared.threshold),
-                              prepared.scorer)
+            key = (id(explanation), prepared.choice, prepared.threshold)
+            self.live.install(key, prepared.scorer)
+            if prepared.scores is not None:
+                self._prepared_scores = (key, prepared.masks, prepared.scores)
+        if prepared.overlay is not None:
+            self._prepared_overlay = (explanation, prepared.choice, *prepared.overlay)
+
+    def prepared_overlay(self) -> tuple[np.ndarray, float, float] | None:
+        """The worker-made overlay (rgba, low, high) if it fits the shown map and look."""
+        hit = self._prepared_overlay
+        ov = self.overlay
+        if hit is None or ov.normalisation != "image":
+            return None
+        explanation, choice, opacity, rgba, low, high = hit
+        if explanation is not self.explanation or choice != ov.choice or opacity != ov.opacity:
+            return None
+        return rgba, low, high
 
     @property
     def explanation(self) -> Any:
@@ -380,7 +403,14 @@ class ViewerState:
                 seed = getattr(ex, "seed_map", None) if self.overlay.choice == "top" else None
                 self.live.set_map(key, saliency, threshold=self.overlay.threshold,
                                   seed_map=seed)
-            self.scores = self.live.update(self.roi_slices(), p_value=p_value)
+            current = self.roi_slices()
+            ready = self._prepared_scores
+            self._prepared_scores = None
+            if p_value and ready is not None and ready[0] == key and _same_masks(ready[1],
+                                                                                  current):
+                self.scores = dict(ready[2])  # scored in the worker on these very masks
+            else:
+                self.scores = self.live.update(current, p_value=p_value)
             if p_value and volume:
                 self.volume_scores = self._volume_scores()
         self.events.scores.emit()
@@ -402,25 +432,41 @@ class ViewerState:
 
 @dataclass
 class PreparedMap:
-    """A map on the image grid and its Scorer, made off the GUI thread."""
+    """What the GUI thread would otherwise compute when a map arrives, made in a worker:
+    the map on the image grid, its Scorer, the scores of the ROI slices as they were when
+    the run started (used only if they are unchanged), and the per-image overlay RGBA."""
 
     choice: str
     threshold: float
     saliency: np.ndarray
     scorer: Any = None
+    masks: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    scores: dict[str, dict[str, Any]] | None = None
+    overlay: tuple[float, np.ndarray, float, float] | None = None  # opacity, rgba, low, high
 
 
 def prepare_map(explanation: Any, choice: str, threshold: float,
-                warm_mask: np.ndarray | None = None) -> PreparedMap | None:
-    """Upsample the chosen map and build its Scorer (and, given a mask, the p-value FFT)."""
+                masks: list[tuple[str, np.ndarray]] | None = None,
+                opacity: float | None = None) -> PreparedMap | None:
+    """Upsample the chosen map, build its Scorer, score ``masks`` (name, 2-D copy) with
+    p-values, and colour the per-image overlay at ``opacity``."""
     saliency = select_map(explanation, choice)
     if saliency is None:
         return None
     seed = explanation.seed_map if choice == "top" else None
     scorer = Scorer(saliency, threshold=threshold, seed_map=seed)
-    if warm_mask is not None and warm_mask.any():
-        scorer.update(warm_mask, p_value=True)
-    return PreparedMap(choice, threshold, saliency, scorer)
+    masks = list(masks or [])
+    scores = {name: scorer.update(mask, p_value=True) for name, mask in masks}
+    overlay = None
+    if opacity is not None:
+        scaled, low, high = normalise_map(saliency)
+        overlay = (float(opacity), overlay_rgba(scaled, opacity), low, high)
+    return PreparedMap(choice, threshold, saliency, scorer, masks, scores, overlay)
+
+
+def _same_masks(a: list[tuple[str, np.ndarray]], b: list[tuple[str, np.ndarray]]) -> bool:
+    return len(a) == len(b) and all(
+        na == nb and np.array_equal(ma, mb) for (na, ma), (nb, mb) in zip(a, b, strict=True))
 
 
 def select_map(explanation: Any, choice: str) -> np.ndarray | None:

@@ -141,6 +141,16 @@ def test_paint_analyse_score_and_undo(qtbot, window, study_dir, model_card, arti
     click(view, 62, 56)
     assert not state.rois.mask()[z, 62, 56]
 
+    # a fresh run scores the drawn ROI in the worker; what is shown is still score()
+    from coloc_viewer.gui.analysis import ResultCache
+
+    window.cache = ResultCache()
+    analyse(qtbot, window)
+    mask = state.rois.mask()[z]
+    expected = score(state.current_map(), mask, seed_map=state.explanation.seed_map)
+    for key in SCORE_KEYS:
+        assert state.scores["lesion"][key] == pytest.approx(expected[key]), key
+
 
 def test_polygon_tool_fills_the_clicked_outline(qtbot, window, volume):
     from matplotlib.path import Path as MplPath
