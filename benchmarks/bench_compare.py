@@ -2,8 +2,8 @@
 analysed in the worker (ResNet18, 1 channel, 256 x 256 slices), as a ratio to the stall the
 same work causes when run on the GUI thread (the reference, measured in the same run), and
 beside the idle timer jitter and the machine's load average (the stalls left with a worker
-are the GIL and the CPU being shared). Target: under 50 ms. ``BENCH_THREADS`` sets torch's
-thread count (default 2). Prints JSON.
+are the GIL and the CPU being shared). Target: under 50 ms. ``BENCH_THREADS`` overrides torch's
+thread count (default: all cores but one, as the app sets it). Prints JSON.
 """
 
 from __future__ import annotations
@@ -49,9 +49,12 @@ def main() -> None:
     from coloc_viewer.gui.compare_model import ModelRegistry, PaneSpec, Study, compute_pane
     from coloc_viewer.gui.compare_window import CompareWindow
     from coloc_viewer.imaging.volume import Volume
+    from coloc_viewer.model.device import configure_threads
     from coloc_viewer.model.loading import wrap_module
 
-    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+    configure_threads()  # as the app does: all cores but one
+    if os.environ.get("BENCH_THREADS"):
+        torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
     app = QApplication.instance() or QApplication([])
     torch.manual_seed(0)
     net = torchvision.models.resnet18(num_classes=2)

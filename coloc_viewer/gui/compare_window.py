@@ -46,14 +46,12 @@ from coloc_viewer.gui.compare_model import (
     safe_stem,
 )
 from coloc_viewer.gui.compare_pane import ComparePane
-from coloc_viewer.gui.compare_refguard import guard_none_refcount
 from coloc_viewer.gui.compare_worker import CompareJob
+from coloc_viewer.gui.qt_compat import favour_the_gui_thread
 from coloc_viewer.metrics.scorer import SCORE_KEYS
 from coloc_viewer.report.definitions import SCORE_DEFINITIONS, format_score
 from coloc_viewer.report.legend import legend_lines
 from coloc_viewer.report.phi import PhiGuard, patient_identity
-
-guard_none_refcount()
 
 LETTERS = "ABCD"
 EXTRA_ROWS = ("prediction", "channel")
@@ -68,6 +66,7 @@ class CompareWindow(QMainWindow):
                  n_panes: int = 2, specs: Sequence[PaneSpec] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        favour_the_gui_thread()  # the model worker must not starve timers and repaints
         self.setWindowTitle("coloc_viewer -- compare")  # no patient name here
         self.studies = [studies] if isinstance(studies, Study) else list(studies)
         if not 1 <= len(self.studies) <= 2:
@@ -285,7 +284,8 @@ class CompareWindow(QMainWindow):
             pane.show_result(result)
         self._pending.discard(index)
         self._fill_table([index])
-        self.update_scales()
+        if not self._pending or self.scale_mode() == SCALE_IMAGE:
+            self.update_scales()  # the common range settles once: one repaint per pane
         if not self._pending:
             self.status.showMessage("done", 3000)
             self.results_ready.emit()

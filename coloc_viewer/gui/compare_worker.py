@@ -52,9 +52,9 @@ class CompareJob(QRunnable):
 
     def run(self) -> None:
         try:
-            import torch
+            from coloc_viewer.model.device import configure_threads
 
-            torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+            configure_threads()  # all cores but one: the GUI thread keeps a core
             for index, study, k, spec in self.tasks:
                 if self.cancelled:
                     break

@@ -1,4 +1,5 @@
-"""The compare window survives more Qt-driven slot calls than None has references."""
+"""The compare window survives more Qt-driven slot calls than None has references
+(PySide6 6.12 drops a reference to None per call; coloc_viewer.gui.qt_compat guards it)."""
 
 from __future__ import annotations
 
