@@ -73,6 +73,9 @@ class Autosaver:
 
     def state_changed(self, **state: Any) -> None:
         """Record view/model state (slice, window, model, layer ...), saved with the ROIs."""
+        if self._stopping:  # closed: write it now
+            self.workspace.save_state(state)
+            return
         with self._cond:
             self._pending_state = {**(self._pending_state or {}), **state}
             if self._first_pending is None:
@@ -94,13 +97,15 @@ class Autosaver:
         with self._cond:
             self._flush = True
             self._cond.notify_all()
-            while (self._pending is not None or self._pending_state is not None
-                   or self._busy) and self._thread.is_alive():
-                left = None if end is None else end - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self._cond.wait(left)
-            self._flush = False
+            try:
+                while (self._pending is not None or self._pending_state is not None
+                       or self._busy) and self._thread.is_alive():
+                    left = None if end is None else end - time.monotonic()
+                    if left is not None and left <= 0:
+                        return False
+                    self._cond.wait(left)
+            finally:
+                self._flush = False
             return self.last_error is None
 
     def mark_saved_explicitly(self, path: Any = None) -> None:
