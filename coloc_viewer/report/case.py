@@ -151,9 +151,10 @@ def panel_from_explanation(explanation: Any, roi2d: np.ndarray, *, map_choice: s
                            scores: Mapping[str, Any] | None = None) -> MapPanel:
     """A :class:`MapPanel` from an :class:`~coloc_viewer.explain.engine.Explanation`.
 
-    ``map_choice``: "top" (top-ranked channel), "channel:<k>" (channel k) or a CAM method
-    ("gradcam", ...). ``scale``: a CommonScale (or (low, high)) or None for per-image.
-    Scores are computed with :func:`coloc_viewer.score` unless given.
+    ``map_choice``: "top" (top-ranked channel), "channel:<k>" (channel index k),
+    "rank:<r>" (the r-th ranked channel, 0 = top) or a CAM method ("gradcam", ...).
+    ``scale``: a CommonScale (or (low, high)) or None for per-image. Scores are computed
+    with :func:`coloc_viewer.score` unless given.
     """
     from coloc_viewer.metrics.scores import score
 
@@ -162,8 +163,9 @@ def panel_from_explanation(explanation: Any, roi2d: np.ndarray, *, map_choice: s
         channel = explanation.top_channel
         saliency, method = explanation.top_map, "top channel"
         seed = explanation.seed_map
-    elif map_choice.startswith("channel:"):
-        channel = int(map_choice.split(":", 1)[1])
+    elif map_choice.startswith(("channel:", "rank:")):
+        kind, value = map_choice.split(":", 1)
+        channel = int(value) if kind == "channel" else int(explanation.order[int(value)])
         saliency, method = explanation.channel_map(channel), f"channel {channel}"
         seed = explanation.channel_map(channel, mode="nearest")
     else:

@@ -37,6 +37,10 @@ def test_panels_from_explanations_match_the_public_scores(phi_case, tmp_path) ->
     assert top.scores == score(expl.top_map, roi2d, seed_map=expl.seed_map)
     assert cam.scores == score(expl.cam_map("gradcam"), roi2d)
     assert top.channel == expl.top_channel and top.scale == (scale.low, scale.high)
+    second = panel_from_explanation(expl, roi2d, map_choice="rank:1")
+    assert second.channel == int(expl.order[1]) and second.method == f"channel {expl.order[1]}"
+    assert second.scores == score(expl.channel_map(second.channel), roi2d,
+                                  seed_map=expl.channel_map(second.channel, mode="nearest"))
     report = case_report(phi_case.volume, k, phi_case.roi, [top, cam],
                          model_cards=[model.card])
     assert report.model_cards[0]["name"] == "tiny-seq"
