@@ -19,7 +19,7 @@ def letters() -> str:
 
 
 def glyph(letter: str, scale: int = 1) -> np.ndarray:
-    """The boolean bitmap (rows, cols) of ``letter``, each font pixel drawn ``scale`` x ``scale``."""
+    """Boolean bitmap (rows, cols) of ``letter``; each font pixel drawn ``scale`` x ``scale``."""
     try:
         rows = _GLYPHS[letter.upper()]
     except KeyError:

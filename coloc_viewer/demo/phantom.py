@@ -142,7 +142,8 @@ class _Anatomy:
         self.gland_c = (float(r.uniform(-3, 3)), float(r.uniform(-3, 3)))
         self.gland_wobble = _wobble(r, 0.04)
         self.tz_frac = float(r.uniform(0.5, 0.72))  # BPH: a larger transition zone
-        self.bladder = (float(r.uniform(30, 42)), float(r.uniform(24, 32)), float(r.uniform(22, 30)))
+        self.bladder = (float(r.uniform(30, 42)), float(r.uniform(24, 32)),
+                        float(r.uniform(22, 30)))
         self.bladder_wobble = _wobble(r, 0.05)
         self.rectum = (float(r.uniform(12, 17)), float(r.uniform(9, 12)))
         self.rectal_gas = bool(r.random() < 0.5)
