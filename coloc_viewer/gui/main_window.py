@@ -39,7 +39,13 @@ from coloc_viewer.gui.series_browser import SeriesBrowser
 from coloc_viewer.gui.settings import add_recent, open_settings, recent_studies, workspace_root
 from coloc_viewer.gui.slice_view import SliceView
 from coloc_viewer.gui.state import PreparedMap, ViewerState, prepare_map
-from coloc_viewer.gui.study import LoadStep, load_rois_for, load_study, save_rois_to
+from coloc_viewer.gui.study import (
+    LoadStep,
+    load_rois_for,
+    load_study,
+    open_session,
+    save_rois_to,
+)
 from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.imaging.volume import Volume
 
@@ -352,7 +358,7 @@ class MainWindow(QMainWindow):
         self._pending_rois = os.fspath(rois) if rois else None
         self.statusBar().showMessage(f"Opening {Path(path).name}…")
         self._loading_path = path
-        self.runner.submit("load", load_study, path, series, series is None,
+        self.runner.submit("load", load_study, path, series, series is None, workspace_root(),
                            on_yield=self._load_step,
                            on_result=lambda vol: self._study_loaded(path, vol),
                            on_error=lambda err: self.show_error("Cannot open study", err))
@@ -361,8 +367,8 @@ class MainWindow(QMainWindow):
         if step.kind == "series":
             self.series_browser.set_series(self._loading_path, step.payload)
         elif step.kind == "first":
-            volume, rois = step.payload
-            self.set_volume(volume, rois)
+            volume, rois, session = step.payload
+            self.set_volume(volume, rois, session=session)
             self.statusBar().showMessage("Loading slices…")
         elif step.kind == "progress" and step.total:
             self.state.voxels_filled(step.payload)
@@ -383,13 +389,19 @@ class MainWindow(QMainWindow):
             self._pending_rois = None
         self.study_loaded.emit()
 
-    def set_volume(self, volume: Volume, rois: Any = None) -> None:
+    def set_volume(self, volume: Volume, rois: Any = None, *, session: Any = False) -> None:
         """Show ``volume`` now (synchronous; used by the loader and by scripts/tests).
 
         The study's workspace is opened: ROIs autosaved for this series come back when no
-        ROIs with content are given, and every later edit is autosaved."""
+        ROIs with content are given, and every later edit is autosaved. ``session``: one
+        the loading worker opened already (None: autosave unavailable)."""
         self.series_id = series_key(volume)
-        restored_state = self._open_session(volume)
+        if session is False:
+            restored_state = self._open_session(volume)
+        else:
+            self._close_session()
+            self.session = session
+            restored_state = session.state if session is not None else {}
         if rois is None or not any(r.mask.any() for r in rois):
             restored = self.session.restored_roiset() if self.session is not None else None
             rois = restored if restored is not None else rois
@@ -411,15 +423,8 @@ class MainWindow(QMainWindow):
     # -- autosave (coloc_viewer.workspace) -------------------------------------------------
     def _open_session(self, volume: Volume) -> dict:
         self._close_session()
-        try:
-            from coloc_viewer.workspace.session import StudySession
-
-            self.session = StudySession.open(volume, workspace_root())
-            return self.session.state
-        except Exception as err:  # autosave must never stop a study from opening
-            log.warning("autosave unavailable: %s", err)
-            self.session = None
-            return {}
+        self.session = open_session(volume, workspace_root())
+        return self.session.state if self.session is not None else {}
 
     def _close_session(self) -> None:
         if self.session is not None:

@@ -48,11 +48,16 @@ class LoadStep:
 
 
 def load_study(path: str | os.PathLike[str], series: str | None = None,
-               with_series_list: bool = True) -> Iterator[LoadStep]:
+               with_series_list: bool = True, autosave_root: Any = False
+               ) -> Iterator[LoadStep]:
     """Generator for a worker: a first Volume early (only its middle slice decoded; the
     other slices fill in place), the series list, progress, and finally the complete
     :class:`Volume` (``StopIteration.value``, equal to ``load_volume``'s). Closing the
-    generator (a cancelled worker) stops decoding."""
+    generator (a cancelled worker) stops decoding.
+
+    The "first" step carries (volume, RoiSet, session): unless ``autosave_root`` is False,
+    the study's autosave session is opened here (it writes small files with fsync) and its
+    restored ROIs, if any, replace the empty set."""
     from coloc_viewer.imaging.inspect import scan
     from coloc_viewer.imaging.progressive import open_series
 
@@ -63,7 +68,10 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
         # the empty ROI set (a mask as large as the volume) is made here, not in the GUI
         from coloc_viewer.gui.state import new_roiset
 
-        yield LoadStep("first", (first, new_roiset(first)))
+        session = None if autosave_root is False else open_session(first, autosave_root)
+        restored = session.restored_roiset() if session is not None else None
+        rois = restored if restored is not None else new_roiset(first)
+        yield LoadStep("first", (first, rois, session))
         if with_series_list:
             yield LoadStep("series", list(scan(path)))
         fresh: list[int] = []
@@ -79,6 +87,20 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
     finally:
         if loader.volume is None:
             loader.cancel()
+
+
+def open_session(volume: Volume, root: Any = None) -> Any:
+    """The study's autosave session (coloc_viewer.workspace), or None when it cannot be
+    opened (autosave must never stop a study from opening)."""
+    import logging
+
+    try:
+        from coloc_viewer.workspace.session import StudySession
+
+        return StudySession.open(volume, root)
+    except Exception as err:
+        logging.getLogger(__name__).info("autosave unavailable: %s", err)
+        return None
 
 
 def preliminary_volume(loader: Any) -> Volume:
