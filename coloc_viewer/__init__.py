@@ -31,6 +31,8 @@ __all__ = sorted(_API) + ["__version__"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "explain":  # the subpackage is callable (see coloc_viewer/explain/__init__.py)
+        return importlib.import_module("coloc_viewer.explain")
     if name in _API:
         return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'coloc_viewer' has no attribute {name!r}")

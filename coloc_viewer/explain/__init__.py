@@ -1,1 +1,23 @@
-"""Feature-map capture, channel ranking, CAMs and common intensity scales (torch, no Qt)."""
+"""Feature-map capture, channel ranking, CAMs and common intensity scales (torch, no Qt).
+
+The package itself is callable: ``coloc_viewer.explain(model, volume, slice_index, ...)`` is
+:func:`coloc_viewer.explain.engine.explain`. The public API name and the subpackage share a
+name, and Python sets the package attribute when any ``coloc_viewer.explain.*`` module is
+imported; a callable module keeps ``coloc_viewer.explain(...)`` working either way.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+
+class _CallablePackage(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from coloc_viewer.explain.engine import explain
+
+        return explain(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
