@@ -154,6 +154,7 @@ def test_parse_method() -> None:
             parse_method(bad)
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_torchscript_capture_is_refused_with_advice() -> None:
     traced = torch.jit.script(Residual().eval())
     lm = wrap_module(traced, in_channels=1, input_size=(8, 8), classes=["a", "b"])
