@@ -161,21 +161,22 @@ def mask_outline(mask: np.ndarray) -> np.ndarray:
 
 def rois_rgba(masks: list[tuple[np.ndarray, tuple[int, int, int]]], *, fill_alpha: float = 0.3,
               outline: bool = True) -> np.ndarray | None:
-    """Composite visible ROI slices as a translucent fill plus an opaque outline."""
+    """Composite visible ROI slices: translucent fills, then opaque outlines over every fill.
+    The first ROI of the list is drawn last (on top), so a small lesion listed first stays
+    visible inside the organ that holds it."""
     if not masks:
         return None
     shape = masks[0][0].shape
     rgba = np.zeros(shape + (4,), dtype=np.uint8)
-    for mask, colour in masks:
-        m = np.asarray(mask, dtype=bool)
-        if not m.any():
-            continue
-        rgba[m, :3] = colour
-        rgba[m, 3] = int(round(255 * fill_alpha))
-        if outline:
-            edge = mask_outline(m)
-            rgba[edge, :3] = colour
-            rgba[edge, 3] = 255
+    alpha = int(round(255 * fill_alpha))
+    layers = [(np.asarray(m, dtype=bool), c) for m, c in reversed(masks)]
+    for m, colour in layers:
+        if m.any():
+            rgba[m] = (*colour, alpha)
+    if outline:
+        for m, colour in layers:
+            if m.any():
+                rgba[mask_outline(m)] = (*colour, 255)
     return rgba
 
 

@@ -99,7 +99,7 @@ def verdict(scores_by_roi: dict[str, dict[str, Any]]) -> str:
     hits = [n for n, s in drawn.items() if s.get("p_value") is not None and s["p_value"] < ALPHA]
     misses = [n for n in drawn if n not in hits]
     if not hits:
-        return "The map co-localizes with none of: " + _join(misses) + "."
+        return "The map co-localizes with none of the ROIs (" + ", ".join(misses) + ")."
     if not misses:
         return "The map co-localizes with " + _join(hits) + "."
     return "The map looks at the " + _join(hits) + ", not at the " + _join(misses, "or") + "."

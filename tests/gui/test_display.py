@@ -93,3 +93,15 @@ def test_colormap_follows_matplotlib_inferno():
     assert ours.shape == (256, 3)
     assert np.abs(ours - ref).max() < 20  # anchors every 1/8, linear in between
     assert np.all(np.diff(ours.sum(axis=1)) >= 0)  # brightness never decreases
+
+
+def test_first_roi_is_drawn_on_top_and_outlines_over_fills():
+    organ = np.zeros((20, 20), bool)
+    organ[2:18, 2:18] = True
+    lesion = np.zeros((20, 20), bool)
+    lesion[8:12, 8:12] = True
+    rgba = rois_rgba([(lesion, (255, 0, 0)), (organ, (0, 255, 0))], fill_alpha=0.25)
+    assert tuple(rgba[10, 10]) == (255, 0, 0, 64)  # the lesion's fill, inside the organ
+    assert tuple(rgba[8, 10]) == (255, 0, 0, 255)  # its outline
+    assert tuple(rgba[2, 10]) == (0, 255, 0, 255)  # the organ's outline
+    assert tuple(rgba[5, 5]) == (0, 255, 0, 64)

@@ -71,5 +71,7 @@ def test_verdict_names_the_rois():
     assert verdict({"lesion": miss}).startswith("The map does not co-localize with the lesion")
     text = verdict({"lesion": miss, "prostate": miss, "marker": hit})
     assert text == "The map looks at the marker, not at the lesion or the prostate."
+    assert verdict({"lesion": miss, "marker": miss}) == \
+        "The map co-localizes with none of the ROIs (lesion, marker)."
     assert verdict({}) == "Draw an ROI to score the map."
     assert describe({"relevance_mass": None}) == "no ROI drawn"
