@@ -3,10 +3,12 @@
 ResNet50 (fixed random weights, eval, 2 threads) at 1x3x512x512 and 1x3x224x224:
 plain no-grad forward; coloc_viewer ``explain`` (capture + contribution ranking of all
 channels + Grad-CAM); torchcam GradCAM; captum LayerGradCam (+ upsampling); pytorch-grad-cam
-GradCAM. One warm-up, then 3 rounds that interleave the methods; medians and ratios to the
-plain forward. Score-CAM at 224: all 2048 channels against the same number of plain
-forwards in the same batch size; by default estimated from the first ``--scorecam-subset``
-channels (``--full-scorecam`` runs all 2048, several minutes), plus the top-64 variant.
+GradCAM. One warm-up, then rounds (3 by default) that interleave the methods in rotating
+order; medians and ratios to the plain forward (also the median of per-round ratios,
+steadier on a shared machine), and CPU-time ratios. Score-CAM at 224: all 2048 channels
+against the same number of plain forwards in the same batch size (paired per batch); by
+default estimated from the first ``--scorecam-subset`` channels (``--full-scorecam`` runs
+all 2048, several minutes), plus the top-64 variant.
 
     .venv/bin/python benchmarks/bench_explain.py [--sizes 512 224] [--full-scorecam]
 """
@@ -85,9 +87,10 @@ def bench_size(model, size: int, repeats: int) -> dict:
         fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
     cpu: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            wall, used = _timed_both(fn)
+    names = list(fns)
+    for r in range(repeats):
+        for k in names[r % len(names):] + names[:r % len(names)]:  # rotate the order
+            wall, used = _timed_both(fns[k])
             times[k].append(wall)
             cpu[k].append(used)
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -99,6 +102,11 @@ def bench_size(model, size: int, repeats: int) -> dict:
         "seconds_all": {k: [round(t, 4) for t in v] for k, v in times.items()},
         "ratio_to_plain_forward": {k: round(v / med["plain_forward"], 3)
                                    for k, v in med.items()},
+        "paired_ratio_to_plain_forward": {
+            k: round(statistics.median(a / b for a, b in zip(v, times["plain_forward"])), 3)
+            for k, v in times.items()},
+        "paired_explain_vs_torchcam": round(statistics.median(
+            a / b for a, b in zip(times["coloc_viewer_explain"], times["torchcam_gradcam"])), 3),
         "explain_vs_torchcam": round(med["coloc_viewer_explain"] / med["torchcam_gradcam"], 3),
         "cpu_seconds_median": {k: round(v, 4) for k, v in med_cpu.items()},
         "cpu_ratio_to_plain_forward": {k: round(v / med_cpu["plain_forward"], 3)
