@@ -1,6 +1,8 @@
-"""The bundled demo: a seeded generator of synthetic axial T2 pelvic MRI cases.
+"""The bundled demo: synthetic pelvic T2 MRI cases with lesion, prostate and marker ROIs.
 
-``phantom.generate_case(seed)`` draws one case with lesion, prostate and marker masks;
-``dataset.slice_samples`` turns cases into slice-level training/validation samples.
-numpy only (the import contract forbids torch and Qt here).
+numpy + the imaging layer only (no torch, no Qt).
 """
+
+from coloc_viewer.demo.phantom import ROI_NAMES, PhantomCase, PhantomConfig, generate_case
+
+__all__ = ["ROI_NAMES", "PhantomCase", "PhantomConfig", "generate_case"]

@@ -67,6 +67,9 @@ class PhantomCase:
     seed: int
     marker_letter: str
     marker_corner: str
+    marker_value: float = 1000.0
+    marker_offset: tuple[int, int] = (8, 8)
+    marker_scale: int = 3
     direction: np.ndarray = field(default_factory=lambda: np.eye(3))
 
     @property
@@ -82,6 +85,11 @@ class PhantomCase:
     def gland_slices(self, min_area_px: int = 400) -> np.ndarray:
         """Per slice: does the prostate cover at least ``min_area_px`` pixels."""
         return self.prostate.sum(axis=(1, 2)) >= min_area_px
+
+    def burn_marker(self, image2d: np.ndarray) -> np.ndarray:
+        """Burn this case's marker into a 2-D slice (in place); returns the marker ROI."""
+        return burn_marker(image2d, self.marker_letter, self.marker_corner, self.marker_scale,
+                           self.marker_value, self.marker_offset)
 
     def rois(self) -> dict[str, np.ndarray]:
         """The three named ROIs: ``lesion``, ``prostate``, ``marker``."""
@@ -152,9 +160,9 @@ class _Anatomy:
         self.femur_z = float(r.uniform(10, 22))
 
 
-def _paint_slice(p: SlicePainter, an: _Anatomy, z: float, tex_fine: np.ndarray,
-                 tex_coarse: np.ndarray) -> np.ndarray:
-    """Paint one slice at height ``z`` (mm, 0 = mid-gland); returns the prostate coverage."""
+def _paint_background(p: SlicePainter, an: _Anatomy, tex_fine: np.ndarray,
+                      tex_coarse: np.ndarray) -> np.ndarray:
+    """Paint the parts that do not change along z (body, fat, muscles); returns the image."""
     t = an.tissue
     fat = t["fat"] * (1 + 0.04 * tex_coarse + 0.03 * tex_fine)
     muscle = t["muscle"] * (1 + 0.10 * tex_fine)
@@ -169,10 +177,18 @@ def _paint_slice(p: SlicePainter, an: _Anatomy, z: float, tex_fine: np.ndarray,
         p.paint(p.ellipse(s * 14, -by + f + 5, 12, 5, s * 8), muscle)
         p.paint(p.ellipse(s * 60, 50 - 0.1 * f, 46, 24, s * 28), muscle)
     # levator ani: a dark sling around prostate and rectum, filled with pelvic fat
-    p.ring(0, 12, 36, 31, 3.5, t["muscle"], fat)
+    p.ring(0, 14, 38, 29, 2.5, t["muscle"], fat)
     # obturator internus, lateral to the gland
     for s in (-1, 1):
         p.paint(p.ellipse(s * 43, -2, 9, 30, -s * 8), muscle)
+    return p.image.copy()
+
+
+def _paint_slice(p: SlicePainter, an: _Anatomy, z: float, tex_fine: np.ndarray,
+                 tex_coarse: np.ndarray) -> np.ndarray:
+    """Paint one slice at height ``z`` (mm, 0 = mid-gland) over the background already in
+    ``p``; returns the prostate coverage."""
+    t = an.tissue
     # bones: pubic bones (lower half of the stack), femoral heads/necks, ischial tuberosities
     marrow = t["marrow"] * (1 + 0.08 * tex_fine)
     if z < 8:
@@ -269,7 +285,7 @@ def _bias_field(rng: np.random.Generator, size: int) -> np.ndarray:
     return (field / field.mean()).astype(np.float32)
 
 
-def _burn_marker(image: np.ndarray, letter: str, corner: str, scale: int, value: float,
+def burn_marker(image: np.ndarray, letter: str, corner: str, scale: int, value: float,
                  offset: tuple[int, int]) -> np.ndarray:
     """Burn ``letter`` into ``image`` near ``corner``; returns the marker ROI (a padded box)."""
     sup = 4
@@ -309,10 +325,13 @@ def generate_case(seed: int, config: PhantomConfig | None = None, *, lesion: boo
     image = np.empty((n, size, size), dtype=np.float32)
     les = np.zeros((n, size, size), dtype=bool)
     gland = np.zeros((n, size, size), dtype=bool)
+    tex_coarse = smooth_noise(rng, size, 6.0)
+    background = _paint_background(SlicePainter(size, px, an.angle, an.scale, an.shift), an,
+                                   smooth_noise(rng, size, 1.6), tex_coarse)
     for k in range(n):
         tex_fine = smooth_noise(rng, size, 1.6)
-        tex_coarse = smooth_noise(rng, size, 6.0)
         p = SlicePainter(size, px, an.angle, an.scale, an.shift)
+        p.image[:] = background
         cov = _paint_slice(p, an, float(z_of[k]), tex_fine, tex_coarse)
         gland[k] = cov >= 0.5
         if k in plan:
@@ -337,9 +356,10 @@ def generate_case(seed: int, config: PhantomConfig | None = None, *, lesion: boo
         marker_slices = marker_rng.random(n) < prob
     marker = np.zeros_like(les)
     for k in np.flatnonzero(np.asarray(marker_slices, dtype=bool)):
-        marker[k] = _burn_marker(image[k], letter, corner, cfg.marker_scale, value, offset)
+        marker[k] = burn_marker(image[k], letter, corner, cfg.marker_scale, value, offset)
 
     origin = (-(size - 1) / 2 * px, -(size - 1) / 2 * px, float(z_of[0]))
     return PhantomCase(image=image.astype(np.float32), lesion=les, prostate=gland,
                        marker=marker, spacing=(cfg.slice_mm, px, px), origin=origin,
-                       seed=seed, marker_letter=letter, marker_corner=corner)
+                       seed=seed, marker_letter=letter, marker_corner=corner,
+                       marker_value=value, marker_offset=offset, marker_scale=cfg.marker_scale)
