@@ -1,8 +1,9 @@
 """Train the two bundled reference models, ``demo-clean`` and ``demo-shortcut``.
 
-Both are torchvision ResNet-18 slice classifiers (lesion vs no lesion) on 1-channel 256 x 256
-synthetic T2 slices, built and saved through the same model-card path users use
-(``build_torchvision`` + float16 safetensors + a card JSON). ``demo-clean`` sees the burned-in
+Both are torchvision ResNet-18 slice classifiers (lesion vs no lesion) on 1-channel synthetic
+T2 slices (256 x 256, resampled to a 128 x 128 input by the card's preprocessing), built and
+saved through the same model-card path users use (``build_torchvision`` + float16
+safetensors + a card JSON). ``demo-clean`` sees the burned-in
 marker independently of the lesion; ``demo-shortcut`` sees it on 95% of lesion slices and 5%
 of the others, so it learns to read the marker.
 
@@ -42,19 +43,20 @@ TRAIN_SEEDS = range(1000, 1000 + 100)  # validation uses seeds >= 50_000 (tests/
 
 
 def to_inputs(samples: SliceSamples, size: int) -> torch.Tensor:
-    """Normalise every slice exactly as the loaded model's preprocessing will."""
+    """Resample and normalise every slice exactly as the loaded model's preprocessing will."""
     prep = Preprocessor(1, (size, size), NORMALIZATION)
     spacing = (samples.pixel_mm, samples.pixel_mm)
     return torch.cat([prep(img, spacing)[0] for img in samples.images])
 
 
 def train(name: str, config: PhantomConfig, *, seeds: range, epochs: int, batch: int,
-          lr: float, seed: int, out: Path, description: str) -> dict:
+          lr: float, seed: int, out: Path, description: str, input_size: int,
+          target_layer: str) -> dict:
     """Train one model and write ``<name>.json`` + ``<name>.safetensors`` into ``out``."""
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     data = slice_samples(seeds, config, rng_seed=seed)
-    x = to_inputs(data, config.size)
+    x = to_inputs(data, input_size)
     y = torch.from_numpy(data.labels.astype(np.int64))
     t_data = time.perf_counter() - t0
 
@@ -100,11 +102,11 @@ def train(name: str, config: PhantomConfig, *, seeds: range, epochs: int, batch:
         "architecture": "resnet18",
         "weights": f"{name}.safetensors",
         "in_channels": 1,
-        "input_size": [config.size, config.size],
+        "input_size": [input_size, input_size],
         "normalization": NORMALIZATION,
         "classes": CLASSES,
         "positive_class": 1,
-        "target_layer": "layer4",
+        "target_layer": target_layer,
         "description": description,
         "training": {
             "script": "tools/train_demo_models.py",
@@ -133,15 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--cases", type=int, default=len(TRAIN_SEEDS))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--input-size", type=int, default=128,
+                    help="model input (slices are resampled to it by the card's preprocessing)")
+    ap.add_argument("--target-layer", default="layer3")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     base = PhantomConfig()
     seeds = range(TRAIN_SEEDS.start, TRAIN_SEEDS.start + args.cases)
-    epochs = args.epochs
+    epochs, input_size = args.epochs, args.input_size
     if args.tiny:
         base = replace(base, size=64, n_slices=8, pixel_mm=2.5, p_lesion_case=1.0,
                        lesion_radius_mm=(6.0, 8.0), marker_scale=1)
-        seeds, epochs = range(TRAIN_SEEDS.start, TRAIN_SEEDS.start + 3), 1
+        seeds, epochs, input_size = range(TRAIN_SEEDS.start, TRAIN_SEEDS.start + 3), 1, 64
     jobs = {
         "demo-clean": (clean_config(base), 11,
                        "Reference model that looks at the lesion: trained on synthetic T2 pelvis "
@@ -154,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and name != args.only:
             continue
         card = train(name, cfg, seeds=seeds, epochs=epochs, batch=16, lr=2e-3, seed=seed,
-                     out=args.out, description=text)
+                     out=args.out, description=text, input_size=input_size,
+                     target_layer=args.target_layer)
         print(json.dumps({"model": name, "slices": card["training"]["slices"],
                           "seconds": card["training"]["seconds"]}))
     return 0
