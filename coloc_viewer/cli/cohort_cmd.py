@@ -40,6 +40,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int,
                    help="torch threads per task (default: cores // workers locally, 1 on "
                    "Dask); tables are bit-identical across backends at equal thread counts")
+    p.add_argument("--batch-size", type=int, default=16,
+                   help="slices explained per batched forward (default 16; 1 = one "
+                   "explain() per slice)")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="submit the cases to this dask.distributed scheduler instead")
     p.add_argument("--channel-set", metavar="JSON",
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         layer=args.layer, target=args.target,
         roi_names=tuple(args.roi_names) if args.roi_names else None,
         threshold=args.threshold, p_value=not args.no_p_value, workers=args.workers,
-        dask=args.dask, threads=args.threads, channel_set=args.channel_set,
+        dask=args.dask, threads=args.threads, batch_size=args.batch_size,
+        channel_set=args.channel_set,
         principal_ratio=args.principal_ratio or None, report=not args.no_report,
         seed=args.seed)
     run_cohort(args.manifest, args.out, options)

@@ -61,6 +61,7 @@ class CohortOptions:
     threshold: float = 0.5
     p_value: bool = True
     top_k: int = 10
+    batch_size: int = 16
     workers: int = 1
     dask: str | None = None
     dask_timeout: float = 20.0
@@ -134,7 +135,8 @@ class _Planner:
         return CaseTask(case=case, model=model, model_label=self.labels[model],
                         units=tuple(units), layer=o.layer, target=o.target,
                         roi_names=o.roi_names, threshold=o.threshold, p_value=o.p_value,
-                        top_k=o.top_k, threads=self.threads, channel_set=channel_set)
+                        top_k=o.top_k, batch_size=o.batch_size, threads=self.threads,
+                        channel_set=channel_set)
 
     def main_units(self, case: Case, model: str) -> list[UnitSpec]:
         units = [UnitSpec(self.key(case, model, r, TOP_MAP), r, TOP_MAP) for r in self.o.ranks]

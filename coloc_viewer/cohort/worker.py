@@ -46,6 +46,7 @@ class CaseTask:
     threshold: float = 0.5
     p_value: bool = True
     top_k: int = 10
+    batch_size: int = 16
     threads: int | None = None
     channel_set: dict[str, Any] | None = field(default=None, hash=False)
 
@@ -195,18 +196,27 @@ def _scorer(saliency: np.ndarray, shape: tuple[int, int], seed: np.ndarray | Non
     return Scorer(saliency, shape, threshold=task.threshold, seed_map=seed)
 
 
-def _explanations(model: Any, volume: Any, z: int, task: CaseTask) -> dict[str, Any]:
-    """The explanations a slice needs, by rank, computing each CAM method only once."""
+def _explanations(model: Any, volume: Any, zs: list[int], task: CaseTask
+                  ) -> list[dict[str | None, Any]]:
+    """Per slice of ``zs``: the explanations it needs by rank (``None``: the one whose
+    CAMs the CAM units read), each CAM method computed once, slices batched."""
+    from coloc_viewer.cohort.batched import explain_slices
+
     ranks = sorted({u.rank for u in task.units if u.rank is not None},
                    key=lambda r: (r != "contribution", r))
     cams = tuple(sorted({u.method for u in task.units
                          if u.rank is None and u.method != TOP_MAP}))
     if not ranks:
         ranks = ["contribution"]
-    out: dict[str, Any] = {}
-    for i, r in enumerate(ranks):
-        out[r] = explain_slice(model, volume, z, task, r, cams if i == 0 else ())
-    out[None] = out[ranks[0]]  # CAM units read the first explanation
+    per_rank = {r: explain_slices(model, volume, zs, layer=task.layer, target=task.target,
+                                  rank=r, methods=cams if i == 0 else (), top_k=task.top_k,
+                                  batch_size=task.batch_size)
+                for i, r in enumerate(ranks)}
+    out: list[dict[str | None, Any]] = []
+    for j in range(len(zs)):
+        d: dict[str | None, Any] = {r: per_rank[r][j] for r in ranks}
+        d[None] = d[ranks[0]]
+        out.append(d)
     return out
 
 
@@ -233,33 +243,41 @@ def _run_case(task: CaseTask, base: dict[str, Any]) -> list[dict[str, Any]]:
     mask_shape = tuple(volume.shape[1:])
     recs = {u.key: dict(base, key=u.key, rank=u.rank, method=u.method, status="ok",
                         rows=[], extrema=[], contributions=[]) for u in task.units}
-    for z in zs:
-        exps = _explanations(model, volume, z, task)
-        for u in task.units:
-            exp = exps[u.rank] if u.rank in exps else exps[None]
-            sal, seed, top = unit_maps(exp, u, task.channel_set)
-            probs = np.asarray(exp.prediction["probabilities"], float)
-            pred = int(exp.prediction["index"])
-            target = int(exp.target)
-            rec = recs[u.key]
-            rec["extrema"].append([z, _clean(np.min(sal)), _clean(np.max(sal))])
-            if u.rank == "contribution" and u.method == TOP_MAP:
-                rec["contributions"].append({"slice": z, "target": target, "predicted": pred,
-                                             "label": label_idx,
-                                             "im": encode_vector(exp.importance)})
-            scorer = _scorer(sal, mask_shape, seed, task)
-            for name, mask in masks.items():
-                row = {"case_id": task.case.case_id, "label": task.case.label,
-                       "model": task.model_label, "layer": exp.layer, "rank": u.rank,
-                       "method": u.method, "roi": name, "slice": z,
-                       "roi_pixels": int(mask[z].sum()), "channel": top,
-                       "predicted": pred, "predicted_label": str(exp.prediction.get("label")),
-                       "target": target, "target_probability": _clean(probs[target]),
-                       "correct": None if label_idx is None else pred == label_idx}
-                res = scorer.update(mask[z], p_value=task.p_value)
-                row.update({k: _clean(res.get(k)) for k in SCORE_KEYS})
-                rec["rows"].append(row)
+    for start in range(0, len(zs), max(1, task.batch_size)):
+        chunk = zs[start:start + max(1, task.batch_size)]
+        for z, exps in zip(chunk, _explanations(model, volume, chunk, task), strict=True):
+            _score_slice(task, recs, z, exps, masks, mask_shape, label_idx)
     return list(recs.values())
+
+
+def _score_slice(task: CaseTask, recs: dict[str, dict[str, Any]], z: int,
+                 exps: dict[str | None, Any], masks: dict[str, np.ndarray],
+                 mask_shape: tuple[int, ...], label_idx: int | None) -> None:
+    """Score every unit's map of slice ``z`` against every ROI; append to ``recs``."""
+    for u in task.units:
+        exp = exps[u.rank] if u.rank in exps else exps[None]
+        sal, seed, top = unit_maps(exp, u, task.channel_set)
+        probs = np.asarray(exp.prediction["probabilities"], float)
+        pred = int(exp.prediction["index"])
+        target = int(exp.target)
+        rec = recs[u.key]
+        rec["extrema"].append([z, _clean(np.min(sal)), _clean(np.max(sal))])
+        if u.rank == "contribution" and u.method == TOP_MAP:
+            rec["contributions"].append({"slice": z, "target": target, "predicted": pred,
+                                         "label": label_idx,
+                                         "im": encode_vector(exp.importance)})
+        scorer = _scorer(sal, mask_shape, seed, task)
+        for name, mask in masks.items():
+            row = {"case_id": task.case.case_id, "label": task.case.label,
+                   "model": task.model_label, "layer": exp.layer, "rank": u.rank,
+                   "method": u.method, "roi": name, "slice": z,
+                   "roi_pixels": int(mask[z].sum()), "channel": top,
+                   "predicted": pred, "predicted_label": str(exp.prediction.get("label")),
+                   "target": target, "target_probability": _clean(probs[target]),
+                   "correct": None if label_idx is None else pred == label_idx}
+            res = scorer.update(mask[z], p_value=task.p_value)
+            row.update({k: _clean(res.get(k)) for k in SCORE_KEYS})
+            rec["rows"].append(row)
 
 
 def thumbnail(task: CaseTask, unit: UnitSpec, roi_name: str, z: int
