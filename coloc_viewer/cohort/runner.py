@@ -335,8 +335,9 @@ def _finish(out: Path, cases: list[Case], models: tuple[str, ...], labels: dict[
     slices = slice_rows(records, order)
     per_case = case_rows(slices)
     failures = failure_rows(records)
-    failures.sort(key=lambda r: (order.index(r["case_id"]) if r["case_id"] in order else 0,
-                                 r["model"], r["rank"] or "", r["method"]))
+    pos = {c: i for i, c in enumerate(order)}
+    failures.sort(key=lambda r: (pos.get(r["case_id"], 0), r["model"], r["rank"] or "",
+                                 r["method"]))
     write_table(slices, SLICE_TYPES, out / "slices")
     write_table(per_case, CASE_TYPES, out / "cases")
     write_table(failures, FAILURE_TYPES, out / "failures")
@@ -344,7 +345,7 @@ def _finish(out: Path, cases: list[Case], models: tuple[str, ...], labels: dict[
     failed_pairs: dict[tuple[str, str], str] = {}
     for f in failures:
         failed_pairs.setdefault((f["case_id"], f["model"]), f["reason"])
-    failed_cases = sorted({c for c, _ in failed_pairs}, key=order.index)
+    failed_cases = sorted({c for c, _ in failed_pairs}, key=lambda c: pos.get(c, 0))
     summary: dict[str, Any] = {
         "format": "coloc_viewer.cohort/1",
         "n_cases": len(cases),
