@@ -98,8 +98,10 @@ class MainWindow(QMainWindow):
         self._add_dock("Series", self.series_browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("ROIs", self.roi_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._add_dock("Channels", self.gallery, Qt.DockWidgetArea.RightDockWidgetArea)
         self._add_dock("Scores", self.score_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._add_dock("Channels", self.gallery, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self.docks["Scores"], self.docks["Channels"],
+                             Qt.Orientation.Horizontal)
 
         self._build_status_bar()
         self._build_actions()
@@ -123,7 +125,7 @@ class MainWindow(QMainWindow):
                 ("value", "Pixel value in physical units", 9),
                 ("slice", "Slice index and position along the normal", 20),
                 ("model", "Model", 12), ("prediction", "Prediction and probability", 16),
-                ("time", "Inference time of the shown map", 7),
+                ("time", "Inference time of the shown map", 9),
                 ("device", "Device the model runs on", 4)):
             label = QLabel("")
             label.setToolTip(tip)
@@ -316,6 +318,8 @@ class MainWindow(QMainWindow):
         if self._default_layout_pending:  # first start: the image gets the room
             self._default_layout_pending = False
             self.resizeDocks([self.docks["Scores"]], [200], Qt.Orientation.Vertical)
+            self.resizeDocks([self.docks["Scores"], self.docks["Channels"]], [1100, 380],
+                             Qt.Orientation.Horizontal)
             self.resizeDocks([self.docks["Series"], self.docks["Model"]], [320, 340],
                              Qt.Orientation.Horizontal)
 

@@ -93,6 +93,7 @@ class ModelPanel(QWidget):
         self.progress.setValue(0)
         self.prediction = QLabel("No model run yet.")
         self.prediction.setWordWrap(True)
+        self.prediction.setMinimumHeight(3 * self.prediction.fontMetrics().lineSpacing())
 
         form = QFormLayout()
         form.addRow("Model", self.model_box)
