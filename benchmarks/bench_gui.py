@@ -22,6 +22,8 @@ os.environ.setdefault("COLOC_VIEWER_NO_SETTINGS", "1")
 
 import numpy as np  # noqa: E402
 
+REPEATS = 3  # the machine is shared: report the median run, and every run
+
 
 class StallProbe:
     """A 2 ms QTimer; the longest gap between its ticks is the longest event-loop stall."""
@@ -123,18 +125,25 @@ def main() -> dict:
     start = time.perf_counter()
     explain_slice(model, vol, key)
     blocking_ms = (time.perf_counter() - start) * 1000
-    done = []
+    done: list = []
     window.analysis_done.connect(done.append)
-    with StallProbe() as probe:
-        start = time.perf_counter()
-        window.analyse_current()
-        wait_for(app, lambda: bool(done) and not window.runner.is_busy())
-        run_ms = (time.perf_counter() - start) * 1000
+    stalls, walls = [], []
+    for _ in range(REPEATS):
+        window.cache = type(window.cache)()  # no cache hit: the model runs every time
+        done.clear()
+        with StallProbe() as probe:
+            start = time.perf_counter()
+            window.analyse_current()
+            wait_for(app, lambda: bool(done) and not window.runner.is_busy())
+            walls.append((time.perf_counter() - start) * 1000)
+        stalls.append(probe.longest_ms)
+    stall = statistics.median(stalls)
     out["analysis_resnet50_512"] = {
-        "longest_stall_ms": probe.longest_ms, "analysis_wall_ms": round(run_ms, 1),
+        "longest_stall_ms": stall, "runs_longest_stall_ms": stalls,
+        "analysis_wall_ms": round(statistics.median(walls), 1),
         "blocking_reference_ms": round(blocking_ms, 1),
-        "stall_over_blocking": round(probe.longest_ms / blocking_ms, 4),
-        "target_ms": 50, "meets_target": probe.longest_ms < 50}
+        "stall_over_blocking": round(stall / blocking_ms, 4),
+        "target_ms": 50, "meets_target": stall < 50}
 
     # 3. brush dab -> score on screen (the analysed ResNet50 map, 512 x 512)
     state, view = window.state, window.view
@@ -199,17 +208,25 @@ def main() -> dict:
     start = time.perf_counter()
     load_volume(series)
     blocking_load_ms = (time.perf_counter() - start) * 1000
-    with StallProbe() as probe:
-        start = time.perf_counter()
-        window.open_path(series)
-        wait_for(app, lambda: bool(loaded) and not window.runner.is_busy())
+    stalls, firsts, totals = [], [], []
+    for _ in range(REPEATS):
+        loaded.clear()
+        first.clear()
+        with StallProbe() as probe:
+            start = time.perf_counter()
+            window.open_path(series)
+            wait_for(app, lambda: bool(loaded) and not window.runner.is_busy())
+        stalls.append(probe.longest_ms)
+        firsts.append((first[0] - start) * 1000)
+        totals.append((loaded[0] - start) * 1000)
+    stall = statistics.median(stalls)
     out["series_load_200x512x512"] = {
-        "longest_stall_ms": probe.longest_ms,
-        "first_slice_ms": round((first[0] - start) * 1000, 1),
-        "loaded_ms": round((loaded[0] - start) * 1000, 1),
+        "longest_stall_ms": stall, "runs_longest_stall_ms": stalls,
+        "first_slice_ms": round(statistics.median(firsts), 1),
+        "loaded_ms": round(statistics.median(totals), 1),
         "blocking_reference_ms": round(blocking_load_ms, 1),
-        "stall_over_blocking": round(probe.longest_ms / blocking_load_ms, 4),
-        "target_ms": 50, "meets_target": probe.longest_ms < 50}
+        "stall_over_blocking": round(stall / blocking_load_ms, 4),
+        "target_ms": 50, "meets_target": stall < 50}
     window.runner.shutdown(5000)
     window.close()
     return out
