@@ -363,8 +363,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening {Path(path).name}…")
         self._loading_path = path
         self.runner.submit("load", load_study, path, series, series is None, workspace_root(),
+                           self.session,
                            on_yield=self._load_step,
-                           on_result=lambda vol: self._study_loaded(path, vol),
+                           on_result=lambda result: self._study_loaded(path, *result),
                            on_error=lambda err: self.show_error("Cannot open study", err))
 
     def _load_step(self, step: LoadStep) -> None:
@@ -378,10 +379,10 @@ class MainWindow(QMainWindow):
             self.state.voxels_filled(step.payload)
             self.statusBar().showMessage(f"Loading slices {step.done}/{step.total}")
 
-    def _study_loaded(self, path: str, volume: Volume) -> None:
+    def _study_loaded(self, path: str, volume: Volume, presets: Any = None) -> None:
         current = self.state.volume
         if current is not None and current.voxels is volume.voxels:
-            self.state.replace_volume(volume)
+            self.state.replace_volume(volume, presets)
             self.series_id = series_key(volume)
             self._update_title()
         else:
@@ -402,11 +403,10 @@ class MainWindow(QMainWindow):
         self.series_id = series_key(volume)
         if session is False:
             restored_state = self._open_session(volume)
-        else:
-            self._close_session()
+        else:  # the loading worker closed the previous session and opened this one
             self.session = session
             restored_state = session.state if session is not None else {}
-        if rois is None or not any(r.mask.any() for r in rois):
+        if session is False and (rois is None or not any(r.mask.any() for r in rois)):
             restored = self.session.restored_roiset() if self.session is not None else None
             rois = restored if restored is not None else rois
         self._session_quiet = True

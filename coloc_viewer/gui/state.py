@@ -115,14 +115,17 @@ class ViewerState:
         self.events.explanation.emit()
         self.events.scores.emit()
 
-    def replace_volume(self, volume: Volume) -> None:
+    def replace_volume(self, volume: Volume,
+                       presets: list[tuple[str, WindowLevel]] | None = None) -> None:
         """The finished volume of a progressive load: same grid, so the slice, window and
-        ROIs drawn meanwhile stay; otherwise the same as :meth:`set_volume`."""
+        ROIs drawn meanwhile stay; otherwise the same as :meth:`set_volume`. ``presets``:
+        computed by the loading worker (else here)."""
         if self.volume is None or self.volume.shape != volume.shape:
             self.set_volume(volume)
             return
         self.volume = volume
-        self.presets = presets_for(volume.metadata.get("modality"), volume.voxels)
+        self.presets = presets if presets is not None else \
+            presets_for(volume.metadata.get("modality"), volume.voxels)
         self.voxels_filled(None)
 
     def voxels_filled(self, indices: list[int] | None = None) -> None:

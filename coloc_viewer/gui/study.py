@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from coloc_viewer.gui.display import presets_for
 from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.resources import demo_dir
 
@@ -48,8 +49,8 @@ class LoadStep:
 
 
 def load_study(path: str | os.PathLike[str], series: str | None = None,
-               with_series_list: bool = True, autosave_root: Any = False
-               ) -> Iterator[LoadStep]:
+               with_series_list: bool = True, autosave_root: Any = False,
+               previous_session: Any = None) -> Iterator[LoadStep]:
     """Generator for a worker: a first Volume early (only its middle slice decoded; the
     other slices fill in place), the series list, progress, and finally the complete
     :class:`Volume` (``StopIteration.value``, equal to ``load_volume``'s). Closing the
@@ -57,12 +58,16 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
 
     The "first" step carries (volume, RoiSet, session): unless ``autosave_root`` is False,
     the study's autosave session is opened here (it writes small files with fsync) and its
-    restored ROIs, if any, replace the empty set."""
+    restored ROIs, if any, replace the empty set; ``previous_session`` (the study shown so
+    far) is closed first, here, once the new path proved readable. The return value is
+    (volume, window presets), the presets computed here too."""
     from coloc_viewer.imaging.inspect import scan
     from coloc_viewer.imaging.progressive import open_series
 
     path = os.fspath(path)
     loader = open_series(path, series=series)
+    if previous_session is not None:
+        previous_session.close()  # flushes and fsyncs: not on the GUI thread
     try:
         first = loader.volume if loader.volume is not None else preliminary_volume(loader)
         # the empty ROI set (a mask as large as the volume) is made here, not in the GUI
@@ -83,7 +88,8 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
                 fresh = []
         if fresh:
             yield LoadStep("progress", fresh, *loader.progress)
-        return loader.result()
+        volume = loader.result()
+        return volume, presets_for(volume.metadata.get("modality"), volume.voxels)
     finally:
         if loader.volume is None:
             loader.cancel()
