@@ -423,6 +423,7 @@ class MainWindow(QMainWindow):
         self._settings_changed()
         self._update_title()
         self._slice_changed()
+        self.view.graphics.setFocus()  # slice keys work at once
 
     # -- autosave (coloc_viewer.workspace) -------------------------------------------------
     def _open_session(self, volume: Volume) -> dict:
