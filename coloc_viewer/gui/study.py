@@ -76,7 +76,12 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
         session = None if autosave_root is False else open_session(first, autosave_root)
         restored = session.restored_roiset() if session is not None else None
         rois = restored if restored is not None else new_roiset(first)
-        yield LoadStep("first", (first, rois, session))
+        try:
+            yield LoadStep("first", (first, rois, session))
+        except GeneratorExit:  # superseded: nobody else will close this session
+            if session is not None:
+                session.close()
+            raise
         if with_series_list:
             yield LoadStep("series", list(scan(path)))
         fresh: list[int] = []
