@@ -249,6 +249,13 @@ class SmokeTest:
             self.errors.append(f"dialog {widget.windowTitle()!r}: {text}")
             widget.close()
 
+    def _unhandled(self, kind: type[BaseException], err: BaseException, tb: Any) -> None:
+        """Exceptions escaping Qt slots (worker callbacks) fail the step at once."""
+        log.error("unhandled exception in the viewer:\n%s",
+                  "".join(traceback.format_exception(kind, err, tb)))
+        self.errors.append(f"an unhandled {kind.__name__}: {err}")
+        self._previous_hook(kind, err, tb)
+
     def wait_until(self, done: Callable[[], bool], what: str) -> None:
         from PySide6.QtCore import QCoreApplication, QEventLoop
 
@@ -278,6 +285,8 @@ class SmokeTest:
             raise SmokeFailure(f"Qt platform is {platform!r}, expected 'offscreen'")
         from coloc_viewer.gui.main_window import MainWindow
 
+        self._previous_hook = sys.excepthook
+        sys.excepthook = self._unhandled
         self.window = MainWindow()
         self.window.error_shown.connect(lambda text: self.errors.append(str(text)))
         self.window.study_loaded.connect(self._count_load)
@@ -451,6 +460,8 @@ class SmokeTest:
                 raise SmokeFailure(f"{path}: a patient identifier of the test series leaked")
 
     def close(self) -> None:
+        if getattr(self, "_previous_hook", None) is not None:
+            sys.excepthook = self._previous_hook
         if self.window is not None:
             self._dialog_timer.stop()
             self.window.runner.shutdown(3000)
