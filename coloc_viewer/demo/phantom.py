@@ -47,7 +47,7 @@ class PhantomConfig:
     marker_scale: int = 3
     noise_sigma: tuple[float, float] = (9.0, 16.0)
     """Range of the Rician noise sigma (signal units; fat is about 650)."""
-    lesion_radius_mm: tuple[float, float] = (4.0, 6.5)
+    lesion_radius_mm: tuple[float, float] = (5.0, 8.0)
     lesion_slices: tuple[int, int] = (2, 4)
 
     def to_dict(self) -> dict:
