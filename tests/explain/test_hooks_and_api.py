@@ -160,3 +160,15 @@ def test_torchscript_capture_is_refused_with_advice() -> None:
     lm = wrap_module(traced, in_channels=1, input_size=(8, 8), classes=["a", "b"])
     with pytest.raises(ModelError, match="TorchScript.*state_dict"):
         explain(lm, np.zeros((8, 8), np.float32), methods=())
+
+
+def test_public_api_names(tv_model) -> None:
+    import coloc_viewer
+    import coloc_viewer.explain.engine  # binds the subpackage to the name `explain`
+    from coloc_viewer.model.loading import load_model
+
+    lm = wrap_module(tv_model("resnet18", 1), in_channels=1, input_size=(64, 64))
+    e = coloc_viewer.explain(lm, np.zeros((64, 64), np.float32), 0, layer=None, target=None,
+                             rank="max")
+    assert type(e).__name__ == "Explanation" and e.rank == "max" and e.layer == "layer4"
+    assert coloc_viewer.load_model is load_model
