@@ -7,6 +7,7 @@ import base64
 import html
 import io
 import os
+import textwrap
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -142,7 +143,9 @@ def _thumbnails(cases: list[dict[str, Any]], images: _Images,
                 got = thumbnails(row)
             except Exception as err:  # noqa: BLE001 - a missing thumbnail must not stop it
                 got = None
-                ax.text(0.5, 0.5, f"unavailable\n{type(err).__name__}", ha="center")
+                why = textwrap.fill(f"{type(err).__name__}: {err}"[-160:], 40)
+                ax.text(0.5, 0.5, f"thumbnail unavailable\n{why}", ha="center", va="center",
+                        fontsize=6, transform=ax.transAxes)
             if got is not None:
                 _thumb(fig, ax, *got, f"{which}: {row['case_id']} slice {row['index_slice']}\n"
                        f"relevance mass {row['relevance_mass']:.2f}")

@@ -99,7 +99,7 @@ def test_parquet_equals_csv_and_typed(baseline):
 def test_scores_equal_the_public_api(baseline, cohort, models):
     """Differential: a row equals explain() + score() called directly."""
     import coloc_viewer as cv
-    from coloc_viewer.explain.engine import explain  # cv.explain is shadowed by the package
+    from coloc_viewer.explain.engine import explain
 
     out = baseline["out"]
     rows = [r for r in _rows(out / "slices.csv")
