@@ -16,6 +16,7 @@ import pytest
 
 from coloc_viewer.cli.main import main
 from coloc_viewer.cohort.runner import CohortOptions, run_cohort
+from coloc_viewer.errors import InputError
 
 SLICE_KEY = ("case_id", "model", "rank", "method", "roi", "slice")
 
@@ -232,3 +233,31 @@ def test_cli_exit_codes(cohort, models, tmp_path, capsys):
                  "--model", str(models[0]), "--principal-ratio", "0.5"]) == 2
     assert main(["cohort", str(cohort["manifest"]), "--out", str(tmp_path / "o"),
                  "--model", str(models[0]), "--method", "nocam"]) == 2
+
+
+def test_saved_channel_set_reproduces_the_principal_scores(baseline, cohort, models, tmp_path):
+    """--channel-set reuses a set: same principal-CAM rows as the run that derived it."""
+    out = baseline["out"]
+    cs_path = out / "channel_sets" / "tiny-a.json"
+    opts = CohortOptions(models=(str(models[0]),), ranks=("contribution",),
+                         methods=("gradcam",), channel_set=str(cs_path), threads=1,
+                         report=False)
+    run = run_cohort(cohort["manifest"], tmp_path / "reuse", opts, stream=io.StringIO())
+    assert run.summary["principal"]["channel_sets"] == {}  # given, not derived
+    mine = [r for r in run.slices if r["method"] == "principal-gradcam"]
+    ref = [r for r in baseline["run"].slices
+           if r["method"] == "principal-gradcam" and r["model"] == "tiny-a"]
+    assert len(mine) == len(ref) == 4 * 3 * 2
+    for a, b in zip(mine, ref):
+        assert (a["case_id"], a["slice"], a["roi"]) == (b["case_id"], b["slice"], b["roi"])
+        for k in ("relevance_mass", "auroc", "p_value"):
+            assert (a[k] is None) == (b[k] is None)
+            if a[k] is not None:
+                assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-9)
+    wrong = tmp_path / "other.json"
+    wrong.write_text(cs_path.read_text().replace('"tiny-a"', '"someone-else"'))
+    with pytest.raises(InputError, match="channel set is for model"):
+        run_cohort(cohort["manifest"], tmp_path / "x",
+                   CohortOptions(models=tuple(str(m) for m in models),
+                                 channel_set=str(wrong), report=False),
+                   stream=io.StringIO())
