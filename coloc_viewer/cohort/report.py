@@ -103,6 +103,7 @@ def _distributions(cases: list[dict[str, Any]], images: _Images) -> str:
             ax.scatter(d, i + rng.uniform(-0.15, 0.15, len(d)), s=10, alpha=0.6, color="C1")
         ax.set_yticks(pos, [n[:60] for n in names], fontsize=7)
         ax.set_xlim(-0.02, 1.02)
+        ax.invert_yaxis()  # first group on top, as in the table
         ax.set_xlabel(f"{key} (index slice of each case)")
         fig.tight_layout()
         out.append(images.tag(fig, f"dist_{key}", f"distribution of {key}"))
