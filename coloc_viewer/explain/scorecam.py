@@ -19,7 +19,9 @@ from torch import nn
 from coloc_viewer.explain.capture import as_logits
 
 
-def _batch_size(x: torch.Tensor, budget_bytes: int = 64 * 2**20) -> int:
+def _batch_size(x: torch.Tensor, budget_bytes: int = 32 * 2**20) -> int:
+    """Masked inputs per batch: at most 64, and about 32 MB of input (activations inside
+    the network are many times that)."""
     per = x[0].numel() * x.element_size()
     return max(1, min(64, budget_bytes // max(per, 1)))
 
