@@ -42,7 +42,7 @@ from coloc_viewer.cohort.worker import (
     decode_vector,
     default_threads,
 )
-from coloc_viewer.errors import InputError
+from coloc_viewer.errors import InputError, ModelError
 
 RANKS = ("contribution", "max", "mean", "gradient", "ablation")
 PRINCIPAL_BASE = "gradcam"  # the principal-channel CAM re-sums Grad-CAM's w_k A_k
@@ -85,11 +85,18 @@ class CohortRun:
 
 
 def model_label(model: str) -> str:
-    """Display name of a bundled model name or a card path (the card's ``name``)."""
+    """Display name of a bundled model name or a card path (the card's ``name``); a
+    :class:`ModelError` (exit 2) for an unknown name or a bad card, before any case runs."""
     if model.lower().endswith(".json") or os.sep in model or Path(model).is_file():
         from coloc_viewer.model.card import read_card
 
         return read_card(model).name
+    from coloc_viewer.model.loading import list_bundled_models
+
+    known = list_bundled_models()
+    if model not in known:
+        raise ModelError(f"no such bundled model (bundled: {', '.join(known) or 'none'}); "
+                         "pass a model card JSON", model)
     return model
 
 

@@ -233,6 +233,11 @@ def test_cli_exit_codes(cohort, models, tmp_path, capsys):
                  "--model", str(models[0]), "--principal-ratio", "0.5"]) == 2
     assert main(["cohort", str(cohort["manifest"]), "--out", str(tmp_path / "o"),
                  "--model", str(models[0]), "--method", "nocam"]) == 2
+    capsys.readouterr()
+    assert main(["cohort", str(cohort["manifest"]), "--out", str(tmp_path / "o"),
+                 "--model", "no-such-model"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no-such-model" in err[0] and "bundled" in err[0]
 
 
 def test_saved_channel_set_reproduces_the_principal_scores(baseline, cohort, models, tmp_path):
