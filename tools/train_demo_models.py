@@ -188,14 +188,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lesion-radius", type=float, nargs=2, metavar=("MIN", "MAX"),
+                    help="lesion radius range in mm (default: the generator's)")
+    ap.add_argument("--lesion-signal", type=float,
+                    help="lesion signal relative to the default (higher = subtler)")
     ap.add_argument("--tiny", action="store_true",
                     help="a few dozen slices, 1 epoch, 64 px input: proves the pipeline")
     args = ap.parse_args(argv)
     if args.tiny:
         args.cases, args.val_cases, args.epochs, args.size, args.neg_per_case = 6, 3, 1, 64, 3
     torch.set_num_threads(args.threads)
+    lesion = {}
+    if args.lesion_radius:
+        lesion["lesion_radius_mm"] = tuple(args.lesion_radius)
+    if args.lesion_signal:
+        lesion["lesion_signal"] = args.lesion_signal
     cfg = PhantomConfig(p_lesion_case=0.85, p_marker_lesion=0.0, p_marker_no_lesion=0.0,
-                        n_slices=8 if args.tiny else 20)
+                        n_slices=8 if args.tiny else 20, **lesion)
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
     train = collect_slices(args.cases, TRAIN_SEED_BASE, cfg, args.neg_per_case, rng)

@@ -49,6 +49,8 @@ class PhantomConfig:
     """Range of the Rician noise sigma (signal units; fat is about 650)."""
     lesion_radius_mm: tuple[float, float] = (5.0, 8.0)
     lesion_slices: tuple[int, int] = (2, 4)
+    lesion_signal: float = 1.0
+    """Lesion signal relative to the default low-T2 focus (higher = subtler lesion)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -246,8 +248,9 @@ def _paint_slice(p: SlicePainter, an: _Anatomy, z: float, tex_fine: np.ndarray,
 
 
 def _paint_lesion(p: SlicePainter, an: _Anatomy, centre: tuple[float, float], radius: float,
-                  wobble: list, prostate: np.ndarray, tex_fine: np.ndarray) -> np.ndarray:
-    value = an.tissue["lesion"] * (1 + 0.08 * tex_fine)
+                  wobble: list, prostate: np.ndarray, tex_fine: np.ndarray,
+                  signal: float = 1.0) -> np.ndarray:
+    value = an.tissue["lesion"] * signal * (1 + 0.08 * tex_fine)
     inside = np.clip(prostate * 1.0, 0, 1)
     cov = p.paint(p.ellipse(centre[0], centre[1], radius, radius * 0.85, 20.0, wobble), value,
                   clip=inside)
@@ -336,7 +339,7 @@ def generate_case(seed: int, config: PhantomConfig | None = None, *, lesion: boo
         gland[k] = cov >= 0.5
         if k in plan:
             c, r, wob = plan[k]
-            les[k] = _paint_lesion(p, an, c, r, wob, cov, tex_fine) >= 0.5
+            les[k] = _paint_lesion(p, an, c, r, wob, cov, tex_fine, cfg.lesion_signal) >= 0.5
         image[k] = p.image
     les &= gland
 
