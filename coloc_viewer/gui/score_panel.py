@@ -61,9 +61,13 @@ class ScorePanel(QWidget):
         self.volume_label.setVisible(has_volume)
         self.volume_table.setVisible(has_volume)
         if self.state.explanation is None:
-            self.verdict.setText("No map on this slice yet: press Analyse (F5).")
+            text = "No map on this slice yet: press Analyse (F5)."
+        elif self.state.stroke_in_progress:
+            return  # no p-values mid-stroke: keep the verdict until the stroke ends
         else:
-            self.verdict.setText(verdict(scores))
+            text = verdict(scores)
+        if self.verdict.text() != text:
+            self.verdict.setText(text)
 
     @staticmethod
     def _fill(table: QTableWidget, scores: dict) -> None:

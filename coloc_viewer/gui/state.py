@@ -205,6 +205,11 @@ class ViewerState:
         self.set_brush_radius(self.tools.brush_radius_mm * (1.2 ** int(steps)))
 
     # -- ROI editing (delegated to the RoiSet) --------------------------------------------
+    @property
+    def stroke_in_progress(self) -> bool:
+        """A brush drag is going on (scores are live, p-values follow at its end)."""
+        return self._stroke_open
+
     def active_roi(self) -> Any:
         """The ROI the tools draw on (None when the set is empty)."""
         if self.rois is None or self.rois.active is None:
