@@ -25,20 +25,23 @@ class HeldOut:
 
     def with_markers(self, rates: tuple[float, float], seed: int) -> tuple[np.ndarray,
                                                                            np.ndarray]:
-        """Copies of the slices with each case's marker burned in at ``rates``
-        (P(marker | lesion), P(marker | no lesion)); returns (images, marker masks)."""
+        """Copies of the slices with each case's marker burned in on exactly
+        ``round(rate * n)`` randomly chosen slices of each class (``rates`` =
+        (P(marker | lesion), P(marker | no lesion))); returns (images, marker masks)."""
         rng = np.random.default_rng(seed)
         images = self.images.copy()
         marker = np.zeros(images.shape, dtype=bool)
-        for i, (y, c) in enumerate(zip(self.labels, self.owner)):
-            if rng.random() < (rates[0] if y else rates[1]):
-                marker[i] = self.cases[c].burn_marker(images[i])
+        for label, rate in ((True, rates[0]), (False, rates[1])):
+            idx = np.flatnonzero(self.labels == label)
+            for i in rng.choice(idx, int(round(rate * idx.size)), replace=False):
+                marker[i] = self.cases[self.owner[i]].burn_marker(images[i])
         return images, marker
 
 
-@pytest.fixture(scope="session")
-def heldout() -> HeldOut:
-    cfg = PhantomConfig(p_marker_lesion=0.0, p_marker_no_lesion=0.0)
+def make_heldout(**lesion_settings) -> HeldOut:
+    """Gland slices of the held-out cases, the lesion drawn with ``lesion_settings``
+    (``lesion_radius_mm``, ``lesion_signal``; default: the generator's)."""
+    cfg = PhantomConfig(p_marker_lesion=0.0, p_marker_no_lesion=0.0, **lesion_settings)
     cases, images, labels, lesion, prostate, owner = [], [], [], [], [], []
     for i, seed in enumerate(HELDOUT_SEEDS):
         case = generate_case(seed, cfg, lesion=i % 4 != 3)  # a quarter without a lesion
@@ -52,3 +55,24 @@ def heldout() -> HeldOut:
         cases.append(case)
     return HeldOut(cases, np.stack(images), np.asarray(labels), np.stack(lesion),
                    np.stack(prostate), np.asarray(owner))
+
+
+@pytest.fixture(scope="session")
+def heldout_for():
+    """``heldout_for(**lesion_settings) -> HeldOut``, each setting generated once."""
+    cache: dict[tuple, HeldOut] = {}
+
+    def get(**settings) -> HeldOut:
+        key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                           for k, v in settings.items()))
+        if key not in cache:
+            cache[key] = make_heldout(**dict(key))
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def heldout(heldout_for) -> HeldOut:
+    """Held-out cases with the generator's default lesions."""
+    return heldout_for()

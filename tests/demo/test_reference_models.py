@@ -9,6 +9,7 @@ are written to ``artifacts/demo_validation.json`` (and recorded in docs/models/)
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,14 +38,23 @@ def _probabilities(model, images: np.ndarray) -> np.ndarray:
         return torch.softmax(model.module(x), dim=1)[:, model.card.positive_class].numpy()
 
 
+def _lesion_settings(model) -> dict:
+    """The lesion settings of the generator the model was trained on (from its card)."""
+    card = json.loads(Path(model.card.path).read_text())
+    gen = card["training"]["generator_settings"]
+    return {k: gen[k] for k in ("lesion_radius_mm", "lesion_signal") if k in gen}
+
+
 @pytest.fixture(scope="module")
-def aucs(models, heldout):
+def aucs(models, heldout_for):
+    """Slice-level ROC-AUC on held-out cases drawn like each model's training cases."""
     out = {}
-    for setting, rates in (("training_marker", SHORTCUT_RATES),
-                           ("independent_marker", INDEPENDENT_RATES)):
-        images, _ = heldout.with_markers(rates, seed=11)
-        for name, model in models.items():
-            out[(name, setting)] = roc_auc_score(heldout.labels, _probabilities(model, images))
+    for name, model in models.items():
+        data = heldout_for(**_lesion_settings(model))
+        for setting, rates in (("training_marker", SHORTCUT_RATES),
+                               ("independent_marker", INDEPENDENT_RATES)):
+            images, _ = data.with_markers(rates, seed=11)
+            out[(name, setting)] = roc_auc_score(data.labels, _probabilities(model, images))
     return out
 
 
