@@ -1,5 +1,10 @@
 """Feature-map capture, channel ranking, CAMs and common intensity scales (torch, no Qt).
 
+The package itself is callable: ``coloc_viewer.explain(model, volume, slice_index, ...)`` is
+:func:`coloc_viewer.explain.engine.explain`. The public API name and the subpackage share a
+name, and Python sets the package attribute when any ``coloc_viewer.explain.*`` module is
+imported; a callable module keeps ``coloc_viewer.explain(...)`` working either way.
+
 * ``engine``   -- ``explain(model, volume, slice_index, ...)`` -> :class:`Explanation`
 * ``layers``   -- ``list_layers`` (one dry run), ``resolve_layer``, :class:`LayerInfo`
 * ``capture``  -- :class:`LayerCapture`: activations + gradients, graph after the layer only
@@ -19,15 +24,11 @@ import types
 from typing import Any
 
 
-class _CallableModule(types.ModuleType):
-    """The public API name ``coloc_viewer.explain`` is both this subpackage and the function
-    :func:`coloc_viewer.explain.engine.explain`; once the subpackage is imported Python binds
-    the name to the module, so the module forwards calls to the function."""
-
+class _CallablePackage(types.ModuleType):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from coloc_viewer.explain.engine import explain
 
         return explain(*args, **kwargs)
 
 
-sys.modules[__name__].__class__ = _CallableModule
+sys.modules[__name__].__class__ = _CallablePackage
