@@ -372,8 +372,8 @@ class MainWindow(QMainWindow):
         if step.kind == "series":
             self.series_browser.set_series(self._loading_path, step.payload)
         elif step.kind == "first":
-            volume, rois, session = step.payload
-            self.set_volume(volume, rois, session=session)
+            volume, rois, session, presets = step.payload
+            self.set_volume(volume, rois, session=session, presets=presets)
             self.statusBar().showMessage("Loading slices…")
         elif step.kind == "progress" and step.total:
             self.state.voxels_filled(step.payload)
@@ -394,7 +394,8 @@ class MainWindow(QMainWindow):
             self._pending_rois = None
         self.study_loaded.emit()
 
-    def set_volume(self, volume: Volume, rois: Any = None, *, session: Any = False) -> None:
+    def set_volume(self, volume: Volume, rois: Any = None, *, session: Any = False,
+                   presets: Any = None) -> None:
         """Show ``volume`` now (synchronous; used by the loader and by scripts/tests).
 
         The study's workspace is opened: ROIs autosaved for this series come back when no
@@ -411,7 +412,7 @@ class MainWindow(QMainWindow):
             rois = restored if restored is not None else rois
         self._session_quiet = True
         try:
-            self.state.set_volume(volume, rois)
+            self.state.set_volume(volume, rois, presets)
             z = restored_state.get("slice")
             if isinstance(z, int) and 0 <= z < volume.shape[0]:
                 self.state.set_slice(z)

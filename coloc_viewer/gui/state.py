@@ -93,13 +93,16 @@ class ViewerState:
         self.loading: set[int] = set()
 
     # -- study ---------------------------------------------------------------------------
-    def set_volume(self, volume: Volume, rois: Any = None) -> None:
-        """Show a new study (the middle slice, its default window) with ``rois`` or one ROI."""
+    def set_volume(self, volume: Volume, rois: Any = None,
+                   presets: list[tuple[str, WindowLevel]] | None = None) -> None:
+        """Show a new study (the middle slice, its default window) with ``rois`` or one ROI;
+        ``presets`` when a worker computed them already."""
         self.volume = volume
         self.slice_index = volume.shape[0] // 2
         loading = bool(volume.metadata.get("loading"))  # only the middle slice is decoded
-        self.presets = presets_for(volume.metadata.get("modality"),
-                                   volume.voxels[self.slice_index] if loading else volume.voxels)
+        self.presets = presets if presets is not None else presets_for(
+            volume.metadata.get("modality"),
+            volume.voxels[self.slice_index] if loading else volume.voxels)
         self.window = self.default_window()
         self.explanations = {}
         self._maps.clear()

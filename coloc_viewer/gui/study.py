@@ -56,10 +56,11 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
     :class:`Volume` (``StopIteration.value``, equal to ``load_volume``'s). Closing the
     generator (a cancelled worker) stops decoding.
 
-    The "first" step carries (volume, RoiSet, session): unless ``autosave_root`` is False,
-    the study's autosave session is opened here (it writes small files with fsync) and its
-    restored ROIs, if any, replace the empty set; ``previous_session`` (the study shown so
-    far) is closed first, here, once the new path proved readable. The return value is
+    The "first" step carries (volume, RoiSet, session, window presets): unless
+    ``autosave_root`` is False, the study's autosave session is opened here (it writes
+    small files with fsync) and its restored ROIs, if any, replace the empty set;
+    ``previous_session`` (the study shown so far) is closed first, here, once the new path
+    proved readable. The return value is
     (volume, window presets), the presets computed here too."""
     from coloc_viewer.imaging.inspect import scan
     from coloc_viewer.imaging.progressive import open_series
@@ -76,8 +77,11 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
         session = None if autosave_root is False else open_session(first, autosave_root)
         restored = session.restored_roiset() if session is not None else None
         rois = restored if restored is not None else new_roiset(first)
+        loading = first is not loader.volume  # only the middle slice is decoded
+        presets = presets_for(first.metadata.get("modality"),
+                              first.voxels[first.shape[0] // 2] if loading else first.voxels)
         try:
-            yield LoadStep("first", (first, rois, session))
+            yield LoadStep("first", (first, rois, session, presets))
         except GeneratorExit:  # superseded: nobody else will close this session
             if session is not None:
                 session.close()
