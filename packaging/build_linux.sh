@@ -77,6 +77,10 @@ if [ "$BUILD_DEB" = 1 ]; then
     done
     install -m 644 packaging/linux/copyright "$STAGE/usr/share/doc/$NAME/copyright"
     install -m 755 packaging/linux/postinst packaging/linux/postrm "$STAGE/DEBIAN/"
+    # files are installed as root: everyone must be able to read them (a model file written
+    # with mode 600 would otherwise be unreadable for the clinician's account). Hard links
+    # share modes with dist/, so this fixes the bundle too.
+    chmod -R u+rwX,go+rX,go-w "$STAGE"
     installed_kb=$(du -sk --apparent-size "$STAGE" | cut -f1)
     # Depends/Recommends/Suggests: the libraries the bundle takes from the system (ldd)
     echo "   scanning the bundle's system libraries"

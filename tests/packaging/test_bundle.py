@@ -166,6 +166,8 @@ def test_deb_metadata_and_files(built, tmp_path):
     listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True,
                              check=True).stdout
     assert "root/root" in listing and re.search(r"\./opt/coloc-viewer/coloc-viewer\n", listing)
+    unreadable = [line for line in listing.splitlines() if line[7] != "r"]
+    assert not unreadable, f"files other users cannot read: {unreadable[:3]}"
     root = tmp_path / "root"
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
     desktop = (root / "usr/share/applications/coloc-viewer.desktop").read_text()
