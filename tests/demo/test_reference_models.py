@@ -81,6 +81,13 @@ def _median(scores: list[dict], key: str = "relevance_mass") -> float:
     return float(np.median(vals)) if vals else 0.0
 
 
+def _enrichment(scores: list[dict]) -> float:
+    """Median of relevance_mass / (ROI area / image area): 1 = no more than the ROI's share."""
+    vals = [s["relevance_mass"] / (s["n_roi"] / 256**2) for s in scores
+            if s["relevance_mass"] is not None and s["n_roi"]]
+    return float(np.median(vals)) if vals else 0.0
+
+
 def _p_share(scores: list[dict]) -> float:
     return float(np.mean([s["p_value"] is not None and s["p_value"] < 0.05 for s in scores]))
 
@@ -95,6 +102,7 @@ def report(aucs, positives, heldout, artifacts_dir):
         for kind in ("top_map", "gradcam"):
             runs = positives[name][kind]
             entry[kind] = {roi: {"median_relevance_mass": round(_median(runs[roi]), 4),
+                                 "median_enrichment": round(_enrichment(runs[roi]), 3),
                                  "share_p_below_0.05": round(_p_share(runs[roi]), 3)}
                            for roi in ROIS}
         rep["models"][name] = entry
@@ -125,10 +133,21 @@ def test_clean_model_looks_at_the_lesion_twice_as_much(report, kind):
 
 @pytest.mark.parametrize("kind", ["top_map", "gradcam"])
 def test_roi_ordering_names_what_each_model_looks_at(report, kind):
-    clean = {r: v["median_relevance_mass"] for r, v in report["models"]["demo-clean"][kind].items()}
-    short = {r: v["median_relevance_mass"]
-             for r, v in report["models"]["demo-shortcut"][kind].items()}
-    # the shortcut model's map falls on the marker, neither on the lesion nor on the gland
-    assert short["marker"] > short["prostate"] >= short["lesion"]
-    # the clean model's map lies in the gland around the lesion, not on the marker
-    assert clean["prostate"] >= clean["lesion"] > clean["marker"]
+    clean, short = (report["models"][m][kind] for m in MODELS)
+
+    def get(model: dict, key: str) -> dict:
+        return {r: model[r][key] for r in ROIS}
+
+    # demo-shortcut: more mass on the small marker box than on the lesion; per unit area more
+    # on the marker than on the gland or the lesion; beats chance on the marker most often
+    mass, enr, sig = (get(short, k) for k in ("median_relevance_mass", "median_enrichment",
+                                              "share_p_below_0.05"))
+    assert mass["marker"] > mass["lesion"]
+    assert enr["marker"] > enr["prostate"] and enr["marker"] > enr["lesion"]
+    assert sig["marker"] > sig["prostate"] and sig["marker"] > sig["lesion"]
+    # demo-clean: the gland (which holds the lesion) and the lesion before the marker
+    mass, enr, sig = (get(clean, k) for k in ("median_relevance_mass", "median_enrichment",
+                                              "share_p_below_0.05"))
+    assert mass["prostate"] > mass["lesion"] > mass["marker"]
+    assert enr["lesion"] > enr["marker"]
+    assert sig["lesion"] > sig["marker"]
