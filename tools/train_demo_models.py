@@ -172,6 +172,7 @@ def write_card(out: Path, name: str, model: nn.Module, size: int, provenance: di
     state.update({k: v.detach().contiguous() for k, v in model.state_dict().items()
                   if not v.is_floating_point()})
     save_file(state, str(weights))
+    weights.chmod(0o644)  # safetensors writes 0600; the weights ship to every user
     card = {
         "name": name, "architecture": "resnet18", "weights": weights.name, "in_channels": 1,
         "input_size": [size, size], "normalization": NORMALIZATION,
