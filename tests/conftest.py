@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("COLOC_VIEWER_NO_SETTINGS", "1")
+# The test run's logs stay out of the user's log folder (GUI test mode, set above, already
+# gives every window a throw-away settings file and autosave folder).
+os.environ.setdefault("COLOC_VIEWER_LOG_DIR", tempfile.mkdtemp(prefix="coloc-viewer-test-log-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from coloc_viewer import __version__
 from coloc_viewer.errors import ColocError
+from coloc_viewer.logging_setup import configure_logging
 
 SUBCOMMANDS = {
     "inspect": "coloc_viewer.cli.inspect_cmd",
@@ -48,6 +49,7 @@ def _sub_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    configure_logging()
     try:
         if argv and argv[0] in SUBCOMMANDS:
             parser, module = _sub_parser(argv[0])

@@ -156,10 +156,8 @@ def run_gui(args: Any) -> int:
     smoke_test, screenshot)."""
     reason = no_display_reason()
     if getattr(args, "smoke_test", False):
-        try:
-            from coloc_viewer.gui.smoke_test import run_smoke_test
-        except ImportError:  # the packaged self test is not part of this install
-            return run_offscreen(args, reason)
+        from coloc_viewer.gui.smoke_test import run_smoke_test
+
         _application(offscreen=True)
         return int(run_smoke_test(args))
     if reason or args.screenshot:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import click, drag, wheel
+from gui_events import click, drag, wheel
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
 from coloc_viewer.gui.display import apply_window, rois_rgba
@@ -276,7 +276,7 @@ def test_choosing_a_cam_reruns_and_the_gallery_switches_channels(qtbot, window, 
 
 
 def test_hover_reports_the_pixel_value_and_position(qtbot, window, volume):
-    from conftest import send_mouse
+    from gui_events import send_mouse
 
     window.set_volume(volume)
     view = window.view
