@@ -25,8 +25,8 @@ def _fmt(values: list[float] | None, digits: int = 4) -> str:
 
 
 def _table(infos: list[SeriesInfo]) -> str:
-    lines = [f"{'#':>2}  {'modality':<8} {'kind':<18} {'shape z x y x x':<18} "
-             f"{'spacing mm':<20} {'files':>5}  description / series"]
+    lines = [f"{'#':>2}  {'modality':<8} {'kind':<18} {'shape (z, y, x)':<18} "
+             f"{'spacing mm (z, y, x)':<20} {'files':>5}  description / series"]
     for i, s in enumerate(infos, 1):
         shape = _fmt(s.shape) if s.shape else "-"
         lines.append(f"{i:>2}  {s.modality:<8} {s.kind:<18} {shape:<18} "
