@@ -72,8 +72,13 @@ class LiveScores:
 
 
 def describe(scores: dict[str, Any]) -> str:
-    """One ROI's verdict phrase: 'co-localizes (p = 0.003)' or 'does not co-localize'."""
+    """One ROI's verdict phrase: 'co-localizes (p = 0.003)' or 'does not co-localize'.
+
+    Without a relevance mass, ``n_roi`` (ROI pixels on this slice) tells an empty ROI from
+    a map with nothing positive to share out."""
     if not scores or scores.get("relevance_mass") is None:
+        if scores and (scores.get("n_roi") or 0) > 0:
+            return "the map has no positive values on this slice"
         return "no ROI drawn"
     p = scores.get("p_value")
     if p is None:
@@ -87,6 +92,8 @@ def verdict(scores_by_roi: dict[str, dict[str, Any]]) -> str:
     """Plain-language verdict naming the ROIs, e.g. 'looks at the marker, not at the lesion'."""
     drawn = {n: s for n, s in scores_by_roi.items() if s and s.get("relevance_mass") is not None}
     if not drawn:
+        if any(s and (s.get("n_roi") or 0) > 0 for s in scores_by_roi.values()):
+            return "The map has no positive values on this slice."
         return "Draw an ROI to score the map."
     if len(drawn) == 1:
         name, s = next(iter(drawn.items()))

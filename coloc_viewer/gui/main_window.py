@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
     analysis_finished = Signal()  # a run (one slice or all) ended, done or cancelled
     model_ready = Signal(str)
     error_shown = Signal(str)
+    case_exported = Signal(object)  # list of Paths written
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +85,9 @@ class MainWindow(QMainWindow):
         self._loading_path = ""
         self.session: Any = None  # coloc_viewer.workspace.session.StudySession
         self._session_quiet = False
+        self._compare: Any = None
+        self._compare_behind = False  # ROI edits of a running stroke not yet sent to it
+        self._restoring: dict[str, Any] = {}  # model settings a reopened study waits for
 
         self.view = SliceView(self.state)
         self.setCentralWidget(self.view)
@@ -173,8 +177,18 @@ class MainWindow(QMainWindow):
                      "Load ROIs (DICOM SEG, NIfTI/NRRD label map, single mask)", menu=f)
         self._action("Save ROIs…", self.save_rois_dialog, QKeySequence.StandardKey.Save,
                      "Save every ROI (DICOM SEG, NIfTI/NRRD label map + names)", menu=f)
-        self._action("Export screenshot…", self.export_screenshot_dialog, "Ctrl+E",
-                     "Save a PNG of the window (no patient name)", menu=f)
+        self._action("Save screenshot…", self.export_screenshot_dialog, "Ctrl+E",
+                     "Save a PNG of the view with a legend (model, layer, method, scale, "
+                     "scores; no patient name)", menu=f)
+        self._action("Export case report…", self.export_case_dialog, "Ctrl+Shift+E",
+                     "Write an HTML and a PDF report and a CSV of scores of this slice into a "
+                     "folder", menu=f)
+        self.include_phi = self._action(
+            "Include patient identifiers", lambda: None, None,
+            "Print patient name, ID and birth date in exported reports (off by default)",
+            menu=f)
+        self.include_phi.setCheckable(True)
+        self.include_phi.setChecked(False)
         f.addSeparator()
         self._action("Quit", self.close, QKeySequence.StandardKey.Quit, menu=f)
 
@@ -261,6 +275,8 @@ class MainWindow(QMainWindow):
         self.view.hovered.connect(self._hover)
         self.state.events.slice.connect(self._slice_changed)
         self.state.events.rois.connect(self._autosave_rois)
+        self.state.events.rois.connect(self._sync_compare)
+        self.state.events.scores.connect(self._sync_compare_after_stroke)
         self.state.events.roi_list.connect(self._autosave_rois)
         self.state.events.slice.connect(self._autosave_state)
         self.state.events.window.connect(self._autosave_state)
@@ -421,6 +437,7 @@ class MainWindow(QMainWindow):
                 self.state.set_window(WindowLevel(float(win[0]), float(win[1])))
         finally:
             self._session_quiet = False
+        self._restore_model_settings(restored_state)
         self._settings_changed()
         self._update_title()
         self._slice_changed()
@@ -448,11 +465,38 @@ class MainWindow(QMainWindow):
             return
         settings = self.analysis_settings()
         w = self.state.window
-        self.session.state_changed(
-            slice=self.state.slice_index, window=[w.center, w.width],
-            model=settings.model if settings else None,
-            layer=settings.layer if settings else None,
-            rank=settings.rank if settings else None, method=self.state.overlay.choice)
+        chosen = {"model": settings.model if settings else None,
+                  "layer": settings.layer if settings else None,
+                  "rank": settings.rank if settings else None,
+                  "method": self.state.overlay.choice}
+        chosen.update(self._restoring)  # the model a reopened study asked for is loading
+        self.session.state_changed(slice=self.state.slice_index, window=[w.center, w.width],
+                                   **chosen)
+
+    def _restore_model_settings(self, saved: dict) -> None:
+        """Bring back the model, layer, rank and map a reopened study was reviewed with."""
+        name = saved.get("model")
+        if not isinstance(name, str) or not name:
+            return
+        if name not in self.models and name not in self._bundled_models() \
+                and not Path(name).is_file():
+            log.info("the study's model is no longer available")
+            return
+        self._restoring = {k: saved.get(k) for k in ("model", "layer", "rank", "method")}
+
+        def apply() -> None:
+            wanted, self._restoring = self._restoring, {}
+            if not wanted or self.model_panel.current_model() != wanted["model"]:
+                return
+            mp = self.model_panel
+            for box, key in ((mp.layer_box, "layer"), (mp.rank_box, "rank")):
+                idx = box.findData(wanted.get(key)) if wanted.get(key) else -1
+                if idx >= 0:
+                    box.setCurrentIndex(idx)
+            if isinstance(wanted.get("method"), str):
+                mp.select_map(wanted["method"])
+
+        self.select_model(name, then=apply)
 
     def _update_title(self) -> None:
         vol = self.state.volume
@@ -712,11 +756,33 @@ class MainWindow(QMainWindow):
         from coloc_viewer.gui.compare_model import ModelRegistry, Study
         from coloc_viewer.gui.compare_window import CompareWindow
 
-        mask = self.state.rois.mask() if self.state.rois is not None and \
+        mask = self.state.rois.mask().copy() if self.state.rois is not None and \
             self.state.rois.active else None
         self._compare = CompareWindow(Study(self.state.volume, mask), ModelRegistry())
         self._compare.show()
         return self._compare
+
+    def _sync_compare(self) -> None:
+        """Every ROI edit reaches the compare window's study (once per stroke)."""
+        compare, state = self._compare, self.state
+        if compare is None or state.rois is None or not state.rois.active:
+            return
+        self._compare_behind = state.stroke_in_progress
+        if self._compare_behind:
+            return
+        try:
+            if not compare.isVisible():
+                return
+            study = compare.studies[0]
+            if study.volume is not state.volume:
+                return
+            compare.set_roi(study, state.rois.mask().copy())
+        except RuntimeError:  # the window was deleted
+            self._compare = None
+
+    def _sync_compare_after_stroke(self) -> None:
+        if self._compare_behind and not self.state.stroke_in_progress:
+            self._sync_compare()
 
     def reset_view(self) -> None:
         self.state.reset_window()
@@ -729,11 +795,81 @@ class MainWindow(QMainWindow):
             self.save_screenshot(path)
 
     def save_screenshot(self, path: str | os.PathLike[str]) -> Path:
-        """Save a PNG of the window; the title bar (patient name) is not part of the grab."""
+        """Save a PNG of the view with its legend underneath (no patient name)."""
         path = Path(path)
-        if not self.grab().save(str(path)):
+        if not self.screenshot().save(str(path)):
             self.show_error("Cannot save screenshot", f"{path}: write failed")
         return path
+
+    def screenshot_legend(self) -> list[str]:
+        """The legend under a screenshot: model, layer, method, scale, active ROI's scores."""
+        from coloc_viewer.gui.exports import scale_label, view_legend
+
+        state = self.state
+        model = self.current_model()
+        active = state.rois.active if state.rois is not None else None
+        common = state.overlay.normalisation == "common" and len(state.explanations) > 1
+        return view_legend(model.name if model is not None else "", state.explanation,
+                           state.overlay.choice, scale_label(state.display_range(), common),
+                           state.scores.get(active) if active else None, active)
+
+    def screenshot(self, legend: bool = True) -> QImage:
+        """The view (image, overlay, ROIs) with the legend lines drawn under it."""
+        shot = self.view.grab().toImage()
+        lines = self.screenshot_legend() if legend else []
+        if not lines:
+            return shot
+        font = QFont("monospace", 9)
+        line_h = QFontMetrics(font).lineSpacing() + 2
+        out = QImage(shot.width(), shot.height() + line_h * len(lines) + 8,
+                     QImage.Format.Format_RGB32)
+        out.fill(QColor(20, 20, 20))
+        painter = QPainter(out)
+        try:
+            painter.drawImage(0, 0, shot)
+            painter.setFont(font)
+            painter.setPen(QColor(230, 230, 230))
+            for i, line in enumerate(lines):
+                painter.drawText(6, shot.height() + 4 + line_h * (i + 1) - 4, line)
+        finally:
+            painter.end()
+        return out
+
+    # -- case report -----------------------------------------------------------------------
+    def export_case_dialog(self) -> None:
+        if self.state.volume is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export case report into folder")
+        if folder:
+            self.export_case_report(folder, include_phi=self.include_phi.isChecked())
+
+    def export_case_report(self, folder: str | os.PathLike[str],
+                           include_phi: bool = False) -> bool:
+        """HTML + PDF + CSV of this slice (one report per ROI drawn on it), written in the
+        background; ``case_exported`` carries the paths. False if nothing can be exported."""
+        from coloc_viewer.gui.exports import export_case_reports
+
+        state, model = self.state, self.current_model()
+        if state.volume is None or state.explanation is None or model is None:
+            self.show_error("Nothing to export", "analyse this slice first")
+            return False
+        common = state.overlay.normalisation == "common" and len(state.explanations) > 1
+        scale = state.display_range() if common else None
+        rois = [(r.name, r.mask.copy()) for r in state.rois] if state.rois is not None else []
+        w = state.window
+        self.statusBar().showMessage("Exporting case report…")
+        self.runner.submit("export", export_case_reports, state.volume, state.slice_index, rois,
+                           state.explanation, state.overlay.choice, scale, model.card,
+                           os.fspath(folder), include_phi,
+                           {k: dict(v) for k, v in state.scores.items()}, (w.center, w.width),
+                           on_result=self._case_exported,
+                           on_error=lambda err: self.show_error("Cannot export case report",
+                                                                err))
+        return True
+
+    def _case_exported(self, paths: list[Path]) -> None:
+        self.statusBar().showMessage(f"Exported {len(paths)} files", 5000)
+        self.case_exported.emit(paths)
 
     def shortcut_table(self) -> list[tuple[str, str, str]]:
         rows = []

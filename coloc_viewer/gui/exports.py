@@ -1,0 +1,81 @@
+"""Qt-free pieces of the viewer's exports: the screenshot legend and the case-report task
+(run in a worker). No patient identifier is written unless ``include_phi`` is set."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coloc_viewer.report.legend import legend_lines
+
+
+def report_choice(choice: str) -> str:
+    """The viewer's map choice in :func:`~coloc_viewer.report.case.panel_from_explanation`'s
+    terms: the viewer's "channel:<r>" is the r-th ranked channel ("rank:<r>")."""
+    if choice.startswith("channel:"):
+        return "rank:" + choice.split(":", 1)[1]
+    return choice
+
+
+def choice_label(choice: str) -> str:
+    """A readable method name for a map choice ("top channel", "channel #3", "gradcam")."""
+    if choice == "top":
+        return "top channel"
+    if choice.startswith("channel:"):
+        return f"channel #{int(choice.split(':', 1)[1]) + 1}"
+    return choice
+
+
+def scale_label(display_range: tuple[float, float] | None, common: bool) -> str:
+    if display_range is None:
+        return "per-image"
+    low, high = display_range
+    return f"{'common over analysed slices' if common else 'per-image'} [{low:.3g}, {high:.3g}]"
+
+
+def view_legend(model: str, explanation: Any, choice: str, scale: str,
+                scores: Mapping[str, Any] | None, roi_name: str | None = None) -> list[str]:
+    """Legend lines for a screenshot of the main view (model, layer, method, scale, scores)."""
+    if explanation is None:
+        return [f"{model or 'no model'}: no map on this slice"]
+    lines = legend_lines(model, explanation.layer, choice_label(choice), scale, scores,
+                         target=explanation.target, rank=explanation.rank)
+    if roi_name and scores:
+        lines[-1] = f"{roi_name}: {lines[-1]}"
+    return lines
+
+
+def export_case_reports(volume: Any, slice_index: int, rois: Sequence[tuple[str, np.ndarray]],
+                        explanation: Any, choice: str, scale: Any, card: Any,
+                        folder: str | os.PathLike[str], include_phi: bool = False,
+                        scores: Mapping[str, Mapping[str, Any]] | None = None,
+                        window: tuple[float, float] | None = None) -> list[Path]:
+    """HTML + PDF + CSV case reports of one slice, one report per ROI drawn on it.
+
+    ``rois``: (name, 3-D mask); ROIs empty on the slice are skipped. One ROI writes into
+    ``folder``; several write into ``folder/roi-<n>`` (no ROI or patient name in paths).
+    Returns the files written."""
+    from coloc_viewer.report.case import case_report, panel_from_explanation
+    from coloc_viewer.report.export import export_case
+
+    drawn = [(name, mask) for name, mask in rois if mask[slice_index].any()]
+    if not drawn:
+        raise ValueError("no ROI is drawn on this slice: draw one before exporting")
+    out = Path(folder)
+    written: list[Path] = []
+    for n, (name, mask) in enumerate(drawn, start=1):
+        roi2d = np.asarray(mask[slice_index], dtype=bool)
+        given = (scores or {}).get(name)
+        panel = panel_from_explanation(
+            explanation, roi2d, map_choice=report_choice(choice), scale=scale,
+            scores=dict(given) if given and given.get("p_value") is not None else None)
+        report = case_report(volume, slice_index, roi2d, [panel],
+                             model_cards=[card] if card is not None else [], window=window,
+                             roi_name=name)
+        target = out if len(drawn) == 1 else out / f"roi-{n}"
+        written += list(export_case(report, target, include_phi=include_phi).values())
+    return written
