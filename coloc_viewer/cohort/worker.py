@@ -172,8 +172,10 @@ def explain_slice(model: Any, volume: Any, z: int, task: CaseTask, rank: str,
 
 
 def unit_maps(exp: Any, unit: UnitSpec, channel_set: dict[str, Any] | None
-              ) -> tuple[np.ndarray, np.ndarray | None, int | None]:
-    """(saliency map on the slice grid, seed map or None, top channel or None) of ``unit``."""
+              ) -> tuple[np.ndarray, np.ndarray | None, int | None] | None:
+    """(saliency map on the slice grid, seed map or None, top channel or None) of ``unit``;
+    None for a principal-channel unit whose channel set has no channels for the slice's
+    target class (e.g. every training case had one label): that slice has no such map."""
     if unit.method == TOP_MAP:
         return exp.top_map, exp.seed_map, exp.top_channel
     if unit.method.startswith(PRINCIPAL_PREFIX):
@@ -182,8 +184,8 @@ def unit_maps(exp: Any, unit: UnitSpec, channel_set: dict[str, Any] | None
         if channel_set is None:
             raise ValueError("a principal-channel unit needs a channel set")
         channels = channel_set["classes"].get(str(int(exp.target)))
-        if channels is None:
-            raise ValueError(f"the channel set has no channels for class {int(exp.target)}")
+        if not channels:
+            return None
         cam = principal_cam(exp.activations, gradient_weights(exp), channels)
         return exp.transform.to_image_grid(cam, mode="bilinear"), None, None
     return exp.cam_map(unit.method), None, None
@@ -256,7 +258,11 @@ def _score_slice(task: CaseTask, recs: dict[str, dict[str, Any]], z: int,
     """Score every unit's map of slice ``z`` against every ROI; append to ``recs``."""
     for u in task.units:
         exp = exps[u.rank] if u.rank in exps else exps[None]
-        sal, seed, top = unit_maps(exp, u, task.channel_set)
+        maps = unit_maps(exp, u, task.channel_set)
+        if maps is None:
+            recs[u.key].setdefault("skipped_slices", []).append(z)
+            continue
+        sal, seed, top = maps
         probs = np.asarray(exp.prediction["probabilities"], float)
         pred = int(exp.prediction["index"])
         target = int(exp.target)
@@ -289,8 +295,10 @@ def thumbnail(task: CaseTask, unit: UnitSpec, roi_name: str, z: int
     exp = explain_slice(model, volume, z, task, unit.rank or "contribution",
                         () if unit.method == TOP_MAP or unit.method.startswith(PRINCIPAL_PREFIX)
                         else (unit.method,))
-    sal, _, _ = unit_maps(exp, unit, task.channel_set)
-    return np.asarray(volume.voxels[z]), np.asarray(sal), masks[roi_name][z]
+    maps = unit_maps(exp, unit, task.channel_set)
+    if maps is None:
+        raise ValueError(f"the channel set has no channels for class {int(exp.target)}")
+    return np.asarray(volume.voxels[z]), np.asarray(maps[0]), masks[roi_name][z]
 
 
 def default_threads(workers: int) -> int:
