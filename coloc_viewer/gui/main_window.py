@@ -792,10 +792,18 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Export screenshot", "coloc_viewer.png",
                                               "PNG (*.png)")
         if path:
-            self.save_screenshot(path)
+            self.save_view_screenshot(path)
 
     def save_screenshot(self, path: str | os.PathLike[str]) -> Path:
-        """Save a PNG of the view with its legend underneath (no patient name)."""
+        """Save a PNG of the whole window (``--screenshot``); the title bar (patient name)
+        is not part of the grab."""
+        path = Path(path)
+        if not self.grab().save(str(path)):
+            self.show_error("Cannot save screenshot", f"{path}: write failed")
+        return path
+
+    def save_view_screenshot(self, path: str | os.PathLike[str]) -> Path:
+        """Save a PNG of the view with its legend underneath (File > Save screenshot…)."""
         path = Path(path)
         if not self.screenshot().save(str(path)):
             self.show_error("Cannot save screenshot", f"{path}: write failed")

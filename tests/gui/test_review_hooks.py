@@ -128,7 +128,7 @@ def test_export_without_a_map_is_an_error_dialog(qtbot, window, volume, tmp_path
 
 
 def test_screenshot_has_a_legend_under_the_view(qtbot, window, phi_study, model_card,
-                                                tmp_path):
+                                                tmp_path, artifacts_dir, monkeypatch):
     open_study(qtbot, window, phi_study)
     load_model(qtbot, window, model_card)
     paint(window)
@@ -143,8 +143,12 @@ def test_screenshot_has_a_legend_under_the_view(qtbot, window, phi_study, model_
     assert legend[3].startswith(state.rois.active) and f"mass {mass:.3f}" in legend[3]
     assert not any("TESTPATIENT" in line for line in legend)
 
-    png = window.save_screenshot(tmp_path / "shot.png")
+    png = tmp_path / "shot.png"
+    monkeypatch.setattr("coloc_viewer.gui.main_window.QFileDialog.getSaveFileName",
+                        lambda *a, **k: (str(png), "PNG (*.png)"))
+    window.actions_by_name["Save screenshot…"].trigger()
     image = QImage(str(png))
+    (artifacts_dir / "gui_review_view_with_legend.png").write_bytes(png.read_bytes())
     view = window.view.grab().toImage()
     assert image.width() == view.width() and image.height() > view.height() + 3 * 10
     # the legend band holds light text pixels on the dark background
