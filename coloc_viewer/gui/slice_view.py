@@ -274,6 +274,8 @@ class SliceView(QWidget):
             rgba = np.zeros(self.state.volume.shape[1:] + (4,), np.uint8)
         self._roi_rgba = rgba
         self.roi_item.setImage(rgba, autoLevels=False, levels=(0, 255))
+        # a fully transparent 512 x 512 layer still costs a scaled drawImage per repaint
+        self.roi_item.setVisible(any(m.any() for m, _ in layers))
 
     def _redraw_roi_box(self, rows: slice, cols: slice) -> None:
         """Recomposite only the edited box (plus a one-pixel rim for the outline)."""
@@ -291,6 +293,7 @@ class SliceView(QWidget):
             box = np.zeros((r1 - r0, c1 - c0, 4), np.uint8)
         self._roi_rgba[r0 + i0:r0 + i1, c0 + j0:c0 + j1] = box[i0:i1, j0:j1]
         self.roi_item.setImage(self._roi_rgba, autoLevels=False, levels=(0, 255))
+        self.roi_item.setVisible(True)
 
     def _draw_overlay(self) -> None:
         saliency = self.state.current_map()
