@@ -22,7 +22,7 @@ import numpy as np
 
 from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.dicom_decode import allocate_volume, decode_frame, decode_series
-from coloc_viewer.imaging.dicom_scan import SeriesGroup, scan_dicom
+from coloc_viewer.imaging.dicom_scan import ScanResult, SeriesGroup, scan_dicom
 from coloc_viewer.imaging.display import robust_window
 from coloc_viewer.imaging.load import group_metadata, select_series, volume_from_group
 from coloc_viewer.imaging.sources import is_volume_file
@@ -35,8 +35,11 @@ class SeriesLoader:
     """A series being loaded: geometry and ``middle_slice`` now, the other slices on demand."""
 
     def __init__(self, source: str, group: SeriesGroup | None, meta: dict[str, Any],
-                 volume: Volume | None = None):
+                 volume: Volume | None = None, scan_result: ScanResult | None = None):
         self.source = source
+        #: the folder scan the series was picked from (None for NIfTI/MHA/NRRD): lists the
+        #: other series without scanning again (200 headers cost ~100 ms of GIL-held Python)
+        self.scan_result = scan_result
         self._group = group
         self._cancel = threading.Event()
         self._done = 0
@@ -163,4 +166,4 @@ def open_series(path: str | os.PathLike[str], series: str | None = None) -> Seri
         return SeriesLoader(str(p), None, dict(volume.metadata), volume=volume)
     result = scan_dicom(p)
     group, warnings = select_series(result, p, series)
-    return SeriesLoader(str(p), group, group_metadata(group, warnings))
+    return SeriesLoader(str(p), group, group_metadata(group, warnings), scan_result=result)
