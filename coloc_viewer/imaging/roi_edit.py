@@ -55,17 +55,15 @@ def disk_footprint(center_yx: Sequence[float], radius_mm: float,
     return slice(y0, y1), slice(x0, x1), box
 
 
-def paint(roiset: RoiSet, name: str | None, z: int, center_yx: Sequence[float],
-          radius_mm: float, value: bool = True) -> Region | None:
-    """A brush dab: set (or, with ``value=False``, clear) a disk of ``radius_mm``."""
-    roi = _editable(roiset, name)
-    z = _check_z(roiset, z)
-    fp = disk_footprint(center_yx, radius_mm, roiset.spacing[1:], roiset.shape[1:])
-    if fp is None:
+def _apply_box(roiset: RoiSet, roi: Roi, z: int,
+               footprint: tuple[slice, slice, np.ndarray] | None, value: bool,
+               label: str) -> Region | None:
+    """Set (or clear) the footprint's pixels on slice ``z`` as one undoable step."""
+    if footprint is None:
         return None
-    rows, cols, box = fp
+    rows, cols, box = footprint
     region: Region = (slice(z, z + 1), rows, cols)
-    with roiset.history.stroke("erase" if not value else "paint") as stroke:
+    with roiset.history.stroke(label) as stroke:
         stroke.record(roi, region)
         view = roi.mask[z, rows, cols]
         if value:
@@ -73,6 +71,15 @@ def paint(roiset: RoiSet, name: str | None, z: int, center_yx: Sequence[float],
         else:
             view &= ~box
     return region
+
+
+def paint(roiset: RoiSet, name: str | None, z: int, center_yx: Sequence[float],
+          radius_mm: float, value: bool = True) -> Region | None:
+    """A brush dab: set (or, with ``value=False``, clear) a disk of ``radius_mm``."""
+    roi = _editable(roiset, name)
+    z = _check_z(roiset, z)
+    fp = disk_footprint(center_yx, radius_mm, roiset.spacing[1:], roiset.shape[1:])
+    return _apply_box(roiset, roi, z, fp, value, "paint" if value else "erase")
 
 
 def erase(roiset: RoiSet, name: str | None, z: int, center_yx: Sequence[float],
@@ -114,18 +121,7 @@ def polygon_fill(roiset: RoiSet, name: str | None, z: int,
     roi = _editable(roiset, name)
     z = _check_z(roiset, z)
     fp = polygon_mask(vertices_yx, roiset.shape[1:])
-    if fp is None:
-        return None
-    rows, cols, box = fp
-    region: Region = (slice(z, z + 1), rows, cols)
-    with roiset.history.stroke("polygon") as stroke:
-        stroke.record(roi, region)
-        view = roi.mask[z, rows, cols]
-        if value:
-            view |= box
-        else:
-            view &= ~box
-    return region
+    return _apply_box(roiset, roi, z, fp, value, "polygon")
 
 
 def fill_holes(roiset: RoiSet, name: str | None, z: int | None = None) -> Region | None:
