@@ -6,10 +6,12 @@ checked between ``yield``s, so long work must yield often. :class:`TaskRunner` k
 current worker per channel: a newer request supersedes the older one, whose results are
 dropped even if it was already past its last check.
 
-Series loading runs on a second pool whose threads have a lower OS priority (Linux nice
-10; inherited by the decoding threads the loader starts). Measured on 2 cores: four decode
-threads at the GUI's priority stretched a 7 ms slice-view repaint to 25-45 ms, the event-loop
-stall the user sees; niced, the GUI thread wins the CPU and loading still uses idle cores.
+Series loading runs on a second pool whose threads drop to a lower OS priority (Linux nice
+10) once they have yielded their first value (the first slice: latency the user waits for);
+the decoding threads the loader starts after that inherit it. Measured on 2 cores: four
+decode threads at the GUI's priority stretched a 7 ms slice-view repaint to 25-45 ms, the
+event-loop stall the user sees; niced, the GUI thread wins the CPU and loading still uses
+idle cores. That pool's threads exit when idle, so every load starts at normal priority.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class GeneratorWorker(QRunnable):
 
     def __init__(self, func: Callable[..., Any], *args: Any, niceness: int = 0,
                  **kwargs: Any) -> None:
+        """``niceness``: OS priority the thread drops to after the first yielded value."""
         super().__init__()
         self.setAutoDelete(False)
         self.niceness = niceness
@@ -60,8 +63,6 @@ class GeneratorWorker(QRunnable):
         return self._abort.is_set()
 
     def run(self) -> None:  # runs in a pool thread
-        if self.niceness:
-            lower_thread_priority(self.niceness)
         self.signals.started.emit()
         try:
             result = self._func(*self._args, **self._kwargs)
@@ -92,6 +93,9 @@ class GeneratorWorker(QRunnable):
                 return stop.value
             if not self.abort_requested:
                 self.signals.yielded.emit(value)
+            if self.niceness:  # the first value is out: the rest is bulk work
+                lower_thread_priority(self.niceness)
+                self.niceness = 0
 
 
 _ABORTED = object()
@@ -124,8 +128,9 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
-        self.background_pool = QThreadPool(self)  # its threads stay niced: never shared
+        self.background_pool = QThreadPool(self)  # its threads end niced: never shared
         self.background_pool.setMaxThreadCount(max_threads)
+        self.background_pool.setExpiryTimeout(0)  # so they exit and the next load starts fresh
         self._current: dict[str, GeneratorWorker] = {}
         self._running: set[GeneratorWorker] = set()
 
