@@ -62,7 +62,7 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
     ``previous_session`` (the study shown so far) is closed first, here, once the new path
     proved readable. The return value is
     (volume, window presets), the presets computed here too."""
-    from coloc_viewer.imaging.inspect import scan
+    from coloc_viewer.imaging.inspect import scan, series_infos
     from coloc_viewer.imaging.progressive import open_series
 
     path = os.fspath(path)
@@ -87,7 +87,10 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
                 session.close()
             raise
         if with_series_list:
-            yield LoadStep("series", list(scan(path)))
+            # the loader's own folder scan: no second pass over every header
+            found = loader.scan_result
+            yield LoadStep("series", series_infos(found, path) if found is not None
+                           else list(scan(path)))
         fresh: list[int] = []
         for index, _plane in loader.iter_slices():
             fresh.append(int(index))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from coloc_viewer.errors import InputError
-from coloc_viewer.imaging.dicom_scan import scan_dicom
+from coloc_viewer.imaging.dicom_scan import ScanResult, scan_dicom
 from coloc_viewer.imaging.sources import is_volume_file
 
 __all__ = ["SeriesInfo", "scan"]
@@ -74,7 +74,12 @@ def scan(path: str | os.PathLike[str]) -> list[SeriesInfo]:
         raise InputError("no such file or folder", p)
     if p.is_file() and is_volume_file(p):
         return [_volume_file_info(p)]
-    result = scan_dicom(p)
+    return series_infos(scan_dicom(p), p)
+
+
+def series_infos(result: ScanResult, path: str | os.PathLike[str]) -> list[SeriesInfo]:
+    """The series list of a DICOM scan (e.g. a progressive loader's ``scan_result``)."""
+    p = Path(path)
     infos = [SeriesInfo(series_uid=g.series_uid, series_key=g.key, kind="image",
                         modality=g.first.modality, description=g.first.description,
                         shape=list(g.shape), spacing=list(g.spacing), origin=list(g.origin),
