@@ -1,4 +1,5 @@
-"""Synthetic mouse and wheel events for driving the slice view in GUI tests."""
+"""Driving the main window in GUI tests: open, load a model, analyse, and synthetic mouse
+and wheel events on the slice view."""
 
 from __future__ import annotations
 
@@ -57,3 +58,18 @@ def wheel(view, row: float, col: float, steps: int, modifiers=None) -> None:
                         modifiers or Qt.KeyboardModifier.NoModifier,
                         Qt.ScrollPhase.NoScrollPhase, False)
     QApplication.sendEvent(port, event)
+
+
+def open_study(qtbot, window, path) -> None:
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        window.open_path(path)
+
+
+def load_model(qtbot, window, card) -> None:
+    with qtbot.waitSignal(window.model_ready, timeout=60000):
+        window.select_model(str(card))
+
+
+def analyse(qtbot, window) -> None:
+    with qtbot.waitSignal(window.analysis_done, timeout=60000):
+        window.analyse_current()

@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import pytest
 from conftest import phantom
-from gui_events import drag
+from gui_events import analyse, drag, load_model, open_study
 from PySide6.QtGui import QImage
 
 from coloc_viewer.gui.live_scores import describe, verdict
@@ -30,21 +30,6 @@ def phi_study(tmp_path_factory):
                        modality="MR", series_description="T2 phantom", dtype="uint16",
                        patient_name=NAME, patient_id=PID, extra={"PatientBirthDate": BIRTH})
     return folder
-
-
-def open_study(qtbot, window, path) -> None:
-    with qtbot.waitSignal(window.study_loaded, timeout=30000):
-        window.open_path(path)
-
-
-def load_model(qtbot, window, card) -> None:
-    with qtbot.waitSignal(window.model_ready, timeout=60000):
-        window.select_model(str(card))
-
-
-def analyse(qtbot, window) -> None:
-    with qtbot.waitSignal(window.analysis_done, timeout=60000):
-        window.analyse_current()
 
 
 def paint(window) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_events import click, drag, wheel
+from gui_events import analyse, click, drag, load_model, open_study, wheel
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
 from coloc_viewer.gui.display import apply_window, rois_rgba
@@ -13,21 +13,6 @@ from coloc_viewer.imaging.load import load_volume
 from coloc_viewer.metrics.scores import score
 
 pytestmark = pytest.mark.gui
-
-
-def open_study(qtbot, window, path) -> None:
-    with qtbot.waitSignal(window.study_loaded, timeout=30000):
-        window.open_path(path)
-
-
-def load_model(qtbot, window, card) -> None:
-    with qtbot.waitSignal(window.model_ready, timeout=60000):
-        window.select_model(str(card))
-
-
-def analyse(qtbot, window) -> None:
-    with qtbot.waitSignal(window.analysis_done, timeout=60000):
-        window.analyse_current()
 
 
 def test_open_study_in_the_background(qtbot, window, study_dir, artifacts_dir):
