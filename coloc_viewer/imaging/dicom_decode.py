@@ -21,11 +21,12 @@ from pydicom.uid import UID
 from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.dicom_headers import FrameHeader
 from coloc_viewer.imaging.dicom_scan import SeriesGroup
+from coloc_viewer.imaging.guards import check_allocation, check_shape
+from coloc_viewer.limits import MAX_VOLUME_BYTES
 
-__all__ = ["allocate_volume", "check_decodable", "decode_frame", "decode_series", "FileDecoder"]
+__all__ = ["allocate_volume", "check_decodable", "decode_frame", "decode_series", "FileDecoder",
+           "MAX_VOLUME_BYTES"]
 
-#: Largest float32 volume decoded (guards against corrupted Rows/Columns/NumberOfFrames).
-MAX_VOLUME_BYTES = 8 * 1024**3
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -116,6 +117,9 @@ class FileDecoder:
     def _pydicom(self, out: np.ndarray, rows: list[int]) -> None:
         f0 = self.frames[0]
         check_decodable(f0)
+        # pydicom decodes every frame of the file at once (plus a colour-converted copy)
+        check_allocation(2 * f0.n_frames * f0.rows * f0.cols * f0.samples_per_pixel
+                         * max(1, f0.bits_allocated // 8), str(f0.ref), "pixel data")
         try:
             with f0.ref.open() as fh, warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # e.g. "excess padding removed"
@@ -159,17 +163,16 @@ def _by_file(frames: list[FrameHeader], rows: Iterable[int]) -> list[tuple[list[
 
 def decode_frame(frame: FrameHeader) -> np.ndarray:
     """One frame as float32 physical values (rows, cols)."""
+    check_shape((1, frame.rows, frame.cols), 4, str(frame.ref))
     out = np.empty((1, frame.rows, frame.cols), dtype=np.float32)
     FileDecoder([frame]).decode_into(out, [0])
     return out[0]
 
 
 def allocate_volume(group: SeriesGroup) -> np.ndarray:
-    """An empty float32 (z, y, x) array for ``group`` (InputError when absurdly large)."""
-    n_bytes = 4 * int(np.prod(group.shape, dtype=np.int64))
-    if n_bytes > MAX_VOLUME_BYTES:
-        raise InputError(f"image too large ({group.shape[0]} x {group.shape[1]} x "
-                         f"{group.shape[2]} voxels)", str(group.first.ref))
+    """An empty float32 (z, y, x) array for ``group``; InputError when it exceeds the limits
+    or the memory budget (``coloc_viewer.limits``)."""
+    check_shape(group.shape, 4, str(group.first.ref))
     return np.empty(group.shape, dtype=np.float32)
 
 

@@ -7,12 +7,10 @@ output array.
 
 from __future__ import annotations
 
-import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
@@ -25,6 +23,7 @@ from pydicom.uid import (
 )
 
 from coloc_viewer.errors import InputError
+from coloc_viewer.imaging.dicom_frames import FAST_SYNTAXES, FrameHeader, frames_from_dataset
 from coloc_viewer.imaging.fast_header import NEED_MORE, FastHeader, parse_fast_header
 from coloc_viewer.imaging.sources import FileRef
 
@@ -50,57 +49,10 @@ _NON_IMAGE_MODALITIES = {"SR": "structured report", "RTSTRUCT": "RT structure se
                          "RTPLAN": "RT plan", "RTDOSE": "RT dose", "SEG": "segmentation (SEG)",
                          "PR": "presentation state", "ECG": "waveform", "KO": "key object",
                          "REG": "registration", "DOC": "encapsulated document"}
-_FAST_SYNTAXES = {ExplicitVRLittleEndian: "<", ImplicitVRLittleEndian: "<",
-                  ExplicitVRBigEndian: ">"}
 _FIRST_READ = 65536
 _PIXEL_TAG = {"<": b"\xe0\x7f\x10\x00", ">": b"\x7f\xe0\x00\x10"}
 _LONG_VRS = {b"OB", b"OW", b"OD", b"OF", b"OL", b"OV", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV",
              b"UV"}
-
-
-@dataclass
-class FrameHeader:
-    """Everything needed to group, sort and decode one 2-D image."""
-
-    ref: FileRef
-    frame: int  # frame index inside the file (0 for single-frame files)
-    n_frames: int
-    series_uid: str
-    study_uid: str
-    frame_of_reference_uid: str
-    sop_class: str
-    sop_instance_uid: str
-    modality: str
-    description: str
-    rows: int
-    cols: int
-    position: np.ndarray | None  # ImagePositionPatient (x, y, z) mm
-    orientation: np.ndarray | None  # ImageOrientationPatient, 6 values
-    pixel_spacing: tuple[float, float] | None  # (row spacing, column spacing) mm
-    slice_thickness: float | None
-    spacing_between_slices: float | None
-    slope: float
-    intercept: float
-    modality_lut_sequence: bool
-    window: tuple[float, float] | None
-    photometric: str
-    samples_per_pixel: int
-    bits_allocated: int
-    bits_stored: int
-    pixel_representation: int
-    transfer_syntax: str
-    echo_time: float | None
-    temporal_position: float | None
-    instance_number: int | None
-    units: str
-    pixel_offset: int | None = None  # byte offset of this frame's values (fast path) or None
-    byte_order: str = "<"
-    private: dict[str, Any] = field(default_factory=dict, repr=False)
-    derived_position: bool = False  # position computed (legacy multi-frame), not read
-
-    @property
-    def frame_bytes(self) -> int:
-        return self.rows * self.cols * self.samples_per_pixel * (self.bits_allocated // 8)
 
 
 @dataclass
@@ -113,37 +65,6 @@ class NonImageObject:
     series_uid: str
     sop_class: str
     description: str
-
-
-def _float(value: Any) -> float | None:
-    try:
-        if value is None or value == "":
-            return None
-        if isinstance(value, list | tuple | pydicom.multival.MultiValue):
-            value = value[0]
-        out = float(value)
-        return out if math.isfinite(out) else None
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _floats(value: Any, n: int) -> np.ndarray | None:
-    try:
-        arr = np.asarray([float(v) for v in value], dtype=float)
-    except (TypeError, ValueError):
-        return None
-    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
-        return None
-    return arr
-
-
-def _item(ds: Dataset | None, seq: str) -> Dataset | None:
-    if ds is None:
-        return None
-    value = ds.get(seq)
-    if value is None or len(value) == 0:
-        return None
-    return value[0]
 
 
 def _non_image_kind(ds: Dataset, has_pixels: bool) -> str | None:
@@ -166,9 +87,9 @@ def _pixel_value_offset(raw: bytes, stop: int, order: str, implicit: bool) -> tu
     if idx < 0:
         raise ValueError("pixel data element not found")
     endian = "little" if order == "<" else "big"
-    if implicit:
-        return idx + 8, int.from_bytes(raw[idx + 4:idx + 8], endian)
     vr = raw[idx + 4:idx + 6]
+    if implicit or not vr.isalpha():  # some writers switch to implicit VR mid-file
+        return idx + 8, int.from_bytes(raw[idx + 4:idx + 8], endian)
     if vr in _LONG_VRS:
         return idx + 12, int.from_bytes(raw[idx + 8:idx + 12], endian)
     return idx + 8, int.from_bytes(raw[idx + 6:idx + 8], endian)
@@ -265,14 +186,14 @@ def _read_headers(ref: FileRef) -> list[FrameHeader] | NonImageObject:
                               str(ds.get("SeriesInstanceUID", "")), str(ds.get("SOPClassUID", "")),
                               str(ds.get("SeriesDescription", "")))
     try:
-        return _frames_from_dataset(ref, ds, ts, pixel)
+        return frames_from_dataset(ref, ds, ts, pixel)
     except (AttributeError, TypeError, KeyError, IndexError) as exc:
         raise ValueError(f"incomplete image header ({type(exc).__name__}: {exc})") from None
 
 
 def _pydicom_pixel_element(raw: bytes, stop: int, ts: str) -> tuple[int, int] | None:
     """(value offset, length) of Pixel Data after a pydicom header parse, or None."""
-    order = _FAST_SYNTAXES.get(UID(ts))
+    order = FAST_SYNTAXES.get(UID(ts))
     for o in ([order] if order else ["<", ">"]):
         try:
             return _pixel_value_offset(raw, stop, o, UID(ts) == ImplicitVRLittleEndian)
@@ -280,120 +201,6 @@ def _pydicom_pixel_element(raw: bytes, stop: int, ts: str) -> tuple[int, int] | 
             continue
     return None
 
-
-def _frames_from_dataset(ref: FileRef, ds: Any, ts: str,
-                         pixel: tuple[int, int] | None) -> list[FrameHeader]:
-    if "Rows" not in ds or "Columns" not in ds:
-        raise ValueError("image without Rows/Columns")
-    rows, cols = int(ds.Rows), int(ds.Columns)
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-    if rows <= 0 or cols <= 0 or n_frames <= 0:
-        raise ValueError(f"invalid image size {n_frames} x {rows} x {cols}")
-    bits_alloc = int(ds.get("BitsAllocated", 16))
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    modality = str(ds.get("Modality", "") or "OT")
-    shared = _item(ds, "SharedFunctionalGroupsSequence")
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-
-    # Pixel offset for the uncompressed fast path.
-    offset: int | None = None
-    order = _FAST_SYNTAXES.get(UID(ts), "")
-    frame_bytes = rows * cols * samples * bits_alloc // 8
-    if order and pixel is not None and pixel[0] >= 0 and ref.member is None:
-        value_offset, length = pixel
-        expected = frame_bytes * n_frames
-        if length != 0xFFFFFFFF and ref.size() < value_offset + min(length, expected):
-            raise ValueError("truncated file: pixel data ends early")
-        if length != 0xFFFFFFFF and not UID(ts).is_compressed and length < expected:
-            raise ValueError(f"pixel data holds {length} bytes, Rows x Columns x frames "
-                             f"needs {expected}")
-        if bits_alloc in (8, 16, 32) and samples == 1 and length in (expected, expected + 1):
-            offset = value_offset
-    top_pos = _floats(ds.get("ImagePositionPatient", []), 3)
-    top_ori = _floats(ds.get("ImageOrientationPatient", []), 6)
-    top_ps = _floats(ds.get("PixelSpacing", []) or ds.get("ImagerPixelSpacing", []), 2)
-    top_thick = _float(ds.get("SliceThickness"))
-    top_sbs = _float(ds.get("SpacingBetweenSlices"))
-    slope = _float(ds.get("RescaleSlope"))
-    intercept = _float(ds.get("RescaleIntercept"))
-    wc, ww = _float(ds.get("WindowCenter")), _float(ds.get("WindowWidth"))
-    echo = _float(ds.get("EchoTime"))
-    temporal = _float(ds.get("TemporalPositionIdentifier"))
-    units = str(ds.get("RescaleType", "") or ("HU" if modality == "CT" else ""))
-    sh_pvt = _item(shared, "PixelValueTransformationSequence")
-    if sh_pvt is not None:
-        slope = _float(sh_pvt.get("RescaleSlope")) if slope is None else slope
-        intercept = _float(sh_pvt.get("RescaleIntercept")) if intercept is None else intercept
-        units = units or str(sh_pvt.get("RescaleType", "") or "")
-
-    common = dict(
-        ref=ref, n_frames=n_frames,
-        series_uid=str(ds.get("SeriesInstanceUID", "") or ""),
-        study_uid=str(ds.get("StudyInstanceUID", "") or ""),
-        frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "") or ""),
-        sop_class=str(ds.get("SOPClassUID", "") or ""),
-        sop_instance_uid=str(ds.get("SOPInstanceUID", "") or ""),
-        modality=modality, description=str(ds.get("SeriesDescription", "") or ""),
-        rows=rows, cols=cols, modality_lut_sequence="ModalityLUTSequence" in ds,
-        photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper(),
-        samples_per_pixel=samples, bits_allocated=bits_alloc,
-        bits_stored=int(ds.get("BitsStored", bits_alloc) or bits_alloc),
-        pixel_representation=int(ds.get("PixelRepresentation", 0) or 0), transfer_syntax=ts,
-        instance_number=None if (num := _float(ds.get("InstanceNumber"))) is None else int(num),
-        units=units, byte_order=order or "<",
-        private={"patient_name": str(ds.get("PatientName", "") or "")},
-    )
-
-    frames: list[FrameHeader] = []
-    legacy_step = top_sbs or top_thick
-    normal = None
-    if n_frames > 1 and top_ori is not None:
-        normal = np.cross(top_ori[:3], top_ori[3:])
-    for i in range(n_frames):
-        pos, ori, ps, thick, sbs = top_pos, top_ori, top_ps, top_thick, top_sbs
-        f_slope, f_int, f_win, f_echo, f_temp = slope, intercept, (wc, ww), echo, temporal
-        derived = False
-        pf = per_frame[i] if per_frame is not None and i < len(per_frame) else None
-        if pf is not None or shared is not None:
-            def grp(name: str, pf: Dataset | None = pf) -> Dataset | None:
-                return _item(pf, name) or _item(shared, name)
-
-            if (g := grp("PlanePositionSequence")) is not None:
-                pos = _floats(g.get("ImagePositionPatient", []), 3)
-            if (g := grp("PlaneOrientationSequence")) is not None:
-                ori = _floats(g.get("ImageOrientationPatient", []), 6)
-            if (g := grp("PixelMeasuresSequence")) is not None:
-                ps = _floats(g.get("PixelSpacing", []), 2) if "PixelSpacing" in g else ps
-                thick = _float(g.get("SliceThickness")) or thick
-                sbs = _float(g.get("SpacingBetweenSlices")) or sbs
-            if (g := grp("PixelValueTransformationSequence")) is not None:
-                f_slope = _float(g.get("RescaleSlope"))
-                f_int = _float(g.get("RescaleIntercept"))
-            if (g := grp("FrameVOILUTSequence")) is not None:
-                f_win = (_float(g.get("WindowCenter")), _float(g.get("WindowWidth")))
-            if (g := grp("MREchoSequence")) is not None:
-                f_echo = _float(g.get("EffectiveEchoTime"))
-            if (g := grp("FrameContentSequence")) is not None:
-                f_temp = _float(g.get("TemporalPositionIndex")) or f_temp
-        elif n_frames > 1 and pos is not None and normal is not None:
-            offsets = ds.get("GridFrameOffsetVector")
-            if offsets is not None and len(offsets) == n_frames:
-                step_mm = float(offsets[i])
-            else:
-                step_mm = i * float(legacy_step or 1.0)
-            pos = pos + step_mm * normal
-            derived = True
-        window = (f_win[0], f_win[1]) if f_win[0] is not None and f_win[1] else None
-        frames.append(FrameHeader(
-            frame=i, position=pos, orientation=ori,
-            pixel_spacing=(float(ps[0]), float(ps[1])) if ps is not None else None,
-            slice_thickness=thick, spacing_between_slices=sbs,
-            slope=1.0 if f_slope is None else f_slope,
-            intercept=0.0 if f_int is None else f_int,
-            window=window, echo_time=f_echo, temporal_position=f_temp,
-            pixel_offset=None if offset is None else offset + i * frame_bytes,
-            derived_position=derived, **common))
-    return frames
 
 
 def header_reason(ref: FileRef) -> str | None:

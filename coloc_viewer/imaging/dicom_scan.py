@@ -23,6 +23,7 @@ import numpy as np
 
 from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.dicom_headers import FrameHeader, NonImageObject, read_headers
+from coloc_viewer.imaging.guards import check_geometry
 from coloc_viewer.imaging.sources import FileRef, iter_dicom_refs
 
 __all__ = ["SeriesGroup", "ScanResult", "scan_dicom", "group_frames"]
@@ -107,6 +108,22 @@ def _describe_split(key: tuple) -> str:
     return ", ".join(parts)
 
 
+def _declared_spacing(first: FrameHeader, warnings: list[str]) -> float:
+    """z spacing of a stack without usable positions: SpacingBetweenSlices, else
+    SliceThickness; a value that is not positive is repaired (its magnitude, or 1 mm)."""
+    for name, value in (("SpacingBetweenSlices", first.spacing_between_slices),
+                        ("SliceThickness", first.slice_thickness)):
+        if value is None:
+            continue
+        if value > 0:
+            return float(value)
+        repaired = abs(float(value)) or 1.0
+        warnings.append(f"{name} {value:g} is not positive: {repaired:g} mm used as the "
+                        "z spacing")
+        return repaired
+    return 1.0
+
+
 def _geometry(frames: list[FrameHeader]) -> SeriesGroup:
     warnings: list[str] = []
     first = frames[0]
@@ -173,7 +190,11 @@ def _geometry(frames: list[FrameHeader]) -> SeriesGroup:
                 msg += f"; about {n_missing} slice(s) missing"
             warnings.append(msg)
     else:
-        dz = first.spacing_between_slices or first.slice_thickness or 1.0
+        dz = _declared_spacing(first, warnings)
+    if first.slice_thickness is not None and first.slice_thickness <= 0 and dists is not None \
+            and len(ordered) > 1:
+        warnings.append(f"SliceThickness {first.slice_thickness:g} is not positive: ignored "
+                        f"(z spacing {dz:.4g} mm computed from the slice positions)")
     if any(f.derived_position for f in ordered):
         warnings.append("frame positions derived from the first position and the slice "
                         "spacing (no per-frame positions in the file)")
@@ -183,13 +204,17 @@ def _geometry(frames: list[FrameHeader]) -> SeriesGroup:
     if len({(round(f.slope, 9), round(f.intercept, 9)) for f in ordered}) > 1:
         warnings.append("rescale slope/intercept differ between slices (applied per slice)")
     origin = ordered[0].position if ordered[0].position is not None else np.zeros(3)
-    return SeriesGroup(key="", frames=ordered, spacing=(float(dz), float(ps[0]), float(ps[1])),
+    spacing = (float(dz), float(ps[0]), float(ps[1]))
+    direction = check_geometry(spacing, origin, direction, str(first.ref))
+    return SeriesGroup(key="", frames=ordered, spacing=spacing,
                        origin=tuple(float(v) for v in origin), direction=direction,
                        warnings=warnings)
 
 
-def group_frames(frames: list[FrameHeader]) -> list[SeriesGroup]:
-    """Group, split and sort frames; largest group first."""
+def group_frames(frames: list[FrameHeader],
+                 skipped: list[tuple[str, str]] | None = None) -> list[SeriesGroup]:
+    """Group, split and sort frames; largest group first. A stack with impossible geometry
+    is left out (its first file and the reason go to ``skipped``; InputError without it)."""
     by_uid: dict[str, list[FrameHeader]] = defaultdict(list)
     for f in frames:
         by_uid[f.series_uid or f"no-series-uid:{f.ref.path}"].append(f)
@@ -200,7 +225,13 @@ def group_frames(frames: list[FrameHeader]) -> list[SeriesGroup]:
             parts[_split_key(f)].append(f)
         ordered_parts = sorted(parts.items(), key=lambda kv: -len(kv[1]))
         for i, (key, part) in enumerate(ordered_parts):
-            group = _geometry(part)
+            try:
+                group = _geometry(part)
+            except InputError as exc:
+                if skipped is None:
+                    raise
+                skipped.append((str(part[0].ref), exc.reason))
+                continue
             group.key = uid if i == 0 else f"{uid}#{i + 1}"
             if len(ordered_parts) > 1:
                 group.warnings.insert(0, f"series {uid} split into {len(ordered_parts)} stacks "
@@ -229,7 +260,8 @@ def scan_dicom(path: str | os.PathLike[str]) -> ScanResult:
             non_images.append(out)
         else:
             frames.extend(out)
-    return ScanResult(series=group_frames(frames), non_images=non_images, skipped=skipped)
+    series = group_frames(frames, skipped)
+    return ScanResult(series=series, non_images=non_images, skipped=skipped)
 
 
 def only_ref(path: str | os.PathLike[str]) -> FileRef | None:

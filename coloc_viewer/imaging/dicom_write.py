@@ -83,6 +83,9 @@ def _base_dataset(
     ds.ReferringPhysicianName = ""
     ds.SeriesNumber = 1
     ds.SeriesDescription = series_description
+    ds.Laterality = ""  # Type 2C (paired body parts): present and empty, as dciodvfy asks
+    if modality in ("MR", "CT"):
+        ds.PatientPosition = "HFS"  # Type 2C, required for MR and CT images
     ds.Manufacturer = "coloc_viewer"
     ds.PositionReferenceIndicator = ""
     ds.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
