@@ -1,8 +1,10 @@
-"""Safe model loading from cards: torchvision architectures + weights, or TorchScript.
+"""Safe model loading from cards: torchvision/timm/MONAI networks + weights, a
+``torch.export`` program (``.pt2``), or TorchScript (prediction only).
 
 Never unpickles arbitrary objects: ``.safetensors`` are plain tensors; ``.pt``/``.pth``/
-``.bin`` state dicts go through ``torch.load(weights_only=True)``, and a file that needs
-more than tensors and containers is refused with a :class:`ModelError` that says why.
+``.bin`` state dicts go through ``torch.load(weights_only=True)``; ``.pt2`` archives are
+pre-scanned (:mod:`coloc_viewer.model.pt2_scan`). A file that needs more is refused with a
+:class:`ModelError` that says why; so is every other failure while reading weights.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ import torch
 from torch import nn
 
 from coloc_viewer.errors import ModelError
-from coloc_viewer.model.architectures import build_torchvision
+from coloc_viewer.model.architectures import build_architecture
 from coloc_viewer.model.card import ModelCard, card_from_dict, read_card
 from coloc_viewer.model.device import configure_threads, default_device
+from coloc_viewer.model.export_loading import check_export_io, load_export
 from coloc_viewer.model.preprocess import Preprocessor
 from coloc_viewer.resources import models_dir
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
 TORCHSCRIPT_SUFFIXES = (".torchscript", ".ts", ".jit")
+EXPORT_SUFFIXES = (".pt2",)
 PREFERRED_DEFAULT = "demo-clean"
 
 
@@ -69,6 +73,11 @@ def default_model_name() -> str:
     return names[0]
 
 
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:300]
+
+
 def _first_few(keys: list[str], n: int = 4) -> str:
     shown = ", ".join(keys[:n])
     return shown + (f" and {len(keys) - n} more" if len(keys) > n else "")
@@ -80,14 +89,17 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise ModelError("weights file not found", path)
+    if path.suffix.lower() in EXPORT_SUFFIXES + TORCHSCRIPT_SUFFIXES:
+        raise ModelError("this is a program, not a state dict: use architecture \"export\" "
+                         "for .pt2 files or \"torchscript\"", path)
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         try:
             state = load_file(str(path), device="cpu")
-        except (SafetensorError, OSError, ValueError) as err:
-            raise ModelError(f"not a readable .safetensors file ({err})", path) from None
+        except Exception as err:  # noqa: BLE001 - SafetensorError, OSError, ...
+            raise ModelError("not a readable .safetensors file "
+                             f"({type(err).__name__}: {_first_line(err)})", path) from None
     else:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
@@ -99,8 +111,9 @@ def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
                 "refused: loading this file would unpickle arbitrary Python objects, which "
                 f"can run code ({detail.strip()}). Export the weights as a plain state_dict "
                 "(torch.save(model.state_dict(), ...)) or as .safetensors", path) from None
-        except (RuntimeError, OSError, EOFError, ValueError) as err:
-            raise ModelError(f"not a readable PyTorch state dict ({err})", path) from None
+        except Exception as err:  # noqa: BLE001 - whatever the reader raises, one line
+            raise ModelError("not a readable PyTorch state dict "
+                             f"({type(err).__name__}: {_first_line(err)})", path) from None
         if isinstance(state, dict):
             for key in ("state_dict", "model_state_dict", "model"):
                 if isinstance(state.get(key), dict):
@@ -134,19 +147,63 @@ def _apply_state_dict(module: nn.Module, state: dict[str, torch.Tensor], path: P
     module.load_state_dict(state, strict=True)
 
 
+def _dry_run_check(card: ModelCard) -> None:
+    """Build the card's network on the meta device (no memory, no compute) and run zeros of
+    ``(1, in_channels, *input_size)`` through it: a network that does not take the card's
+    channels or does not give one output per class is a clear ModelError."""
+    try:
+        with torch.device("meta"):
+            probe = build_architecture(card.architecture, len(card.classes), card.in_channels,
+                                       card.architecture_args)
+            out = probe.eval()(torch.zeros(1, card.in_channels, *card.input_size))
+    except (NotImplementedError, ValueError):
+        return  # an operator without a meta kernel: the real build reports any problem
+    except Exception as err:  # noqa: BLE001 - a shape error from inside the network
+        raise ModelError(
+            f"{card.architecture} with architecture_args {card.architecture_args} does not "
+            f"take in_channels={card.in_channels} at input_size {list(card.input_size)} "
+            f"({type(err).__name__}: {_first_line(err)})", card.path) from None
+    _check_output(card, out)
+
+
+def _check_output(card: ModelCard, out: Any) -> None:
+    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else None
+    n = len(card.classes)
+    if card.task == "segmentation":
+        ok = shape is not None and len(shape) == card.spatial_dims + 2 and shape[1] == n
+        want = f"[1, {n}, {', '.join('...' for _ in card.input_size)}]"
+    else:
+        ok = shape is not None and len(shape) == 2 and shape[1] == n
+        want = f"[1, {n}]"
+    if not ok:
+        got = list(shape) if shape is not None else type(out).__name__
+        raise ModelError(f"{card.architecture} gives output {got} for a {card.task} card "
+                         f"with {n} classes (expected {want}); check architecture_args "
+                         "(e.g. out_channels) against classes", card.path)
+
+
 def _build(card: ModelCard, device: torch.device) -> nn.Module:
+    library = card.library
+    if library == "module":
+        raise ModelError("architecture \"module\" is for modules wrapped in code "
+                         "(wrap_module); a card file needs a library name or \"export\"",
+                         card.path)
     wpath = card.weights_path()
     if card.is_torchscript:
-        if not wpath.is_file():
-            raise ModelError("TorchScript file not found", wpath)
         try:
             module = torch.jit.load(str(wpath), map_location="cpu")
-        except (RuntimeError, ValueError, OSError) as err:
-            msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ModelError(f"not a loadable TorchScript archive ({msg})", wpath) from None
+        except Exception as err:  # noqa: BLE001 - one clear line whatever torch raises
+            raise ModelError(f"not a loadable TorchScript archive ({_first_line(err)})",
+                             wpath) from None
         return module.eval().to(device)
+    if card.is_export:
+        module = load_export(wpath)
+        check_export_io(module, card)
+        return module.to(device)
+    _dry_run_check(card)
     try:
-        module = build_torchvision(card.architecture, len(card.classes), card.in_channels)
+        module = build_architecture(card.architecture, len(card.classes), card.in_channels,
+                                    card.architecture_args)
     except ValueError as err:
         raise ModelError(str(err), card.path) from None
     _apply_state_dict(module, load_state_dict(wpath), wpath)
@@ -160,10 +217,11 @@ def _resolve_card(name_or_card: str | os.PathLike[str] | ModelCard | dict) -> Mo
         return card_from_dict(name_or_card)
     text = os.fspath(name_or_card)
     path = Path(text)
-    if path.suffix.lower() in WEIGHT_SUFFIXES + TORCHSCRIPT_SUFFIXES:
+    if path.suffix.lower() in WEIGHT_SUFFIXES + TORCHSCRIPT_SUFFIXES + EXPORT_SUFFIXES:
         raise ModelError(
-            "this is a weights/TorchScript file, not a model card. Write a card JSON next to "
-            "it with name, architecture (a torchvision name or \"torchscript\"), weights "
+            "this is a weights/program file, not a model card. Write a card JSON next to "
+            "it with name, architecture (torchvision:NAME, timm:NAME, monai:CLASS, \"export\" "
+            "or \"torchscript\"), weights "
             f"(\"{path.name}\"), in_channels, input_size [h, w], normalization, classes, "
             "positive_class and target_layer, and pass the card", path)
     if path.suffix.lower() == ".json" or path.exists():
@@ -190,22 +248,25 @@ def load_model(name_or_card: str | os.PathLike[str] | ModelCard | dict,
                                                        card.normalization))
 
 
-def wrap_module(module: nn.Module, *, in_channels: int, input_size: tuple[int, int],
+def wrap_module(module: nn.Module, *, in_channels: int, input_size: tuple[int, ...],
                 classes: list[str] | tuple[str, ...] | None = None,
                 normalization: dict[str, Any] | None = None, target_layer: str | None = None,
-                name: str = "custom", device: str | torch.device | None = None) -> LoadedModel:
+                name: str = "custom", device: str | torch.device | None = None,
+                task: str = "classification") -> LoadedModel:
     """A :class:`LoadedModel` around a module built in code (no card file, no weights file).
-    ``classes`` defaults to ``class 0 .. class n-1`` from one dry run."""
+    ``input_size`` is ``(h, w)`` or ``(d, h, w)``; ``classes`` defaults to ``class 0 ..
+    class n-1`` from one dry run (the output's dimension 1)."""
     dev = torch.device(device) if device is not None else next(
         (p.device for p in module.parameters()), torch.device("cpu"))
     module = module.eval().to(dev)
     if classes is None:
         with torch.no_grad():
-            n = module(torch.zeros(1, in_channels, *input_size, device=dev)).shape[-1]
+            n = module(torch.zeros(1, in_channels, *input_size, device=dev)).shape[1]
         classes = [f"class {i}" for i in range(n)]
     card = card_from_dict({
         "name": name, "architecture": "module", "weights": "", "in_channels": in_channels,
-        "input_size": list(input_size), "classes": list(classes),
+        "input_size": list(input_size), "spatial_dims": len(input_size),
+        "task": task, "classes": list(classes),
         "normalization": normalization or {"mode": "zscore"}, "target_layer": target_layer})
     return LoadedModel(card, module, dev, Preprocessor(in_channels, input_size,
                                                        card.normalization))

@@ -151,6 +151,8 @@ def test_bundled_names(tmp_path: Path, tiny_card: Path, monkeypatch) -> None:
     for name in ("zeta", "demo-clean", "alpha"):
         write_card(models, name, weights="../../tiny.safetensors")
     monkeypatch.setenv("COLOC_VIEWER_RESOURCES", str(tmp_path / "res"))
+    # the weights sit outside the cards' folder: allowed once that folder is configured
+    monkeypatch.setenv("COLOC_VIEWER_MODELS_PATH", str(tmp_path))
     assert list_bundled_models() == ["demo-clean", "alpha", "zeta"]
     assert loading.default_model_name() == "demo-clean"
     assert load_model("alpha").name == "alpha"
