@@ -71,8 +71,10 @@ def check_geometry(spacing: Sequence[float], origin: Sequence[float],
             float(off.max()) > ORTHONORMAL_TOLERANCE:
         raise InputError(f"invalid direction cosines {_fmt(d.T.reshape(-1))} (not orthonormal)",
                          path)
+    if np.allclose(gram, np.eye(3), atol=1e-9):
+        return d
     u, _, vt = np.linalg.svd(d)
-    return u @ vt  # nearest orthonormal matrix
+    return u @ vt  # the nearest orthonormal matrix
 
 
 def expected_pixel_bytes(rows: int, cols: int, samples: int, bits_allocated: int,

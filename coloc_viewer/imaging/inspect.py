@@ -11,6 +11,7 @@ from typing import Any
 from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.dicom_scan import ScanResult, scan_dicom
 from coloc_viewer.imaging.sources import is_volume_file
+from coloc_viewer.imaging.volume_file_checks import check_volume_file
 
 __all__ = ["SeriesInfo", "scan"]
 
@@ -45,6 +46,7 @@ def _volume_file_info(p: Path) -> SeriesInfo:
 
     if p.stat().st_size == 0:
         raise InputError("empty file (0 bytes)", p)
+    check_volume_file(p)
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(p))
     try:

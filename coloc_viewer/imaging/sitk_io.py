@@ -8,7 +8,6 @@ x and y flip sign). 4-D images load their first volume (t = 0) with a warning.
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 
@@ -17,7 +16,9 @@ import SimpleITK as sitk
 
 from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.display import robust_window, window_presets
+from coloc_viewer.imaging.guards import check_geometry
 from coloc_viewer.imaging.volume import Volume
+from coloc_viewer.imaging.volume_file_checks import check_volume_file
 
 __all__ = ["read_sitk_volume", "to_sitk_image", "sitk_geometry"]
 
@@ -43,42 +44,12 @@ def _read(path: Path) -> sitk.Image:
         raise InputError(f"cannot read image ({detail[:160]})", path) from None
 
 
-_NIFTI_FLOATS = {16: "f4", 64: "f8"}
-
-
-def nifti_nonfinite_count(path: Path) -> int:
-    """Number of NaN/inf voxels stored in a float NIfTI-1/2 file (ITK silently turns NaN
-    into 0, so the raw data is checked here); 0 for integer files."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as fh:
-        head = fh.read(540)
-        if len(head) < 348:
-            return 0
-        for order in ("<", ">"):
-            size = int(np.frombuffer(head[:4], dtype=f"{order}i4")[0])
-            if size in (348, 540):
-                break
-        else:
-            return 0
-        if size == 348:
-            dims = np.frombuffer(head[40:56], dtype=f"{order}i2").astype(np.int64)
-            dtype_code = int(np.frombuffer(head[70:72], dtype=f"{order}i2")[0])
-            offset = int(np.frombuffer(head[108:112], dtype=f"{order}f4")[0])
-        else:
-            dims = np.frombuffer(head[16:80], dtype=f"{order}i8")
-            dtype_code = int(np.frombuffer(head[12:14], dtype=f"{order}i2")[0])
-            offset = int(np.frombuffer(head[168:176], dtype=f"{order}i8")[0])
-        if dtype_code not in _NIFTI_FLOATS:
-            return 0
-        n = int(np.prod(dims[1:1 + max(1, min(int(dims[0]), 7))]))
-        fh.seek(offset)
-        data = np.frombuffer(fh.read(), dtype=f"{order}{_NIFTI_FLOATS[dtype_code]}", count=n)
-    return int(n - np.count_nonzero(np.isfinite(data)))
-
-
 def read_sitk_volume(path: str | os.PathLike[str]) -> Volume:
     """Read a NIfTI/MHA/MHD/NRRD file as a Volume (float32 voxels, LPS geometry)."""
     p = Path(path)
+    if p.stat().st_size == 0:
+        raise InputError("empty file (0 bytes)", p)
+    n_bad = check_volume_file(p)
     img = _read(p)
     warnings: list[str] = []
     if img.GetNumberOfComponentsPerPixel() > 1:
@@ -94,15 +65,11 @@ def read_sitk_volume(path: str | os.PathLike[str]) -> Volume:
     elif dim != 3:
         raise InputError(f"{dim}-D images are not supported", p)
     voxels = sitk.GetArrayFromImage(img).astype(np.float32, copy=False)
-    n_bad = int(np.size(voxels) - np.count_nonzero(np.isfinite(voxels)))
-    if not n_bad and p.name.lower().endswith((".nii", ".nii.gz")):
-        try:
-            n_bad = nifti_nonfinite_count(p)
-        except (OSError, ValueError, EOFError) as exc:
-            raise InputError(f"cannot read image data ({exc})", p) from None
+    n_bad = n_bad or int(np.size(voxels) - np.count_nonzero(np.isfinite(voxels)))
     if n_bad:
         raise InputError(f"image contains {n_bad} NaN or infinite voxel values", p)
     spacing, origin, direction = sitk_geometry(img)
+    direction = check_geometry(spacing, origin, direction, p)
     center, width = robust_window(voxels)
     name = p.name.lower()
     suffix = "".join(p.suffixes[-2:]).lower() if name.endswith(".gz") else p.suffix.lower()
