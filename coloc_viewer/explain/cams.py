@@ -1,5 +1,6 @@
 """Class activation maps on raw values, from one capture (activations A and gradients G of
-the target logit, both (C, h, w)). No normalisation happens here (see ``scale.py``).
+the target score, both (C, h, w) or (C, d, h, w): every sum and mean "over x,y" below runs
+over all spatial axes). No normalisation happens here (see ``scale.py``).
 
 * ``cam``      -- sum_k W_ck A_k for a global-average-pool + linear head, where
                   W_ck = h*w * mean(G_k) (exact for such heads); not rectified.
@@ -21,13 +22,19 @@ GRADIENT_METHODS = ("cam", "gradcam", "gradcam++", "layercam")
 METHODS = GRADIENT_METHODS + ("scorecam",)
 
 
+def spatial_axes(t: torch.Tensor) -> tuple[int, ...]:
+    """The spatial axes of a (C, *spatial) tensor."""
+    return tuple(range(1, t.ndim))
+
+
 def gradcam_weights(grads: torch.Tensor) -> torch.Tensor:
     """alpha_k: the spatial mean of each channel's gradient, (C,)."""
-    return grads.mean(dim=(-2, -1))
+    return grads.mean(dim=spatial_axes(grads))
 
 
 def weighted_sum(weights: torch.Tensor, acts: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("c,chw->hw", weights, acts)
+    """sum_k w_k A_k: (C,) x (C, *spatial) -> (*spatial)."""
+    return torch.tensordot(weights, acts, dims=1)
 
 
 def gradcam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
@@ -37,10 +44,10 @@ def gradcam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
 def gradcampp_weights(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
     g2 = grads * grads
     g3 = g2 * grads
-    sum_a = acts.sum(dim=(-2, -1), keepdim=True)
+    sum_a = acts.sum(dim=spatial_axes(acts), keepdim=True)
     aij = g2 / (2 * g2 + sum_a * g3 + 1e-6)
     aij = torch.where(grads != 0, aij, torch.zeros_like(aij))
-    return (torch.relu(grads) * aij).sum(dim=(-2, -1))
+    return (torch.relu(grads) * aij).sum(dim=spatial_axes(grads))
 
 
 def gradcampp(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
@@ -53,7 +60,7 @@ def layercam(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
 
 def has_linear_gap_head(grads: torch.Tensor, rtol: float = 1e-4) -> bool:
     """True when each channel's gradient is spatially constant (a GAP + linear head)."""
-    spread = (grads - grads.mean(dim=(-2, -1), keepdim=True)).abs().amax()
+    spread = (grads - grads.mean(dim=spatial_axes(grads), keepdim=True)).abs().amax()
     return bool(spread <= rtol * grads.abs().amax() + 1e-12)
 
 
@@ -62,12 +69,12 @@ def class_activation_map(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tenso
     if not has_linear_gap_head(grads):
         raise ModelError("CAM needs a global-average-pool + linear head after the chosen "
                          "layer; use gradcam for this layer")
-    h, w = acts.shape[-2:]
-    return weighted_sum(gradcam_weights(grads) * (h * w), acts)
+    return weighted_sum(gradcam_weights(grads) * acts[0].numel(), acts)
 
 
 def gradient_cam(method: str, acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    """The raw (h, w) map of one gradient-based ``method`` (see the module docstring)."""
+    """The raw (h, w) or (d, h, w) map of one gradient-based ``method`` (see the module
+    docstring)."""
     if method == "gradcam":
         return gradcam(acts, grads)
     if method == "gradcam++":

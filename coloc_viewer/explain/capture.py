@@ -11,13 +11,17 @@ Two plans, chosen once per (model, layer) and memoised:
   layer swaps its output for a fresh leaf tensor (plus any extra rows, e.g. ablated
   copies) and switches gradients on, so only the rest of the forward is recorded.
 
-Hooks are removed in ``finally`` blocks; nothing stays attached after a call.
+Class scores come from a *reader* of the model output: :func:`as_logits` for classifiers,
+:class:`~coloc_viewer.explain.targets.SegmentationTarget` for segmentation networks.
+Activations are (C, h, w) or (C, d, h, w). Hooks are removed in ``finally`` blocks; nothing
+stays attached after a call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -28,9 +32,9 @@ from coloc_viewer.explain.layers import LayerInfo, dry_run_probe, model_cache
 
 @dataclass
 class Capture:
-    """One slice's capture: ``acts``/``grads`` (C, h, w), ``logits`` (K,), ``zero_logits``
-    (K,) = the output when the layer's activations are all zero (the head's bias for a
-    GAP + linear head), and the ``target`` class."""
+    """One input's capture: ``acts``/``grads`` (C, *spatial), ``logits`` (K,) class scores,
+    ``zero_logits`` (K,) = the scores when the layer's activations are all zero (the head's
+    bias for a GAP + linear head), and the ``target`` class."""
 
     acts: torch.Tensor
     grads: torch.Tensor
@@ -40,8 +44,8 @@ class Capture:
     plan: str
 
 
-def as_logits(out: object) -> torch.Tensor:
-    """The (B, K) logits of a model output (a tensor, a tuple's first item, or a dict's
+def output_tensor(out: object) -> torch.Tensor:
+    """The tensor of a model output (a tensor, a tuple's first item, or a dict's
     ``logits``/``out``)."""
     if isinstance(out, torch.Tensor):
         t = out
@@ -54,7 +58,16 @@ def as_logits(out: object) -> torch.Tensor:
     if not isinstance(t, torch.Tensor):
         raise ModelError(f"cannot read class scores from a model output of type "
                          f"{type(out).__name__}")
+    return t
+
+
+def as_logits(out: object) -> torch.Tensor:
+    """The (B, K) logits of a classifier's output (see :func:`output_tensor`)."""
+    t = output_tensor(out)
     return t.reshape(t.shape[0], -1)
+
+
+Reader = Callable[[Any], torch.Tensor]
 
 
 # --- chain plan -------------------------------------------------------------------------
@@ -113,10 +126,10 @@ def _chain_plan(module: nn.Module, layer: str, x: torch.Tensor):
 # --- hook plan --------------------------------------------------------------------------
 def _run_with_swap(module: nn.Module, x: torch.Tensor, info: LayerInfo,
                    make_batch: Callable[[torch.Tensor], torch.Tensor],
-                   grad_after: bool) -> tuple[torch.Tensor, torch.Tensor]:
+                   grad_after: bool, reader: Reader) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``module(x)`` under no_grad, replacing the layer's last call output ``A`` by
     ``make_batch(A)`` (and turning grad mode on there when ``grad_after``).
-    Returns (A detached, logits)."""
+    Returns (A detached, class scores read by ``reader``)."""
     layer = module.get_submodule(info.name)
     state = {"calls": 0, "acts": None}
 
@@ -133,23 +146,23 @@ def _run_with_swap(module: nn.Module, x: torch.Tensor, info: LayerInfo,
     handle = layer.register_forward_hook(hook)
     try:
         with torch.no_grad():
-            out = as_logits(module(x))
+            raw = module(x)
     finally:
         handle.remove()
     if state["acts"] is None:
         raise ModelError(f"layer {info.name!r} did not run in the forward pass")
-    return state["acts"], out
+    return state["acts"], reader(raw)
 
 
-def _batched_hook_run(module, x, info, make_batch, grad_after, batch):
+def _batched_hook_run(module, x, info, make_batch, grad_after, batch, reader):
     try:
-        return _run_with_swap(module, x, info, make_batch, grad_after)
+        return _run_with_swap(module, x, info, make_batch, grad_after, reader)
     except RuntimeError as err:
         first = err
     if batch > 1 and x.shape[0] == 1:  # a cat/stack with batch-1 prefix tensors: expand x
         try:
             return _run_with_swap(module, x.expand(batch, *x.shape[1:]), info,
-                                  lambda a: make_batch(a[:1]), grad_after)
+                                  lambda a: make_batch(a[:1]), grad_after, reader)
         except RuntimeError:
             pass
     msg = str(first).strip().splitlines()
@@ -160,24 +173,28 @@ def _batched_hook_run(module, x, info, make_batch, grad_after, batch):
 class LayerCapture:
     """Capture and suffix re-runs for one (module, layer); see the module docstring."""
 
-    def __init__(self, module: nn.Module, info: LayerInfo, example: torch.Tensor):
+    def __init__(self, module: nn.Module, info: LayerInfo, example: torch.Tensor,
+                 reader: Reader = as_logits):
         self.module = module
         self.info = info
+        self.reader = reader
         self.plan = _chain_plan(module, info.name, example)
 
     @property
     def plan_name(self) -> str:
         return "chain" if self.plan is not None else "hook"
 
-    def capture(self, x: torch.Tensor, target: int | None = None) -> Capture:
-        """Activations, the target logit's gradient w.r.t. them, logits and zero-logits."""
+    def capture(self, x: torch.Tensor, target: int | None = None,
+                choose: Callable[[torch.Tensor], int] | None = None) -> Capture:
+        """Activations, the target score's gradient w.r.t. them, scores and zero-scores.
+        Without ``target`` the class is ``choose(scores)`` (default: the argmax)."""
         if self.plan is not None:
             prefix, suffix = self.plan
             with torch.no_grad():
                 acts = _run_chain(prefix, x).detach()
             leaf = acts.requires_grad_(True)
             with torch.enable_grad():
-                logits2 = as_logits(_run_chain(suffix, torch.cat([leaf, torch.zeros_like(
+                logits2 = self.reader(_run_chain(suffix, torch.cat([leaf, torch.zeros_like(
                     leaf)])))
         else:
             holder: dict[str, torch.Tensor] = {}
@@ -188,12 +205,16 @@ class LayerCapture:
 
             prev = torch.is_grad_enabled()
             try:
-                _, logits2 = _batched_hook_run(self.module, x, self.info, make_batch, True, 2)
+                _, logits2 = _batched_hook_run(self.module, x, self.info, make_batch, True, 2,
+                                               self.reader)
             finally:
                 torch.set_grad_enabled(prev)
             leaf = holder["leaf"]
         logits = logits2[0]
-        c = int(logits.argmax()) if target is None else int(target)
+        if target is not None:
+            c = int(target)
+        else:
+            c = int(logits.argmax()) if choose is None else int(choose(logits.detach()))
         if not 0 <= c < logits.numel():
             raise ModelError(f"target class {c} is out of range (the model has "
                              f"{logits.numel()} outputs)")
@@ -206,11 +227,11 @@ class LayerCapture:
                        logits2[1].detach(), c, self.plan_name)
 
     def run_suffix(self, x: torch.Tensor, acts_batch: torch.Tensor) -> torch.Tensor:
-        """Logits (B, K) for a batch of replacement activations (B, C, h, w), no graph.
+        """Scores (B, K) for a batch of replacement activations (B, C, ...), no graph.
         The chain plan runs only the suffix; the hook plan reruns the prefix once."""
         with torch.no_grad():
             if self.plan is not None:
-                return as_logits(_run_chain(self.plan[1], acts_batch))
+                return self.reader(_run_chain(self.plan[1], acts_batch))
             _, out = _batched_hook_run(self.module, x, self.info, lambda a: acts_batch,
-                                       False, acts_batch.shape[0])
+                                       False, acts_batch.shape[0], self.reader)
             return out

@@ -1,15 +1,17 @@
-"""``explain``: one slice through a model -> ranked feature maps and CAMs (numpy only).
+"""``explain``: one input through a model -> ranked feature maps and CAMs (numpy only).
 
-The result, :class:`Explanation`, holds raw values (no display normalisation) and the
-:class:`~coloc_viewer.model.transform.SliceTransform` that maps any layer-grid map back
-onto the slice's pixel grid. It holds no tensors, so it pickles and crosses threads.
+One call for every model: 2-D models explain one slice, 3-D models (card ``spatial_dims``
+3) the whole volume; classifiers and segmentation networks (card ``task``); one series or
+several (card ``inputs``: ``{role: Volume}``, resampled onto the first role's grid and
+stacked as channels). The result, :class:`Explanation`, holds raw values and the transform
+that maps any layer-grid map back onto the image grid; no tensors, so it pickles and
+crosses threads.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,91 +19,19 @@ import torch
 
 from coloc_viewer.errors import InputError, ModelError
 from coloc_viewer.explain.cams import GRADIENT_METHODS, METHODS, gradcam_weights, gradient_cam
-from coloc_viewer.explain.capture import LayerCapture
+from coloc_viewer.explain.capture import LayerCapture, as_logits
 from coloc_viewer.explain.layers import list_layers, resolve_layer
 from coloc_viewer.explain.ranking import CRITERIA, decomposition, importance, order_of
+from coloc_viewer.explain.result import ALIASES, Explanation
 from coloc_viewer.explain.scorecam import scorecam
+from coloc_viewer.explain.targets import SegmentationTarget
 from coloc_viewer.imaging.volume import Volume
+from coloc_viewer.model.input_stack import ModelInput, gather_inputs
 from coloc_viewer.model.loading import LoadedModel, load_model
-from coloc_viewer.model.transform import SliceTransform
+from coloc_viewer.model.preprocess import Preprocessor
 
-ALIASES = {"grad-cam": "gradcam", "gradcampp": "gradcam++", "grad-cam++": "gradcam++",
-           "layer-cam": "layercam", "score-cam": "scorecam"}
-
-
-@dataclass(eq=False)
-class Explanation:
-    """Everything computed for one slice. Maps are float32 numpy arrays of raw values.
-
-    ``importance``/``order`` cover all C channels of ``layer`` under criterion ``rank``;
-    ``top_channels`` lists the best ``top_k`` as (channel, importance); ``activations`` is
-    the raw layer output (C, h, w); ``gradient_weights`` the Grad-CAM alphas (C,);
-    ``cams`` maps a method name to its raw (h, w) map on the layer grid;
-    ``decomposition`` = {logit, sum_contributions, bias, residual, exact}.
-    """
-
-    model_name: str
-    layer: str
-    slice_index: int
-    prediction: dict[str, Any]
-    target: int
-    target_label: str
-    rank: str
-    importance: np.ndarray
-    order: np.ndarray
-    top_channels: list[tuple[int, float]]
-    activations: np.ndarray
-    gradient_weights: np.ndarray
-    transform: SliceTransform
-    cams: dict[str, np.ndarray] = field(default_factory=dict)
-    decomposition: dict[str, float | bool] = field(default_factory=dict)
-    plan: str = ""
-
-    @property
-    def top_channel(self) -> int:
-        return int(self.order[0])
-
-    def channel_map(self, k: int, grid: str = "image", mode: str = "bilinear") -> np.ndarray:
-        """Channel ``k``'s raw map on the slice's pixel grid (``grid="image"``) or on the
-        layer grid (``grid="layer"``)."""
-        m = self.activations[int(k)]
-        return self._on_grid(m, grid, mode)
-
-    def cam_map(self, method: str = "gradcam", grid: str = "image",
-                mode: str = "bilinear") -> np.ndarray:
-        """The raw map of a computed CAM ``method`` on the image or layer grid."""
-        key = ALIASES.get(method, method)
-        if key not in self.cams:
-            raise KeyError(f"CAM {method!r} was not computed (have: {', '.join(self.cams)})")
-        return self._on_grid(self.cams[key], grid, mode)
-
-    @property
-    def top_map(self) -> np.ndarray:
-        """The top-ranked channel, bilinear on the image grid."""
-        return self.channel_map(self.top_channel)
-
-    @property
-    def seed_map(self) -> np.ndarray:
-        """The top-ranked channel nearest-upsampled onto the image grid (for the
-        ``seed_overlap`` score: the original method's test)."""
-        return self.channel_map(self.top_channel, mode="nearest")
-
-    def _on_grid(self, m: np.ndarray, grid: str, mode: str) -> np.ndarray:
-        if grid == "layer":
-            return np.asarray(m, dtype=np.float32).copy()
-        if grid != "image":
-            raise ValueError(f"grid must be 'image' or 'layer', not {grid!r}")
-        return self.transform.to_image_grid(m, mode=mode)
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready fields (no arrays): model, layer, slice, prediction, target, rank,
-        top_channels [{channel, importance}], decomposition."""
-        return {
-            "model": self.model_name, "layer": self.layer, "slice": self.slice_index,
-            "prediction": self.prediction, "target": self.target, "rank": self.rank,
-            "top_channels": [{"channel": c, "importance": v} for c, v in self.top_channels],
-            "decomposition": self.decomposition,
-        }
+TASKS = ("classification", "segmentation")
+VolumeInput = Volume | np.ndarray | Mapping[str, Volume | np.ndarray]
 
 
 def _np(t: torch.Tensor, dtype: type) -> np.ndarray:
@@ -109,21 +39,20 @@ def _np(t: torch.Tensor, dtype: type) -> np.ndarray:
     return np.array(t.detach().cpu().numpy(), dtype=dtype, copy=True)
 
 
-def _slice_of(volume: Volume | np.ndarray, slice_index: int) -> tuple[np.ndarray,
-                                                                      tuple[float, float]]:
-    if isinstance(volume, Volume):
-        vox, spacing = volume.voxels, (volume.spacing[1], volume.spacing[2])
-    else:
-        vox, spacing = np.asarray(volume), (1.0, 1.0)
-        if vox.ndim == 2:  # a single slice: slice_index is only recorded
-            return vox, spacing
-        if vox.ndim != 3:
-            raise InputError(f"expected a Volume, a 2-D slice or a 3-D array, got shape "
-                             f"{vox.shape}")
-    if not -vox.shape[0] <= slice_index < vox.shape[0]:
-        raise InputError(f"slice {slice_index} is out of range (the volume has "
-                         f"{vox.shape[0]} slices)")
-    return vox[slice_index], spacing
+def model_spatial_dims(card: Any) -> int:
+    """The card's ``spatial_dims`` (2 or 3; from ``input_size`` when the card has none)."""
+    dims = getattr(card, "spatial_dims", None) or len(tuple(card.input_size))
+    if int(dims) not in (2, 3) or len(tuple(card.input_size)) != int(dims):
+        raise ModelError(f"model {card.name!r}: spatial_dims {dims} does not match "
+                         f"input_size {list(card.input_size)}")
+    return int(dims)
+
+
+def model_task(card: Any) -> str:
+    task = getattr(card, "task", None) or "classification"
+    if task not in TASKS:
+        raise ModelError(f"model {card.name!r}: task must be one of {', '.join(TASKS)}")
+    return str(task)
 
 
 def parse_method(method: str) -> tuple[str, int | None]:
@@ -156,32 +85,91 @@ def _target_index(target: int | str | None, classes: Sequence[str]) -> int | Non
                          f"{', '.join(classes)})") from None
 
 
-def explain(model: LoadedModel | str | os.PathLike[str], volume: Volume | np.ndarray,
-            slice_index: int = 0, layer: str | None = None, target: int | str | None = None,
-            rank: str = "contribution", methods: Sequence[str] = ("gradcam",),
-            top_k: int = 10) -> Explanation:
-    """Explain slice ``slice_index`` of ``volume`` (a :class:`Volume`; a 3-D (z, y, x)
-    array; or a plain 2-D numpy slice with 1 mm square pixels, for which ``slice_index``
-    is only recorded in the result).
+def _preprocessor(model: LoadedModel) -> Preprocessor:
+    card, pre = model.card, model.preprocess
+    if isinstance(pre, Preprocessor) and pre.input_size == tuple(card.input_size):
+        return pre
+    return Preprocessor(card.in_channels, card.input_size, card.normalization)
+
+
+def _model_input(model: LoadedModel, inp: ModelInput, dims: int,
+                 slice_index: int | None) -> tuple[torch.Tensor, Any, int | None]:
+    """(input tensor, transform, recorded slice index) for a 2-D or 3-D model."""
+    card = model.card
+    if dims == 3:
+        if inp.shape[0] < 2:
+            raise InputError(f"model {card.name!r} is a 3-D model and needs a volume of at "
+                             f"least 2 slices; this series has {inp.shape[0]}")
+        images, spacing, recorded = inp.channels, inp.spacing, None
+    else:
+        k = 0 if slice_index is None else int(slice_index)
+        if inp.plain_2d:  # a bare 2-D slice: slice_index is only recorded
+            images, recorded = [c[0] for c in inp.channels], k
+        else:
+            n = inp.shape[0]
+            if not -n <= k < n:
+                raise InputError(f"slice {k} is out of range (the volume has {n} slices)")
+            images, recorded = [c[k] for c in inp.channels], k
+        spacing = inp.spacing[1:]
+    x, tf = _preprocessor(model)(images if len(images) > 1 else images[0], spacing,
+                                 device=model.device)
+    return x, tf, recorded
+
+
+def _prediction(card: Any, logits: torch.Tensor, seg: SegmentationTarget | None,
+                tf: Any) -> tuple[dict[str, Any], np.ndarray | None]:
+    def label(i: int) -> str:
+        return card.classes[i] if i < len(card.classes) else str(i)
+
+    if seg is None:
+        lg = logits.double().cpu()
+        probs = torch.sigmoid(lg) if lg.numel() == 1 else torch.softmax(lg, 0)
+        pred = int(lg.argmax())
+        return {"index": pred, "label": label(pred), "probabilities": probs.tolist()}, None
+    mask = seg.label_map()
+    on_image = tf.to_image_grid(mask, mode="nearest").astype(np.int64)
+    counts = np.bincount(on_image.ravel(), minlength=int(logits.numel()))
+    pred = seg.default_class()
+    return {"index": pred, "label": label(pred),
+            "pixel_shares": (counts / max(1, on_image.size)).tolist()}, mask
+
+
+def explain(model: LoadedModel | str | os.PathLike[str], volume: VolumeInput,
+            slice_index: int | None = None, layer: str | None = None,
+            target: int | str | None = None, rank: str = "contribution",
+            methods: Sequence[str] = ("gradcam",), top_k: int = 10) -> Explanation:
+    """Explain ``volume`` with ``model``.
+
+    ``volume``: a :class:`Volume`, a (z, y, x) array, a plain 2-D slice (1 mm pixels), or
+    ``{role: volume}`` for a card with ``inputs`` (each role resampled onto the first
+    role's grid and stacked as channels in the card's order). ``slice_index``: the slice a
+    2-D model explains (default 0); ignored by 3-D models, which take the whole volume
+    (their maps are (z, y, x) and ``slice_index`` is None in the result).
 
     ``model``: a :class:`LoadedModel`, a bundled model name or a card path. ``layer``:
-    default the card's ``target_layer``, else the last layer with a spatial output.
-    ``target``: class index or label, default the predicted class. ``rank``: one of
+    default the card's ``target_layer``, else the last layer with a spatial output (for
+    segmentation the deepest one). ``target``: class index or label; default the predicted
+    class (segmentation: the foreground class with the most pixels). ``rank``: one of
     ``max, mean, gradient, contribution, ablation``. ``methods``: any of ``cam, gradcam,
     gradcam++, layercam, scorecam`` (``scorecam:K`` scores only the top-K ranked channels).
+    A model that cannot run on the input raises one :class:`InputError`/:class:`ModelError`.
     """
     if not isinstance(model, LoadedModel):
         model = load_model(model)
     if rank not in CRITERIA:
         raise InputError(f"unknown ranking {rank!r}; choose from {', '.join(CRITERIA)}")
     parsed = [parse_method(m) for m in methods]
-    image, spacing = _slice_of(volume, int(slice_index))
     card, module = model.card, model.module
-    x, tf = model.preprocess(image, spacing, device=model.device)
+    dims, task = model_spatial_dims(card), model_task(card)
+    inp = gather_inputs(card, volume)
+    x, tf, recorded = _model_input(model, inp, dims, slice_index)
     layers = list_layers(module, (card.in_channels, *card.input_size), model.device)
-    info = resolve_layer(layers, layer, card.target_layer)
-    cap_tool = LayerCapture(module, info, x)
-    cap = cap_tool.capture(x, _target_index(target, card.classes))
+    info = resolve_layer(layers, layer, card.target_layer, deepest=task == "segmentation")
+    seg = SegmentationTarget() if task == "segmentation" else None
+    reader = seg if seg is not None else as_logits
+    cap_tool = LayerCapture(module, info, x, reader=reader)
+    cap = cap_tool.capture(x, _target_index(target, card.classes),
+                           None if seg is None else seg.default_class)
     acts, grads, c = cap.acts, cap.grads, cap.target
     logit = float(cap.logits[c])
 
@@ -195,24 +183,23 @@ def explain(model: LoadedModel | str | os.PathLike[str], volume: Volume | np.nda
         else:
             chans = None if k is None else order[:k].tolist()
             key = "scorecam" if k is None else f"scorecam:{k}"
-            cams[key] = _np(scorecam(module, x, acts, c, chans), np.float32)
+            cams[key] = _np(scorecam(module, x, acts, c, chans, reader=reader), np.float32)
 
-    logits = cap.logits.double().cpu()
-    probs = (torch.sigmoid(logits) if logits.numel() == 1 else torch.softmax(logits, 0))
-    pred = int(logits.argmax())
-    label = card.classes[pred] if pred < len(card.classes) else str(pred)
+    prediction, out_mask = _prediction(card, cap.logits, seg, tf)
     return Explanation(
-        model_name=card.name, layer=info.name, slice_index=int(slice_index),
-        prediction={"index": pred, "label": label, "probabilities": probs.tolist()},
-        target=c, target_label=card.classes[c] if c < len(card.classes) else str(c),
+        model_name=card.name, layer=info.name, slice_index=recorded,
+        prediction=prediction, target=c,
+        target_label=card.classes[c] if c < len(card.classes) else str(c),
         rank=rank, importance=imp, order=order,
         top_channels=[(int(i), float(imp[i])) for i in order[:max(0, int(top_k))]],
         activations=_np(acts, np.float32),
         gradient_weights=_np(gradcam_weights(grads), np.float64),
         transform=tf, cams=cams,
         decomposition=decomposition(acts, grads, logit, float(cap.zero_logits[c])),
-        plan=cap.plan,
+        plan=cap.plan, spatial_dims=dims, task=task, output_mask=out_mask,
+        inputs=list(inp.roles),
     )
 
 
-__all__ = ["Explanation", "explain", "parse_method", "ModelError"]
+__all__ = ["Explanation", "explain", "parse_method", "ModelError", "model_spatial_dims",
+           "model_task"]

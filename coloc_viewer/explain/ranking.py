@@ -1,6 +1,7 @@
 """The five "most important feature map" criteria of DESIGN §5 and the decomposition check.
 
-For activations A (C, h, w), gradients G of the target logit y_c, alpha_k = mean_xy G_k:
+For activations A (C, h, w) or (C, d, h, w), gradients G of the target score y_c and
+alpha_k = mean_xy G_k (means, sums and maxima "over x,y" run over all spatial axes):
 
 * ``max``          -- max_xy A_k (the original method)
 * ``mean``         -- mean_xy A_k
@@ -23,9 +24,13 @@ import torch
 CRITERIA = ("max", "mean", "gradient", "contribution", "ablation")
 
 
+def _sp(t: torch.Tensor) -> tuple[int, ...]:
+    return tuple(range(1, t.ndim))
+
+
 def contributions(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    alpha = grads.mean(dim=(-2, -1))
-    return alpha * acts.sum(dim=(-2, -1))
+    """IM_k = alpha_k * sum_xy A_k, (C,)."""
+    return grads.mean(dim=_sp(grads)) * acts.sum(dim=_sp(acts))
 
 
 def ablation_drops(acts: torch.Tensor, target: int, logit: float,
@@ -38,7 +43,7 @@ def ablation_drops(acts: torch.Tensor, target: int, logit: float,
     drops = torch.empty(C, dtype=torch.float64)
     for start in range(0, C, bs):
         idx = torch.arange(start, min(C, start + bs))
-        batch = acts[None].repeat(idx.numel(), 1, 1, 1)
+        batch = acts[None].repeat(idx.numel(), *([1] * acts.ndim))
         batch[torch.arange(idx.numel()), idx] = 0
         out = run_suffix(batch)[:, target].double().cpu()
         drops[idx] = logit - out
@@ -50,11 +55,11 @@ def importance(criterion: str, acts: torch.Tensor, grads: torch.Tensor, *, targe
                run_suffix: Callable[[torch.Tensor], torch.Tensor] | None = None) -> np.ndarray:
     """Per-channel importance (C,) float64 for one criterion of :data:`CRITERIA`."""
     if criterion == "max":
-        vals = acts.amax(dim=(-2, -1))
+        vals = acts.amax(dim=_sp(acts))
     elif criterion == "mean":
-        vals = acts.mean(dim=(-2, -1))
+        vals = acts.mean(dim=_sp(acts))
     elif criterion == "gradient":
-        vals = grads.mean(dim=(-2, -1)) * acts.mean(dim=(-2, -1))
+        vals = grads.mean(dim=_sp(grads)) * acts.mean(dim=_sp(acts))
     elif criterion == "contribution":
         vals = contributions(acts, grads)
     elif criterion == "ablation":

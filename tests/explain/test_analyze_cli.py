@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +123,8 @@ def test_default_model_is_the_first_bundled(case, capsys, monkeypatch, tmp_path)
     models = tmp_path / "res" / "models"
     models.mkdir(parents=True)
     card = json.loads(case["card"].read_text())
-    card.update(name="demo-clean", weights=str(case["root"] / "m.safetensors"))
+    shutil.copy(case["root"] / "m.safetensors", models / "m.safetensors")  # weights beside it
+    card.update(name="demo-clean", weights="m.safetensors")
     (models / "demo-clean.json").write_text(json.dumps(card))
     monkeypatch.setenv("COLOC_VIEWER_RESOURCES", str(tmp_path / "res"))
     code, out, err = _run(capsys, case["vol"], "--roi", case["roi"], "--json")
