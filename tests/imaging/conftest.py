@@ -28,3 +28,14 @@ def series_dir(tmp_path: Path, phantom: np.ndarray) -> Path:
                        origin=(-10.0, 20.0, 5.0), direction=OBLIQUE, file_names=names,
                        instance_numbers=numbers)
     return tmp_path / "series"
+
+
+@pytest.fixture(scope="session")
+def pydicom_data_store() -> Path:
+    """The folder of pydicom-data's files (the ``pydicom-data`` package of the test extra)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("data_store")
+    if spec is None or spec.origin is None:
+        pytest.skip("pydicom-data is not installed (pip install pydicom-data)")
+    return Path(spec.origin).parent / "data"
