@@ -131,9 +131,10 @@ def _orientation(value: Any) -> np.ndarray | None:
     return arr
 
 
-def count_fragments(fh: BinaryIO, offset: int, limit: int) -> int:
-    """Fragments of encapsulated pixel data whose first item starts at ``offset`` (after the
-    Basic Offset Table), counting at most ``limit``; ValueError when the data ends early."""
+def count_fragments(fh: BinaryIO, offset: int, limit: int = 1_000_000) -> int:
+    """Fragments of encapsulated pixel data whose first item starts at ``offset`` (the Basic
+    Offset Table is not counted), walking at most ``limit`` items (headers only); ValueError
+    when the data ends before its sequence delimiter."""
     fh.seek(offset)
     count, first = 0, True
     while count < limit:
@@ -171,7 +172,7 @@ def _check_pixel_data(ref: FileRef, ts: str, pixel: tuple[int, int] | None, rows
         if not uid.is_compressed:
             return  # malformed; pydicom decides
         with ref.open() as fh:
-            n = count_fragments(fh, value_offset, n_frames)
+            n = count_fragments(fh, value_offset)
         if n < n_frames:
             raise ValueError(f"header declares {n_frames} frames but the encapsulated pixel "
                              f"data holds {n} fragment(s)")
