@@ -134,8 +134,8 @@ def build_timm(name: str, num_classes: int, in_channels: int, **kwargs: Any) -> 
     if name not in timm.list_models():
         raise ValueError(f"unknown timm architecture {name!r} (not in timm.list_models(); "
                          "give the name without a pretrained tag)")
-    kwargs = {"num_classes": num_classes, "in_chans": in_channels, **kwargs}
-    return timm.create_model(name, pretrained=False, **kwargs)
+    return timm.create_model(name, pretrained=False, num_classes=num_classes,
+                             in_chans=in_channels, **kwargs)
 
 
 def monai_class(name: str) -> type[nn.Module]:
@@ -162,9 +162,11 @@ def build_architecture(spec: str, num_classes: int, in_channels: int,
     kwargs = check_architecture_args(args)
     try:
         if library == "torchvision":
-            return build_torchvision(name, num_classes, in_channels, **kwargs)
+            return build_torchvision(name, kwargs.pop("num_classes", num_classes), in_channels,
+                                     **kwargs)
         if library == "timm":
-            return build_timm(name, num_classes, in_channels, **kwargs)
+            return build_timm(name, kwargs.pop("num_classes", num_classes),
+                              kwargs.pop("in_chans", in_channels), **kwargs)
         if library == "monai":
             return monai_class(name)(**kwargs)
     except ValueError:

@@ -151,18 +151,32 @@ def _dry_run_check(card: ModelCard) -> None:
     """Build the card's network on the meta device (no memory, no compute) and run zeros of
     ``(1, in_channels, *input_size)`` through it: a network that does not take the card's
     channels or does not give one output per class is a clear ModelError."""
+    args = card.architecture_args
+    for key, want, what in (("spatial_dims", card.spatial_dims, "spatial_dims"),
+                            ("in_channels", card.in_channels, "in_channels"),
+                            ("in_chans", card.in_channels, "in_channels"),
+                            ("out_channels", len(card.classes), "len(classes)"),
+                            ("num_classes", len(card.classes), "len(classes)")):
+        if key in args and args[key] != want:
+            raise ModelError(f"architecture_args {key}={args[key]!r} does not match the card "
+                             f"({what} = {want})", card.path)
     try:
         with torch.device("meta"):
             probe = build_architecture(card.architecture, len(card.classes), card.in_channels,
-                                       card.architecture_args)
-            out = probe.eval()(torch.zeros(1, card.in_channels, *card.input_size))
+                                       args).eval()
     except (NotImplementedError, ValueError):
-        return  # an operator without a meta kernel: the real build reports any problem
+        return  # the real build below reports the problem
+    try:
+        with torch.device("meta"):
+            out = probe(torch.zeros(1, card.in_channels, *card.input_size))
+    except NotImplementedError:
+        return  # an operator without a meta kernel
     except Exception as err:  # noqa: BLE001 - a shape error from inside the network
         raise ModelError(
-            f"{card.architecture} with architecture_args {card.architecture_args} does not "
-            f"take in_channels={card.in_channels} at input_size {list(card.input_size)} "
-            f"({type(err).__name__}: {_first_line(err)})", card.path) from None
+            f"{card.architecture} with architecture_args {card.architecture_args} cannot run "
+            f"on in_channels={card.in_channels} at input_size {list(card.input_size)}; check "
+            f"them against the card ({type(err).__name__}: {_first_line(err)})",
+            card.path) from None
     _check_output(card, out)
 
 
