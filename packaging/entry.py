@@ -2,7 +2,8 @@
 
 ``--smoke-test`` goes straight to :func:`coloc_viewer.gui.smoke_test.run_smoke_test` (what
 ``run_gui`` does for it too), so an installation can be checked on a machine without a
-display and without any display probing.
+display; ``--smoke-test --window`` runs the same steps in a real window. Nothing here
+re-executes the bundle: the display probe runs in-process (``gui/display_probe.py``).
 """
 
 import multiprocessing
@@ -14,6 +15,7 @@ def _smoke_test(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="coloc-viewer")
     parser.add_argument("--smoke-test", action="store_true")
+    parser.add_argument("--window", action="store_true")
     parser.add_argument("--screenshot")
     parser.add_argument("--model")
     args, _unknown = parser.parse_known_args(argv)

@@ -34,6 +34,9 @@ def _gui_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="bundled model name or model card to select")
     p.add_argument("--smoke-test", action="store_true",
                    help="run the packaged-install self test offscreen and exit")
+    p.add_argument("--window", action="store_true",
+                   help="with --smoke-test: run the same steps in a real window (needs a "
+                   "usable display)")
     p.add_argument("--screenshot", help="render the view offscreen to this PNG and exit")
     p.add_argument("--version", action="version", version=f"coloc-viewer {__version__}")
     return p

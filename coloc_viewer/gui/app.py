@@ -4,8 +4,8 @@ no screen (a headless machine, a broken X forward), ``--screenshot`` or ``--smok
 from __future__ import annotations
 
 import json
+import logging
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -14,30 +14,27 @@ from typing import Any
 import numpy as np
 
 from coloc_viewer.errors import InputError
+from coloc_viewer.gui.display_probe import no_display_reason, platform_request
 
-OFFSCREEN = ("offscreen", "minimal")
+__all__ = ["no_display_reason", "run_gui"]
+log = logging.getLogger(__name__)
 
 
-def no_display_reason() -> str | None:
-    """Why Qt cannot show a window here, or None when a screen is usable."""
-    forced = os.environ.get("QT_QPA_PLATFORM", "")
-    if forced.split(":")[0] in OFFSCREEN:
-        return f"QT_QPA_PLATFORM={forced}"
-    if not sys.platform.startswith("linux") or forced:
-        return None
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return "no DISPLAY or WAYLAND_DISPLAY is set"
-    probe = "from PySide6.QtGui import QGuiApplication; QGuiApplication([])"
-    try:
-        rc = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
-        return "the Qt platform plugin did not start"
-    return None if rc.returncode == 0 else "the Qt platform plugin cannot connect to the display"
+OFFSCREEN_PLATFORMS = ("offscreen", "minimal")
+
+
+def window_platform(app: Any) -> str:
+    """The Qt platform plugin that actually started (``xcb``, ``wayland``, ``offscreen``)."""
+    return str(app.platformName())
 
 
 def _application(offscreen: bool) -> Any:
+    """The QApplication; for a window, Qt gets ``offscreen`` as its last resort so a
+    platform plugin that fails to start cannot abort the program (see ``window_platform``)."""
     if offscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    elif platform_request():
+        os.environ["QT_QPA_PLATFORM"] = platform_request()
     os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
     from PySide6.QtWidgets import QApplication
 
@@ -154,17 +151,21 @@ def _json_default(value: Any) -> Any:
 def run_gui(args: Any) -> int:
     """Entry point called by ``coloc_viewer.cli.main`` (args: path, roi, model,
     smoke_test, screenshot)."""
-    reason = no_display_reason()
     if getattr(args, "smoke_test", False):
         from coloc_viewer.gui.smoke_test import run_smoke_test
 
-        _application(offscreen=True)
         return int(run_smoke_test(args))
+    reason = None if args.screenshot else no_display_reason()
     if reason or args.screenshot:
         return run_offscreen(args, reason)
     app = _application(offscreen=False)
+    chosen = window_platform(app)
+    if chosen in OFFSCREEN_PLATFORMS:
+        return run_offscreen(args, f"Qt could not start a window platform plugin for "
+                                   f"{os.environ.get('QT_QPA_PLATFORM')!r}")
     from coloc_viewer.gui.main_window import MainWindow
 
+    log.info("window on the Qt %s platform", chosen)
     window = MainWindow()
     window.show()
     if offer_recovery(window):

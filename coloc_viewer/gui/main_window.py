@@ -405,6 +405,8 @@ class MainWindow(QMainWindow):
             self.set_volume(volume)
         self._refresh_recent(path)
         self.statusBar().showMessage(f"Opened {Path(path).name}: {volume.shape[0]} slices", 5000)
+        log.info("study shown: %s, %s slices of %s x %s", volume.metadata.get("modality", "?"),
+                 *volume.shape)
         if self._pending_rois:
             self.load_rois(self._pending_rois)
             self._pending_rois = None
@@ -692,6 +694,10 @@ class MainWindow(QMainWindow):
                                    prepared=result.prepared, rescore_volume=rescore_volume)
         if show_time:
             self.status_labels["time"].setText(f"{result.seconds * 1000:.0f} ms")
+        log.info("analysis shown: slice %d, %s %s, map %s, %d ROI score rows, %.0f ms",
+                 result.key.slice_index + 1, result.explanation.model_name,
+                 result.explanation.layer, self.state.overlay.choice, len(self.state.scores),
+                 result.seconds * 1000)
         self.analysis_done.emit(result)
 
     def _analysis_over(self) -> None:

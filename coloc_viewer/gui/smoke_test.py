@@ -1,4 +1,5 @@
-"""``coloc-viewer --smoke-test``: prove that an installed program really works, offscreen.
+"""``coloc-viewer --smoke-test [--window]``: prove that an installed program really works,
+offscreen (or, with ``--window``, in a real window on the current display).
 
 A bundle that starts but fails on the first compressed DICOM (a missing pylibjpeg plugin
 or its entry-point metadata), on the first model run, or on a missing Qt platform plugin
@@ -7,7 +8,8 @@ catches none of that. This check drives the real main window through its real ba
 workers:
 
 1. the DICOM codecs: pydicom's pylibjpeg decoders for JPEG 2000 and JPEG-LS are present;
-2. the main window starts on the ``offscreen`` Qt platform;
+2. the main window starts on the ``offscreen`` Qt platform (``--window``: on the display's
+   own platform plugin, never the offscreen fallback);
 3. a JPEG 2000 lossless series written from the demo volume opens in the window and
    decodes to exactly the demo's voxels (and a JPEG-LS copy through the API);
 4. the bundled demo case opens;
@@ -212,7 +214,8 @@ class SmokeTest:
     """Drives a :class:`MainWindow` through the steps; one instance per run."""
 
     def __init__(self, out_dir: Path, screenshot: Path, model: str | None,
-                 timeout_s: float) -> None:
+                 timeout_s: float, real_window: bool = False) -> None:
+        self.real_window = real_window
         self.out_dir = out_dir
         self.screenshot = screenshot
         self.model_name = model
@@ -273,7 +276,9 @@ class SmokeTest:
 
     # steps
     def start_window(self) -> None:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from coloc_viewer.gui.display_probe import platform_request
+
+        os.environ["QT_QPA_PLATFORM"] = platform_request() if self.real_window else "offscreen"
         os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
         from PySide6.QtCore import QTimer
         from PySide6.QtGui import QGuiApplication
@@ -281,7 +286,9 @@ class SmokeTest:
 
         app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else NAME])
         platform = QGuiApplication.platformName()
-        if platform != "offscreen":
+        if self.real_window and platform == "offscreen":
+            raise SmokeFailure("Qt started offscreen although a real window was asked for")
+        if not self.real_window and platform != "offscreen":
             raise SmokeFailure(f"Qt platform is {platform!r}, expected 'offscreen'")
         from coloc_viewer.gui.main_window import MainWindow
 
@@ -296,6 +303,10 @@ class SmokeTest:
         self.window.resize(1500, 950)
         self.window.show()
         self.report.facts["qt_platform"] = platform
+        if self.real_window:
+            handle = self.window.windowHandle
+            self.wait_until(lambda: handle() is not None and handle().isExposed(),
+                            "the window is mapped on the display")
         self.report.facts["qt_version"] = app.applicationVersion() or _qt_version()
 
     def _count_load(self) -> None:
@@ -493,7 +504,16 @@ def run_smoke_test(args: Any) -> int:
     (a bundled model name; default the default bundled model) and ``smoke_timeout``
     (seconds per step, default 300).
     """
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    real_window = bool(getattr(args, "window", False))
+    if real_window:
+        from coloc_viewer.gui.display_probe import no_display_reason
+
+        reason = no_display_reason()
+        if reason:
+            _fail(f"coloc-viewer: smoke test FAILED: --window needs a usable display: {reason}")
+            return 1
+    else:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ.setdefault("COLOC_VIEWER_NO_SETTINGS", "1")  # leave the user's settings alone
     from coloc_viewer.logging_setup import configure_logging, log_dir
 
@@ -501,7 +521,7 @@ def run_smoke_test(args: Any) -> int:
     out_dir = Path(tempfile.mkdtemp(prefix="coloc-viewer-smoke-"))  # the test series
     shot = Path(screenshot) if screenshot else log_dir() / "smoke-test" / "smoke_test.png"
     test = SmokeTest(out_dir, shot, getattr(args, "model", None),
-                     float(getattr(args, "smoke_timeout", None) or 300))
+                     float(getattr(args, "smoke_timeout", None) or 300), real_window)
     report = test.report
     log_file = configure_logging()  # idempotent: replaces the handlers run_gui installed
     report.log_file = str(log_file) if log_file else None
@@ -513,7 +533,8 @@ def run_smoke_test(args: Any) -> int:
     start = time.perf_counter()
     try:
         report.facts["decoders"] = test.step("DICOM codecs", check_codecs)
-        test.step("main window offscreen", test.start_window)
+        test.step("main window " + ("in a real window" if real_window else "offscreen"),
+                  test.start_window)
         test.step("compressed DICOM (JPEG 2000 in the viewer, JPEG-LS via the API)",
                   test.open_compressed)
         test.step("bundled demo case", test.open_demo)
