@@ -38,3 +38,39 @@ def tv_model():
         return _MODELS[key]
 
     return get
+
+
+def _loaded_model(module: torch.nn.Module, input_size: tuple[int, ...], *,
+                 in_channels: int = 1, classes: tuple[str, ...] = ("no", "yes"),
+                 task: str = "classification", inputs: list[dict] | None = None,
+                 target_layer: str | None = None, normalization: dict | None = None):
+    """A LoadedModel around ``module`` with a card built in the test (2-D or 3-D, any task,
+    optional ``inputs``); card fields the card module does not know yet are set directly."""
+    import dataclasses
+
+    from coloc_viewer.model.card import ModelCard, card_from_dict
+    from coloc_viewer.model.loading import LoadedModel
+    from coloc_viewer.model.preprocess import Preprocessor
+
+    extra = {"spatial_dims": len(input_size), "task": task,
+             "inputs": None if inputs is None else tuple(inputs)}
+    known = {f.name for f in dataclasses.fields(ModelCard)}
+    data = {"name": "test-model", "architecture": "module", "weights": "",
+            "in_channels": in_channels, "input_size": list(input_size),
+            "classes": list(classes), "target_layer": target_layer,
+            "normalization": normalization or {"mode": "fixed", "mean": [0.0], "std": [1.0]}}
+    data.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in extra.items()
+                 if k in known and v is not None})
+    card = card_from_dict(data)
+    for k, v in extra.items():
+        if k not in known:
+            object.__setattr__(card, k, v)
+    module = module.eval()
+    return LoadedModel(card, module, torch.device("cpu"),
+                       Preprocessor(in_channels, input_size, card.normalization))
+
+
+@pytest.fixture(scope="session")
+def loaded_model():
+    """``loaded_model(module, input_size, ...) -> LoadedModel`` (see ``_loaded_model``)."""
+    return _loaded_model
