@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint install bench package clean
+.PHONY: run test lint install sysdeps bench package clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# System packages the window and some tests need (Qt's xcb libraries, Xvfb, xdotool,
+# ImageMagick, dicom3tools): installed where this user may, else named in one line.
+sysdeps:
+	@bash tools/install_system_deps.sh window dicom
+
 run: $(STAMP)
 	$(VENV)/bin/coloc-viewer
 
@@ -27,12 +32,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check coloc_viewer tests benchmarks tools packaging
 	$(VENV)/bin/lint-imports
 
-test: lint
+test: sysdeps lint
 	$(PY) -m pytest
 
 # Builds the PyInstaller bundle and the .deb, and smoke-tests both with a clean environment
 # (about 10 minutes and 12 GB of disk; see docs/packaging.md).
-package: $(STAMP)
+package: $(STAMP) sysdeps
 	$(PY) -m pip install --quiet 'pyinstaller==6.22.3'
 	COLOC_VIEWER_PACKAGE_TESTS=1 $(PY) -m pytest tests/packaging/test_bundle.py -q -p no:cacheprovider
 
