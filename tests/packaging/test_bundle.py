@@ -189,3 +189,34 @@ def test_deb_installed_program_passes_the_smoke_test(built, tmp_path):
     assert report["passed"]
     assert Path(report["facts"]["resources"]).resolve().is_relative_to(
         (root / "opt" / NAME).resolve())
+
+
+# Libraries Qt's xcb plugin cannot start without (Qt names them when they are missing).
+XCB_DEPENDS = ("libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-image0",
+               "libxcb-render-util0", "libxkbcommon-x11-0")
+
+
+def test_deb_depends_on_the_window_libraries(built):
+    depends = subprocess.run(["dpkg-deb", "-f", str(built["deb"]), "Depends"],
+                             capture_output=True, text=True, check=True).stdout
+    missing = [p for p in XCB_DEPENDS if p not in depends]
+    assert not missing, f"Depends lacks {missing}: {depends}"
+
+
+def test_deb_program_opens_its_window_in_a_real_x_session(built, tmp_path):
+    """Issue 18: `usr/bin/coloc-viewer` from the unpacked .deb, started as the desktop entry
+    starts it (no extra variables, a fresh HOME, DISPLAY of our own Xvfb): its window maps
+    with the study in the title, shows the demo's overlay and scores, and keeps running."""
+    from x11_session import assert_real_window, watch_launch, x_session
+
+    root = tmp_path / "root"
+    subprocess.run(["dpkg", "-x", str(built["deb"]), str(root)], check=True)
+    desktop = (root / "usr/share/applications/coloc-viewer.desktop").read_text()
+    exec_line = next(line for line in desktop.splitlines() if line.startswith("Exec="))
+    program = root / "usr" / "bin" / exec_line.split("=", 1)[1].split()[0]
+    shot = ROOT / "artifacts" / "package_real_window.png"
+    with x_session() as session:
+        facts = watch_launch(session, [str(program)], tmp_path / "home", shot)
+    (ROOT / "artifacts" / "package_real_window.json").write_text(
+        json.dumps({k: v for k, v in facts.items() if k != "log"}, indent=2))
+    assert_real_window(facts)
