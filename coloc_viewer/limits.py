@@ -15,6 +15,9 @@ MAX_VOLUME_VOXELS = 2 * 1024**3
 #: Largest number of frames one DICOM file may declare.
 MAX_FRAMES = 10_000
 #: Largest edge of a model input (``input_size`` entries), and its largest voxel count.
+#: Checked when a card is parsed (``model/card.py``), before anything is allocated. 4096 px
+#: covers whole-slide-like 2-D inputs; 64 Mi voxels a full 256 x 512 x 512 CT volume (the
+#: input alone is 256 MB of float32 per channel). [20000, 20000] is refused at once.
 MAX_MODEL_INPUT_EDGE = 4096
 MAX_MODEL_INPUT_VOXELS = 64 * 1024**2
 #: Share of the machine's available memory that one allocation may take.
