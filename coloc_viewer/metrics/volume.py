@@ -10,6 +10,10 @@ aggregate is not an average of per-slice ratios:
 * ``p_value``: one 2-D translation is applied to the ROI of every slice at once (the lesion
   moves as a whole); a translation is allowed when every slice's ROI stays inside the image
   (and inside the body mask); the pooled masses are compared as in the 2-D test.
+
+With ``shifts="3d"`` (maps of a 3-D model, one per slice) the pooled scores cover every
+slice of the volume, and the p-value uses every non-zero whole-voxel 3-D translation
+(dz, dy, dx) that keeps the ROI inside the volume (and the body mask).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 from coloc_viewer.errors import InputError
 from coloc_viewer.metrics.inputs import as_map, as_mask, check_mode, check_threshold, on_grid
 from coloc_viewer.metrics.scorer import Scorer, blank_scores
+from coloc_viewer.metrics.shift_test import TIE_TOL, next_fast_len
 
 MapsLike = np.ndarray | Mapping[int, np.ndarray]
 
@@ -35,6 +40,7 @@ def score_volume(
     body_mask: np.ndarray | None = None,
     seed_map: MapsLike | None = None,
     p_value: bool = True,
+    shifts: str = "2d",
 ) -> dict[str, Any]:
     """Score saliency ``maps`` against a 3-D ``roi`` (z, H, W).
 
@@ -43,7 +49,11 @@ def score_volume(
     takes the same forms as ``maps``. Returns ``{"aggregate": {...}, "slices": [...]}``: the
     pooled scores (with ``n_slices`` and ``slices_without_map``, ROI slices that had no map)
     and one row ``{"slice": k, ...scores}`` per ROI slice that has a map, in slice order.
+    ``shifts="3d"``: every slice needs a map; the aggregate pools the whole volume and its
+    p-value uses 3-D translations (see the module docstring).
     """
+    if shifts not in ("2d", "3d"):
+        raise InputError(f"shifts must be '2d' or '3d', not {shifts!r}")
     check_mode(upsample)
     check_threshold(threshold)
     roi_arr = np.asarray(roi)
@@ -78,7 +88,9 @@ def score_volume(
         )
         rows.append({"slice": k, **row_scorer._scores(mask[k][None], p_value)})
 
-    if used:
+    if shifts == "3d":
+        aggregate = _pooled_3d(slice_maps, seeds, body, mask, threshold, upsample, p_value)
+    elif used:
         pooled = Scorer._from_stack(
             np.stack(stack),
             np.stack(support),
@@ -89,8 +101,72 @@ def score_volume(
         aggregate = pooled._scores(mask[used], p_value)
     else:
         aggregate = blank_scores(0, float(threshold), None)
-    aggregate.update(n_slices=len(used), slices_without_map=missing)
+    if shifts == "2d":
+        aggregate.update(n_slices=len(used), slices_without_map=missing)
     return {"aggregate": aggregate, "slices": rows}
+
+
+def _pooled_3d(maps: dict[int, np.ndarray], seeds: dict[int, np.ndarray] | None,
+               body: np.ndarray | None, mask: np.ndarray, threshold: float, upsample: str,
+               p_value: bool) -> dict[str, Any]:
+    """Scores of the whole volume, the p-value over 3-D translations."""
+    n_z, grid = mask.shape[0], mask.shape[1:]
+    if sorted(maps) != list(range(n_z)):
+        raise InputError("3-D shifts need a saliency map for every slice")
+    stack, support, upsampled = [], [], False
+    for k in range(n_z):
+        on, was_upsampled = on_grid(maps[k], grid, upsample, f"saliency map of slice {k}")
+        upsampled |= was_upsampled
+        seed = maps[k] if seeds is None else seeds.get(k)
+        if seed is None:
+            raise InputError(f"seed map of slice {k} is missing")
+        seed_on = seed if seed.shape == grid else on_grid(seed, grid, "nearest", "seed map")[0]
+        stack.append(on)
+        support.append(seed_on > 0)
+    vol = np.stack(stack)
+    scorer = Scorer._from_stack(vol, np.stack(support), body, threshold=threshold,
+                                upsample_mode=upsample if upsampled else None)
+    out = scorer._scores(mask, False)
+    if p_value and out["relevance_mass"] is not None:
+        relevance = np.maximum(vol, 0.0)
+        out["p_value"], out["n_shifts"] = shift_test_3d(
+            relevance, mask, float(relevance[mask].sum()), body)
+    out.update(n_slices=n_z, slices_without_map=[])
+    return out
+
+
+def shift_test_3d(relevance: np.ndarray, roi: np.ndarray, observed: float,
+                  body: np.ndarray | None = None) -> tuple[float | None, int]:
+    """(p-value, number of shifts) over every non-zero 3-D translation of ``roi`` that keeps
+    it inside the volume (and wholly inside ``body``): the 2-D test's rule and tie
+    tolerance, with the masses from one n-D FFT cross-correlation."""
+    nz = [np.flatnonzero(roi.any(axis=tuple(b for b in range(3) if b != a))) for a in range(3)]
+    if nz[0].size == 0:
+        return None, 0
+    lo = tuple(int(i[0]) for i in nz)
+    box = roi[tuple(slice(i[0], i[-1] + 1) for i in nz)].astype(np.float64)
+    n = tuple(s - b + 1 for s, b in zip(roi.shape, box.shape))
+    if n == (1, 1, 1):
+        return None, 0
+    fft_shape = tuple(next_fast_len(s) for s in roi.shape)
+    box_hat = np.conj(np.fft.rfftn(box, s=fft_shape, axes=(0, 1, 2)))
+
+    def correlate(other: np.ndarray) -> np.ndarray:
+        full = np.fft.irfftn(box_hat * np.fft.rfftn(other, s=fft_shape, axes=(0, 1, 2)),
+                             s=fft_shape, axes=(0, 1, 2))
+        return full[: n[0], : n[1], : n[2]]
+
+    valid = np.ones(n, dtype=bool)
+    if body is not None:
+        valid &= correlate(np.asarray(body, dtype=np.float64)) > box.sum() - 0.5
+    valid[lo] = False
+    n_shifts = int(np.count_nonzero(valid))
+    total = float(relevance.sum())
+    if n_shifts == 0 or total <= 0.0:
+        return None, n_shifts
+    mass = correlate(relevance)[valid]
+    at_least = int(np.count_nonzero(mass >= observed - TIE_TOL * total))
+    return (1 + at_least) / (1 + n_shifts), n_shifts
 
 
 def _per_slice(maps: MapsLike, n_z: int, name: str) -> dict[int, np.ndarray]:
