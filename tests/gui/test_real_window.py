@@ -59,17 +59,18 @@ def test_missing_plugin_libraries_are_named_with_their_packages(tmp_path):
     removed): ldd reports it and the message names the library and its Debian package."""
     (tmp_path / "dep.c").write_text("int dep(void) { return 1; }\n")
     (tmp_path / "plug.c").write_text("int dep(void); int plug(void) { return dep(); }\n")
-    lib = tmp_path / "libxcb-cursor.so.0"
-    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libxcb-cursor.so.0", "-o", str(lib),
-                    str(tmp_path / "dep.c")], check=True)
+    lib = tmp_path / "libcolocprobe-x11.so.7"  # a name no system has
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libcolocprobe-x11.so.7", "-o",
+                    str(lib), str(tmp_path / "dep.c")], check=True)
     plugin = tmp_path / "libqxcb.so"
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(plugin), str(tmp_path / "plug.c"),
                     str(lib)], check=True)
     lib.unlink()
     missing = display_probe.missing_libraries(plugin)
-    assert missing == ["libxcb-cursor.so.0"]
-    message = display_probe.missing_libraries_message(missing)
-    assert "libxcb-cursor.so.0" in message and "sudo apt install libxcb-cursor0" in message
+    assert missing == ["libcolocprobe-x11.so.7"]
+    message = display_probe.missing_libraries_message(missing + ["libxcb-cursor.so.0"])
+    assert "missing libcolocprobe-x11.so.7, libxcb-cursor.so.0" in message
+    assert "sudo apt install libcolocprobe-x11-7 libxcb-cursor0" in message
 
 
 def test_package_names_follow_debian_rules():
