@@ -16,6 +16,7 @@ so the same seed with different marker settings gives the same anatomy, lesion a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -114,6 +115,7 @@ _TISSUE = {  # mean T2-weighted signal (arbitrary units)
     "urethra": 480.0, "lesion": 215.0, "rectal_wall": 190.0, "mucosa": 330.0,
     "rectal_content": 90.0, "sv": 720.0, "nvb": 380.0, "cartilage": 260.0,
 }
+TISSUE_NAMES = tuple(_TISSUE)
 
 
 def _profile(z: float, zc: float, half: float) -> float:
@@ -138,13 +140,15 @@ class _Anatomy:
     shift: tuple[float, float] = (0.0, 0.0)
     tissue: dict[str, float] = field(default_factory=dict)
     gain: float = 1.0
+    table: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         r = self.rng
         self.angle = float(np.deg2rad(r.uniform(-8, 8)))
         self.scale = float(r.uniform(0.9, 1.08))
         self.shift = (float(r.uniform(-6, 6)), float(r.uniform(-6, 6)))
-        self.tissue = {k: v * float(r.uniform(0.92, 1.08)) for k, v in _TISSUE.items()}
+        base = {**_TISSUE, **(self.table or {})}  # same keys, same order: same draws
+        self.tissue = {k: v * float(r.uniform(0.92, 1.08)) for k, v in base.items()}
         self.gain = float(r.uniform(0.85, 1.2))
         self.body = (float(r.uniform(140, 165)), float(r.uniform(66, 74)))
         self.fat_mm = float(r.uniform(9, 20))
@@ -307,18 +311,24 @@ def burn_marker(image: np.ndarray, letter: str, corner: str, scale: int, value: 
 
 
 def generate_case(seed: int, config: PhantomConfig | None = None, *, lesion: bool | None = None,
-                  marker_slices: np.ndarray | None = None) -> PhantomCase:
+                  marker_slices: np.ndarray | None = None,
+                  tissue: Mapping[str, float] | None = None) -> PhantomCase:
     """Generate one case from ``seed``.
 
     ``lesion`` forces a lesion (True) or none (False); by default a lesion is drawn with
     ``config.p_lesion_case``. ``marker_slices`` (bool per slice) overrides the random marker
-    placement (e.g. to put the marker exactly on the lesion slices).
+    placement (e.g. to put the marker exactly on the lesion slices). ``tissue`` replaces the
+    mean signal of named tissues (keys of :data:`TISSUE_NAMES`): the same anatomy, lesion
+    and noise in another contrast (used by :mod:`coloc_viewer.demo.mpmri`).
     """
     cfg = config or PhantomConfig()
     rng = np.random.default_rng([seed, 0])  # anatomy and lesion
     noise_rng = np.random.default_rng([seed, 1])
     marker_rng = np.random.default_rng([seed, 2])
-    an = _Anatomy(rng)
+    unknown = sorted(set(tissue or {}) - set(_TISSUE))
+    if unknown:
+        raise ValueError(f"unknown tissue names {unknown}; known: {', '.join(_TISSUE)}")
+    an = _Anatomy(rng, table=tissue)
     n, size, px = cfg.n_slices, cfg.size, cfg.pixel_mm
     centre_k = rng.uniform(0.3, 0.42) * (n - 1)  # mid-gland slice; bladder above
     z_of = (np.arange(n) - centre_k) * cfg.slice_mm
