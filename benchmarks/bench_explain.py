@@ -10,7 +10,13 @@ against the same number of plain forwards in the same batch size (paired per bat
 default estimated from the first ``--scorecam-subset`` channels (``--full-scorecam`` runs
 all 2048, several minutes), plus the top-64 variant.
 
+3-D (``--only-3d`` runs just this): MONAI DenseNet121 (spatial_dims 3, 1 input channel) at
+1x1x32x128x128: plain no-grad forward vs ``explain`` (capture + contribution ranking +
+Grad-CAM) at the default layer and at ``features.denseblock3``, and pytorch-grad-cam's 3-D
+GradCAM, interleaved rounds as above.
+
     .venv/bin/python benchmarks/bench_explain.py [--sizes 512 224] [--full-scorecam]
+        [--no-3d | --only-3d]
 """
 
 from __future__ import annotations
@@ -165,6 +171,70 @@ def bench_scorecam(model, size: int, subset: int | None) -> dict:
     }
 
 
+def bench_3d(repeats: int, shape: tuple[int, int, int] = (32, 128, 128)) -> dict:
+    """3-D DenseNet121: explain (default layer and denseblock3) vs the plain forward."""
+    from monai.networks.nets import DenseNet121
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    torch.manual_seed(0)
+    model = DenseNet121(spatial_dims=3, in_channels=1, out_channels=2).eval()
+    vol = np.random.default_rng(2).normal(size=shape).astype(np.float32)
+    lm = wrap_module(model, in_channels=1, input_size=shape, normalization=FIXED3)
+    x, tf = lm.preprocess(vol, (1.0, 1.0, 1.0))
+    assert tf.is_identity
+    with torch.no_grad():
+        target = int(model(x).argmax())
+
+    def plain():
+        with torch.no_grad():
+            model(x)
+
+    def ours(layer=None):
+        return explain(lm, vol, layer=layer, target=target, rank="contribution",
+                       methods=("gradcam",))
+
+    def pgc():
+        with GradCAM(model=model, target_layers=[model.features.denseblock3]) as cam:
+            cam(input_tensor=x, targets=[ClassifierOutputTarget(target)])
+
+    fns = {"plain_forward": plain, "explain_default_layer": ours,
+           "explain_denseblock3": lambda: ours("features.denseblock3"),
+           "pytorch_grad_cam_gradcam_denseblock3": pgc}
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
+    names = list(fns)
+    for r in range(repeats):
+        for k in names[r % len(names):] + names[:r % len(names)]:
+            wall, used = _timed_both(fns[k])
+            times[k].append(wall)
+            cpu[k].append(used)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    e, e3 = ours(), ours("features.denseblock3")
+    return {
+        "model": "monai DenseNet121 spatial_dims=3 (random init, eval)",
+        "input": [1, 1, *shape],
+        "layers": {"explain_default_layer": [e.layer, list(e.activations.shape)],
+                   "explain_denseblock3": [e3.layer, list(e3.activations.shape)]},
+        "seconds_median": {k: round(v, 4) for k, v in med.items()},
+        "seconds_all": {k: [round(t, 4) for t in v] for k, v in times.items()},
+        "ratio_to_plain_forward": {k: round(v / med["plain_forward"], 3)
+                                   for k, v in med.items()},
+        "paired_ratio_to_plain_forward": {
+            k: round(statistics.median(a / b for a, b in zip(v, times["plain_forward"])), 3)
+            for k, v in times.items()},
+        "cpu_ratio_to_plain_forward": {k: round(v / med_cpu["plain_forward"], 3)
+                                       for k, v in med_cpu.items()},
+        "target_ratio": 1.2,
+        "meets_target": bool(max(med["explain_default_layer"], med["explain_denseblock3"])
+                             <= 1.2 * med["plain_forward"]),
+        "capture_plan": e.plan, "decomposition_exact_default_layer": e.decomposition["exact"],
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 224])
@@ -173,9 +243,15 @@ def main() -> None:
     ap.add_argument("--scorecam-subset", type=int, default=128)
     ap.add_argument("--full-scorecam", action="store_true")
     ap.add_argument("--no-scorecam", action="store_true")
+    ap.add_argument("--no-3d", action="store_true")
+    ap.add_argument("--only-3d", action="store_true")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
+    if args.only_3d:
+        print(json.dumps({"benchmark": "explain", "threads": torch.get_num_threads(),
+                          "torch": torch.__version__, "3d": bench_3d(args.repeats)}, indent=1))
+        return
     torch.manual_seed(0)
     model = build_torchvision("resnet50", 1000, 3).eval()
     out = {"benchmark": "explain", "model": "resnet50 (random init, eval)",
@@ -184,6 +260,8 @@ def main() -> None:
     if not args.no_scorecam:
         out["scorecam"] = bench_scorecam(model, 224,
                                          None if args.full_scorecam else args.scorecam_subset)
+    if not args.no_3d:
+        out["3d"] = bench_3d(args.repeats)
     print(json.dumps(out, indent=1))
 
 
