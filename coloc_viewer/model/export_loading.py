@@ -8,6 +8,8 @@ tree with ``torch.export.unflatten``: submodules keep their names (``features.de
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import os
 from pathlib import Path
@@ -27,6 +29,17 @@ def _first_line(err: BaseException) -> str:
     return (text.splitlines()[0] if text else type(err).__name__)[:300]
 
 
+def _generated_code() -> contextlib.AbstractContextManager[None]:
+    """Unflattened submodules run the code FX generated from the (scanned) graph instead of
+    ``torch.fx.Interpreter`` node by node: the same operations, 2-3x less Python overhead
+    (DenseNet121 at 128 px: 130 ms -> ~55 ms, eager 53 ms). Hooks still fire on every
+    named submodule. Falls back to the interpreter if torch drops the private switch."""
+    # torch.export.unflatten is a function; the module of the same name is in sys.modules
+    switch = getattr(importlib.import_module("torch.export.unflatten"),
+                     "_disable_interpreter", None)
+    return switch() if switch is not None else contextlib.nullcontext()
+
+
 def load_export(path: str | os.PathLike[str]) -> nn.Module:
     """The unflattened module of the exported program at ``path`` (on the CPU, eval mode).
 
@@ -41,7 +54,8 @@ def load_export(path: str | os.PathLike[str]) -> nn.Module:
     torch_log.setLevel(logging.ERROR)  # torch logs, then swallows, some load errors
     try:
         program = torch.export.load(str(path))
-        module = torch.export.unflatten(program)
+        with _generated_code():
+            module = torch.export.unflatten(program)
     except Exception as err:  # noqa: BLE001 - whatever torch raises, one clear line
         raise ModelError(f"not a loadable torch.export program ({type(err).__name__}: "
                          f"{_first_line(err)})", path) from None

@@ -62,6 +62,8 @@ def test_custom_skip_module_matches_eager(skip_export) -> None:
     assert lm.card.is_export and not lm.module.training
     names = dict(lm.module.named_modules())
     assert {"stem", "block", "block.0", "block.1", "head"} <= names.keys()
+    # submodules run FX-generated code, not torch.fx.Interpreter node by node (speed)
+    assert not any(getattr(m, "_run_with_interpreter", False) for m in names.values())
     x = torch.randn(3, 1, 64, 64, generator=torch.Generator().manual_seed(5))
     _check_equal(lm.module, net, "block", x)
     _check_equal(lm.module, net, "stem", x[:1])
