@@ -8,8 +8,8 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import phantom
 from gui_events import analyse, drag, load_model, open_study
+from gui_phantom import phantom
 from PySide6.QtGui import QImage
 
 from coloc_viewer.gui.live_scores import describe, verdict
