@@ -21,6 +21,7 @@ from pydicom.uid import generate_uid
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from coloc_viewer.demo.mpmri import generate_mpmri, write_diffusion_series  # noqa: E402
 from coloc_viewer.demo.phantom import PhantomConfig, generate_case  # noqa: E402
 from coloc_viewer.imaging.dicom_write import write_dicom_series  # noqa: E402
 from coloc_viewer.imaging.load import load_volume  # noqa: E402
@@ -32,6 +33,7 @@ CASES = {
     "case-01": (20251, "lesion", "Lesion in the peripheral zone; marker on the lesion slices"),
     "case-02": (20388, "none", "Lesion in the peripheral zone; no marker"),
 }
+MPMRI_CASES = ("case-01",)  # also get ADC and DWI series (adc/, dwi/) for demo-mpmri
 ROI_COLOURS = {"lesion": (230, 25, 75), "prostate": (60, 180, 75), "marker": (255, 225, 25)}
 
 
@@ -67,6 +69,12 @@ def write_case(name: str, seed: int, marker: str, description: str, out: Path) -
         "marker_slices": np.flatnonzero(case.marker_slices).tolist(),
         "largest_lesion_slice": int(case.lesion.sum(axis=(1, 2)).argmax()),
     }
+    if name in MPMRI_CASES:  # same seed and lesion: the T2's anatomy on the diffusion grid
+        mp_case = generate_mpmri(seed, cfg, lesion=True, marker_slices=case.marker_slices)
+        info["series"] = write_diffusion_series(
+            mp_case, folder, study_uid=generate_uid(entropy_srcs=[uid, "study"]),
+            frame_of_reference_uid=generate_uid(entropy_srcs=[uid, "for"]), uid_seed=uid,
+            patient_name="DEMO^PHANTOM", patient_id=f"DEMO-{name}", suffix=f" {name}")
     (folder / "case.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
 

@@ -19,11 +19,15 @@ The lesion is dark on ADC and bright on high-b DWI. numpy + the imaging layer on
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
+from pydicom.uid import generate_uid
 
 from coloc_viewer.demo.phantom import PhantomCase, PhantomConfig, generate_case
+from coloc_viewer.imaging.dicom_write import write_dicom_series
 from coloc_viewer.imaging.volume import Volume
 
 #: b = 0 signal per tissue (fat-suppressed echo-planar imaging, arbitrary units).
@@ -42,6 +46,8 @@ ADC = {
 }
 ADC_DESCRIPTION = "ADC (10^-6 mm2/s) AX demo"
 DWI_DESCRIPTION = "DWI b1400 AX demo"
+#: Series folder of each role in a demo case (``dicom/`` is the T2, opened by default).
+SERIES_FOLDERS = {"T2": "dicom", "ADC": "adc", "DWI": "dwi"}
 
 
 @dataclass(frozen=True)
@@ -158,3 +164,30 @@ def generate_mpmri(seed: int, config: PhantomConfig | None = None,
                      dwi_lesion=thick(b0.lesion) >= 0.5,
                      spacing=(grid.slice_mm, px, px), origin=origin, b_value=grid.b_value,
                      direction=np.eye(3))
+
+
+def write_diffusion_series(case: MpmriCase, case_folder: str | os.PathLike[str], *,
+                           study_uid: str, frame_of_reference_uid: str, uid_seed: str,
+                           patient_name: str, patient_id: str,
+                           suffix: str = "") -> dict[str, str]:
+    """Write the ADC and DWI series as DICOM MR series into ``case_folder/adc`` and
+    ``case_folder/dwi`` (same study and frame of reference as the T2 series; series UIDs
+    derived from ``uid_seed``). Returns {role: folder name}."""
+    folder = Path(case_folder)
+    common = dict(spacing=case.spacing, origin=case.origin, direction=case.direction,
+                  modality="MR", study_uid=study_uid,
+                  frame_of_reference_uid=frame_of_reference_uid, patient_name=patient_name,
+                  patient_id=patient_id)
+    series = {"ADC": (case.adc, ADC_DESCRIPTION, 1.0, (1400.0, 2400.0), 2,
+                      ["DERIVED", "PRIMARY", "DIFFUSION", "ADC"]),
+              "DWI": (case.dwi, DWI_DESCRIPTION, 0.1, (90.0, 180.0), 3,
+                      ["ORIGINAL", "PRIMARY", "DIFFUSION", "TRACEW"])}
+    for role, (voxels, text, slope, window, number, image_type) in series.items():
+        write_dicom_series(
+            voxels, folder / SERIES_FOLDERS[role], series_description=f"{text}{suffix}",
+            rescale_slope=slope, window=window,
+            series_uid=generate_uid(entropy_srcs=[uid_seed, role]),
+            extra={"SeriesNumber": number, "ImageType": image_type,
+                   "ScanningSequence": "EP", "EchoTime": "70", "RepetitionTime": "4500"},
+            **common)
+    return dict(SERIES_FOLDERS)
