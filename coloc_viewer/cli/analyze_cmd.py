@@ -1,6 +1,9 @@
-"""``coloc-viewer analyze IMAGE --roi ROI``: explain one slice and score it against the ROI.
+"""``coloc-viewer analyze IMAGE --roi ROI``: explain one slice (or, for a 3-D model, the
+volume) and score it against the ROI. ``--input ROLE=PATH`` feeds the other series of a
+card with several input roles (``cli.model_inputs``).
 
-JSON (``--json``) keys: ``model, layer, slice, prediction {index, label, probabilities},
+JSON (``--json``) keys: ``model, layer, slice`` (0-based; null for a 3-D model),
+``slice_number`` (1-based, as people count), ``prediction {index, label, probabilities},
 target, rank, method, roi, top_channels [{channel, importance}] (10, best first),
 decomposition, scores {top_map: {...}, cam: {...}}``; for a file with several ROIs and no
 ``--roi-name``, ``scores.per_roi`` = ``{name: {top_map: {...}, cam: {...}}}`` as well
@@ -40,6 +43,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--method", default="gradcam", help=METHOD_HELP)
     p.add_argument("--roi-name", help="which ROI of a multi-ROI file (default: the first, "
                                       "plus per-ROI scores)")
+    p.add_argument("--input", action="append", metavar="ROLE=PATH",
+                   help="another series for a model card with several input roles (IMAGE is "
+                        "the first role; a role not given is matched among IMAGE's series)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
@@ -61,23 +67,27 @@ def _target(value: str | None) -> int | str | None:
         return value
 
 
-def _scores_for(expl: Any, cam_key: str, roi2d: np.ndarray) -> dict[str, dict[str, Any]]:
-    from coloc_viewer.metrics.scores import score
+def _scores_for(expl: Any, cam_key: str, roi: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Slice scores for a 2-D model (``roi`` is the (z, y, x) mask), volume scores for a
+    3-D one (the per-slice breakdown stays out of the CLI's output)."""
+    from coloc_viewer.explain.scoring import score_explanation
 
-    return {"top_map": score(expl.top_map, roi2d, seed_map=expl.seed_map),
-            "cam": score(expl.cam_map(cam_key), roi2d)}
+    scores = score_explanation(expl, roi, cam_key)
+    return {k: {m: v for m, v in sc.items() if m != "slices"} for k, sc in scores.items()}
 
 
 def analyze(args: argparse.Namespace) -> dict[str, Any]:
     """The analysis as a JSON-ready dict (the CLI's ``--json`` output)."""
+    from coloc_viewer.cli.model_inputs import load_model_inputs, parse_input_options
     from coloc_viewer.explain.engine import explain, parse_method
-    from coloc_viewer.imaging.load import load_volume
     from coloc_viewer.imaging.roi_io import load_rois
     from coloc_viewer.model.loading import default_model_name, load_model
 
     name, k = parse_method(args.method)
     cam_key = name if k is None else f"{name}:{k}"
-    volume = load_volume(args.image, series=args.series)
+    given = parse_input_options(getattr(args, "input", None))
+    model = load_model(args.model or default_model_name())
+    volume, model_input = load_model_inputs(model.card, args.image, args.series, given)
     rois = load_rois(args.roi, like=volume)
     if len(rois) == 0:
         raise InputError("the ROI file holds no ROI", args.roi)
@@ -86,23 +96,31 @@ def analyze(args: argparse.Namespace) -> dict[str, Any]:
                          f"{', '.join(rois.names)})", args.roi)
     main_roi = rois[args.roi_name] if args.roi_name is not None else rois[0]
     mask = np.asarray(main_roi.mask, dtype=bool)
-    if args.slice is None:
+    three_d = getattr(model.card, "spatial_dims", 2) == 3
+    if three_d:
+        if args.slice is not None:
+            raise InputError(f"--slice cannot be used with the 3-D model {model.name!r}: it "
+                             "explains the whole volume")
+        if not mask.any():
+            raise InputError("the ROI is empty on every slice", args.roi)
+        z = None
+    elif args.slice is None:
         z = largest_roi_slice(mask)
     else:
         z = int(args.slice)
         if not 0 <= z < volume.shape[0]:
             raise InputError(f"--slice {z} is out of range (0..{volume.shape[0] - 1})",
                              args.image)
-    model = load_model(args.model or default_model_name())
-    expl = explain(model, volume, z, layer=args.layer, target=_target(args.target),
+    expl = explain(model, model_input, z, layer=args.layer, target=_target(args.target),
                    rank=args.rank, methods=(cam_key,), top_k=10)
     out = expl.summary()
+    out["slice_number"] = None if out["slice"] is None else out["slice"] + 1
     out["method"] = cam_key
     out["roi"] = main_roi.name
-    out["scores"] = _scores_for(expl, cam_key, mask[z])
+    out["scores"] = _scores_for(expl, cam_key, mask)
     if args.roi_name is None and len(rois) > 1:
         out["scores"]["per_roi"] = {roi.name: _scores_for(expl, cam_key,
-                                                          np.asarray(roi.mask[z], bool))
+                                                          np.asarray(roi.mask, bool))
                                     for roi in rois}
     return out
 
@@ -124,9 +142,13 @@ SCORE_KEYS = ("relevance_mass", "relevance_rank", "iou_top_n", "dice", "iou", "p
 def _text(out: dict[str, Any]) -> str:
     pred = out["prediction"]
     lines = [
-        f"model {out['model']}  layer {out['layer']}  slice {out['slice']}  ROI {out['roi']}",
-        f"prediction: {pred['label']} (class {pred['index']}, p = "
-        f"{pred['probabilities'][pred['index']]:.3f}); target class {out['target']}",
+        f"model {out['model']}  layer {out['layer']}  "
+        + (f"slice {out['slice_number']} (counted from 1)" if out["slice"] is not None
+           else "whole volume (3-D model)") + f"  ROI {out['roi']}",
+        f"prediction: {pred['label']} (class {pred['index']}, "
+        + (f"p = {pred['probabilities'][pred['index']]:.3f}" if "probabilities" in pred
+           else f"{pred['pixel_shares'][pred['index']]:.1%} of the pixels")
+        + f"); target class {out['target']}",
         f"top channels by {out['rank']}: " + ", ".join(
             f"{c['channel']} ({c['importance']:.4g})" for c in out["top_channels"]),
         f"{'score':<16}{'top map':>10}{out['method']:>12}",
