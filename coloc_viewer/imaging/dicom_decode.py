@@ -19,7 +19,7 @@ import pydicom
 from pydicom.uid import UID
 
 from coloc_viewer.errors import InputError
-from coloc_viewer.imaging.dicom_headers import FrameHeader
+from coloc_viewer.imaging.dicom_headers import FrameHeader, read_bounded
 from coloc_viewer.imaging.dicom_scan import SeriesGroup
 from coloc_viewer.imaging.guards import check_allocation, check_shape
 from coloc_viewer.limits import MAX_VOLUME_BYTES
@@ -123,7 +123,7 @@ class FileDecoder:
         try:
             with f0.ref.open() as fh, warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # e.g. "excess padding removed"
-                ds = pydicom.dcmread(fh, force=True)
+                ds = read_bounded(fh, f0.ref.size())
                 arr = ds.pixel_array
         except (InputError, KeyboardInterrupt, SystemExit):
             raise

@@ -17,7 +17,13 @@ from typing import Any, BinaryIO
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    RLELossless,
+)
 
 from coloc_viewer.imaging.guards import ORTHONORMAL_TOLERANCE, expected_pixel_bytes
 from coloc_viewer.imaging.sources import FileRef
@@ -131,12 +137,12 @@ def _orientation(value: Any) -> np.ndarray | None:
     return arr
 
 
-def count_fragments(fh: BinaryIO, offset: int, limit: int = 1_000_000) -> int:
-    """Fragments of encapsulated pixel data whose first item starts at ``offset`` (the Basic
-    Offset Table is not counted), walking at most ``limit`` items (headers only); ValueError
-    when the data ends before its sequence delimiter."""
+def count_fragments(fh: BinaryIO, offset: int, limit: int = 1_000_000) -> tuple[int, int]:
+    """(fragments, Basic Offset Table entries) of encapsulated pixel data whose first item
+    starts at ``offset``, walking at most ``limit`` items (headers only); ValueError when the
+    data ends before its sequence delimiter."""
     fh.seek(offset)
-    count, first = 0, True
+    count, first, bot = 0, True, 0
     while count < limit:
         head = fh.read(8)
         if len(head) < 8:
@@ -153,10 +159,28 @@ def count_fragments(fh: BinaryIO, offset: int, limit: int = 1_000_000) -> int:
             raise ValueError("truncated file: encapsulated pixel data ends early")
         fh.seek(pos)
         if first:
-            first = False  # the Basic Offset Table is not a fragment
+            first, bot = False, length // 4  # the Basic Offset Table is not a fragment
         else:
             count += 1
-    return count
+    return count, bot
+
+
+def _int(value: Any, default: int) -> int:
+    """An integer attribute; ``default`` only when absent or empty (0 stays 0)."""
+    return default if value is None or str(value).strip() == "" else int(value)
+
+
+def _check_pixel_attributes(allocated: int, stored: int, representation: int,
+                            samples: int) -> None:
+    """The Image Pixel module's values pydicom (and the standard) accept."""
+    if allocated != 1 and (allocated % 8 or not 8 <= allocated <= 64):
+        raise ValueError(f"invalid BitsAllocated {allocated}")
+    if not 1 <= stored <= allocated:
+        raise ValueError(f"invalid BitsStored {stored} (BitsAllocated {allocated})")
+    if representation not in (0, 1):
+        raise ValueError(f"invalid PixelRepresentation {representation}")
+    if samples not in (1, 3):
+        raise ValueError(f"invalid SamplesPerPixel {samples}")
 
 
 def _check_pixel_data(ref: FileRef, ts: str, pixel: tuple[int, int] | None, rows: int,
@@ -172,10 +196,13 @@ def _check_pixel_data(ref: FileRef, ts: str, pixel: tuple[int, int] | None, rows
         if not uid.is_compressed:
             return  # malformed; pydicom decides
         with ref.open() as fh:
-            n = count_fragments(fh, value_offset)
-        if n < n_frames:
+            n, bot = count_fragments(fh, value_offset)
+        if n < n_frames or (uid == RLELossless and n != n_frames):
             raise ValueError(f"header declares {n_frames} frames but the encapsulated pixel "
                              f"data holds {n} fragment(s)")
+        if bot and bot != n_frames:
+            raise ValueError(f"header declares {n_frames} frames but the Basic Offset Table "
+                             f"lists {bot}")
         return
     if value_offset + length > size:
         raise ValueError("truncated file: pixel data ends early")
@@ -206,15 +233,15 @@ def frames_from_dataset(ref: FileRef, ds: Any, ts: str,
     if "Rows" not in ds or "Columns" not in ds:
         raise ValueError("image without Rows/Columns")
     rows, cols = int(ds.Rows), int(ds.Columns)
-    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    n_frames = _int(ds.get("NumberOfFrames"), 1)
     if rows <= 0 or cols <= 0 or n_frames <= 0:
         raise ValueError(f"invalid image size {n_frames} x {rows} x {cols}")
     if n_frames > MAX_FRAMES:
         raise ValueError(f"header declares {n_frames} frames (the limit is {MAX_FRAMES})")
     bits_alloc = int(ds.get("BitsAllocated", 16))
-    samples = int(ds.get("SamplesPerPixel", 1) or 1)
-    if bits_alloc <= 0 or bits_alloc > 64 or samples <= 0 or samples > 4:
-        raise ValueError(f"invalid BitsAllocated {bits_alloc} / SamplesPerPixel {samples}")
+    samples = _int(ds.get("SamplesPerPixel"), 1)
+    _check_pixel_attributes(bits_alloc, _int(ds.get("BitsStored"), bits_alloc),
+                            _int(ds.get("PixelRepresentation"), 0), samples)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     _check_pixel_data(ref, ts, pixel, rows, cols, samples, bits_alloc, n_frames, photometric)
     modality = str(ds.get("Modality", "") or "OT")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
-import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_partial
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -27,7 +27,8 @@ from coloc_viewer.imaging.dicom_frames import FAST_SYNTAXES, FrameHeader, frames
 from coloc_viewer.imaging.fast_header import NEED_MORE, FastHeader, parse_fast_header
 from coloc_viewer.imaging.sources import FileRef
 
-__all__ = ["FrameHeader", "NonImageObject", "read_headers", "NON_IMAGE_SOP_CLASSES"]
+__all__ = ["FrameHeader", "NonImageObject", "read_headers", "read_bounded",
+           "NON_IMAGE_SOP_CLASSES"]
 
 #: Storage classes that are listed by ``scan`` but never loaded as images (prefix match).
 NON_IMAGE_SOP_CLASSES: dict[str, str] = {
@@ -109,6 +110,21 @@ def _starts_like_dataset(head: bytes) -> bool:
     return head[:2] in (b"\x02\x00", b"\x08\x00", b"\x00\x02", b"\x00\x08")
 
 
+_PIXEL_TAGS = {0x7FE00008, 0x7FE00009, 0x7FE00010}
+
+
+def read_bounded(fh: BinaryIO, size: int, stop_before_pixels: bool = False) -> Dataset:
+    """``pydicom.dcmread(fh, force=True)`` that never reads a value longer than the file
+    (a damaged length ends the parse instead of allocating it) nor anything after the
+    top-level pixel data (trailing bytes are not part of the image)."""
+    def stop(tag: int, _vr: str | None, length: int) -> bool:
+        if tag in _PIXEL_TAGS:
+            return stop_before_pixels
+        return tag > 0x7FE00010 or (length != 0xFFFFFFFF and length > size)
+
+    return read_partial(fh, stop_when=stop, force=True)
+
+
 def _read_dataset(ref: FileRef) -> tuple[Dataset, bytes, int]:
     """Parse the header (no pixels); returns the dataset, the raw prefix and its stop offset."""
     with ref.open() as fh:
@@ -121,7 +137,7 @@ def _read_dataset(ref: FileRef) -> tuple[Dataset, bytes, int]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
+                ds = read_bounded(fh, ref.size(), stop_before_pixels=True)
         except (InvalidDicomError, Exception) as exc:  # noqa: BLE001
             raise ValueError(f"not a readable DICOM file ({type(exc).__name__})") from None
         stop = fh.tell()

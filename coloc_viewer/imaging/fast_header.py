@@ -20,6 +20,8 @@ _EXPLICIT_LE = "1.2.840.10008.1.2.1"
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _LONG_VRS = {b"OB", b"OW", b"OD", b"OF", b"OL", b"OV", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV",
              b"UV"}
+_SHORT_VRS = {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO",
+              b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"}
 _PIXEL_DATA = 0x7FE00010
 _FALLBACK_TAGS = {0x52009229, 0x52009230}  # functional groups -> pydicom
 _CHARSETS = {"": "latin-1", "ISO_IR 6": "latin-1", "ISO_IR 100": "latin-1",
@@ -113,7 +115,7 @@ def _element(raw: bytes, pos: int, implicit: bool) -> tuple[int, bytes | None, i
         if pos + 12 > len(raw):
             raise _Short
         return tag, vr, _u32(raw, pos + 8)[0], pos + 12
-    if not vr.isalpha():
+    if vr not in _SHORT_VRS:  # a damaged or unknown VR: left to pydicom
         raise _Unsupported
     return tag, vr, _u16(raw, pos + 6)[0], pos + 8
 

@@ -27,6 +27,11 @@ __all__ = ["check_volume_file"]
 
 _CHUNK = 1 << 22
 _NIFTI_FLOATS = {16: "f4", 64: "f8"}
+#: NIfTI datatype code -> bits per voxel (the standard's table).
+_NIFTI_BITS = {1: 1, 2: 8, 4: 16, 8: 32, 16: 32, 32: 64, 64: 64, 128: 24, 256: 8, 512: 16,
+               768: 32, 1024: 64, 1280: 64, 1536: 128, 1792: 128, 2048: 256, 2304: 32}
+#: Smallest |scl_slope| applied: ITK silently ignores slopes near zero (below ~1e-16).
+MIN_NIFTI_SLOPE = 1e-12
 _NRRD_TYPES = {1: ("signed char", "int8", "int8_t", "uchar", "unsigned char", "uint8",
                    "uint8_t"),
                2: ("short", "short int", "signed short", "signed short int", "int16",
@@ -115,12 +120,14 @@ def _check_nifti(path: Path) -> int:
         if not 1 <= ndim <= 7:
             raise InputError(f"invalid NIfTI dimension count {ndim}", path)
         shape = [int(n) for n in fields["dims"][1:1 + ndim]]
-        bitpix = int(fields["bitpix"])
-        if bitpix <= 0 or bitpix % 8:
-            raise InputError(f"invalid NIfTI bitpix {bitpix}", path)
+        bitpix, datatype = int(fields["bitpix"]), int(fields["datatype"])
+        if _NIFTI_BITS.get(datatype) != bitpix or bitpix % 8:
+            raise InputError(f"invalid NIfTI datatype {datatype} / bitpix {bitpix}", path)
         check_shape(shape, max(4, bitpix // 8), path)
         expected = math.prod(shape) * bitpix // 8
-        offset = max(int(fields["offset"]), size + 4)
+        offset = int(fields["offset"])
+        if offset < size + 4:
+            raise InputError(f"invalid NIfTI vox_offset {offset} (inside the header)", path)
         skip = offset - len(head)
         if skip < 0:
             fh.seek(offset)
@@ -128,7 +135,7 @@ def _check_nifti(path: Path) -> int:
             raise InputError(f"invalid NIfTI vox_offset {offset}", path)
         elif len(fh.read(skip)) < skip:
             raise InputError("truncated file: no image data after the header", path)
-        dtype = _NIFTI_FLOATS.get(int(fields["datatype"]))
+        dtype = _NIFTI_FLOATS.get(datatype)
         bad = [0]
         tail = bytearray()
 
@@ -152,12 +159,14 @@ def _nifti_fields(head: bytes, order: str, size: int) -> dict[str, np.ndarray | 
     if size == 348:
         return {"dims": arr(40, "i2", 8).astype(np.int64), "datatype": arr(70, "i2", 1)[0],
                 "bitpix": arr(72, "i2", 1)[0], "pixdim": arr(76, "f4", 8),
-                "offset": float(arr(108, "f4", 1)[0]), "qform": arr(252, "i2", 1)[0],
+                "offset": float(arr(108, "f4", 1)[0]), "scl_slope": arr(112, "f4", 1)[0],
+                "scl_inter": arr(116, "f4", 1)[0], "qform": arr(252, "i2", 1)[0],
                 "sform": arr(254, "i2", 1)[0], "quatern": arr(256, "f4", 6),
                 "srow": arr(280, "f4", 12)}
     return {"dims": arr(16, "i8", 8), "datatype": arr(12, "i2", 1)[0],
             "bitpix": arr(14, "i2", 1)[0], "pixdim": arr(104, "f8", 8),
-            "offset": float(arr(168, "i8", 1)[0]), "qform": arr(344, "i4", 1)[0],
+            "offset": float(arr(168, "i8", 1)[0]), "scl_slope": arr(176, "f8", 1)[0],
+            "scl_inter": arr(184, "f8", 1)[0], "qform": arr(344, "i4", 1)[0],
             "sform": arr(348, "i4", 1)[0], "quatern": arr(352, "f8", 6),
             "srow": arr(400, "f8", 12)}
 
@@ -170,6 +179,11 @@ def _nifti_geometry(fields: dict, path: Path) -> None:
         raise InputError("invalid NIfTI sform (not finite)", path)
     if int(fields["qform"]) > 0 and not np.all(np.isfinite(fields["quatern"])):
         raise InputError("invalid NIfTI qform (not finite)", path)
+    slope, inter = float(fields["scl_slope"]), float(fields["scl_inter"])
+    if slope != 0 and math.isfinite(slope) and not math.isfinite(inter):
+        raise InputError("invalid NIfTI scl_inter (not finite)", path)
+    if 0 < abs(slope) < MIN_NIFTI_SLOPE:
+        raise InputError(f"NIfTI scl_slope {slope:g} is too close to 0 to be applied", path)
     if not np.all(np.isfinite(fields["pixdim"][:4])):
         raise InputError("invalid NIfTI voxel size (pixdim not finite)", path)
 

@@ -79,6 +79,7 @@ def _nifti(tmp_path, name, **fields):
     img = nib.Nifti1Image(data, np.eye(4))
     img.set_sform(np.eye(4), code=1)
     hdr = nib.Nifti1Header.from_fileobj(io.BytesIO(img.header.binaryblock + b"\0" * 4))
+    hdr["vox_offset"] = 352
     for key, (index, value) in fields.items():
         arr = np.array(hdr[key])
         if index is None:
@@ -106,3 +107,15 @@ def test_bad_nifti_geometry_is_refused(tmp_path, fields, match):
 def test_good_nifti_from_the_same_writer_loads(tmp_path):
     vol = load_volume(_nifti(tmp_path, "ok.nii"))
     assert vol.shape == (6, 5, 4) and vol.spacing == (1.0, 1.0, 1.0)
+
+
+@pytest.mark.parametrize("fields,match", [
+    ({"vox_offset": (None, 0)}, "vox_offset"),
+    ({"datatype": (None, 4)}, "datatype"),
+    ({"scl_slope": (None, 1e-20), "scl_inter": (None, 0.0)}, "scl_slope"),
+    ({"scl_slope": (None, 2.0), "scl_inter": (None, np.inf)}, "scl_inter"),
+])
+def test_nifti_header_inconsistencies_found_by_the_fuzzer(tmp_path, fields, match):
+    """vox_offset inside the header, datatype not matching bitpix, a slope ITK ignores."""
+    with pytest.raises(InputError, match=match):
+        load_volume(_nifti(tmp_path, "bad.nii", **fields))
