@@ -117,6 +117,9 @@ def _base_dataset(
         ds.MagneticFieldStrength = "3"
     elif modality == "CT":
         ds.KVP = "120"
+    else:  # Secondary Capture
+        ds.ConversionType = "WSD"
+        ds.PatientOrientation = ""
     return ds
 
 
