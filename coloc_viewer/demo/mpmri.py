@@ -33,14 +33,14 @@ from coloc_viewer.imaging.volume import Volume
 #: b = 0 signal per tissue (fat-suppressed echo-planar imaging, arbitrary units).
 S0 = {
     "fat": 55.0, "muscle": 210.0, "marrow": 70.0, "cortex": 12.0, "urine": 900.0,
-    "bladder_wall": 250.0, "pz": 520.0, "tz": 400.0, "afms": 230.0, "capsule": 260.0,
-    "urethra": 600.0, "lesion": 380.0, "rectal_wall": 240.0, "mucosa": 360.0,
+    "bladder_wall": 250.0, "pz": 520.0, "tz": 360.0, "afms": 230.0, "capsule": 260.0,
+    "urethra": 600.0, "lesion": 420.0, "rectal_wall": 240.0, "mucosa": 360.0,
     "rectal_content": 40.0, "sv": 700.0, "nvb": 300.0, "cartilage": 200.0,
 }
 #: Apparent diffusion coefficient per tissue (10^-3 mm^2/s).
 ADC = {
     "fat": 0.3, "muscle": 1.45, "marrow": 0.45, "cortex": 0.5, "urine": 2.9,
-    "bladder_wall": 1.5, "pz": 1.75, "tz": 1.2, "afms": 1.05, "capsule": 1.3,
+    "bladder_wall": 1.5, "pz": 1.75, "tz": 1.3, "afms": 1.05, "capsule": 1.3,
     "urethra": 2.2, "lesion": 0.75, "rectal_wall": 1.3, "mucosa": 1.6,
     "rectal_content": 1.0, "sv": 2.0, "nvb": 1.5, "cartilage": 1.3,
 }
@@ -64,7 +64,7 @@ class DiffusionGrid:
     noise_sigma: tuple[float, float] = (5.0, 8.0)
     adc_variation: float = 0.08
     """Per-case relative spread of each tissue's ADC."""
-    lesion_adc: tuple[float, float] = (0.6, 0.95)
+    lesion_adc: tuple[float, float] = (0.55, 0.85)
     """Range of the lesion ADC (10^-3 mm^2/s)."""
 
     def to_dict(self) -> dict:
