@@ -46,7 +46,7 @@ def main() -> None:
     import torchvision
     from PySide6.QtWidgets import QApplication
 
-    from coloc_viewer.gui.compare_model import ModelRegistry, PaneSpec, Study, compute_pane
+    from coloc_viewer.viewer.compare import ModelRegistry, PaneSpec, Study, compute_pane
     from coloc_viewer.gui.compare_window import CompareWindow
     from coloc_viewer.imaging.volume import Volume
     from coloc_viewer.model.device import configure_threads

@@ -92,7 +92,7 @@ def main() -> dict:
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
-    from coloc_viewer.gui.analysis import AnalysisKey, explain_slice, list_model_layers
+    from coloc_viewer.viewer.analysis import AnalysisKey, explain_slice, list_model_layers
     from coloc_viewer.gui.main_window import MainWindow
     from coloc_viewer.gui.theme import apply_dark_theme
     from coloc_viewer.imaging.dicom_write import write_dicom_series
@@ -163,7 +163,7 @@ def main() -> dict:
 
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
     dab_ms, edits = [], []
-    state.events.rois.connect(lambda: edits.append(1))
+    state.events.rois.connect(lambda _r: edits.append(1))
     send("press", 200, 200, left)
     # pyqtgraph drops moves closer than 1/mouseRateLimit (10 ms): pace them like a mouse
     gap = 1.0 / max(float(pg.getConfigOption("mouseRateLimit")), 1.0) + 0.001
@@ -203,7 +203,7 @@ def main() -> dict:
                        modality="MR", series_description="bench", dtype="uint16")
     loaded, first = [], []
     window.study_loaded.connect(lambda: loaded.append(time.perf_counter()))
-    window.state.events.volume.connect(lambda: first.append(time.perf_counter()))
+    window.state.events.volume.connect(lambda _v: first.append(time.perf_counter()))
     from coloc_viewer.imaging.load import load_volume
 
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Entry script of the frozen bundle: the same ``coloc-viewer`` command as the installed one.
 
-``--smoke-test`` goes straight to :func:`coloc_viewer.gui.smoke_test.run_smoke_test` (what
+``--smoke-test`` goes straight to :func:`coloc_viewer.selftest.run_smoke_test` (what
 ``run_gui`` does for it too), so an installation can be checked on a machine without a
 display; ``--smoke-test --window`` runs the same steps in a real window. Nothing here
 re-executes the bundle: the display probe runs in-process (``gui/display_probe.py``).
@@ -19,7 +19,7 @@ def _smoke_test(argv: list[str]) -> int:
     parser.add_argument("--screenshot")
     parser.add_argument("--model")
     args, _unknown = parser.parse_known_args(argv)
-    from coloc_viewer.gui.smoke_test import run_smoke_test
+    from coloc_viewer.selftest import run_smoke_test
 
     return run_smoke_test(args)
 

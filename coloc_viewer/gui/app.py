@@ -49,7 +49,7 @@ def _application(offscreen: bool) -> Any:
 
 def default_study() -> tuple[str, str | None]:
     """The bundled demo case (image path, ROI file) that opens without arguments."""
-    from coloc_viewer.gui.study import demo_cases
+    from coloc_viewer.viewer.study import demo_cases
 
     cases = demo_cases()
     if not cases:
@@ -61,9 +61,9 @@ def default_study() -> tuple[str, str | None]:
 def open_sync(window: Any, path: str, rois: str | None = None,
               series: str | None = None) -> None:
     """Load a study and its ROIs in the calling thread (scripts, offscreen renders)."""
-    from coloc_viewer.gui.study import load_rois_for
     from coloc_viewer.imaging.inspect import scan
     from coloc_viewer.imaging.load import load_volume
+    from coloc_viewer.viewer.study import load_rois_for
 
     volume = load_volume(path, series=series)
     roiset = load_rois_for(rois, volume) if rois else None
@@ -78,8 +78,8 @@ def open_sync(window: Any, path: str, rois: str | None = None,
 
 def analyse_sync(window: Any, model_name: str | None = None) -> None:
     """Load the model and explain the shown slice in the calling thread."""
-    from coloc_viewer.gui.analysis import AnalysisKey, explain_slice, list_model_layers
     from coloc_viewer.model.loading import default_model_name, load_model
+    from coloc_viewer.viewer.analysis import AnalysisKey, explain_slice, list_model_layers
 
     name = model_name or window.model_panel.current_model() or default_model_name()
     if name not in window.models:
@@ -152,7 +152,7 @@ def run_gui(args: Any) -> int:
     """Entry point called by ``coloc_viewer.cli.main`` (args: path, roi, model,
     smoke_test, screenshot)."""
     if getattr(args, "smoke_test", False):
-        from coloc_viewer.gui.smoke_test import run_smoke_test
+        from coloc_viewer.selftest import run_smoke_test
 
         return int(run_smoke_test(args))
     reason = None if args.screenshot else no_display_reason()

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.gui.compare_model import (
+from coloc_viewer.viewer.compare import (
     MAP_CHOICES,
     RANKS,
     PaneResult,

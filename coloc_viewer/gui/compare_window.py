@@ -35,7 +35,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.gui.compare_model import (
+from coloc_viewer.gui.compare_pane import ComparePane
+from coloc_viewer.gui.compare_worker import CompareJob
+from coloc_viewer.gui.qt_compat import favour_the_gui_thread
+from coloc_viewer.metrics.scorer import SCORE_KEYS
+from coloc_viewer.report.definitions import SCORE_DEFINITIONS, format_score
+from coloc_viewer.report.legend import legend_lines
+from coloc_viewer.report.phi import PhiGuard, patient_identity
+from coloc_viewer.viewer.compare import (
     SCALE_COMMON,
     SCALE_IMAGE,
     ModelRegistry,
@@ -45,13 +52,6 @@ from coloc_viewer.gui.compare_model import (
     display_ranges,
     safe_stem,
 )
-from coloc_viewer.gui.compare_pane import ComparePane
-from coloc_viewer.gui.compare_worker import CompareJob
-from coloc_viewer.gui.qt_compat import favour_the_gui_thread
-from coloc_viewer.metrics.scorer import SCORE_KEYS
-from coloc_viewer.report.definitions import SCORE_DEFINITIONS, format_score
-from coloc_viewer.report.legend import legend_lines
-from coloc_viewer.report.phi import PhiGuard, patient_identity
 
 LETTERS = "ABCD"
 EXTRA_ROWS = ("prediction", "channel")

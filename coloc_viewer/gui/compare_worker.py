@@ -15,8 +15,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
-from coloc_viewer.gui.compare_model import ModelRegistry, PaneSpec, Study, compute_pane
 from coloc_viewer.report.phi import PhiGuard, patient_identity
+from coloc_viewer.viewer.compare import ModelRegistry, PaneSpec, Study, compute_pane
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from coloc_viewer.gui.display import colormap_lut, normalise_map
-from coloc_viewer.gui.state import ViewerState
+from coloc_viewer.viewer.display import colormap_lut, normalise_map
+from coloc_viewer.viewer.state import ViewerState
 
 THUMB = 96
 
@@ -54,7 +54,7 @@ class ChannelGallery(QWidget):
         state.events.explanation.connect(self.refresh)
         state.events.slice.connect(self.refresh)
 
-    def refresh(self) -> None:
+    def refresh(self, _value: object = None) -> None:
         ex = self.state.explanation
         if ex is self._shown:
             return

@@ -20,16 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.gui.analysis import (
-    AnalysisKey,
-    AnalysisSettings,
-    ResultCache,
-    SliceResult,
-    analyse_slices,
-    load_model_task,
-    series_key,
-)
-from coloc_viewer.gui.display import WindowLevel
 from coloc_viewer.gui.gallery import ChannelGallery
 from coloc_viewer.gui.model_panel import ModelPanel
 from coloc_viewer.gui.qt_compat import favour_the_gui_thread
@@ -38,16 +28,26 @@ from coloc_viewer.gui.score_panel import ScorePanel
 from coloc_viewer.gui.series_browser import SeriesBrowser
 from coloc_viewer.gui.settings import add_recent, open_settings, recent_studies, workspace_root
 from coloc_viewer.gui.slice_view import SliceView
-from coloc_viewer.gui.state import PreparedMap, ViewerState, prepare_map
-from coloc_viewer.gui.study import (
+from coloc_viewer.gui.workers import TaskRunner
+from coloc_viewer.imaging.volume import Volume
+from coloc_viewer.viewer.analysis import (
+    AnalysisKey,
+    AnalysisSettings,
+    ResultCache,
+    SliceResult,
+    analyse_slices,
+    load_model_task,
+    series_key,
+)
+from coloc_viewer.viewer.display import WindowLevel
+from coloc_viewer.viewer.state import PreparedMap, ViewerState, prepare_map
+from coloc_viewer.viewer.study import (
     LoadStep,
     load_rois_for,
     load_study,
     open_session,
     save_rois_to,
 )
-from coloc_viewer.gui.workers import TaskRunner
-from coloc_viewer.imaging.volume import Volume
 
 log = logging.getLogger(__name__)
 
@@ -458,11 +458,11 @@ class MainWindow(QMainWindow):
             finally:
                 self.session = None
 
-    def _autosave_rois(self) -> None:
+    def _autosave_rois(self, _value: object = None) -> None:
         if self.session is not None and not self._session_quiet and self.state.rois is not None:
             self.session.rois_changed(self.state.rois)
 
-    def _autosave_state(self) -> None:
+    def _autosave_state(self, _value: object = None) -> None:
         if self.session is None or self._session_quiet or self.state.volume is None:
             return
         settings = self.analysis_settings()
@@ -721,7 +721,7 @@ class MainWindow(QMainWindow):
         self.statusBar().setToolTip(f"{running} background task(s) running")
 
     # -- status, title, help -------------------------------------------------------------
-    def _slice_changed(self) -> None:
+    def _slice_changed(self, _value: object = None) -> None:
         vol = self.state.volume
         if vol is None:
             return
@@ -732,7 +732,7 @@ class MainWindow(QMainWindow):
         if self.model_panel.auto.isChecked() and self.state.explanation is None:
             self.analyse_current()
 
-    def _show_prediction(self) -> None:
+    def _show_prediction(self, _value: object = None) -> None:
         ex = self.state.explanation
         if ex is None:
             self.status_labels["prediction"].setText("")
@@ -759,8 +759,8 @@ class MainWindow(QMainWindow):
         """The side-by-side review window on this study and its active ROI."""
         if self.state.volume is None:
             return None
-        from coloc_viewer.gui.compare_model import ModelRegistry, Study
         from coloc_viewer.gui.compare_window import CompareWindow
+        from coloc_viewer.viewer.compare import ModelRegistry, Study
 
         mask = self.state.rois.mask().copy() if self.state.rois is not None and \
             self.state.rois.active else None
@@ -768,7 +768,7 @@ class MainWindow(QMainWindow):
         self._compare.show()
         return self._compare
 
-    def _sync_compare(self) -> None:
+    def _sync_compare(self, _value: object = None) -> None:
         """Every ROI edit reaches the compare window's study (once per stroke)."""
         compare, state = self._compare, self.state
         if compare is None or state.rois is None or not state.rois.active:
@@ -786,7 +786,7 @@ class MainWindow(QMainWindow):
         except RuntimeError:  # the window was deleted
             self._compare = None
 
-    def _sync_compare_after_stroke(self) -> None:
+    def _sync_compare_after_stroke(self, _value: object = None) -> None:
         if self._compare_behind and not self.state.stroke_in_progress:
             self._sync_compare()
 
@@ -817,7 +817,7 @@ class MainWindow(QMainWindow):
 
     def screenshot_legend(self) -> list[str]:
         """The legend under a screenshot: model, layer, method, scale, active ROI's scores."""
-        from coloc_viewer.gui.exports import scale_label, view_legend
+        from coloc_viewer.viewer.exports import scale_label, view_legend
 
         state = self.state
         model = self.current_model()
@@ -861,7 +861,7 @@ class MainWindow(QMainWindow):
                            include_phi: bool = False) -> bool:
         """HTML + PDF + CSV of this slice (one report per ROI drawn on it), written in the
         background; ``case_exported`` carries the paths. False if nothing can be exported."""
-        from coloc_viewer.gui.exports import export_case_reports
+        from coloc_viewer.viewer.exports import export_case_reports
 
         state, model = self.state, self.current_model()
         if state.volume is None or state.explanation is None or model is None:

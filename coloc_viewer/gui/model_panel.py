@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.gui.analysis import RANKS, AnalysisSettings
-from coloc_viewer.gui.state import ViewerState
+from coloc_viewer.viewer.analysis import RANKS, AnalysisSettings
+from coloc_viewer.viewer.state import ViewerState
 
 LOAD_ITEM = "Load model…"
 MAP_CHOICES = (("Top channel", "top"), ("CAM", "cam"), ("Grad-CAM", "gradcam"),

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.gui.state import ViewerState
+from coloc_viewer.viewer.state import ViewerState
 
 
 def _swatch(color: tuple[int, int, int]) -> QIcon:
@@ -54,7 +54,7 @@ class RoiPanel(QWidget):
         self._updating = False
         state.events.roi_list.connect(self.refresh)
 
-    def refresh(self) -> None:
+    def refresh(self, _value: object = None) -> None:
         rois = self.state.rois
         self._updating = True
         try:

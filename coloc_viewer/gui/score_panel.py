@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.gui.live_scores import SCORE_HELP, SCORE_KEYS, format_score, verdict
-from coloc_viewer.gui.state import ViewerState
+from coloc_viewer.viewer.live_scores import SCORE_HELP, SCORE_KEYS, format_score, verdict
+from coloc_viewer.viewer.state import ViewerState
 
 SHORT = {"relevance_mass": "mass", "relevance_rank": "rank", "iou_top_n": "IoU top-N",
          "dice": "Dice", "iou": "IoU", "pointing_game": "pointing", "auroc": "AUROC",
@@ -53,7 +53,7 @@ class ScorePanel(QWidget):
         state.events.scores.connect(self.refresh)
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, _value: object = None) -> None:
         scores = self.state.scores
         self._fill(self.table, scores)
         self._fill(self.volume_table, self.state.volume_scores)

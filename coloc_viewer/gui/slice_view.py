@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.gui.display import (
+from coloc_viewer.viewer.display import (
     apply_window,
     colormap_lut,
     mask_outline,
@@ -30,7 +30,7 @@ from coloc_viewer.gui.display import (
     overlay_rgba,
     rois_rgba,
 )
-from coloc_viewer.gui.state import ViewerState
+from coloc_viewer.viewer.state import ViewerState
 
 
 class _ImageViewBox(pg.ViewBox):
@@ -191,7 +191,7 @@ class SliceView(QWidget):
         return QPointF(self.graphics.mapFromScene(scene))
 
     # -- state observers -----------------------------------------------------------------
-    def _on_volume(self) -> None:
+    def _on_volume(self, _value: object = None) -> None:
         vol = self.state.volume
         if vol is None:
             return
@@ -211,7 +211,7 @@ class SliceView(QWidget):
         self.vb.setRange(QRectF(0, 0, vol.shape[2] * sx, vol.shape[1] * sy), padding=0.02)
         self._on_tool()
 
-    def _on_slice(self) -> None:
+    def _on_slice(self, _value: object = None) -> None:
         vol = self.state.volume
         if vol is None:
             return
@@ -241,11 +241,11 @@ class SliceView(QWidget):
         # windowed here in numpy: pyqtgraph's float rescale path is several times slower
         self.image_item.setImage(self.displayed_grey(), autoLevels=False, levels=(0, 255))
 
-    def _on_window(self) -> None:
+    def _on_window(self, _value: object = None) -> None:
         if self.state.volume is not None:
             self._show_grey()
 
-    def _on_tool(self) -> None:
+    def _on_tool(self, _value: object = None) -> None:
         tool = self.state.tools.tool
         self.cursor_item.setVisible(tool in ("brush", "eraser") and self.cursor_item.isVisible())
         r = self.state.tools.brush_radius_mm
@@ -257,7 +257,7 @@ class SliceView(QWidget):
         if tool != "polygon":
             self.cancel_polygon()
 
-    def _draw_rois(self) -> None:
+    def _draw_rois(self, _value: object = None) -> None:
         rois = self.state.rois
         if rois is None or self.state.volume is None or not self.show_rois:
             self._roi_rgba = None
@@ -295,7 +295,7 @@ class SliceView(QWidget):
         self.roi_item.setImage(self._roi_rgba, autoLevels=False, levels=(0, 255))
         self.roi_item.setVisible(True)
 
-    def _draw_overlay(self) -> None:
+    def _draw_overlay(self, _value: object = None) -> None:
         saliency = self.state.current_map()
         ov = self.state.overlay
         if saliency is None or not ov.visible:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coloc_viewer.gui.live_scores import SCORE_KEYS
-from coloc_viewer.gui.study import demo_cases
 from coloc_viewer.metrics.scores import score
+from coloc_viewer.viewer.live_scores import SCORE_KEYS
+from coloc_viewer.viewer.study import demo_cases
 
 pytestmark = pytest.mark.gui
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from coloc_viewer.gui.display import (
+from coloc_viewer.viewer.display import (
     WindowLevel,
     apply_window,
     mask_outline,
@@ -86,7 +86,7 @@ def test_roi_composite_has_translucent_fill_and_opaque_outline():
 def test_colormap_follows_matplotlib_inferno():
     from matplotlib import colormaps
 
-    from coloc_viewer.gui.display import colormap_lut
+    from coloc_viewer.viewer.display import colormap_lut
 
     ours = colormap_lut().astype(float)
     ref = colormaps["inferno"](np.linspace(0, 1, 256))[:, :3] * 255

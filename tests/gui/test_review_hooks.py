@@ -12,8 +12,8 @@ from gui_events import analyse, drag, load_model, open_study
 from gui_phantom import phantom
 from PySide6.QtGui import QImage
 
-from coloc_viewer.gui.live_scores import describe, verdict
 from coloc_viewer.metrics.scorer import Scorer
+from coloc_viewer.viewer.live_scores import describe, verdict
 
 pytestmark = pytest.mark.gui
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coloc_viewer.gui.live_scores import LiveScores, describe, verdict
-from coloc_viewer.gui.state import ViewerState
 from coloc_viewer.metrics.scores import score
+from coloc_viewer.viewer.live_scores import LiveScores, describe, verdict
+from coloc_viewer.viewer.state import ViewerState
 
 
 def test_navigation_is_clamped_and_emits(volume):
     state = ViewerState()
     seen = []
-    state.events.slice.connect(lambda: seen.append(state.slice_index))
+    state.events.slice.connect(lambda _z: seen.append(state.slice_index))
     state.set_volume(volume)
     state.step_slice(100)
     state.step_slice(-3)

@@ -7,10 +7,10 @@ import pytest
 from gui_events import analyse, click, drag, load_model, open_study, wheel
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
-from coloc_viewer.gui.display import apply_window, rois_rgba
-from coloc_viewer.gui.live_scores import SCORE_KEYS, format_score
 from coloc_viewer.imaging.load import load_volume
 from coloc_viewer.metrics.scores import score
+from coloc_viewer.viewer.display import apply_window, rois_rgba
+from coloc_viewer.viewer.live_scores import SCORE_KEYS, format_score
 
 pytestmark = pytest.mark.gui
 
@@ -127,7 +127,7 @@ def test_paint_analyse_score_and_undo(qtbot, window, study_dir, model_card, arti
     assert not state.rois.mask()[z, 62, 56]
 
     # a fresh run scores the drawn ROI in the worker; what is shown is still score()
-    from coloc_viewer.gui.analysis import ResultCache
+    from coloc_viewer.viewer.analysis import ResultCache
 
     window.cache = ResultCache()
     analyse(qtbot, window)
@@ -351,7 +351,7 @@ def test_rois_save_and_load_through_the_window(qtbot, window, study_dir, tmp_pat
 def test_first_slice_is_shown_before_the_series_is_decoded(qtbot, window, study_dir):
     seen = []
     window.state.events.volume.connect(
-        lambda: seen.append(("volume", bool(window.state.volume.metadata.get("loading")),
+        lambda _v: seen.append(("volume", bool(window.state.volume.metadata.get("loading")),
                              len(window.state.loading))))
     window.study_loaded.connect(lambda: seen.append(("loaded", None, len(window.state.loading))))
     open_study(qtbot, window, study_dir)

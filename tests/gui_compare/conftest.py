@@ -8,14 +8,14 @@ from compare_fixtures import lesion_roi, phantom_study_volume, tiny_models
 
 @pytest.fixture(scope="package")
 def registry():
-    from coloc_viewer.gui.compare_model import ModelRegistry
+    from coloc_viewer.viewer.compare import ModelRegistry
 
     return ModelRegistry(tiny_models())
 
 
 @pytest.fixture()
 def study():
-    from coloc_viewer.gui.compare_model import Study
+    from coloc_viewer.viewer.compare import Study
 
     vol = phantom_study_volume()
     return Study(vol, lesion_roi(vol))

@@ -117,7 +117,7 @@ def test_open_compare_loads_studies_and_roi_files(qtbot, tmp_path) -> None:
 
 
 def test_unknown_model_is_reported_in_the_table_not_raised(make_window, study, qtbot) -> None:
-    from coloc_viewer.gui.compare_model import PaneSpec
+    from coloc_viewer.viewer.compare import PaneSpec
 
     win = make_window(study, n_panes=2, specs=[PaneSpec("no-such-model"), PaneSpec("tiny-a")])
     with qtbot.waitSignal(win.results_ready, timeout=60000):
@@ -131,7 +131,7 @@ def test_unknown_model_is_reported_in_the_table_not_raised(make_window, study, q
 def test_legend_and_window_title_carry_no_patient_name(make_window, qtbot) -> None:
     from compare_fixtures import lesion_roi, phantom_study_volume
 
-    from coloc_viewer.gui.compare_model import Study
+    from coloc_viewer.viewer.compare import Study
 
     vol = phantom_study_volume(5)
     vol.private["patient_name"] = "Quuxley^Marion"

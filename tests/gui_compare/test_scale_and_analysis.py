@@ -14,8 +14,8 @@ from PySide6.QtGui import QImage
 from coloc_viewer import score
 from coloc_viewer.explain.engine import explain
 from coloc_viewer.explain.scale import CommonScale
-from coloc_viewer.gui.compare_model import SCALE_COMMON, SCALE_IMAGE, PaneResult, PaneSpec
 from coloc_viewer.report.definitions import format_score
+from coloc_viewer.viewer.compare import SCALE_COMMON, SCALE_IMAGE, PaneResult, PaneSpec
 
 pytestmark = pytest.mark.gui
 
@@ -125,7 +125,7 @@ def test_analysis_runs_off_the_gui_thread_and_fills_the_table(make_window, study
 def test_two_studies_side_by_side_keep_their_own_rois(make_window, qtbot) -> None:
     from compare_fixtures import lesion_roi, phantom_study_volume
 
-    from coloc_viewer.gui.compare_model import Study
+    from coloc_viewer.viewer.compare import Study
 
     v1, v2 = phantom_study_volume(1), phantom_study_volume(2, lesion_at=(40, 20))
     s1, s2 = Study(v1, lesion_roi(v1)), Study(v2, lesion_roi(v2, (40, 20)))

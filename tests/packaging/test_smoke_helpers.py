@@ -8,9 +8,9 @@ import pydicom
 import pytest
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless
 
-from coloc_viewer.gui import smoke_test as st
 from coloc_viewer.imaging.load import load_volume
 from coloc_viewer.imaging.volume import Volume
+from coloc_viewer.selftest import checks as st
 
 
 def _volume(voxels: np.ndarray) -> Volume:

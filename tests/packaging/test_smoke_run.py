@@ -10,7 +10,7 @@ from argparse import Namespace
 import pytest
 
 from coloc_viewer import logging_setup
-from coloc_viewer.gui.smoke_test import run_smoke_test
+from coloc_viewer.selftest import run_smoke_test
 
 pytestmark = pytest.mark.gui
 

@@ -1,7 +1,9 @@
-"""The viewer's Qt-free model: study, slice, window, tools, ROIs, the shown map and scores.
+"""The viewer's Qt-free model: one study shown through the slice, window, tool and overlay
+view models, its ROIs, the explanations of its slices and the live scores.
 
-The Qt widgets observe the :class:`Event` attributes and write back through the methods;
-everything the window shows can be reproduced from Python with this class alone.
+The Qt widgets connect to :attr:`ViewerState.events` (each event carries its value) and
+write back through the methods; everything a window shows can be reproduced from Python
+with this class alone. A compare pane holds one of these too.
 """
 
 from __future__ import annotations
@@ -12,71 +14,57 @@ from typing import Any
 import numpy as np
 
 from coloc_viewer.explain.scale import CommonScale
-from coloc_viewer.gui.display import (
-    WindowLevel,
-    normalise_map,
-    overlay_rgba,
-    presets_for,
-    robust_window,
-)
-from coloc_viewer.gui.events import Event
-from coloc_viewer.gui.live_scores import LiveScores
-from coloc_viewer.imaging import roi_edit
-from coloc_viewer.imaging.roi import RoiSet
 from coloc_viewer.imaging.volume import Volume
-from coloc_viewer.metrics.scorer import Scorer
 from coloc_viewer.metrics.volume import score_volume
+from coloc_viewer.viewer import roi_editing as edit
+from coloc_viewer.viewer.display import WindowLevel
+from coloc_viewer.viewer.events import Event
+from coloc_viewer.viewer.live_scores import LiveScores
+from coloc_viewer.viewer.maps import PreparedMap, prepare_map, same_masks, seed_for, select_map
+from coloc_viewer.viewer.roi_editing import new_roiset
+from coloc_viewer.viewer.tools import TOOLS
+from coloc_viewer.viewer.view_models import (
+    OverlayModel,
+    SliceModel,
+    ToolModel,
+    WindowModel,
+    default_window,
+    volume_presets,
+)
 
-TOOLS = ("wl", "brush", "eraser", "polygon")
-MAP_CAMS = ("cam", "gradcam", "gradcam++", "layercam", "scorecam")
-
-
-@dataclass
-class ToolSettings:
-    """The active tool and its parameters (persisted by the window)."""
-
-    tool: str = "brush"
-    brush_radius_mm: float = 4.0
-    min_radius_mm: float = 0.5
-    max_radius_mm: float = 50.0
-
-
-@dataclass
-class OverlaySettings:
-    """How the map is drawn: which map, opacity, contour, normalisation."""
-
-    choice: str = "top"  # "top", "channel:<rank>", or one of MAP_CAMS
-    opacity: float = 0.5
-    visible: bool = True
-    contour: bool = False
-    normalisation: str = "image"  # "image" or "common"
-    threshold: float = 0.5
+__all__ = ["ViewerState", "ViewerEvents", "PreparedMap", "prepare_map", "select_map",
+           "new_roiset", "TOOLS"]
 
 
 @dataclass
 class ViewerEvents:
-    volume: Event = field(default_factory=Event)
-    slice: Event = field(default_factory=Event)
-    window: Event = field(default_factory=Event)
-    tool: Event = field(default_factory=Event)
-    rois: Event = field(default_factory=Event)  # masks changed (see ``dirty_region``)
-    roi_list: Event = field(default_factory=Event)  # ROIs added/removed/renamed/recoloured
-    overlay: Event = field(default_factory=Event)
-    explanation: Event = field(default_factory=Event)
-    scores: Event = field(default_factory=Event)
+    """What the views listen to; the argument each emits is in the comment."""
+
+    volume: Event = field(default_factory=Event)  # the Volume
+    slice: Event = field(default_factory=Event)  # the slice index (0-based)
+    window: Event = field(default_factory=Event)  # the WindowLevel
+    tool: Event = field(default_factory=Event)  # the ToolModel
+    rois: Event = field(default_factory=Event)  # dirty region (z, rows, cols) or None
+    roi_list: Event = field(default_factory=Event)  # the RoiSet
+    overlay: Event = field(default_factory=Event)  # the OverlayModel
+    explanation: Event = field(default_factory=Event)  # the shown slice's Explanation
+    scores: Event = field(default_factory=Event)  # {roi name: scores}
 
 
 class ViewerState:
-    """Everything the viewer shows, without Qt."""
+    """Everything one view shows, without Qt."""
 
     def __init__(self) -> None:
         self.events = ViewerEvents()
         self.volume: Volume | None = None
-        self.slice_index = 0
-        self.window = WindowLevel(0.0, 1.0)
-        self.presets: list[tuple[str, WindowLevel]] = []
-        self.tools = ToolSettings()
-        self.overlay = OverlaySettings()
+        self.slice = SliceModel()
+        self.window_model = WindowModel()
+        self.tools = ToolModel()
+        self.overlay = OverlayModel()
+        self.slice.events.index.connect(self.events.slice.emit)
+        self.window_model.events.window.connect(self.events.window.emit)
+        for name in ("tool", "brush_radius_mm"):
+            getattr(self.tools.events, name).connect(lambda _v: self.events.tool.emit(self.tools))
         self.rois: Any = None  # coloc_viewer.imaging.roi.RoiSet
         self.explanations: dict[int, Any] = {}  # slice -> Explanation (current settings)
         self.live = LiveScores()
@@ -92,65 +80,22 @@ class ViewerState:
         #: slices a progressive loader has not decoded yet (shown blank)
         self.loading: set[int] = set()
 
-    # -- study ---------------------------------------------------------------------------
-    def set_volume(self, volume: Volume, rois: Any = None,
-                   presets: list[tuple[str, WindowLevel]] | None = None) -> None:
-        """Show a new study (the middle slice, its default window) with ``rois`` or one ROI;
-        ``presets`` when a worker computed them already."""
-        self.volume = volume
-        self.slice_index = volume.shape[0] // 2
-        loading = bool(volume.metadata.get("loading"))  # only the middle slice is decoded
-        self.presets = presets if presets is not None else presets_for(
-            volume.metadata.get("modality"),
-            volume.voxels[self.slice_index] if loading else volume.voxels)
-        self.window = self.default_window()
-        self.explanations = {}
-        self._maps.clear()
-        self.rois = rois if rois is not None else new_roiset(volume)
-        self.live.clear()
-        self.scores, self.volume_scores = {}, {}
-        self.loading = set()
-        if loading:
-            self.loading = set(range(volume.shape[0])) - {self.slice_index}
-        self.events.volume.emit()
-        self.events.roi_list.emit()
-        self.events.rois.emit()
-        self.events.explanation.emit()
-        self.events.scores.emit()
+    # -- view-model shortcuts ------------------------------------------------------------
+    @property
+    def slice_index(self) -> int:
+        return self.slice.index
 
-    def replace_volume(self, volume: Volume,
-                       presets: list[tuple[str, WindowLevel]] | None = None) -> None:
-        """The finished volume of a progressive load: same grid, so the slice, window and
-        ROIs drawn meanwhile stay; otherwise the same as :meth:`set_volume`. ``presets``:
-        computed by the loading worker (else here)."""
-        if self.volume is None or self.volume.shape != volume.shape:
-            self.set_volume(volume)
-            return
-        self.volume = volume
-        self.presets = presets if presets is not None else \
-            presets_for(volume.metadata.get("modality"), volume.voxels)
-        self.voxels_filled(None)
+    @slice_index.setter
+    def slice_index(self, index: int) -> None:
+        self.slice.index = int(index)
 
-    def voxels_filled(self, indices: list[int] | None = None) -> None:
-        """A progressive loader decoded ``indices`` (None: all) in place: redraw if shown."""
-        done = set(self.loading) if indices is None else set(indices)
-        self.loading -= done
-        if self.slice_index in done:
-            self.events.slice.emit()
+    @property
+    def window(self) -> WindowLevel:
+        return self.window_model.window
 
-    def default_window(self) -> WindowLevel:
-        """The DICOM window of the series when it has one, else the 1-99 % window."""
-        assert self.volume is not None
-        win = self.volume.metadata.get("window")
-        try:
-            centre, width = (float(v) for v in win)  # type: ignore[union-attr]
-            if width > 0:
-                return WindowLevel(centre, width)
-        except (TypeError, ValueError):
-            pass
-        if self.volume.metadata.get("loading"):
-            return robust_window(self.volume.voxels[self.slice_index])
-        return robust_window(self.volume.voxels)
+    @property
+    def presets(self) -> list[tuple[str, WindowLevel]]:
+        return self.window_model.presets
 
     @property
     def n_slices(self) -> int:
@@ -159,27 +104,70 @@ class ViewerState:
     def current_image(self) -> np.ndarray | None:
         return None if self.volume is None else self.volume.voxels[self.slice_index]
 
+    # -- study ---------------------------------------------------------------------------
+    def set_volume(self, volume: Volume, rois: Any = None,
+                   presets: list[tuple[str, WindowLevel]] | None = None) -> None:
+        """Show a new study (the middle slice, its default window) with ``rois`` or one ROI;
+        ``presets`` when a worker computed them already."""
+        self.volume = volume
+        middle = volume.shape[0] // 2
+        loading = bool(volume.metadata.get("loading"))  # only the middle slice is decoded
+        self.explanations = {}
+        self._maps.clear()
+        self.rois = rois if rois is not None else new_roiset(volume)
+        self.live.clear()
+        self.scores, self.volume_scores = {}, {}
+        self.loading = set(range(volume.shape[0])) - {middle} if loading else set()
+        self.slice.set_quietly(n_slices=volume.shape[0], index=middle)  # volume event redraws
+        self.window_model.presets = presets if presets is not None else \
+            volume_presets(volume, middle)
+        self.window_model.window = default_window(volume, middle)
+        self.events.volume.emit(volume)
+        self.events.roi_list.emit(self.rois)
+        self.events.rois.emit(None)
+        self.events.explanation.emit(None)
+        self.events.scores.emit(self.scores)
+
+    def replace_volume(self, volume: Volume,
+                       presets: list[tuple[str, WindowLevel]] | None = None) -> None:
+        """The finished volume of a progressive load: same grid, so the slice, window and
+        ROIs drawn meanwhile stay; otherwise the same as :meth:`set_volume`."""
+        if self.volume is None or self.volume.shape != volume.shape:
+            self.set_volume(volume)
+            return
+        self.volume = volume
+        self.window_model.presets = presets if presets is not None else volume_presets(volume)
+        self.voxels_filled(None)
+
+    def voxels_filled(self, indices: list[int] | None = None) -> None:
+        """A progressive loader decoded ``indices`` (None: all) in place: redraw if shown."""
+        done = set(self.loading) if indices is None else set(indices)
+        self.loading -= done
+        if self.slice_index in done:
+            self.events.slice.emit(self.slice_index)
+
+    def default_window(self) -> WindowLevel:
+        """The DICOM window of the series when it has one, else the 1-99 % window."""
+        assert self.volume is not None
+        return default_window(self.volume, self.slice_index)
+
     # -- navigation and window -----------------------------------------------------------
     def set_slice(self, index: int) -> None:
         if self.volume is None:
             return
-        index = int(np.clip(index, 0, self.n_slices - 1))
-        if index != self.slice_index:
-            self.slice_index = index
-            self.events.slice.emit()
+        before = self.slice_index
+        self.slice.set(index)
+        if self.slice_index != before:
             self.refresh_scores()
 
     def step_slice(self, steps: int) -> None:
         self.set_slice(self.slice_index + int(steps))
 
     def set_window(self, window: WindowLevel) -> None:
-        self.window = WindowLevel(float(window.center), max(float(window.width), 1e-6))
-        self.events.window.emit()
+        self.window_model.set(window)
 
     def apply_preset(self, number: int) -> None:
-        """Keys 1-5: preset ``number`` (1-based)."""
-        if 1 <= number <= len(self.presets):
-            self.set_window(self.presets[number - 1][1])
+        self.window_model.apply_preset(number)
 
     def reset_window(self) -> None:
         if self.volume is not None:
@@ -187,25 +175,17 @@ class ViewerState:
 
     def drag_window(self, dx: float, dy: float) -> None:
         """W/L drag by (dx, dy) screen pixels: right widens, down raises the level."""
-        scale = max(self.window.width, 1e-3) / 256.0
-        width = max(self.window.width + dx * scale, 1e-3)
-        self.set_window(WindowLevel(self.window.center + dy * scale, width))
+        self.window_model.drag(dx, dy)
 
     # -- tools ---------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
-        if tool not in TOOLS:
-            raise ValueError(f"unknown tool {tool!r}")
-        self.tools.tool = tool
-        self.events.tool.emit()
+        self.tools.set_tool(tool)
 
     def set_brush_radius(self, radius_mm: float) -> None:
-        t = self.tools
-        t.brush_radius_mm = float(np.clip(radius_mm, t.min_radius_mm, t.max_radius_mm))
-        self.events.tool.emit()
+        self.tools.set_radius(radius_mm)
 
     def grow_brush(self, steps: int) -> None:
-        """Shift+wheel and [ ]: 20 % per step, as in 3D Slicer."""
-        self.set_brush_radius(self.tools.brush_radius_mm * (1.2 ** int(steps)))
+        self.tools.grow(steps)
 
     # -- ROI editing (delegated to the RoiSet) --------------------------------------------
     @property
@@ -241,11 +221,11 @@ class ViewerState:
             return
         opened = not self._stroke_open
         self.begin_stroke()
-        region = paint_disk(self.rois, self.volume, self.slice_index, row, col,
-                            self.tools.brush_radius_mm, erase=erase)
+        region = edit.paint_disk(self.rois, self.slice_index, row, col,
+                                 self.tools.brush_radius_mm, erase=erase)
         if region is not None:
             self.dirty_region = (self.slice_index, region[1], region[2])
-            self.events.rois.emit()
+            self.events.rois.emit(self.dirty_region)
             self.dirty_region = None
         if opened:
             self.end_stroke()
@@ -255,15 +235,16 @@ class ViewerState:
     def fill_polygon(self, vertices_rc: np.ndarray) -> None:
         if self.volume is None or not self.active_roi_editable() or len(vertices_rc) < 3:
             return
-        self._edit(lambda: polygon_fill(self.rois, self.slice_index, np.asarray(vertices_rc)))
+        self._edit(lambda: edit.polygon_fill(self.rois, self.slice_index,
+                                             np.asarray(vertices_rc)))
 
     def fill_holes(self) -> None:
         if self.active_roi_editable():
-            self._edit(lambda: fill_holes(self.rois, self.slice_index))
+            self._edit(lambda: edit.fill_holes(self.rois, self.slice_index))
 
     def clear_slice(self) -> None:
         if self.active_roi_editable():
-            self._edit(lambda: clear_slice(self.rois, self.slice_index))
+            self._edit(lambda: edit.clear_slice(self.rois, self.slice_index))
 
     def undo(self) -> None:
         self._history(self.rois.history.undo if self.rois is not None else None)
@@ -274,13 +255,11 @@ class ViewerState:
     def _history(self, action: Any) -> None:
         if action is None:
             return
-        changed = action()
-        z = changed_slice(changed)
+        z = edit.changed_slice(action())
         if z is not None and z != self.slice_index:
-            self.slice_index = z  # show where the change happened, like Slicer
-            self.events.slice.emit()
-        self.events.roi_list.emit()
-        self.events.rois.emit()
+            self.slice.set(z)  # show where the change happened, like Slicer
+        self.events.roi_list.emit(self.rois)
+        self.events.rois.emit(None)
         self.refresh_scores()
 
     def _edit(self, operation: Any) -> None:
@@ -290,19 +269,19 @@ class ViewerState:
         finally:
             self.rois.history.end_stroke()
             self._stroke_open = False
-        self.events.rois.emit()
+        self.events.rois.emit(None)
         self.refresh_scores()
 
     def rois_changed(self) -> None:
         """Called after add/rename/recolour/show/hide/lock/delete or loading ROIs."""
-        self.events.roi_list.emit()
-        self.events.rois.emit()
+        self.events.roi_list.emit(self.rois)
+        self.events.rois.emit(None)
         self.refresh_scores()
 
     # -- explanation, map, scores --------------------------------------------------------
     def set_explanations(self, explanations: dict[int, Any]) -> None:
         self.explanations = dict(explanations)
-        self.events.explanation.emit()
+        self.events.explanation.emit(self.explanation)
         self.refresh_scores()
 
     def add_explanation(self, slice_index: int, explanation: Any, *,
@@ -315,22 +294,19 @@ class ViewerState:
         if prepared is not None:
             self.install_prepared(explanation, prepared)
         if int(slice_index) == self.slice_index:
-            self.events.explanation.emit()
+            self.events.explanation.emit(explanation)
             self.refresh_scores(p_value=True, volume=rescore_volume)
         elif rescore_volume:
             self.refresh_volume_scores()
 
     def refresh_volume_scores(self) -> None:
         self.volume_scores = self._volume_scores() if self.rois is not None else {}
-        self.events.scores.emit()
+        self.events.scores.emit(self.scores)
 
     def set_overlay(self, **changes: Any) -> None:
         rescore = "choice" in changes or "threshold" in changes
-        for key, value in changes.items():
-            if not hasattr(self.overlay, key):
-                raise AttributeError(key)
-            setattr(self.overlay, key, value)
-        self.events.overlay.emit()
+        self.overlay.update(**changes)
+        self.events.overlay.emit(self.overlay)
         if rescore:
             self.refresh_scores()
 
@@ -411,20 +387,18 @@ class ViewerState:
         else:
             key = (id(ex), self.overlay.choice, self.overlay.threshold)
             if self.live.key != key:
-                seed = getattr(ex, "seed_map", None) if self.overlay.choice == "top" else None
                 self.live.set_map(key, saliency, threshold=self.overlay.threshold,
-                                  seed_map=seed)
+                                  seed_map=seed_for(ex, self.overlay.choice))
             current = self.roi_slices()
-            ready = self._prepared_scores
-            self._prepared_scores = None
-            if p_value and ready is not None and ready[0] == key and _same_masks(ready[1],
-                                                                                  current):
+            ready, self._prepared_scores = self._prepared_scores, None
+            if p_value and ready is not None and ready[0] == key and same_masks(ready[1],
+                                                                                 current):
                 self.scores = dict(ready[2])  # scored in the worker on these very masks
             else:
                 self.scores = self.live.update(current, p_value=p_value)
             if p_value and volume:
                 self.volume_scores = self._volume_scores()
-        self.events.scores.emit()
+        self.events.scores.emit(self.scores)
 
     def _volume_scores(self) -> dict[str, dict[str, Any]]:
         """Pooled scores over the analysed slices, for ROIs that span several slices."""
@@ -439,89 +413,3 @@ class ViewerState:
                                       threshold=self.overlay.threshold)
                 out[roi.name] = dict(result["aggregate"], n_slices=len(spans))
         return out
-
-
-@dataclass
-class PreparedMap:
-    """What the GUI thread would otherwise compute when a map arrives, made in a worker:
-    the map on the image grid, its Scorer, the scores of the ROI slices as they were when
-    the run started (used only if they are unchanged), and the per-image overlay RGBA."""
-
-    choice: str
-    threshold: float
-    saliency: np.ndarray
-    scorer: Any = None
-    masks: list[tuple[str, np.ndarray]] = field(default_factory=list)
-    scores: dict[str, dict[str, Any]] | None = None
-    overlay: tuple[float, np.ndarray, float, float] | None = None  # opacity, rgba, low, high
-
-
-def prepare_map(explanation: Any, choice: str, threshold: float,
-                masks: list[tuple[str, np.ndarray]] | None = None,
-                opacity: float | None = None) -> PreparedMap | None:
-    """Upsample the chosen map, build its Scorer, score ``masks`` (name, 2-D copy) with
-    p-values, and colour the per-image overlay at ``opacity``."""
-    saliency = select_map(explanation, choice)
-    if saliency is None:
-        return None
-    seed = explanation.seed_map if choice == "top" else None
-    scorer = Scorer(saliency, threshold=threshold, seed_map=seed)
-    masks = list(masks or [])
-    scores = {name: scorer.update(mask, p_value=True) for name, mask in masks}
-    overlay = None
-    if opacity is not None:
-        scaled, low, high = normalise_map(saliency)
-        overlay = (float(opacity), overlay_rgba(scaled, opacity), low, high)
-    return PreparedMap(choice, threshold, saliency, scorer, masks, scores, overlay)
-
-
-def _same_masks(a: list[tuple[str, np.ndarray]], b: list[tuple[str, np.ndarray]]) -> bool:
-    return len(a) == len(b) and all(
-        na == nb and np.array_equal(ma, mb) for (na, ma), (nb, mb) in zip(a, b, strict=True))
-
-
-def select_map(explanation: Any, choice: str) -> np.ndarray | None:
-    """Map ``choice`` ("top", "channel:<rank>", a CAM name) of an Explanation on the image
-    grid; None for a CAM the explanation does not hold."""
-    if choice == "top":
-        return np.asarray(explanation.top_map)
-    if choice.startswith("channel:"):
-        rank = int(choice.split(":", 1)[1])
-        channel = explanation.top_channels[rank][0]
-        return np.asarray(explanation.channel_map(channel))
-    try:
-        return np.asarray(explanation.cam_map(choice))
-    except KeyError:
-        return None
-
-
-# The RoiSet adapter: the few calls the viewer makes into coloc_viewer.imaging.roi(_edit).
-def new_roiset(volume: Volume) -> Any:
-    """An empty set on the volume's grid with one ROI, "lesion", to draw on."""
-    rois = RoiSet.for_volume(volume)
-    rois.add("lesion", record=False)
-    return rois
-
-
-def paint_disk(rois: Any, volume: Volume, z: int, row: float, col: float, radius_mm: float,
-               *, erase: bool) -> Any:
-    """One dab; returns the touched region (z, rows, cols slices) or None."""
-    return roi_edit.paint(rois, None, z, (row, col), radius_mm, value=not erase)
-
-
-def polygon_fill(rois: Any, z: int, vertices_rc: np.ndarray) -> None:
-    roi_edit.polygon_fill(rois, None, z, vertices_rc)
-
-
-def fill_holes(rois: Any, z: int) -> None:
-    roi_edit.fill_holes(rois, None, z)
-
-
-def clear_slice(rois: Any, z: int) -> None:
-    roi_edit.clear_slice(rois, None, z)
-
-
-def changed_slice(step: Any) -> int | None:
-    """The first slice an undone/redone mask step touched (None for list/property steps)."""
-    z_range = getattr(step, "z_range", None)
-    return None if z_range is None else int(z_range[0])

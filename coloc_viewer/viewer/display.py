@@ -1,4 +1,4 @@
-"""Qt-free display helpers: windowing, colour maps, ROI fills/outlines, orientation labels.
+"""Qt-free display rules: windowing, colour maps, ROI fills/outlines, orientation labels.
 
 Everything here maps numpy arrays to numpy arrays so the rendering rules can be tested
 without a screen; the Qt widgets only hand the results to pyqtgraph.
@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from coloc_viewer.imaging.display import robust_window as imaging_robust_window
 
 # OHIF's CT presets (centre, width), keys 1-5; MR studies use percentile-based presets.
 CT_PRESETS: tuple[tuple[str, float, float], ...] = (
@@ -49,12 +51,10 @@ class WindowLevel:
 
 
 def robust_window(voxels: np.ndarray, low_pct: float = 1.0, high_pct: float = 99.0) -> WindowLevel:
-    """A window spanning the given percentiles of a (sub-sampled) volume."""
-    sample = sample_voxels(voxels)
-    if sample.size == 0:
-        return WindowLevel(0.0, 1.0)
-    lo, hi = np.percentile(sample, [low_pct, high_pct])
-    return WindowLevel.from_range(float(lo), float(hi) if hi > lo else float(lo) + 1.0)
+    """The 1-99 % window of :func:`coloc_viewer.imaging.display.robust_window` (the one
+    initial-window rule of every view)."""
+    centre, width = imaging_robust_window(voxels, low_pct, high_pct)
+    return WindowLevel(centre, width if width > 1e-6 else 1.0)
 
 
 def sample_voxels(voxels: np.ndarray, limit: int = 200_000) -> np.ndarray:

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from coloc_viewer.gui.display import presets_for
 from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.resources import demo_dir
+from coloc_viewer.viewer.display import presets_for
 
 ROI_FILE_NAMES = ("rois.seg.dcm", "rois.nii.gz", "lesion.nii.gz")
 
@@ -72,7 +72,7 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
     try:
         first = loader.volume if loader.volume is not None else preliminary_volume(loader)
         # the empty ROI set (a mask as large as the volume) is made here, not in the GUI
-        from coloc_viewer.gui.state import new_roiset
+        from coloc_viewer.viewer.roi_editing import new_roiset
 
         session = None if autosave_root is False else open_session(first, autosave_root)
         restored = session.restored_roiset() if session is not None else None

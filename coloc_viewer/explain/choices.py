@@ -1,0 +1,82 @@
+"""The map-choice vocabulary: which 2-D map of an Explanation a viewer, a report or a
+compare pane shows. One spelling everywhere:
+
+* ``"top"`` -- the top-ranked channel;
+* ``"channel:<r>"`` -- the channel at 0-based *ranked position* r (``"channel:0"`` is the top
+  channel, ``"channel:3"`` the 4th-ranked), never a raw channel number;
+* a CAM method of :data:`coloc_viewer.explain.cams.METHODS` (``"gradcam"`` ...);
+* ``"scorecam"`` -- Score-CAM over the top channels (the engine's top-k variant).
+
+Adding a CAM method: add it to :mod:`coloc_viewer.explain.cams` (``METHODS`` and its
+function); the viewer's chooser, the compare panes and the reports read it from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from coloc_viewer.explain.cams import METHODS
+
+CAM_LABELS: dict[str, str] = {
+    "cam": "CAM", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
+    "layercam": "Layer-CAM", "scorecam": "Score-CAM (top 16)",
+}
+CAM_METHODS: tuple[str, ...] = tuple(METHODS)
+N_RANKED = 10  # channels the viewer offers ("channel:0" ... "channel:9")
+
+
+def map_choices(n_ranked: int = N_RANKED) -> list[tuple[str, str]]:
+    """(choice, label) of every map a viewer offers, in menu order."""
+    out = [("top", "Top channel")]
+    out += [(f"channel:{r}", f"Channel #{r + 1}") for r in range(1, n_ranked)]
+    out += [(m, CAM_LABELS.get(m, m)) for m in CAM_METHODS]
+    return out
+
+
+def label(choice: str) -> str:
+    """A readable name: "top channel", "channel #4" (ranked position + 1), "Grad-CAM"."""
+    if choice == "top":
+        return "top channel"
+    if choice.startswith("channel:"):
+        return f"channel #{ranked_position(choice) + 1}"
+    return CAM_LABELS.get(choice, choice)
+
+
+def ranked_position(choice: str) -> int:
+    """r of ``"channel:<r>"`` (0 = top)."""
+    return int(choice.split(":", 1)[1])
+
+
+def is_cam(choice: str) -> bool:
+    return choice in CAM_METHODS
+
+
+def methods_needed(choice: str) -> tuple[str, ...]:
+    """The CAM methods an explanation must compute to show ``choice`` (Grad-CAM always)."""
+    if is_cam(choice) and choice != "gradcam":
+        return ("gradcam", choice)
+    return ("gradcam",)
+
+
+def channel_of(explanation: Any, choice: str) -> int | None:
+    """The raw channel index shown by ``choice`` (None for a CAM)."""
+    if choice == "top":
+        return int(explanation.top_channels[0][0])
+    if choice.startswith("channel:"):
+        return int(explanation.top_channels[ranked_position(choice)][0])
+    return None
+
+
+def map_of(explanation: Any, choice: str) -> np.ndarray | None:
+    """The 2-D map ``choice`` of ``explanation`` on the image grid (raw values); None for a
+    CAM the explanation did not compute."""
+    if choice == "top":
+        return np.asarray(explanation.top_map)
+    if choice.startswith("channel:"):
+        return np.asarray(explanation.channel_map(channel_of(explanation, choice)))
+    try:
+        return np.asarray(explanation.cam_map(choice))
+    except KeyError:
+        return None

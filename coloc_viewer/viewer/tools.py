@@ -1,0 +1,32 @@
+"""The ROI tools: the one list of tool names, their labels and keys (the toolbar, the
+shortcuts and the settings all read it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    label: str
+    key: str
+    tip: str
+
+
+TOOL_LIST: tuple[Tool, ...] = (
+    Tool("wl", "Window/level", "W", "Drag to change window (right = wider) and level (down = "
+                                    "higher)"),
+    Tool("brush", "Brush", "B", "Paint the active ROI with a disk of the brush radius"),
+    Tool("eraser", "Eraser", "E", "Erase from the active ROI"),
+    Tool("polygon", "Polygon", "P", "Click corners (Enter or double-click closes) or drag a "
+                                     "lasso"),
+)
+TOOLS: tuple[str, ...] = tuple(t.name for t in TOOL_LIST)
+
+
+def tool(name: str) -> Tool:
+    for t in TOOL_LIST:
+        if t.name == name:
+            return t
+    raise ValueError(f"unknown tool {name!r} (one of {', '.join(TOOLS)})")
