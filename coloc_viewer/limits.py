@@ -24,6 +24,10 @@ MAX_MODEL_INPUT_VOXELS = 64 * 1024**2
 MEMORY_SHARE = 0.8
 #: Largest header (NRRD/MHA text, NIfTI extensions) read before the data starts.
 MAX_HEADER_BYTES = 16 * 1024**2
+#: Largest ``torch.export`` archive content read (sum of uncompressed entries), and the
+#: largest JSON entry in it (the graph), checked before anything is unpacked.
+MAX_PT2_BYTES = 8 * 1024**3
+MAX_PT2_JSON_BYTES = 256 * 1024**2
 #: Smallest size reported as "available" when the system cannot say (bytes).
 _UNKNOWN_MEMORY = 1 << 62
 

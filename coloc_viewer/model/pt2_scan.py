@@ -37,10 +37,7 @@ from typing import Any
 import torch
 
 from coloc_viewer.errors import ModelError
-
-#: Largest archive content read (sum of uncompressed entry sizes) and largest JSON entry.
-MAX_PT2_BYTES = 8 * 1024**3
-MAX_PT2_JSON_BYTES = 256 * 1024**2
+from coloc_viewer.limits import MAX_PT2_BYTES, MAX_PT2_JSON_BYTES
 
 _FIXED = {"archive_format", "archive_version", "byteorder", ".data/version",
           ".data/serialization_id"}
