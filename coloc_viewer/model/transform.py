@@ -8,7 +8,9 @@ coordinate Y maps to the input coordinate ``i = (Y + 0.5) * r + off - 0.5`` with
 ``r = s / p`` and ``off = (n_in - n_img * r) / 2``. A layer grid of n cells spans the
 input grid evenly: input coordinate i is layer coordinate ``u = (i + 0.5) * n / n_in - 0.5``.
 
-Everything here is numpy only, so transforms travel with pickled explanations.
+:class:`VolumeTransform` applies the same rule to 3-D inputs: in-plane as above, and along
+z the slab fills the input depth (no padding). Everything here is numpy only, so
+transforms travel with pickled explanations.
 """
 
 from __future__ import annotations
