@@ -34,7 +34,9 @@ class SeriesBrowser(QWidget):
             shape = list(getattr(info, "shape", []) or [])
             spacing = list(getattr(info, "spacing", []) or [])
             kind = getattr(info, "kind", "image")
-            description = str(getattr(info, "description", "") or "(no description)")
+            # patient identifiers removed: screenshots grab this panel (issue 14)
+            description = str(getattr(info, "safe_description", None)
+                              or getattr(info, "description", "") or "(no description)")
             item = QTreeWidgetItem([
                 description if kind == "image" else f"{description} [{kind}]",
                 str(getattr(info, "modality", "") or ""),

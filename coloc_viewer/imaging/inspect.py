@@ -10,6 +10,7 @@ from typing import Any
 
 from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.dicom_scan import ScanResult, scan_dicom
+from coloc_viewer.imaging.redact import redact_description
 from coloc_viewer.imaging.sources import is_volume_file
 from coloc_viewer.imaging.volume_file_checks import check_volume_file
 
@@ -36,9 +37,19 @@ class SeriesInfo:
     origin: list[float] | None
     n_files: int
     warnings: list[str] = field(default_factory=list)
+    #: patient name / ID / accession of the series (never in ``to_dict`` or ``repr``), so
+    #: that views outside the live viewer can redact the description
+    identity: dict[str, str] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("identity", None)
+        return out
+
+    @property
+    def safe_description(self) -> str:
+        """The description with the patient's identifiers removed (imaging.redact)."""
+        return redact_description(self.description, self.identity)
 
 
 def _volume_file_info(p: Path) -> SeriesInfo:
@@ -85,7 +96,8 @@ def series_infos(result: ScanResult, path: str | os.PathLike[str]) -> list[Serie
     infos = [SeriesInfo(series_uid=g.series_uid, series_key=g.key, kind="image",
                         modality=g.first.modality, description=g.first.description,
                         shape=list(g.shape), spacing=list(g.spacing), origin=list(g.origin),
-                        n_files=len(g.files), warnings=list(g.warnings))
+                        n_files=len(g.files), warnings=list(g.warnings),
+                        identity=dict(g.first.private))
              for g in result.series]
     others: dict[tuple[str, str], list] = defaultdict(list)
     for obj in result.non_images:

@@ -91,7 +91,8 @@ def finish_metadata(meta: dict[str, Any], voxels: np.ndarray) -> dict[str, Any]:
 
 def volume_from_group(group: SeriesGroup, voxels: np.ndarray, meta: dict[str, Any],
                       source: str) -> Volume:
-    private = {"patient_name": group.first.private.get("patient_name", "")}
+    private = {k: group.first.private.get(k, "")
+               for k in ("patient_name", "patient_id", "accession_number")}
     return Volume(voxels=voxels, spacing=group.spacing, origin=group.origin,
                   direction=group.direction, metadata=finish_metadata(meta, voxels),
                   source=source, files=tuple(str(f.ref) for f in group.frames),

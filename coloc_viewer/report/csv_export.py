@@ -68,7 +68,8 @@ def scores_csv_text(rows: Iterable[Mapping[str, Any]], *, identity: Mapping[str,
     writer.writerow(phi_cols + columns)
     for row in rows:
         phi = [str((identity or {}).get(c, "") or "") for c in phi_cols]
-        writer.writerow(phi + [guard.clean(_cell(row.get(c))) for c in columns])
+        writer.writerow(phi + [(guard.clean_description if "description" in c else guard.clean)(
+            _cell(row.get(c))) for c in columns])
     text = out.getvalue()
     guard.check([text])
     return text

@@ -69,7 +69,7 @@ def build_content(report: CaseReport, include_phi: bool = False, dpi: int = 100
          + f"(path hash {report.source_hash or 'n/a'})"),
         ("Series UID", report.series_uid or "n/a"),
         ("Modality", g.clean(report.modality) or "n/a"),
-        ("Series description", g.clean(report.description) or "n/a"),
+        ("Series description", g.clean_description(report.description) or "n/a"),
         ("Slice", f"{report.slice_index}" + (f" (position {report.slice_position_mm:.2f} mm)"
                                              if report.slice_position_mm is not None else "")),
         ("Pixel spacing", f"{report.pixel_spacing[0]:.4g} x {report.pixel_spacing[1]:.4g} mm"),

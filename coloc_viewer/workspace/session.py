@@ -17,6 +17,7 @@ import os
 import time
 from typing import Any
 
+from coloc_viewer.imaging.redact import redact_description
 from coloc_viewer.workspace.autosave import Autosaver
 from coloc_viewer.workspace.recovery import Recoverable
 from coloc_viewer.workspace.roi_snapshot import RoiSnapshot, to_roiset
@@ -43,7 +44,8 @@ class StudySession:
         """
         ws = Workspace.for_volume(volume, root)
         meta = getattr(volume, "metadata", None) or {}
-        ws.remember(description=str(meta.get("description") or ""),
+        identity = dict(getattr(volume, "private", None) or {})
+        ws.remember(description=redact_description(meta.get("description") or "", identity),
                      modality=str(meta.get("modality") or ""))
         restored = ws.restore()
         if restored.rois is not None and restored.rois.shape != tuple(volume.shape):

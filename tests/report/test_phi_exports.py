@@ -48,7 +48,8 @@ def _read_all(paths: dict[str, Path]) -> dict[str, str]:
 
 def test_identity_is_read_from_the_series(phi_case) -> None:
     assert patient_identity(phi_case.volume) == {
-        "patient_name": PHI["name"], "patient_id": PHI["id"], "patient_birth_date": PHI["birth"]}
+        "patient_name": PHI["name"], "patient_id": PHI["id"], "patient_birth_date": PHI["birth"],
+        "accession_number": ""}
     assert PHI["name"] not in repr(phi_case.volume)
 
 
