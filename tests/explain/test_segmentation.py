@@ -115,3 +115,26 @@ def test_classifier_output_with_segmentation_card_is_one_sentence(loaded_model) 
     lm = loaded_model(model, (32, 32), task="segmentation")
     with pytest.raises(ModelError, match=r"must output \[N, C, \(D,\) H, W\]"):
         explain(lm, np.zeros((32, 32), np.float32))
+
+
+def test_3d_segmentation_keeps_the_mask_on_the_volume_grid(loaded_model) -> None:
+    torch.manual_seed(12)
+    net = UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(4, 8), strides=(2,),
+               num_res_units=0)
+    lm = loaded_model(net, (8, 16, 16), classes=("background", "lesion"), task="segmentation")
+    vol = Volume(np.random.default_rng(4).normal(size=(6, 20, 18)).astype(np.float32),
+                 spacing=(3.0, 0.9, 1.0))
+    e = explain(lm, vol, methods=("gradcam", "layercam"))
+    assert e.slice_index is None and e.spatial_dims == 3 and e.output_mask.shape == (8, 16, 16)
+    mask = e.predicted_mask()
+    assert mask.shape == vol.shape
+    np.testing.assert_array_equal(e.predicted_mask(z=4), mask[4])
+    np.testing.assert_allclose(e.prediction["pixel_shares"],
+                               np.bincount(mask.ravel(), minlength=2) / mask.size)
+    x, _ = lm.preprocess(vol.voxels, vol.spacing)
+    with torch.no_grad():
+        out = net(x)[0]
+    labels = out.argmax(0)
+    c = e.target
+    region = (labels == c) if (labels == c).any() else torch.ones_like(labels, dtype=bool)
+    assert e.decomposition["logit"] == pytest.approx(float(out[c][region].sum()), rel=1e-5)
