@@ -1,4 +1,5 @@
-"""Where case tasks run: in this process, a local process pool, or a Dask cluster.
+"""Where case tasks run: in this process, a local pool (:mod:`coloc_viewer.cohort.pool`),
+or a Dask cluster.
 
 Every backend calls the same :func:`coloc_viewer.cohort.worker.run_case`, so the records
 (and the tables rebuilt from them) are the same whichever runs them. A task that dies
@@ -9,7 +10,9 @@ reused by its phases (worker processes keep their imported torch and loaded mode
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from coloc_viewer.cohort.worker import CaseTask, run_case
@@ -19,21 +22,33 @@ OnResult = Callable[[CaseTask, list[dict[str, Any]]], None]
 OnError = Callable[[CaseTask, str], None]
 
 
-def _reason(err: BaseException) -> str:
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def reason_of(err: BaseException) -> str:
+    """One line: the exception's type and message."""
     return " ".join(f"{type(err).__name__}: {err}".split())
 
 
 class Backend:
-    """Runs tasks in this process; subclasses run them elsewhere."""
+    """Runs tasks in this process with ``threads`` torch threads (default: every core)."""
 
     name = "in-process"
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads or available_cores()
 
     def run(self, tasks: Sequence[CaseTask], on_result: OnResult, on_error: OnError) -> None:
         for t in tasks:
             try:
-                records = run_case(t)
+                records = run_case(replace(t, threads=t.threads or self.threads))
             except Exception as err:  # noqa: BLE001 - a bad case must not stop the run
-                on_error(t, _reason(err))
+                on_error(t, reason_of(err))
             else:
                 on_result(t, records)
 
@@ -45,43 +60,6 @@ class Backend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class PoolBackend(Backend):
-    """A pool of ``workers`` spawned processes (spawn: torch is not fork-safe)."""
-
-    def __init__(self, workers: int):
-        self.workers = workers
-        self.name = f"{workers} worker(s)"
-        self._pool: Any = None
-
-    def run(self, tasks: Sequence[CaseTask], on_result: OnResult, on_error: OnError) -> None:
-        import multiprocessing as mp
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                             mp_context=mp.get_context("spawn"))
-        pending = {self._pool.submit(run_case, t): t for t in tasks}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    t = pending.pop(fut)
-                    err = fut.exception()
-                    if err is None:
-                        on_result(t, fut.result())
-                    else:
-                        on_error(t, _reason(err))
-        except BaseException:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-            raise
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
 
 
 class DaskBackend(Backend):
@@ -110,7 +88,7 @@ class DaskBackend(Backend):
             try:
                 records = fut.result()
             except Exception as err:  # noqa: BLE001 - e.g. a killed Dask worker
-                on_error(t, _reason(err))
+                on_error(t, reason_of(err))
             else:
                 on_result(t, records)
 
@@ -118,9 +96,15 @@ class DaskBackend(Backend):
         self.client.close()
 
 
-def open_backend(workers: int, dask: str | None, timeout: float = 20.0) -> Backend:
+def open_backend(workers: int, dask: str | None, timeout: float = 20.0, *,
+                 threads: int | None = None, preload: Sequence[str] = ()) -> Backend:
+    """The backend of a run: Dask at ``dask``, a local pool for ``workers > 1``, else this
+    process. ``threads`` fixes torch threads per task; ``preload`` names the models that
+    pool processes load while they start."""
     if dask:
         return DaskBackend(dask, timeout)
     if workers > 1:
-        return PoolBackend(workers)
-    return Backend()
+        from coloc_viewer.cohort.pool import PoolBackend
+
+        return PoolBackend(workers, threads=threads, preload=preload)
+    return Backend(threads)

@@ -40,7 +40,6 @@ from coloc_viewer.cohort.worker import (
     CaseTask,
     UnitSpec,
     decode_vector,
-    default_threads,
 )
 from coloc_viewer.errors import InputError, ModelError
 
@@ -259,7 +258,7 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     except OSError as err:
         raise InputError(f"cannot create the output folder ({err.strerror})", out) from None
     store = ResultStore(out)
-    threads = options.threads or (1 if options.dask else default_threads(options.workers))
+    threads = options.threads or (1 if options.dask else None)  # None: the backend's
     plan = _Planner(options, labels, threads)
 
     given: dict[str, dict[str, Any]] = {}
@@ -279,7 +278,8 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
             if m in given:
                 units.append(plan.principal_unit(case, m, given[m]))
             tasks.append(plan.task(case, m, units, given.get(m)))
-    backend = open_backend(options.workers, options.dask, options.dask_timeout)
+    backend = open_backend(options.workers, options.dask, options.dask_timeout,
+                           threads=options.threads, preload=models)
     with backend:
         done = store.load()
         planned = {u.key for t in tasks for u in t.units}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +60,11 @@ def _model(name: str) -> Any:
 
         _MODELS[name] = load_model(name)
     return _MODELS[name]
+
+
+def preload_model(name: str) -> None:
+    """Load ``name`` into this process's model cache (a pool process warming up)."""
+    _model(name)
 
 
 def set_threads(threads: int | None) -> None:
@@ -299,8 +303,3 @@ def thumbnail(task: CaseTask, unit: UnitSpec, roi_name: str, z: int
     if maps is None:
         raise ValueError(f"the channel set has no channels for class {int(exp.target)}")
     return np.asarray(volume.voxels[z]), np.asarray(maps[0]), masks[roi_name][z]
-
-
-def default_threads(workers: int) -> int:
-    """Torch threads per worker process: the cores shared evenly, at least one."""
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
