@@ -12,7 +12,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "cohort", help="score every case of a manifest (resumable) and write tables + report",
         description="Explain and score every case of MANIFEST (CSV: image, roi, optional "
-        "case_id, series, slices, label) for each model, rank criterion and CAM method. "
+        "case_id, series, slices, label, and one column per extra input role of a "
+        "multi-series model card) for each model, rank criterion and CAM method. "
         "Rerunning with the same --out resumes: finished units are skipped. "
         "Exit status 0 when the run finished, even if some cases failed.")
     p.add_argument("manifest", help="manifest CSV (paths relative to its folder or absolute)")
@@ -34,12 +35,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="dice/iou threshold as a fraction of the map maximum (default 0.5)")
     p.add_argument("--no-p-value", action="store_true",
                    help="skip the permutation p-value (faster)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="local worker processes (default 1 = in this process); each uses "
-                   "max(1, cores // workers) torch threads")
+    p.add_argument("--workers", type=int,
+                   help="local workers (default: one per core, capped by the number of "
+                   "cases); this process is one of them and extra processes join when "
+                   "ready; 1 = this process only")
     p.add_argument("--threads", type=int,
-                   help="torch threads per task (default: cores // workers locally, 1 on "
-                   "Dask); tables are bit-identical across backends at equal thread counts")
+                   help="torch threads per task (default: cores // busy workers locally, 1 "
+                   "on Dask); tables are bit-identical across backends at equal thread "
+                   "counts")
     p.add_argument("--batch-size", type=int, default=16,
                    help="slices explained per batched forward (default 16; 1 = one "
                    "explain() per slice)")

@@ -2,13 +2,16 @@
 
 Columns (header row required): ``image`` and ``roi`` (paths, relative to the manifest's
 folder or absolute), and optionally ``case_id``, ``series`` (a series UID), ``slices``
-(``3-7;9``; default: every slice that holds an ROI) and ``label`` (class index or name).
+(``3-7;9``; default: every slice that holds an ROI) and ``label`` (class index or name),
+plus one column per extra input role of the run's model cards (``ADC``, ``DWI``: a path
+to that series; ``image`` is the first role).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,11 @@ class Case:
     slices: tuple[int, ...] | None = None
     label: str | None = None
     row: int = 0
+    inputs: tuple[tuple[str, str], ...] = ()  # (role column, lower case; path) when given
+
+    def input_path(self, role: str) -> str | None:
+        """The path in this case's column for input ``role`` (case-insensitive), if any."""
+        return dict(self.inputs).get(role.lower())
 
 
 def parse_slices(spec: str) -> tuple[int, ...]:
@@ -57,8 +65,9 @@ def _resolve(value: str, base: Path) -> str:
     return str(p if p.is_absolute() else (base / p))
 
 
-def read_manifest(path: str | os.PathLike[str]) -> list[Case]:
+def read_manifest(path: str | os.PathLike[str], roles: Sequence[str] = ()) -> list[Case]:
     """Parse the manifest at ``path``; raise :class:`InputError` for an unusable file.
+    ``roles``: the input roles whose columns the manifest may have (case-insensitive).
 
     Missing files named by rows are not checked here: a case whose image cannot be read
     is recorded as failed by the run, which continues.
@@ -79,9 +88,15 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Case]:
     if missing:
         raise InputError(f"the manifest lacks the column(s) {', '.join(missing)} "
                          f"(found: {', '.join(header) or 'none'})", path)
-    unknown = [h for h in header if h not in REQUIRED + OPTIONAL]
+    role_cols = tuple(c for c in dict.fromkeys(r.strip().lower() for r in roles)
+                      if c not in REQUIRED + OPTIONAL)
+    unknown = [h for h in header if h not in REQUIRED + OPTIONAL + role_cols]
     if unknown:
-        raise InputError(f"unknown manifest column(s) {', '.join(unknown)}", path)
+        extra = f" or input roles ({', '.join(roles)})" if roles else ""
+        raise InputError(f"unknown manifest column(s) {', '.join(unknown)} (expected "
+                         f"{', '.join(REQUIRED + OPTIONAL)}{extra})", path)
+    if len(set(header)) != len(header):
+        raise InputError("a manifest column appears twice", path)
     base = path.resolve().parent
     cases: list[Case] = []
     seen: set[str] = set()
@@ -101,7 +116,9 @@ def read_manifest(path: str | os.PathLike[str]) -> list[Case]:
             raise InputError(f"row {n}: {err}", path) from None
         cases.append(Case(case_id=case_id, image=_resolve(rec["image"], base),
                           roi=_resolve(rec["roi"], base), series=rec.get("series") or None,
-                          slices=slices, label=rec.get("label") or None, row=n))
+                          slices=slices, label=rec.get("label") or None, row=n,
+                          inputs=tuple((c, _resolve(rec[c], base)) for c in role_cols
+                                       if rec.get(c))))
     if not cases:
         raise InputError("the manifest has a header but no cases", path)
     return cases

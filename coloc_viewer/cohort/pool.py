@@ -6,8 +6,9 @@ models; each joins the queue when it is ready, so a slow start costs only its im
 never waiting. The number of processes is capped by the number of tasks and of cores.
 Unless ``--threads`` fixes it, every task gets ``cores // active`` torch threads, where
 *active* counts this process and the extra ones that are starting or running a task (an
-idle process blocks on its pipe and uses no CPU). Processes stay alive between the phases
-of a run; :meth:`PoolBackend.close` stops them.
+idle process blocks on its pipe and uses no CPU). This process re-reads its share before
+every batch of slices, so it takes the cores back as soon as its helpers run out of work.
+Processes stay alive between the phases of a run; :meth:`PoolBackend.close` stops them.
 
 A case that kills its worker process (a crash, the OOM killer) is recorded as failed with
 the reason, a replacement process starts while tasks remain, and the run goes on. Results
@@ -31,7 +32,7 @@ from coloc_viewer.cohort.executors import (
     available_cores,
     reason_of,
 )
-from coloc_viewer.cohort.worker import CaseTask, preload_model, run_case
+from coloc_viewer.cohort.worker import CaseTask, preload_model, run_case, thread_budget
 
 TaskFn = Callable[[CaseTask], list[dict[str, Any]]]
 
@@ -94,6 +95,10 @@ class PoolBackend(Backend):
 
     def _threads(self) -> int:
         return self.threads or max(1, self.cores // self._active())
+
+    def _budget(self) -> int:
+        with self._lock:
+            return self._threads()
 
     def _give(self, p: _Proc, pending: deque[CaseTask], on_error: OnError) -> bool:
         """Send ``p`` the next task; False when none is left (``p`` goes idle)."""
@@ -167,6 +172,7 @@ class PoolBackend(Backend):
 
     def _local_loop(self, pending: deque[CaseTask], out: queue.Queue, stop: threading.Event
                     ) -> None:
+        thread_budget(self._budget)
         while not stop.is_set():
             with self._lock:
                 task = pending.popleft() if pending else None

@@ -8,21 +8,24 @@ only state; a rerun resumes from it), ``slices.csv/.parquet``, ``cases.csv/.parq
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
-
 from coloc_viewer.cohort import analysis
-from coloc_viewer.cohort.executors import Backend, open_backend
+from coloc_viewer.cohort.executors import Backend, available_cores, open_backend
 from coloc_viewer.cohort.manifest import Case, read_manifest
-from coloc_viewer.cohort.principal import ChannelSet, principal_channels
+from coloc_viewer.cohort.outputs import (
+    channel_set_dict,
+    derive_channel_set,
+    safe_name,
+    write_json,
+    write_scales,
+)
+from coloc_viewer.cohort.principal import ChannelSet
 from coloc_viewer.cohort.progress import Progress
 from coloc_viewer.cohort.store import ResultStore, unit_key
 from coloc_viewer.cohort.tables import (
@@ -39,7 +42,6 @@ from coloc_viewer.cohort.worker import (
     TOP_MAP,
     CaseTask,
     UnitSpec,
-    decode_vector,
 )
 from coloc_viewer.errors import InputError, ModelError
 
@@ -61,7 +63,7 @@ class CohortOptions:
     p_value: bool = True
     top_k: int = 10
     batch_size: int = 16
-    workers: int = 1
+    workers: int | None = None  # None: one per core (capped by tasks); 1: this process
     dask: str | None = None
     dask_timeout: float = 20.0
     channel_set: str | None = None
@@ -83,20 +85,38 @@ class CohortRun:
         return int(self.summary["failures"]["cases"])
 
 
-def model_label(model: str) -> str:
-    """Display name of a bundled model name or a card path (the card's ``name``); a
-    :class:`ModelError` (exit 2) for an unknown name or a bad card, before any case runs."""
-    if model.lower().endswith(".json") or os.sep in model or Path(model).is_file():
-        from coloc_viewer.model.card import read_card
+def model_card(model: str) -> Any:
+    """The card of a bundled model name or a card path; a :class:`ModelError` (exit 2) for
+    an unknown name or a bad card, before any case runs."""
+    from coloc_viewer.model.card import read_card
 
-        return read_card(model).name
+    if model.lower().endswith(".json") or os.sep in model or Path(model).is_file():
+        return read_card(model)
     from coloc_viewer.model.loading import list_bundled_models
+    from coloc_viewer.resources import models_dir
 
     known = list_bundled_models()
     if model not in known:
         raise ModelError(f"no such bundled model (bundled: {', '.join(known) or 'none'}); "
                          "pass a model card JSON", model)
-    return model
+    return read_card(models_dir() / f"{model}.json")
+
+
+def model_label(model: str) -> str:
+    """Display name of a bundled model name (itself) or a card path (the card's ``name``)."""
+    card = model_card(model)
+    return card.name if model.lower().endswith(".json") or os.sep in model or \
+        Path(model).is_file() else model
+
+
+def input_roles(models: tuple[str, ...]) -> list[str]:
+    """The extra input roles of the models' cards: the manifest columns they may read."""
+    from coloc_viewer.model.input_stack import input_roles as card_roles
+
+    roles: list[str] = []
+    for m in models:
+        roles += card_roles(model_card(m))[1:]
+    return list(dict.fromkeys(roles))
 
 
 def _check(options: CohortOptions) -> None:
@@ -107,7 +127,7 @@ def _check(options: CohortOptions) -> None:
 
     for m in options.methods:
         parse_method(m)
-    if options.workers < 1:
+    if options.workers is not None and options.workers < 1:
         raise InputError("--workers must be at least 1")
     r = options.principal_ratio
     if r is not None and not 0.05 <= r <= 0.25:
@@ -117,8 +137,11 @@ def _check(options: CohortOptions) -> None:
 
 
 def _case_fields(case: Case) -> dict[str, Any]:
-    return {"case_id": case.case_id, "image": case.image, "roi": case.roi,
-            "series": case.series, "slices": case.slices, "label": case.label}
+    fields = {"case_id": case.case_id, "image": case.image, "roi": case.roi,
+              "series": case.series, "slices": case.slices, "label": case.label}
+    if case.inputs:  # only then: the keys of single-series runs stay as they were
+        fields["inputs"] = [list(i) for i in case.inputs]
+    return fields
 
 
 class _Planner:
@@ -155,11 +178,6 @@ class _Planner:
                         method)
 
 
-def _channel_set_dict(cs: ChannelSet) -> dict[str, Any]:
-    return {"model": cs.model, "layer": cs.layer, "ratio": cs.ratio,
-            "classes": {str(k): v for k, v in sorted(cs.classes.items())}}
-
-
 def _execute(tasks: list[CaseTask], backend: Backend, store: ResultStore,
              progress: Progress) -> None:
     def on_result(task: CaseTask, records: list[dict[str, Any]]) -> None:
@@ -185,60 +203,6 @@ def _pending(tasks: list[CaseTask], done: dict[str, dict[str, Any]]) -> list[Cas
     return out
 
 
-def derive_channel_set(records: list[dict[str, Any]], model: str, layer: str, ratio: float
-                       ) -> ChannelSet | None:
-    """Principal channels of ``model`` from the contribution vectors in ``records``.
-
-    A sample is a scored slice. Its class is the manifest label when given (and it counts
-    only when predicted correctly), else the explained target class.
-    """
-    ims, classes, correct = [], [], []
-    for rec in records:
-        for c in rec.get("contributions", ()):
-            ims.append(decode_vector(c["im"]))
-            cls = c["label"] if c.get("label") is not None else c["target"]
-            classes.append(int(cls))
-            correct.append(c["predicted"] == cls)
-    if not ims or not any(correct):
-        return None
-    return principal_channels(np.stack(ims), np.asarray(classes), np.asarray(correct), ratio,
-                              model=model, layer=layer)
-
-
-def _write_scales(records: list[dict[str, Any]], out_dir: Path) -> dict[str, str]:
-    """One CommonScale calibration per (model, map): 90th pct of the slice maxima,
-    50th pct of the slice minima (calibrated from each map's [min, max])."""
-    from coloc_viewer.explain.scale import CommonScale
-
-    extrema: dict[str, list[np.ndarray]] = defaultdict(list)
-    for rec in records:
-        if rec.get("status") != "ok":
-            continue
-        name = (f"{rec['model']}__{TOP_MAP}-{rec['rank']}" if rec["method"] == TOP_MAP
-                else f"{rec['model']}__{rec['method']}")
-        for _, lo, hi in rec["extrema"]:
-            if lo is not None and hi is not None:
-                extrema[name].append(np.array([lo, hi], dtype=np.float64))
-    folder = out_dir / "scales"
-    written = {}
-    for name, maps in sorted(extrema.items()):
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{_safe(name)}.json"
-        CommonScale.calibrate(maps).save(path)
-        written[name] = str(path.relative_to(out_dir))
-    return written
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in name)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                options: CohortOptions, *, stream: TextIO | None = None) -> CohortRun:
     """Run (or resume) the cohort of ``manifest`` into ``out_dir``; see the module doc."""
@@ -247,9 +211,9 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     started = time.monotonic()
     stream = stream if stream is not None else sys.stderr
     _check(options)
-    cases = read_manifest(manifest)
     models = options.models or (default_model_name(),)
     labels = {m: model_label(m) for m in models}
+    cases = read_manifest(manifest, input_roles(models))
     if len(set(labels.values())) != len(labels):
         raise InputError("two --model values have the same model name")
     out = Path(out_dir)
@@ -269,7 +233,7 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
         if not matches:
             raise InputError(f"the channel set is for model {cs.model!r}, not one of "
                              f"{', '.join(labels.values())}", options.channel_set)
-        given = {m: _channel_set_dict(cs) for m in matches}
+        given = {m: channel_set_dict(cs) for m in matches}
 
     tasks = []
     for case in cases:
@@ -278,7 +242,8 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
             if m in given:
                 units.append(plan.principal_unit(case, m, given[m]))
             tasks.append(plan.task(case, m, units, given.get(m)))
-    backend = open_backend(options.workers, options.dask, options.dask_timeout,
+    backend = open_backend(options.workers or available_cores(), options.dask,
+                           options.dask_timeout,
                            threads=options.threads, preload=models)
     with backend:
         done = store.load()
@@ -309,10 +274,10 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
                     principal_note = f"no correctly classified slices for {labels[m]}"
                     continue
                 (out / "channel_sets").mkdir(exist_ok=True)
-                path = out / "channel_sets" / f"{_safe(labels[m])}.json"
+                path = out / "channel_sets" / f"{safe_name(labels[m])}.json"
                 cs.save(path)
                 channel_sets[labels[m]] = str(path.relative_to(out))
-                csd = _channel_set_dict(cs)
+                csd = channel_set_dict(cs)
                 csets[labels[m]] = csd
                 for case in cases:
                     ptasks.append(plan.task(case, m, [plan.principal_unit(case, m, csd)], csd))
@@ -348,7 +313,7 @@ def _finish(out: Path, cases: list[Case], models: tuple[str, ...], labels: dict[
     write_table(slices, SLICE_TYPES, out / "slices")
     write_table(per_case, CASE_TYPES, out / "cases")
     write_table(failures, FAILURE_TYPES, out / "failures")
-    scales = _write_scales(records, out)
+    scales = write_scales(records, out)
     failed_pairs: dict[tuple[str, str], str] = {}
     for f in failures:
         failed_pairs.setdefault((f["case_id"], f["model"]), f["reason"])
@@ -382,7 +347,7 @@ def _finish(out: Path, cases: list[Case], models: tuple[str, ...], labels: dict[
 
         write_report(out, per_case, summary, thumbnails=_thumbnailer(tasks_by_case, csets))
     summary["seconds"] = round(time.monotonic() - started, 3)
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     ok = len(cases) - len(failed_cases)
     print(f"coloc-viewer cohort: {ok} of {len(cases)} cases done, {len(failed_cases)} failed "
           f"({len(failures)} of {len(planned)} units); results in {out}", file=stream)

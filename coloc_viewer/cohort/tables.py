@@ -3,7 +3,9 @@
 Per-case rows describe one (case, model, rank, method, roi): the scores on the case's
 index slice (the slice where that ROI is largest, as ``analyze`` picks by default), the
 mean of each continuous score over the case's slices that hold the ROI, and the share of
-those slices where the pointing game hits.
+those slices where the pointing game hits. A 3-D model's unit has one volume row per ROI
+(``slice`` empty); its case row holds those volume scores (``index_slice`` and ``n_slices``
+empty).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ FAILURE_TYPES = {"case_id": "string", "model": "string", "rank": "string",
 def _sort_key(order: dict[str, int]):
     def key(row: dict[str, Any]) -> tuple:
         return (order.get(row["case_id"], 1 << 30), row["case_id"], row["model"],
-                row.get("rank") or "", row["method"], row["roi"], row.get("slice", -1))
+                row.get("rank") or "", row["method"], row["roi"],
+                -1 if row.get("slice") is None else row["slice"])
     return key
 
 
@@ -72,9 +75,10 @@ def case_rows(slices: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for key, rows in groups.items():  # slices are sorted, so groups keep their order
         with_roi = [r for r in rows if r["roi_pixels"]]
-        index = max(with_roi or rows, key=lambda r: (r["roi_pixels"], -r["slice"]))
+        index = max(with_roi or rows, key=lambda r: (r["roi_pixels"], -(r["slice"] or 0)))
         row = dict(zip(GROUP, key, strict=True))
-        row.update(n_slices=len(with_roi), index_slice=index["slice"],
+        volume = index["slice"] is None
+        row.update(n_slices=None if volume else len(with_roi), index_slice=index["slice"],
                    roi_pixels=index["roi_pixels"], channel=index["channel"],
                    predicted=index["predicted"], target=index["target"],
                    target_probability=index["target_probability"], correct=index["correct"])

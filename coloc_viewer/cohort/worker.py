@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +69,22 @@ def preload_model(name: str) -> None:
     _model(name)
 
 
+_BUDGET = threading.local()
+
+
+def thread_budget(fn: Callable[[], int] | None) -> None:
+    """Make this thread's tasks re-read their torch thread count from ``fn`` before each
+    batch (the pool's coordinating process takes the cores its idle helpers leave)."""
+    _BUDGET.fn = fn
+
+
+def _threads_now(task: CaseTask) -> int | None:
+    fn = getattr(_BUDGET, "fn", None)
+    return fn() if fn is not None else task.threads
+
+
 def set_threads(threads: int | None) -> None:
+    """Torch threads of this thread (OpenMP's count is per calling thread)."""
     if threads:
         import torch
 
@@ -75,12 +92,18 @@ def set_threads(threads: int | None) -> None:
             torch.set_num_threads(int(threads))
 
 
-def load_case(case: Case, roi_names: tuple[str, ...] | None) -> tuple[Any, dict[str, np.ndarray]]:
-    """The case's volume and its named ROI masks (restricted to ``roi_names``)."""
+def load_case(case: Case, roi_names: tuple[str, ...] | None, card: Any = None
+              ) -> tuple[Any, Any, dict[str, np.ndarray]]:
+    """(the image volume: the ROIs' grid, what ``explain`` takes for ``card``'s model: that
+    volume or ``{role: volume}``, the named ROI masks restricted to ``roi_names``)."""
+    from coloc_viewer.cohort.inputs import case_inputs
     from coloc_viewer.imaging.load import load_volume
     from coloc_viewer.imaging.roi_io import load_rois
 
-    volume = load_volume(case.image, series=case.series)
+    if card is None:
+        volume = inputs = load_volume(case.image, series=case.series)
+    else:
+        volume, inputs = case_inputs(case, card)
     roiset = load_rois(case.roi, like=volume)
     masks = _roi_masks(roiset)
     if roi_names:
@@ -92,7 +115,7 @@ def load_case(case: Case, roi_names: tuple[str, ...] | None) -> tuple[Any, dict[
     for name, m in masks.items():
         if tuple(m.shape) != tuple(volume.shape):
             raise ValueError(f"ROI {name!r} has shape {m.shape}, the image {volume.shape}")
-    return volume, masks
+    return volume, inputs, masks
 
 
 def _roi_masks(roiset: Any) -> dict[str, np.ndarray]:
@@ -167,8 +190,9 @@ def decode_vector(s: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(s), "<f4").astype(np.float64)
 
 
-def explain_slice(model: Any, volume: Any, z: int, task: CaseTask, rank: str,
+def explain_slice(model: Any, volume: Any, z: int | None, task: CaseTask, rank: str,
                   methods: tuple[str, ...]) -> Any:
+    """``explain`` of slice ``z`` (a 3-D model: ``z`` None, the whole volume)."""
     from coloc_viewer.explain.engine import explain
 
     return explain(model, volume, z, layer=task.layer, target=task.target, rank=rank,
@@ -195,17 +219,27 @@ def unit_maps(exp: Any, unit: UnitSpec, channel_set: dict[str, Any] | None
     return exp.cam_map(unit.method), None, None
 
 
-def _scorer(saliency: np.ndarray, shape: tuple[int, int], seed: np.ndarray | None,
-            task: CaseTask) -> Any:
+def _scores(sal: np.ndarray, seed: np.ndarray | None, masks: dict[str, np.ndarray],
+            z: int | None, task: CaseTask) -> dict[str, dict[str, Any]]:
+    """ROI name -> DESIGN §4 scores of one map: of slice ``z`` (one Scorer for every ROI),
+    or volume scores (``z`` None: pooled, p-value over 3-D shifts)."""
+    if z is None:
+        from coloc_viewer.metrics.volume import score_volume
+
+        return {name: score_volume(sal, mask, seed_map=seed, shifts="3d",
+                                   threshold=task.threshold, p_value=task.p_value)["aggregate"]
+                for name, mask in masks.items()}
     from coloc_viewer.metrics.scorer import Scorer
 
-    return Scorer(saliency, shape, threshold=task.threshold, seed_map=seed)
+    scorer = Scorer(sal, sal.shape, threshold=task.threshold, seed_map=seed)
+    return {name: scorer.update(mask[z], p_value=task.p_value) for name, mask in masks.items()}
 
 
-def _explanations(model: Any, volume: Any, zs: list[int], task: CaseTask
+def _explanations(model: Any, volume: Any, zs: list[int] | None, task: CaseTask
                   ) -> list[dict[str | None, Any]]:
     """Per slice of ``zs``: the explanations it needs by rank (``None``: the one whose
-    CAMs the CAM units read), each CAM method computed once, slices batched."""
+    CAMs the CAM units read), each CAM method computed once, slices batched. ``zs`` None:
+    a 3-D model's one explanation of the whole volume."""
     from coloc_viewer.cohort.batched import explain_slices
 
     ranks = sorted({u.rank for u in task.units if u.rank is not None},
@@ -214,12 +248,17 @@ def _explanations(model: Any, volume: Any, zs: list[int], task: CaseTask
                          if u.rank is None and u.method != TOP_MAP}))
     if not ranks:
         ranks = ["contribution"]
-    per_rank = {r: explain_slices(model, volume, zs, layer=task.layer, target=task.target,
-                                  rank=r, methods=cams if i == 0 else (), top_k=task.top_k,
-                                  batch_size=task.batch_size)
-                for i, r in enumerate(ranks)}
+    if zs is None:
+        per_rank = {r: [explain_slice(model, volume, None, task, r, cams if i == 0 else ())]
+                    for i, r in enumerate(ranks)}
+    else:
+        per_rank = {r: explain_slices(model, volume, zs, layer=task.layer,
+                                      target=task.target, rank=r,
+                                      methods=cams if i == 0 else (), top_k=task.top_k,
+                                      batch_size=task.batch_size)
+                    for i, r in enumerate(ranks)}
     out: list[dict[str | None, Any]] = []
-    for j in range(len(zs)):
+    for j in range(len(per_rank[ranks[0]])):
         d: dict[str | None, Any] = {r: per_rank[r][j] for r in ranks}
         d[None] = d[ranks[0]]
         out.append(d)
@@ -241,25 +280,33 @@ def run_case(task: CaseTask) -> list[dict[str, Any]]:
 
 
 def _run_case(task: CaseTask, base: dict[str, Any]) -> list[dict[str, Any]]:
+    from coloc_viewer.explain.engine import model_spatial_dims
+
     model = _model(task.model)
     set_threads(task.threads)  # after loading: load_model sets its own default
-    volume, masks = load_case(task.case, task.roi_names)
+    volume, inputs, masks = load_case(task.case, task.roi_names, model.card)
     label_idx = class_index(task.case.label, tuple(model.classes))
-    zs = case_slices(task.case, volume.shape, masks)
-    mask_shape = tuple(volume.shape[1:])
     recs = {u.key: dict(base, key=u.key, rank=u.rank, method=u.method, status="ok",
                         rows=[], extrema=[], contributions=[]) for u in task.units}
+    if model_spatial_dims(model.card) == 3:  # volume scores: one row per ROI, no slice
+        set_threads(_threads_now(task))
+        _score_maps(task, recs, None, _explanations(model, inputs, None, task)[0], masks,
+                    label_idx)
+        return list(recs.values())
+    zs = case_slices(task.case, volume.shape, masks)
     for start in range(0, len(zs), max(1, task.batch_size)):
+        set_threads(_threads_now(task))
         chunk = zs[start:start + max(1, task.batch_size)]
-        for z, exps in zip(chunk, _explanations(model, volume, chunk, task), strict=True):
-            _score_slice(task, recs, z, exps, masks, mask_shape, label_idx)
+        for z, exps in zip(chunk, _explanations(model, inputs, chunk, task), strict=True):
+            _score_maps(task, recs, z, exps, masks, label_idx)
     return list(recs.values())
 
 
-def _score_slice(task: CaseTask, recs: dict[str, dict[str, Any]], z: int,
-                 exps: dict[str | None, Any], masks: dict[str, np.ndarray],
-                 mask_shape: tuple[int, ...], label_idx: int | None) -> None:
-    """Score every unit's map of slice ``z`` against every ROI; append to ``recs``."""
+def _score_maps(task: CaseTask, recs: dict[str, dict[str, Any]], z: int | None,
+                exps: dict[str | None, Any], masks: dict[str, np.ndarray],
+                label_idx: int | None) -> None:
+    """Score every unit's map of slice ``z`` (None: the volume) against every ROI; append
+    the rows to ``recs``."""
     for u in task.units:
         exp = exps[u.rank] if u.rank in exps else exps[None]
         maps = unit_maps(exp, u, task.channel_set)
@@ -267,7 +314,7 @@ def _score_slice(task: CaseTask, recs: dict[str, dict[str, Any]], z: int,
             recs[u.key].setdefault("skipped_slices", []).append(z)
             continue
         sal, seed, top = maps
-        probs = np.asarray(exp.prediction["probabilities"], float)
+        probs = exp.prediction.get("probabilities")  # none for segmentation
         pred = int(exp.prediction["index"])
         target = int(exp.target)
         rec = recs[u.key]
@@ -276,30 +323,39 @@ def _score_slice(task: CaseTask, recs: dict[str, dict[str, Any]], z: int,
             rec["contributions"].append({"slice": z, "target": target, "predicted": pred,
                                          "label": label_idx,
                                          "im": encode_vector(exp.importance)})
-        scorer = _scorer(sal, mask_shape, seed, task)
+        scores = _scores(np.asarray(sal), seed, masks, z, task)
         for name, mask in masks.items():
             row = {"case_id": task.case.case_id, "label": task.case.label,
                    "model": task.model_label, "layer": exp.layer, "rank": u.rank,
                    "method": u.method, "roi": name, "slice": z,
-                   "roi_pixels": int(mask[z].sum()), "channel": top,
+                   "roi_pixels": int((mask if z is None else mask[z]).sum()), "channel": top,
                    "predicted": pred, "predicted_label": str(exp.prediction.get("label")),
-                   "target": target, "target_probability": _clean(probs[target]),
+                   "target": target,
+                   "target_probability": None if probs is None else _clean(probs[target]),
                    "correct": None if label_idx is None else pred == label_idx}
-            res = scorer.update(mask[z], p_value=task.p_value)
-            row.update({k: _clean(res.get(k)) for k in SCORE_KEYS})
+            row.update({k: _clean(scores[name].get(k)) for k in SCORE_KEYS})
             rec["rows"].append(row)
 
 
-def thumbnail(task: CaseTask, unit: UnitSpec, roi_name: str, z: int
+def thumbnail(task: CaseTask, unit: UnitSpec, roi_name: str, z: int | None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(image slice, saliency map, ROI mask) of one unit's slice, for the report."""
+    """(image slice, saliency map, ROI mask) of one unit's slice ``z``, for the report
+    (``z`` None, a 3-D model's volume row: the slice where the ROI is largest)."""
+    from coloc_viewer.explain.engine import model_spatial_dims
+
     model = _model(task.model)
     set_threads(task.threads)
-    volume, masks = load_case(task.case, (roi_name,))
-    exp = explain_slice(model, volume, z, task, unit.rank or "contribution",
+    volume, inputs, masks = load_case(task.case, (roi_name,), model.card)
+    three_d = model_spatial_dims(model.card) == 3
+    mask = masks[roi_name]
+    if z is None:
+        z = int(np.argmax(mask.reshape(mask.shape[0], -1).sum(axis=1)))
+    exp = explain_slice(model, inputs, None if three_d else z, task,
+                        unit.rank or "contribution",
                         () if unit.method == TOP_MAP or unit.method.startswith(PRINCIPAL_PREFIX)
                         else (unit.method,))
     maps = unit_maps(exp, unit, task.channel_set)
     if maps is None:
         raise ValueError(f"the channel set has no channels for class {int(exp.target)}")
-    return np.asarray(volume.voxels[z]), np.asarray(maps[0]), masks[roi_name][z]
+    sal = np.asarray(maps[0])
+    return np.asarray(volume.voxels[z]), sal[z] if three_d else sal, mask[z]
