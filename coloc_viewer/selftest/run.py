@@ -28,6 +28,15 @@ def _facts() -> dict[str, Any]:
             "executable": sys.executable, "resources": str(resources_dir())}
 
 
+def _model_families(test: SmokeTest) -> dict[str, Any]:
+    from coloc_viewer.selftest.model_families import check_monai_3d
+    from coloc_viewer.viewer.study import demo_cases
+
+    cases = demo_cases()
+    return check_monai_3d(test.out_dir, test.demo_volume,
+                          cases[0].image.parent if cases else None)
+
+
 def run_smoke_test(args: Any) -> int:
     """Run every check offscreen; 0 when all pass, else 1 with the reason on stderr.
 
@@ -73,6 +82,8 @@ def run_smoke_test(args: Any) -> int:
         test.step("analysis with a bundled model", test.analyse)
         test.step("viewer map equals the API's explain()", test.compare_with_api)
         test.step("drawn ROI scored, equal to the API's score()", test.draw_roi_and_score)
+        report.facts["model_families"] = test.step(
+            "MONAI 3-D model loaded by name and explained", lambda: _model_families(test))
         test.step("screenshot", test.take_screenshot)
         log.info("smoke test checks done")
         test.step("log file without patient identifiers", test.check_log)

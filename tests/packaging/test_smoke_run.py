@@ -36,7 +36,9 @@ def test_smoke_test_passes_and_reports(install, tmp_path, capsys):
     assert facts["model"] == "tiny" and facts["demo_case"] == "case-a"
     assert facts["jpeg2000_max_error"] == 0.0 and facts["jpegls_max_error"] == 0.0
     assert facts["scores"]["relevance_mass"] is not None
-    assert len(report["steps"]) == 9
+    assert len(report["steps"]) == 10
+    monai = facts["model_families"]["monai"]
+    assert monai["cam_shape"] == facts["demo_shape"] and abs(monai["residual"]) < 1e-3
     assert shot.stat().st_size > 10_000
     log_text = (tmp_path / "logs" / "coloc-viewer.log").read_text()
     assert "smoke test passed" in log_text
