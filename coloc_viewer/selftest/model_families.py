@@ -1,10 +1,10 @@
 """Self-test step: a MONAI 3-D model is found by name, loaded safely and explained.
 
 A bundle that lacks ``monai.networks`` (or its metadata), or whose 3-D path breaks, fails
-here rather than at a researcher's first card. The step builds a small MONAI DenseNet card (target layer: the features after the last
-ReLU, where the logit decomposes exactly)
-(random weights, written like a user's), loads it through ``load_model`` and explains the
-demo volume with it: the Grad-CAM must come back on the volume grid, finite, with the exact
+here rather than at a researcher's first card. The step builds a small MONAI DenseNet card
+(random weights, written like a user's; target layer the features after the last ReLU,
+where the logit decomposes exactly), loads it through ``load_model`` and explains the demo
+volume with it: the Grad-CAM must come back on the volume grid, finite, with the exact
 decomposition of the logit. When the bundled ``demo-mpmri`` and the demo's T2/ADC/DWI
 series are present, it explains those too (roles matched by series description).
 """
