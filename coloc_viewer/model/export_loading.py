@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,23 @@ def _generated_code() -> contextlib.AbstractContextManager[None]:
     return switch() if switch is not None else contextlib.nullcontext()
 
 
+_GETATTR_SELF = re.compile(r"getattr\(self, [\"']([^\"']+)[\"']\)")
+
+
+def _calls_resolve(module: nn.Module) -> bool:
+    """Every submodule the generated code calls exists. The fast path cannot run a module
+    that is called more than once (ResNet's shared ``relu``): torch's code then calls
+    ``getattr(self, "relu@1")``, an attribute it never creates; the interpreter can."""
+    for sub in module.modules():
+        # the code that runs is graph_module's, with ``self`` = the submodule
+        code = getattr(getattr(sub, "graph_module", None), "code", None)
+        if not isinstance(code, str):
+            continue
+        if any(not hasattr(sub, name) for name in _GETATTR_SELF.findall(code)):
+            return False
+    return True
+
+
 def load_export(path: str | os.PathLike[str]) -> nn.Module:
     """The unflattened module of the exported program at ``path`` (on the CPU, eval mode).
 
@@ -55,6 +73,8 @@ def load_export(path: str | os.PathLike[str]) -> nn.Module:
     try:
         program = torch.export.load(str(path))
         with _generated_code():
+            module = torch.export.unflatten(program)
+        if not _calls_resolve(module):  # e.g. a module called twice (ResNet's shared relu)
             module = torch.export.unflatten(program)
     except Exception as err:  # noqa: BLE001 - whatever torch raises, one clear line
         raise ModelError(f"not a loadable torch.export program ({type(err).__name__}: "

@@ -127,3 +127,32 @@ def test_monai_densenet121_export_matches_eager(tmp_path: Path, dims: int, size:
                       spatial_dims=dims, input_size=list(size), target_layer=layer)
     lm = coloc_viewer.load_model(card)
     _check_equal(lm.module, net, layer, torch.randn(2, 1, *size))
+
+
+def test_torchvision_resnet_with_shared_relu_runs_and_explains_like_eager(tmp_path: Path
+                                                                           ) -> None:
+    """ResNet calls one ``relu`` module several times per block: torch's fast unflatten
+    path cannot run that (``getattr(self, "relu@1")``), so the loader falls back to the
+    interpreter. Logits, layer activations, gradients and Grad-CAM equal the eager card's."""
+    from safetensors.torch import save_file
+
+    from coloc_viewer.model.architectures import build_torchvision
+
+    torch.manual_seed(0)
+    net = build_torchvision("resnet18", 2, 1).eval()
+    export_pt2(net, torch.randn(2, 1, 64, 64), tmp_path / "r18.pt2")
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()},
+              str(tmp_path / "r18.safetensors"))
+    exported = write_card(tmp_path, "r18x", architecture="export", weights="r18.pt2",
+                          target_layer="layer3")
+    eager = write_card(tmp_path, "r18e", architecture="resnet18", weights="r18.safetensors",
+                       target_layer="layer3")
+    lm = coloc_viewer.load_model(exported)
+    for layer in ("layer3", "layer4.1"):
+        _check_equal(lm.module, net, layer, torch.randn(2, 1, 64, 64))
+    image = np.random.default_rng(0).normal(100, 20, (64, 64)).astype(np.float32)
+    a = coloc_viewer.explain(lm, image, layer="layer3")
+    b = coloc_viewer.explain(coloc_viewer.load_model(eager), image, layer="layer3")
+    np.testing.assert_allclose(a.cam_map("gradcam"), b.cam_map("gradcam"), rtol=1e-4,
+                               atol=1e-6)
+    assert list(a.order[:10]) == list(b.order[:10])
