@@ -97,6 +97,11 @@ def _run_chain(items: list[tuple[str, nn.Module]], x: torch.Tensor) -> torch.Ten
     return x
 
 
+#: public name of the batch-capture building block: run a chain of modules on a batch
+#: (cohort.batched runs the prefix once and the suffix batched over cases)
+run_chain = _run_chain
+
+
 def _chain_plan(module: nn.Module, layer: str, x: torch.Tensor):
     """(prefix, suffix) module lists when the model is a verified chain, else None."""
     memo = model_cache(module)

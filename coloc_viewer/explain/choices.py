@@ -5,7 +5,11 @@ compare pane shows. One spelling everywhere:
 * ``"channel:<r>"`` -- the channel at 0-based *ranked position* r (``"channel:0"`` is the top
   channel, ``"channel:3"`` the 4th-ranked), never a raw channel number;
 * a CAM method of :data:`coloc_viewer.explain.cams.METHODS` (``"gradcam"`` ...);
-* ``"scorecam"`` -- Score-CAM over the top channels (the engine's top-k variant).
+* ``"scorecam:16"`` -- Score-CAM over the 16 top-ranked channels (the engine's top-k
+  variant; the viewer's default Score-CAM, :data:`SCORECAM`).
+
+Rankings: :data:`RANKINGS` (the criteria of :mod:`coloc_viewer.explain.ranking`, the
+default first) with :data:`RANK_HELP`.
 
 Adding a CAM method: add it to :mod:`coloc_viewer.explain.cams` (``METHODS`` and its
 function); the viewer's chooser, the compare panes and the reports read it from here.
@@ -18,12 +22,24 @@ from typing import Any
 import numpy as np
 
 from coloc_viewer.explain.cams import METHODS
+from coloc_viewer.explain.ranking import CRITERIA
 
+SCORECAM = "scorecam:16"
 CAM_LABELS: dict[str, str] = {
     "cam": "CAM", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
-    "layercam": "Layer-CAM", "scorecam": "Score-CAM (top 16)",
+    "layercam": "Layer-CAM", "scorecam": "Score-CAM", SCORECAM: "Score-CAM (top-16)",
 }
-CAM_METHODS: tuple[str, ...] = tuple(METHODS)
+#: the CAM choices a viewer offers (Score-CAM as its top-16 variant)
+CAM_METHODS: tuple[str, ...] = tuple(SCORECAM if m == "scorecam" else m for m in METHODS)
+
+RANKINGS: tuple[str, ...] = ("contribution", *(c for c in CRITERIA if c != "contribution"))
+RANK_HELP: dict[str, str] = {
+    "contribution": "channel's share of the target logit (gradient weight x activation sum)",
+    "max": "spatial maximum of the channel (the original method)",
+    "mean": "spatial mean of the channel",
+    "gradient": "Grad-CAM weight x mean activation",
+    "ablation": "drop of the target logit when the channel is zeroed",
+}
 N_RANKED = 10  # channels the viewer offers ("channel:0" ... "channel:9")
 
 
@@ -50,13 +66,13 @@ def ranked_position(choice: str) -> int:
 
 
 def is_cam(choice: str) -> bool:
-    return choice in CAM_METHODS
+    return choice.split(":", 1)[0] in METHODS
 
 
 def methods_needed(choice: str) -> tuple[str, ...]:
     """The CAM methods an explanation must compute to show ``choice`` (Grad-CAM always)."""
     if is_cam(choice) and choice != "gradcam":
-        return ("gradcam", choice)
+        return ("gradcam", SCORECAM if choice == "scorecam" else choice)
     return ("gradcam",)
 
 
