@@ -56,7 +56,9 @@ def list_layers(module: nn.Module, input_shape: tuple[int, ...],
         return memo[key]
     if isinstance(module, torch.jit.ScriptModule):
         raise ModelError("layer capture needs hooks, which TorchScript modules do not run; "
-                         "export the model's state_dict with a torchvision card instead")
+                         "give the model as a torch.export program (.pt2, architecture "
+                         "\"export\") or its state_dict with a torchvision:, timm: or monai: "
+                         "card (docs/models/bring-your-own.md)")
     if device is None:
         device = next((p.device for p in module.parameters()), torch.device("cpu"))
     rank = len(input_shape) + 1
