@@ -1,5 +1,6 @@
-"""The PySide6 + pyqtgraph viewer: the only package that imports Qt."""
+"""The PySide6 + pyqtgraph views over :mod:`coloc_viewer.viewer`: the only package (with the
+self test) that imports Qt."""
 
-from coloc_viewer.gui.qt_compat import guard_signal_refcounts
+from coloc_viewer.gui.qt_compat import check_binding
 
-guard_signal_refcounts()
+check_binding()

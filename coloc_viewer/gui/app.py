@@ -78,15 +78,12 @@ def open_sync(window: Any, path: str, rois: str | None = None,
 
 def analyse_sync(window: Any, model_name: str | None = None) -> None:
     """Load the model and explain the shown slice in the calling thread."""
-    from coloc_viewer.model.loading import default_model_name, load_model
-    from coloc_viewer.viewer.analysis import AnalysisKey, explain_slice, list_model_layers
+    from coloc_viewer.model.loading import default_model_name
+    from coloc_viewer.viewer.analysis import AnalysisKey, explain_slice
 
     name = model_name or window.model_panel.current_model() or default_model_name()
-    if name not in window.models:
-        model = load_model(name)
-        window._model_loaded(name, model, list_model_layers(model))
-    else:
-        window.model_panel.add_model(name, window.models[name][0].name)
+    window.registry.add(name)
+    window._model_loaded(name, window.registry.get(name), window.registry.layers(name))
     key = AnalysisKey(window.series_id, window.state.slice_index, window.analysis_settings())
     result = explain_slice(window.current_model(), window.state.volume, key)
     window.cache.put(result)

@@ -42,6 +42,7 @@ from coloc_viewer.metrics.scorer import SCORE_KEYS
 from coloc_viewer.report.definitions import SCORE_DEFINITIONS, format_score
 from coloc_viewer.report.legend import legend_lines
 from coloc_viewer.report.phi import PhiGuard, patient_identity
+from coloc_viewer.viewer.analysis import ResultCache
 from coloc_viewer.viewer.compare import (
     SCALE_COMMON,
     SCALE_IMAGE,
@@ -64,7 +65,7 @@ class CompareWindow(QMainWindow):
 
     def __init__(self, studies: Study | Sequence[Study], registry: ModelRegistry | None = None,
                  n_panes: int = 2, specs: Sequence[PaneSpec] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, cache: ResultCache | None = None) -> None:
         super().__init__(parent)
         favour_the_gui_thread()  # the model worker must not starve timers and repaints
         self.setWindowTitle("coloc_viewer -- compare")  # no patient name here
@@ -74,7 +75,7 @@ class CompareWindow(QMainWindow):
         self.registry = registry or ModelRegistry()
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
-        self._cache: dict[tuple, Any] = {}
+        self._cache = cache if cache is not None else ResultCache()  # bounded (LRU)
         self._cache_lock = threading.Lock()
         self._job: CompareJob | None = None
         self._request = 0

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
 from coloc_viewer.report.phi import PhiGuard, patient_identity
+from coloc_viewer.viewer.analysis import ResultCache
 from coloc_viewer.viewer.compare import ModelRegistry, PaneSpec, Study, compute_pane
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class CompareJob(QRunnable):
     """Compute ``tasks`` = [(pane index, study, slice, spec)] in order."""
 
     def __init__(self, request_id: int, registry: ModelRegistry,
-                 tasks: list[tuple[int, Study, int, PaneSpec]], cache: dict[tuple, Any],
+                 tasks: list[tuple[int, Study, int, PaneSpec]], cache: ResultCache,
                  cache_lock: threading.Lock) -> None:
         super().__init__()
         self.setAutoDelete(False)

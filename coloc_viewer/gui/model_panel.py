@@ -16,21 +16,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.viewer.analysis import RANKS, AnalysisSettings
+from coloc_viewer.explain.choices import RANK_HELP, RANKINGS, map_choices, methods_needed
+from coloc_viewer.viewer.analysis import AnalysisSettings
 from coloc_viewer.viewer.state import ViewerState
 
 LOAD_ITEM = "Load model…"
-MAP_CHOICES = (("Top channel", "top"), ("CAM", "cam"), ("Grad-CAM", "gradcam"),
-               ("Grad-CAM++", "gradcam++"), ("Layer-CAM", "layercam"),
-               ("Score-CAM (top-16)", "scorecam:16"))
-RANK_HELP = {
-    "contribution": "channel's share of the target logit (gradient weight x activation sum)",
-    "max": "spatial maximum of the channel (the original method)",
-    "mean": "spatial mean of the channel",
-    "gradient": "Grad-CAM weight x mean activation",
-    "ablation": "drop of the target logit when the channel is zeroed",
-}
-
 
 class ModelPanel(QWidget):
     """Emits requests; the main window runs them in workers."""
@@ -53,7 +43,7 @@ class ModelPanel(QWidget):
         self.target_box = QComboBox()
         self.target_box.setToolTip("Class explained; 'predicted' follows the model's answer")
         self.rank_box = QComboBox()
-        for i, rank in enumerate(RANKS):
+        for i, rank in enumerate(RANKINGS):
             self.rank_box.addItem(rank, rank)
             self.rank_box.setItemData(i, RANK_HELP[rank], Qt.ItemDataRole.ToolTipRole)
         self.rank_box.setToolTip("How the 'most important' channel is chosen")
@@ -156,11 +146,7 @@ class ModelPanel(QWidget):
     def set_top_k(self, k: int) -> None:
         self.map_box.blockSignals(True)
         self.map_box.clear()
-        for label, choice in MAP_CHOICES[:1]:
-            self.map_box.addItem(label, choice)
-        for rank in range(1, k):
-            self.map_box.addItem(f"Channel #{rank + 1}", f"channel:{rank}")
-        for label, choice in MAP_CHOICES[1:]:
+        for choice, label in map_choices(k):
             self.map_box.addItem(label, choice)
         self.map_box.setCurrentIndex(0)
         self.map_box.blockSignals(False)
@@ -179,8 +165,7 @@ class ModelPanel(QWidget):
         if model is None:
             return None
         choice = self.map_box.currentData() or "top"
-        methods = ("gradcam",) if choice in ("top",) or choice.startswith("channel:") \
-            else tuple(dict.fromkeys(("gradcam", choice)))
+        methods = methods_needed(choice)
         return AnalysisSettings(model=model, layer=self.layer_box.currentData(),
                                 target=self.target_box.currentData(),
                                 rank=self.rank_box.currentData() or "contribution",

@@ -1,20 +1,21 @@
-"""Work-arounds for bugs of the installed Qt binding, applied once when ``gui`` is imported.
+"""Checks of the installed Qt binding, and the GIL switch interval the GUI thread needs.
 
-PySide6 6.12.0 on Python 3.11 (6.11.3 is fine): every ``SignalInstance.emit()`` returns
-``True`` without taking a reference, and every call of a Python slot from a Qt-originated
-signal (a QTimer tick, a queued cross-thread signal) drops one reference to the ``None`` it
-returns. After a few thousand signals (pyqtgraph emits one per mouse move) CPython aborts
-with "Fatal Python error: bool_dealloc" (or "none_dealloc"). Python >= 3.12 makes these
-singletons immortal, which hides the bug; on older Pythons we do the same by giving them a
-huge reference count, but only when a probe shows the binding leaks.
+PySide6 6.12.0 on Python 3.11 drops a reference to ``True`` on every ``Signal.emit()`` and
+to ``None`` on every Qt-driven slot call, which aborts CPython after a few thousand signals.
+The package metadata excludes that release (``PySide6-Essentials!=6.12.0``);
+:func:`check_binding` refuses it with a clear message should it be installed anyway, instead
+of patching the interpreter's reference counts.
 """
 
 from __future__ import annotations
 
-import ctypes
 import sys
 
-_HEADROOM = 1 << 40
+LEAKING_RELEASES = ("6.12.0",)
+
+
+class UnsupportedBinding(RuntimeError):
+    """The installed PySide6 is a release the viewer cannot run on."""
 
 
 def emit_leaks_true() -> bool:
@@ -31,18 +32,19 @@ def emit_leaks_true() -> bool:
     return sys.getrefcount(True) < before - 4
 
 
-def guard_signal_refcounts() -> bool:
-    """Make ``True``/``False``/``None`` effectively immortal if the binding leaks them;
-    returns whether the guard was applied (now or before)."""
-    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
-        return False
-    if not emit_leaks_true():
-        return False
-    for obj in (True, False, None):
-        refcnt = ctypes.c_ssize_t.from_address(id(obj))  # ob_refcnt is the first field
-        if refcnt.value < _HEADROOM // 2:  # not yet guarded (here or by another module)
-            refcnt.value += _HEADROOM
-    return True
+def check_binding(version: str | None = None, python: tuple[int, ...] | None = None) -> None:
+    """Raise :class:`UnsupportedBinding` on PySide6 6.12.0 (Python < 3.12); ``version`` and
+    ``python`` default to the running ones."""
+    if version is None:
+        import PySide6
+
+        version = PySide6.__version__
+    if tuple(python or sys.version_info[:3]) >= (3, 12) or version not in LEAKING_RELEASES:
+        return
+    raise UnsupportedBinding(
+        f"PySide6 {version} loses Python reference counts on every signal and "
+        "would crash the viewer; install another release: pip install "
+        "'PySide6-Essentials!=6.12.0'")
 
 
 def favour_the_gui_thread(interval_s: float = 0.001) -> None:

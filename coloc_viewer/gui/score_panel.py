@@ -13,18 +13,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from coloc_viewer.metrics.definitions import SHORT_LABELS
+from coloc_viewer.viewer.domain import target_note
 from coloc_viewer.viewer.live_scores import SCORE_HELP, SCORE_KEYS, format_score, verdict
 from coloc_viewer.viewer.state import ViewerState
-
-SHORT = {"relevance_mass": "mass", "relevance_rank": "rank", "iou_top_n": "IoU top-N",
-         "dice": "Dice", "iou": "IoU", "pointing_game": "pointing", "auroc": "AUROC",
-         "p_value": "p", "seed_overlap": "seed"}
 
 
 def _table() -> QTableWidget:
     table = QTableWidget(0, len(SCORE_KEYS))
     for j, key in enumerate(SCORE_KEYS):
-        item = QTableWidgetItem(SHORT[key])
+        item = QTableWidgetItem(SHORT_LABELS[key])
         item.setToolTip(f"{key}: {SCORE_HELP[key]}")
         table.setHorizontalHeaderItem(j, item)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -42,10 +40,16 @@ class ScorePanel(QWidget):
         self.verdict = QLabel("Analyse a slice and draw an ROI to see the scores.")
         self.verdict.setWordWrap(True)
         self.verdict.setObjectName("verdict")
+        self.note = QLabel("")  # "Explaining class 'no lesion', the model's prediction."
+        self.note.setWordWrap(True)
+        self.note.setObjectName("target-note")
+        self.note.setStyleSheet("color: #ffb347;")
+        self.note.setVisible(False)
         self.table = _table()
         self.volume_label = QLabel("Volume (pooled over analysed slices)")
         self.volume_table = _table()
         layout = QVBoxLayout(self)
+        layout.addWidget(self.note)
         layout.addWidget(self.verdict)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.volume_label)
@@ -65,7 +69,11 @@ class ScorePanel(QWidget):
         elif self.state.stroke_in_progress:
             return  # no p-values mid-stroke: keep the verdict until the stroke ends
         else:
-            text = verdict(scores)
+            text = verdict(scores, self.state.outside)
+        note = target_note(self.state.explanation, self.state.card)
+        if self.note.text() != note:
+            self.note.setText(note)
+            self.note.setVisible(bool(note))
         if self.verdict.text() != text:
             self.verdict.setText(text)
 

@@ -29,8 +29,11 @@ from coloc_viewer.viewer.display import (
     orientation_labels,
     overlay_rgba,
     rois_rgba,
+    value_units,
 )
 from coloc_viewer.viewer.state import ViewerState
+
+ZOOM_PER_100PX = 2.0
 
 
 class _ImageViewBox(pg.ViewBox):
@@ -58,6 +61,12 @@ class _ImageViewBox(pg.ViewBox):
         if ev.button() == Qt.MouseButton.LeftButton:
             ev.accept()
             self._view.left_drag(ev)
+        elif ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()  # zoom 2x per 100 px dragged down (out when dragged up)
+            dy = (ev.screenPos() - ev.lastScreenPos()).y()
+            s = ZOOM_PER_100PX ** (-dy / 100.0)
+            centre = self.mapToView(ev.buttonDownPos(Qt.MouseButton.RightButton))
+            self.scaleBy((s, s), center=centre)
         else:
             super().mouseDragEvent(ev, axis)
 
@@ -212,6 +221,8 @@ class SliceView(QWidget):
         self._on_tool()
 
     def _on_slice(self, _value: object = None) -> None:
+        if getattr(self, "_last_scene_pos", None) is not None:
+            self._mouse_moved(self._last_scene_pos)
         vol = self.state.volume
         if vol is None:
             return
@@ -336,6 +347,7 @@ class SliceView(QWidget):
     # -- mouse tools ---------------------------------------------------------------------
     def _mouse_moved(self, scene_pos: QPointF) -> None:
         vol = self.state.volume
+        self._last_scene_pos = scene_pos  # the readout follows slice changes too
         if vol is None:
             return
         view_pos = self.vb.mapSceneToView(scene_pos)
@@ -347,7 +359,7 @@ class SliceView(QWidget):
             value = float(vol.voxels[self.state.slice_index, row, col])
             lps = vol.index_to_lps((self.state.slice_index, row, col))
             self.hovered.emit({"row": row, "col": col, "value": value,
-                               "units": vol.metadata.get("units", ""), "lps": lps})
+                               "units": value_units(vol.metadata), "lps": lps})
         else:
             self.hovered.emit(None)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from coloc_viewer.metrics.definitions import SCORE_KEYS
 from coloc_viewer.metrics.inputs import (
     as_map,
     as_mask,
@@ -25,18 +26,6 @@ from coloc_viewer.metrics.inputs import (
 from coloc_viewer.metrics.ranks import order_and_ranks
 from coloc_viewer.metrics.shift_test import ShiftTest
 from coloc_viewer.metrics.upsample import upsample as resize
-
-SCORE_KEYS = (
-    "relevance_mass",
-    "relevance_rank",
-    "iou_top_n",
-    "dice",
-    "iou",
-    "pointing_game",
-    "auroc",
-    "p_value",
-    "seed_overlap",
-)
 
 
 def blank_scores(n_roi: int, threshold: float, upsample_mode: str | None) -> dict[str, Any]:
@@ -88,7 +77,7 @@ class Scorer:
         )
 
     @classmethod
-    def _from_stack(
+    def from_stack(
         cls,
         stack: np.ndarray,
         seed_support: np.ndarray,

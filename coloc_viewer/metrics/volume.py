@@ -79,7 +79,7 @@ def score_volume(
         seed_on = seed if seed.shape == grid else on_grid(seed, grid, "nearest", "seed map")[0]
         stack.append(on)
         support.append(seed_on > 0)
-        row_scorer = Scorer._from_stack(
+        row_scorer = Scorer.from_stack(
             on[None],
             support[-1][None],
             None if body is None else body[k][None],
@@ -91,7 +91,7 @@ def score_volume(
     if shifts == "3d":
         aggregate = _pooled_3d(slice_maps, seeds, body, mask, threshold, upsample, p_value)
     elif used:
-        pooled = Scorer._from_stack(
+        pooled = Scorer.from_stack(
             np.stack(stack),
             np.stack(support),
             None if body is None else body[used],
@@ -124,7 +124,7 @@ def _pooled_3d(maps: dict[int, np.ndarray], seeds: dict[int, np.ndarray] | None,
         stack.append(on)
         support.append(seed_on > 0)
     vol = np.stack(stack)
-    scorer = Scorer._from_stack(vol, np.stack(support), body, threshold=threshold,
+    scorer = Scorer.from_stack(vol, np.stack(support), body, threshold=threshold,
                                 upsample_mode=upsample if upsampled else None)
     out = scorer._scores(mask, False)
     if p_value and out["relevance_mass"] is not None:

@@ -151,8 +151,9 @@ def panel_from_explanation(explanation: Any, roi2d: np.ndarray, *, map_choice: s
                            scores: Mapping[str, Any] | None = None) -> MapPanel:
     """A :class:`MapPanel` from an :class:`~coloc_viewer.explain.engine.Explanation`.
 
-    ``map_choice``: "top" (top-ranked channel), "channel:<k>" (channel index k),
-    "rank:<r>" (the r-th ranked channel, 0 = top) or a CAM method ("gradcam", ...).
+    ``map_choice``: the one spelling of :mod:`coloc_viewer.explain.choices`: "top" (the
+    top-ranked channel), "channel:<r>" (the r-th *ranked* channel, 0 = top; "rank:<r>" is
+    read the same way) or a CAM method ("gradcam", "scorecam:16", ...).
     ``scale``: a CommonScale (or (low, high)) or None for per-image. Scores are computed
     with :func:`coloc_viewer.score` unless given.
     """
@@ -164,8 +165,8 @@ def panel_from_explanation(explanation: Any, roi2d: np.ndarray, *, map_choice: s
         saliency, method = explanation.top_map, "top channel"
         seed = explanation.seed_map
     elif map_choice.startswith(("channel:", "rank:")):
-        kind, value = map_choice.split(":", 1)
-        channel = int(value) if kind == "channel" else int(explanation.order[int(value)])
+        rank = int(map_choice.split(":", 1)[1])
+        channel = int(explanation.order[rank])
         saliency, method = explanation.channel_map(channel), f"channel {channel}"
         seed = explanation.channel_map(channel, mode="nearest")
     else:

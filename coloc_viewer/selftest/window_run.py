@@ -302,4 +302,5 @@ class SmokeTest:
         if self.window is not None:
             self._dialog_timer.stop()
             self.window.runner.shutdown(3000)
+            self.window.ask_before_quit = False  # the test's own ROI: nothing to ask
             self.window.close()

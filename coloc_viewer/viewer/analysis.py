@@ -10,9 +10,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-RANKS = ("contribution", "max", "mean", "gradient", "ablation")
-METHODS = ("gradcam", "gradcam++", "layercam", "scorecam", "cam")
-
 
 @dataclass(frozen=True)
 class AnalysisSettings:

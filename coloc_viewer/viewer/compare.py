@@ -9,17 +9,33 @@ slice; :func:`compute_pane` runs the model (called from a worker thread) and
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from coloc_viewer.explain.choices import (
+    RANKINGS,
+    channel_of,
+    label,
+    map_choices,
+    map_of,
+    methods_needed,
+)
 from coloc_viewer.imaging.volume import Volume
+from coloc_viewer.viewer.analysis import (
+    AnalysisKey,
+    AnalysisSettings,
+    ResultCache,
+    explain_slice,
+    series_key,
+)
+from coloc_viewer.viewer.display import mask_outline
+from coloc_viewer.viewer.registry import ModelRegistry
 
-MAP_CHOICES = ("top", "gradcam", "gradcam++", "layercam", "cam", "scorecam:8")
-RANKS = ("contribution", "gradient", "max", "mean", "ablation")
+MAP_CHOICES: tuple[str, ...] = tuple(c for c, _label in map_choices())
+RANKS = RANKINGS
 SCALE_COMMON = "common"
 SCALE_IMAGE = "per-image"
 
@@ -53,8 +69,9 @@ class Study:
 @dataclass
 class PaneSpec:
     """What one pane shows: model (a registry name), layer (None = the card's), target
-    (None = predicted class), ranking criterion and map choice ("top", "channel:<k>", a
-    CAM method, or "scorecam:<k>")."""
+    (None = predicted class), ranking criterion and map choice (a
+    :mod:`coloc_viewer.explain.choices` spelling: "channel:<r>" is the r-th *ranked*
+    channel, as in the main window and the reports)."""
 
     model: str
     layer: str | None = None
@@ -63,11 +80,12 @@ class PaneSpec:
     map_choice: str = "top"
 
     def method_label(self) -> str:
-        if self.map_choice == "top":
-            return "top channel"
-        if self.map_choice.startswith("channel:"):
-            return f"channel {self.map_choice.split(':', 1)[1]}"
-        return self.map_choice
+        return label(self.map_choice)
+
+    def settings(self) -> AnalysisSettings:
+        """The analysis this pane needs (the main window's cache key without the slice)."""
+        return AnalysisSettings(model=self.model, layer=self.layer, target=self.target,
+                                rank=self.rank, methods=methods_needed(self.map_choice))
 
 
 @dataclass
@@ -84,89 +102,37 @@ class PaneResult:
 
     @property
     def channel(self) -> int | None:
+        """The raw channel index shown (None for a CAM)."""
         if self.explanation is None:
             return None
-        if self.spec.map_choice == "top":
-            return int(self.explanation.top_channel)
-        if self.spec.map_choice.startswith("channel:"):
-            return int(self.spec.map_choice.split(":", 1)[1])
-        return None
-
-
-class ModelRegistry:
-    """Named models for the panes' choosers, loaded once on first use (thread-safe).
-
-    ``sources`` maps a display name to a LoadedModel, a card path or a bundled name.
-    """
-
-    def __init__(self, sources: dict[str, Any] | None = None) -> None:
-        if sources is None:
-            from coloc_viewer.model.loading import list_bundled_models
-
-            sources = {name: name for name in list_bundled_models()}
-        self.sources = dict(sources)
-        self._loaded: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.sources)
-
-    def get(self, name: str) -> Any:
-        if name not in self.sources:
-            from coloc_viewer.errors import ModelError
-
-            have = ", ".join(self.sources) or "none -- pass a model card"
-            raise ModelError(f"no model named {name!r} (available: {have})")
-        with self._lock:
-            if name not in self._loaded:
-                from coloc_viewer.model.loading import LoadedModel, load_model
-
-                src = self.sources[name]
-                self._loaded[name] = src if isinstance(src, LoadedModel) else load_model(src)
-            return self._loaded[name]
-
-
-def _methods_for(choice: str) -> tuple[str, ...]:
-    if choice == "top" or choice.startswith("channel:"):
-        return ("gradcam",)
-    return (choice,) if choice == "gradcam" else (choice, "gradcam")
+        return channel_of(self.explanation, self.spec.map_choice)
 
 
 def compute_pane(registry: ModelRegistry, study: Study, slice_index: int, spec: PaneSpec,
-                 cache: dict[tuple, Any] | None = None,
+                 cache: ResultCache | None = None,
                  cancelled: Callable[[], bool] = lambda: False) -> PaneResult | None:
     """Explain ``slice_index`` of ``study`` as ``spec`` says and score the map against the
-    study's ROI on that slice. Heavy (torch): call it off the GUI thread."""
-    from coloc_viewer.explain.engine import explain
-    from coloc_viewer.explain.layers import list_layers
+    study's ROI on that slice. Heavy (torch): call it off the GUI thread. ``cache`` is the
+    session's one result cache (the main window's results are reused here)."""
     from coloc_viewer.metrics.scores import score
 
     model = registry.get(spec.model)
-    key = (id(study), slice_index, spec.model, spec.layer, spec.target, spec.rank,
-           _methods_for(spec.map_choice))
-    expl = None if cache is None else cache.get(key)
-    if expl is None:
+    key = AnalysisKey(series_key(study.volume), int(slice_index), spec.settings())
+    hit = None if cache is None else cache.get(key)
+    if hit is None:
         if cancelled():
             return None
-        expl = explain(model, study.volume, slice_index, layer=spec.layer, target=spec.target,
-                       rank=spec.rank, methods=_methods_for(spec.map_choice))
+        hit = explain_slice(model, study.volume, key)
         if cache is not None:
-            cache[key] = expl
-    if spec.map_choice == "top":
-        saliency, seed = expl.top_map, expl.seed_map
-    elif spec.map_choice.startswith("channel:"):
-        k = int(spec.map_choice.split(":", 1)[1])
-        saliency, seed = expl.channel_map(k), expl.channel_map(k, mode="nearest")
-    else:
-        saliency, seed = expl.cam_map(spec.map_choice), None
+            cache.put(hit)
+    expl = hit.explanation
+    saliency = map_of(expl, spec.map_choice)
+    seed = expl.seed_map if spec.map_choice == "top" else None
     roi2d = study.roi[slice_index]
     scores = score(saliency, roi2d, seed_map=seed)
-    card = model.card
-    layers = [info.name for info in list_layers(model.module, (card.in_channels,
-                                                               *card.input_size), model.device)]
+    layers = [name for name, _shape in registry.layers(spec.model)]
     return PaneResult(spec, slice_index, np.asarray(saliency, np.float32), scores, expl, layers,
-                      card.to_dict())
+                      model.card.to_dict())
 
 
 def display_ranges(maps: Sequence[np.ndarray | None], mode: str,
@@ -194,13 +160,8 @@ def display_ranges(maps: Sequence[np.ndarray | None], mode: str,
 
 
 def roi_outline(mask2d: np.ndarray) -> np.ndarray:
-    """Boundary pixels of a 2-D mask (inside pixels with an outside 4-neighbour)."""
-    m = np.asarray(mask2d, dtype=bool)
-    if not m.any():
-        return m.copy()
-    p = np.pad(m, 1)
-    inner = p[1:-1, 1:-1] & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
-    return m & ~inner
+    """Boundary pixels of a 2-D mask (the main view's outline rule)."""
+    return mask_outline(mask2d)
 
 
 def safe_stem(study: Study, slice_index: int, prefix: str = "coloc-compare") -> str:
@@ -208,4 +169,4 @@ def safe_stem(study: Study, slice_index: int, prefix: str = "coloc-compare") -> 
     from coloc_viewer.workspace.paths import source_hash
 
     src = os.fspath(study.volume.source or "")
-    return f"{prefix}-{source_hash(src)[:10] if src else 'unknown'}-slice{slice_index:03d}"
+    return f"{prefix}-{source_hash(src)[:10] if src else 'unknown'}-slice{slice_index + 1:03d}"

@@ -204,3 +204,15 @@ def orientation_labels(direction: np.ndarray) -> dict[str, str]:
     col, row = d[:, 0], d[:, 1]
     return {"right": direction_letter(col), "left": direction_letter(-col),
             "bottom": direction_letter(row), "top": direction_letter(-row)}
+
+
+def value_units(metadata: dict) -> str:
+    """The unit of a pixel value: HU for CT, the series' unit when it names one (PET's
+    BQML, ...), else "" (MR and others: arbitrary units; DICOM's "US" means unspecified)."""
+    modality = str(metadata.get("modality") or "").upper()
+    units = str(metadata.get("units") or "").strip()
+    if modality == "CT":
+        return "HU"
+    if units.upper() in ("", "US", "NONE", "UNSPECIFIED"):
+        return ""
+    return units

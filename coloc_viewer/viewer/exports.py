@@ -10,24 +10,18 @@ from typing import Any
 
 import numpy as np
 
+from coloc_viewer.explain.choices import label
 from coloc_viewer.report.legend import legend_lines
 
 
 def report_choice(choice: str) -> str:
-    """The viewer's map choice in :func:`~coloc_viewer.report.case.panel_from_explanation`'s
-    terms: the viewer's "channel:<r>" is the r-th ranked channel ("rank:<r>")."""
-    if choice.startswith("channel:"):
-        return "rank:" + choice.split(":", 1)[1]
+    """The map choice as reports spell it: the same spelling (``explain.choices``)."""
     return choice
 
 
 def choice_label(choice: str) -> str:
-    """A readable method name for a map choice ("top channel", "channel #3", "gradcam")."""
-    if choice == "top":
-        return "top channel"
-    if choice.startswith("channel:"):
-        return f"channel #{int(choice.split(':', 1)[1]) + 1}"
-    return choice
+    """A readable method name ("top channel", "channel #3", "Grad-CAM")."""
+    return label(choice)
 
 
 def scale_label(display_range: tuple[float, float] | None, common: bool) -> str:

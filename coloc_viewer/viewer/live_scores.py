@@ -1,4 +1,5 @@
-"""Live co-localization scores for the shown map, one row per ROI, plus the verdict text.
+"""Live co-localization scores for the shown map, one row per ROI (the verdict is in
+:mod:`~coloc_viewer.viewer.verdict`, the vocabulary in :mod:`~coloc_viewer.metrics.definitions`).
 
 A :class:`coloc_viewer.metrics.scorer.Scorer` is built once per map and ``update`` is called
 per brush dab, so a stroke costs only the incremental work.
@@ -11,26 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from coloc_viewer.metrics.definitions import SCORE_HELP, SCORE_KEYS
 from coloc_viewer.metrics.scorer import Scorer
+from coloc_viewer.metrics.volume import score_volume
+from coloc_viewer.viewer.verdict import describe, verdict
 
-SCORE_KEYS = ("relevance_mass", "relevance_rank", "iou_top_n", "dice", "iou",
-              "pointing_game", "auroc", "p_value", "seed_overlap")
-
-SCORE_HELP = {
-    "relevance_mass": "Share of the map's positive relevance that falls inside the ROI "
-                      "(1 = all of it, chance = ROI area / image area).",
-    "relevance_rank": "Share of the N most relevant pixels (N = ROI size) that lie in the ROI.",
-    "iou_top_n": "Intersection over union of the N most relevant pixels with the ROI.",
-    "dice": "Dice overlap of the map thresholded at t x max with the ROI.",
-    "iou": "Intersection over union of the map thresholded at t x max with the ROI.",
-    "pointing_game": "Yes when a pixel of maximal relevance lies inside the ROI.",
-    "auroc": "How well the map separates ROI pixels from the rest "
-             "(0.5 = chance, 1 = every ROI pixel outranks every other pixel).",
-    "p_value": "Share of shifted copies of the ROI that capture at least as much relevance "
-               "as the drawn ROI; small values mean the overlap beats chance.",
-    "seed_overlap": "Share of the ROI covered by the positive part of the top channel "
-                    "(the original method's test).",
-}
+__all__ = ["LiveScores", "SCORE_KEYS", "SCORE_HELP", "describe", "verdict", "format_score"]
 
 ALPHA = 0.05
 
@@ -68,55 +55,21 @@ class LiveScores:
                p_value: bool = True) -> dict[str, dict[str, Any]]:
         if self._scorer is None:
             return {}
-        return {name: self._scorer.update(mask, p_value=p_value) for name, mask in rois}
+        out = {}
+        for name, mask in rois:
+            out[name] = self._scorer.update(mask, p_value=p_value)
+            out[name]["n_pixels"] = int(np.asarray(mask).size)
+        return out
 
-
-def describe(scores: dict[str, Any]) -> str:
-    """One ROI's verdict phrase: 'co-localizes (p = 0.003)' or 'does not co-localize'.
-
-    Without a relevance mass, ``n_roi`` (ROI pixels on this slice) tells an empty ROI from
-    a map with nothing positive to share out."""
-    if not scores or scores.get("relevance_mass") is None:
-        if scores and (scores.get("n_roi") or 0) > 0:
-            return "the map has no positive values on this slice"
-        return "no ROI drawn"
-    p = scores.get("p_value")
-    if p is None:
-        return f"relevance mass {scores['relevance_mass']:.2f} (no p-value)"
-    if p < ALPHA:
-        return f"co-localizes (p = {p:.3g})"
-    return f"does not co-localize (p = {p:.2g})"
-
-
-def verdict(scores_by_roi: dict[str, dict[str, Any]]) -> str:
-    """Plain-language verdict naming the ROIs, e.g. 'looks at the marker, not at the lesion'."""
-    drawn = {n: s for n, s in scores_by_roi.items() if s and s.get("relevance_mass") is not None}
-    if not drawn:
-        if any(s and (s.get("n_roi") or 0) > 0 for s in scores_by_roi.values()):
-            return "The map has no positive values on this slice."
-        return "Draw an ROI to score the map."
-    if len(drawn) == 1:
-        name, s = next(iter(drawn.items()))
-        p = s.get("p_value")
-        if p is None:
-            return f"The map's relevance mass in the {name} is {s['relevance_mass']:.2f}."
-        if p < ALPHA:
-            return f"The map co-localizes with the {name} (p = {p:.3g})."
-        return f"The map does not co-localize with the {name} (p = {p:.2g})."
-    hits = [n for n, s in drawn.items() if s.get("p_value") is not None and s["p_value"] < ALPHA]
-    misses = [n for n in drawn if n not in hits]
-    if not hits:
-        return "The map co-localizes with none of the ROIs (" + ", ".join(misses) + ")."
-    if not misses:
-        return "The map co-localizes with " + _join(hits) + "."
-    return "The map looks at the " + _join(hits) + ", not at the " + _join(misses, "or") + "."
-
-
-def _join(names: list[str], word: str = "and") -> str:
-    names = list(names)
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + f" {word} the " + names[-1]
+    def outside_share(self, rois: list[tuple[str, np.ndarray]]) -> float | None:
+        """Share of the map's positive mass outside every ROI (None without ROIs or map)."""
+        if self._scorer is None or not rois:
+            return None
+        union = np.logical_or.reduce([np.asarray(m, bool) for _n, m in rois])
+        if not union.any():
+            return None
+        mass = self._scorer.update(union, p_value=False).get("relevance_mass")
+        return None if mass is None else 1.0 - float(mass)
 
 
 def format_score(key: str, value: Any) -> str:
@@ -127,3 +80,15 @@ def format_score(key: str, value: Any) -> str:
     if key == "p_value":
         return f"{value:.3g}"
     return f"{float(value):.3f}"
+
+
+def pooled_volume_scores(maps: dict[int, np.ndarray | None], rois: Any,
+                         threshold: float) -> dict[str, dict[str, Any]]:
+    """Volume scores of each ROI over the analysed slices it spans (two or more)."""
+    out = {}
+    for roi in rois:
+        spans = [z for z, m in maps.items() if m is not None and roi.mask[z].any()]
+        if len(spans) >= 2:
+            result = score_volume({z: maps[z] for z in spans}, roi.mask, threshold=threshold)
+            out[roi.name] = dict(result["aggregate"], n_slices=len(spans))
+    return out

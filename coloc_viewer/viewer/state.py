@@ -15,14 +15,13 @@ import numpy as np
 
 from coloc_viewer.explain.scale import CommonScale
 from coloc_viewer.imaging.volume import Volume
-from coloc_viewer.metrics.volume import score_volume
 from coloc_viewer.viewer import roi_editing as edit
 from coloc_viewer.viewer.display import WindowLevel
 from coloc_viewer.viewer.events import Event
-from coloc_viewer.viewer.live_scores import LiveScores
-from coloc_viewer.viewer.maps import PreparedMap, prepare_map, same_masks, seed_for, select_map
+from coloc_viewer.viewer.live_scores import LiveScores, pooled_volume_scores
+from coloc_viewer.viewer.maps import PreparedMap, prepare_map, same_masks, seed_for, select_map  # noqa: F401,E501
 from coloc_viewer.viewer.roi_editing import new_roiset
-from coloc_viewer.viewer.tools import TOOLS
+from coloc_viewer.viewer.tools import TOOLS  # noqa: F401  (re-exported)
 from coloc_viewer.viewer.view_models import (
     OverlayModel,
     SliceModel,
@@ -31,9 +30,6 @@ from coloc_viewer.viewer.view_models import (
     default_window,
     volume_presets,
 )
-
-__all__ = ["ViewerState", "ViewerEvents", "PreparedMap", "prepare_map", "select_map",
-           "new_roiset", "TOOLS"]
 
 
 @dataclass
@@ -70,6 +66,8 @@ class ViewerState:
         self.live = LiveScores()
         self.scores: dict[str, dict[str, Any]] = {}
         self.volume_scores: dict[str, dict[str, Any]] = {}
+        self.outside: float | None = None  # share of the map's mass outside every ROI
+        self.card: Any = None  # the shown model's card (its ``expects``, positive class)
         self._stroke_open = False
         self._maps: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
         self._prepared_scores: Any = None
@@ -80,7 +78,6 @@ class ViewerState:
         #: slices a progressive loader has not decoded yet (shown blank)
         self.loading: set[int] = set()
 
-    # -- view-model shortcuts ------------------------------------------------------------
     @property
     def slice_index(self) -> int:
         return self.slice.index
@@ -93,9 +90,7 @@ class ViewerState:
     def window(self) -> WindowLevel:
         return self.window_model.window
 
-    @property
-    def presets(self) -> list[tuple[str, WindowLevel]]:
-        return self.window_model.presets
+    presets = property(lambda self: self.window_model.presets)
 
     @property
     def n_slices(self) -> int:
@@ -163,11 +158,8 @@ class ViewerState:
     def step_slice(self, steps: int) -> None:
         self.set_slice(self.slice_index + int(steps))
 
-    def set_window(self, window: WindowLevel) -> None:
-        self.window_model.set(window)
-
-    def apply_preset(self, number: int) -> None:
-        self.window_model.apply_preset(number)
+    set_window = property(lambda self: self.window_model.set)
+    apply_preset = property(lambda self: self.window_model.apply_preset)
 
     def reset_window(self) -> None:
         if self.volume is not None:
@@ -178,14 +170,9 @@ class ViewerState:
         self.window_model.drag(dx, dy)
 
     # -- tools ---------------------------------------------------------------------------
-    def set_tool(self, tool: str) -> None:
-        self.tools.set_tool(tool)
-
-    def set_brush_radius(self, radius_mm: float) -> None:
-        self.tools.set_radius(radius_mm)
-
-    def grow_brush(self, steps: int) -> None:
-        self.tools.grow(steps)
+    set_tool = property(lambda self: self.tools.set_tool)
+    set_brush_radius = property(lambda self: self.tools.set_radius)
+    grow_brush = property(lambda self: self.tools.grow)
 
     # -- ROI editing (delegated to the RoiSet) --------------------------------------------
     @property
@@ -382,7 +369,7 @@ class ViewerState:
         ex = self.explanation
         saliency = self.map_for(ex)
         if saliency is None or self.rois is None:
-            self.scores, self.volume_scores = {}, {}
+            self.scores, self.volume_scores, self.outside = {}, {}, None
             self.live.clear()
         else:
             key = (id(ex), self.overlay.choice, self.overlay.threshold)
@@ -396,6 +383,8 @@ class ViewerState:
                 self.scores = dict(ready[2])  # scored in the worker on these very masks
             else:
                 self.scores = self.live.update(current, p_value=p_value)
+            if p_value:
+                self.outside = self.live.outside_share(current)
             if p_value and volume:
                 self.volume_scores = self._volume_scores()
         self.events.scores.emit(self.scores)
@@ -405,11 +394,4 @@ class ViewerState:
         if len(self.explanations) < 2 or self.rois is None:
             return {}
         maps = {z: self.map_for(e) for z, e in self.explanations.items()}
-        out = {}
-        for roi in self.rois:
-            spans = [z for z in maps if roi.mask[z].any()]
-            if len(spans) >= 2:
-                result = score_volume({z: maps[z] for z in spans}, roi.mask,
-                                      threshold=self.overlay.threshold)
-                out[roi.name] = dict(result["aggregate"], n_slices=len(spans))
-        return out
+        return pooled_volume_scores(maps, self.rois, self.overlay.threshold)

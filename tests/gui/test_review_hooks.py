@@ -74,7 +74,7 @@ def test_case_export_omits_identifiers_unless_ticked(qtbot, window, phi_study, m
     assert not window.include_phi.isChecked()  # off by default
 
     folder = tmp_path / "plain"
-    monkeypatch.setattr("coloc_viewer.gui.main_window.QFileDialog.getExistingDirectory",
+    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getExistingDirectory",
                         lambda *a, **k: str(folder))
     with qtbot.waitSignal(window.case_exported, timeout=60000) as blocker:
         window.actions_by_name["Export case report…"].trigger()
@@ -104,7 +104,7 @@ def test_case_export_omits_identifiers_unless_ticked(qtbot, window, phi_study, m
 
 def test_export_without_a_map_is_an_error_dialog(qtbot, window, volume, tmp_path,
                                                   monkeypatch):
-    monkeypatch.setattr("coloc_viewer.gui.main_window.QMessageBox.critical",
+    monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.critical",
                         lambda *a, **k: None)
     window.set_volume(volume)
     with qtbot.waitSignal(window.error_shown, timeout=5000):
@@ -129,7 +129,7 @@ def test_screenshot_has_a_legend_under_the_view(qtbot, window, phi_study, model_
     assert not any("TESTPATIENT" in line for line in legend)
 
     png = tmp_path / "shot.png"
-    monkeypatch.setattr("coloc_viewer.gui.main_window.QFileDialog.getSaveFileName",
+    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getSaveFileName",
                         lambda *a, **k: (str(png), "PNG (*.png)"))
     window.actions_by_name["Save screenshot…"].trigger()
     image = QImage(str(png))

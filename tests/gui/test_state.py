@@ -65,13 +65,41 @@ def test_live_scores_equal_score_for_many_rois():
 
 
 def test_verdict_names_the_rois():
-    hit = {"relevance_mass": 0.6, "p_value": 0.002}
-    miss = {"relevance_mass": 0.05, "p_value": 0.6}
-    assert verdict({"lesion": hit}) == "The map co-localizes with the lesion (p = 0.002)."
+    hit = {"relevance_mass": 0.6, "p_value": 0.002, "pointing_game": True,
+           "relevance_rank": 0.7}
+    miss = {"relevance_mass": 0.05, "p_value": 0.6, "pointing_game": False,
+            "relevance_rank": 0.0}
+    assert verdict({"lesion": hit}) == "The map looks at the lesion (p = 0.002)."
     assert verdict({"lesion": miss}).startswith("The map does not co-localize with the lesion")
     text = verdict({"lesion": miss, "prostate": miss, "marker": hit})
     assert text == "The map looks at the marker, not at the lesion or the prostate."
     assert verdict({"lesion": miss, "marker": miss}) == \
-        "The map co-localizes with none of the ROIs (lesion, marker)."
+        "The map looks at none of the ROIs (lesion, marker)."
     assert verdict({}) == "Draw an ROI to score the map."
     assert describe({"relevance_mass": None}) == "no ROI drawn"
+
+
+def test_verdict_of_the_score_cam_slice_8_demo_case_is_honest():
+    """Issue 15: demo, Score-CAM (top-16), slice 8. Lesion: mass 0.010, rank 0, peak
+    elsewhere, p = 0.034; the prostate holds 0.108; the hot spot is elsewhere."""
+    n_pixels = 128 * 128
+    lesion = {"relevance_mass": 0.010, "relevance_rank": 0.0, "pointing_game": False,
+              "p_value": 0.034, "n_roi": 200, "n_pixels": n_pixels}
+    prostate = {"relevance_mass": 0.108, "relevance_rank": 0.05, "pointing_game": False,
+                "p_value": 0.21, "n_roi": 900, "n_pixels": n_pixels}
+    one = verdict({"lesion": lesion}, outside=0.99)
+    assert "looks at the lesion" not in one.replace("does not look at the lesion", "")
+    assert one.startswith("The map does not look at the lesion")
+    assert "above chance on the lesion, but most of the map is elsewhere" in one.lower()
+    both = verdict({"lesion": lesion, "prostate": prostate}, outside=0.88)
+    assert both.startswith("The map looks at none of the ROIs (lesion, prostate).")
+    assert "It concentrates most on the prostate" in both
+    assert "88% outside every ROI" in both
+    assert describe(lesion) == "above chance (p = 0.034) but the peak is elsewhere"
+
+
+def test_enrichment_is_mass_over_area_share():
+    from coloc_viewer.viewer.verdict import enrichment
+
+    assert enrichment({"relevance_mass": 0.5, "n_roi": 25, "n_pixels": 100}) == 2.0
+    assert enrichment({"relevance_mass": None, "n_roi": 25, "n_pixels": 100}) is None

@@ -88,12 +88,12 @@ def test_worker_run_synchronously_reports_through_signals(qtbot):
 
 
 def test_many_signal_emits_keep_the_interpreter_alive():
-    """PySide6 6.12.0 drops a reference to True per emit; the gui package guards it."""
+    """PySide6 6.12.0 drops a reference to True per emit; the gui package refuses it."""
     import sys
 
     from PySide6.QtCore import QObject, Signal
 
-    import coloc_viewer.gui  # noqa: F401  (applies the guard)
+    import coloc_viewer.gui  # noqa: F401  (refuses the leaking binding)
 
     class Emitter(QObject):
         ping = Signal()
@@ -120,7 +120,18 @@ def test_timer_driven_slots_keep_none_alive(qtbot):
     timer.start()
     qtbot.waitUntil(lambda: len(ticks) >= 3000, timeout=20000)
     timer.stop()
-    if emit_leaks_true():  # the buggy binding: the guard must have made None immortal
-        assert sys.getrefcount(None) > 1 << 30
+    assert not emit_leaks_true()  # the leaking binding is excluded and refused
+    assert sys.getrefcount(None) >= before - 100
+
+
+def test_the_leaking_binding_is_refused_with_a_clear_message():
+    from coloc_viewer.gui import qt_compat
+
+    try:
+        qt_compat.check_binding("6.12.0", (3, 11, 7))
+    except qt_compat.UnsupportedBinding as err:
+        assert "6.12.0" in str(err) and "pip install" in str(err)
     else:
-        assert sys.getrefcount(None) >= before - 100
+        raise AssertionError("PySide6 6.12.0 was not refused")
+    qt_compat.check_binding("6.12.0", (3, 12, 0))  # immortal singletons: fine
+    qt_compat.check_binding("6.11.3", (3, 11, 7))

@@ -1,5 +1,6 @@
 """The compare window survives more Qt-driven slot calls than None has references
-(PySide6 6.12 drops a reference to None per call; coloc_viewer.gui.qt_compat guards it)."""
+(PySide6 6.12.0, which drops a reference to None per call, is excluded and refused by
+coloc_viewer.gui.qt_compat)."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def test_analysis_runs_off_the_gui_thread_and_fills_the_table(make_window, study
     assert saved.name.startswith("coloc-compare-") and "phantom" not in saved.name
     assert QImage(str(saved)).height() > win.panes[0].graphics.height()
     legend = win.pane_legend(win.panes[1])
-    assert legend[1] == "tiny-b / default layer" and legend[2].startswith("gradcam")
+    assert legend[1] == "tiny-b / default layer" and legend[2].startswith("Grad-CAM")
     assert legend[4].startswith("mass ")
 
     written = win.export_reports(tmp_path)

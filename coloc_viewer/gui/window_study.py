@@ -1,0 +1,258 @@
+"""Opening studies, autosave and ROI files for the main window (a mixin of
+:class:`~coloc_viewer.gui.main_window.MainWindow`; the work runs in ``viewer.study``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QFileDialog
+
+from coloc_viewer.gui.settings import add_recent, recent_studies, workspace_root
+from coloc_viewer.imaging.volume import Volume
+from coloc_viewer.viewer.analysis import (
+    series_key,
+)
+from coloc_viewer.viewer.display import WindowLevel
+from coloc_viewer.viewer.study import (
+    LoadStep,
+    load_rois_for,
+    load_study,
+    open_session,
+    save_rois_to,
+)
+
+log = logging.getLogger("coloc_viewer.gui.main_window")  # one logger for the window's lines
+
+ROI_FILTER = "ROI files (*.seg.dcm *.dcm *.nii.gz *.nii *.nrrd *.seg.nrrd);;All files (*)"
+IMAGE_FILTER = ("Images (*.dcm *.nii *.nii.gz *.mha *.mhd *.nrrd *.zip DICOMDIR);;"
+                "All files (*)")
+APP_NAME = "coloc_viewer"
+
+
+class StudyActions:
+    """Methods of the main window (uses its widgets, ``state`` and ``runner``)."""
+
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open DICOM folder")
+        if path:
+            self.open_path(path)
+
+    def open_dicomdir_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open DICOMDIR", "", "DICOMDIR (DICOMDIR);;"
+                                              "All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | os.PathLike[str], series: str | None = None,
+                  rois: str | os.PathLike[str] | None = None) -> None:
+        """Load a study in the background; the first slice shows before the rest decodes."""
+        path = os.fspath(path)
+        self._pending_rois = os.fspath(rois) if rois else None
+        self.statusBar().showMessage(f"Opening {Path(path).name}…")
+        self._loading_path = path
+        self.runner.submit("load", load_study, path, series, series is None, workspace_root(),
+                           self.session,
+                           on_yield=self._load_step,
+                           on_result=lambda result: self._study_loaded(path, *result),
+                           on_error=lambda err: self.show_error("Cannot open study", err))
+
+    def _load_step(self, step: LoadStep) -> None:
+        if step.kind == "series":
+            self.series_browser.set_series(self._loading_path, step.payload)
+        elif step.kind == "first":
+            volume, rois, session, presets = step.payload
+            self.set_volume(volume, rois, session=session, presets=presets)
+            self.statusBar().showMessage("Loading slices…")
+        elif step.kind == "progress" and step.total:
+            self.state.voxels_filled(step.payload)
+            self.statusBar().showMessage(f"Loading slices {step.done}/{step.total}")
+
+    def _study_loaded(self, path: str, volume: Volume, presets: Any = None) -> None:
+        current = self.state.volume
+        if current is not None and current.voxels is volume.voxels:
+            self.state.replace_volume(volume, presets)
+            self.series_id = series_key(volume)
+            self._update_title()
+        else:
+            self.set_volume(volume)
+        self._refresh_recent(path)
+        self.statusBar().showMessage(f"Opened {Path(path).name}: {volume.shape[0]} slices", 5000)
+        log.info("study shown: %s, %s slices of %s x %s", volume.metadata.get("modality", "?"),
+                 *volume.shape)
+        if self._pending_rois:
+            autosaved = self.session is not None and \
+                self.session.restored_roiset() is not None
+            if autosaved:  # the reader's own edits win over a bundled ROI file
+                log.info("autosaved ROIs kept; the ROI file given with the study not loaded")
+            else:
+                self.load_rois(self._pending_rois)
+            self._pending_rois = None
+        self.study_loaded.emit()
+
+    def set_volume(self, volume: Volume, rois: Any = None, *, session: Any = False,
+                   presets: Any = None) -> None:
+        """Show ``volume`` now (synchronous; used by the loader and by scripts/tests).
+
+        The study's workspace is opened: ROIs autosaved for this series come back when no
+        ROIs with content are given, and every later edit is autosaved. ``session``: one
+        the loading worker opened already (None: autosave unavailable)."""
+        self.series_id = series_key(volume)
+        if session is False:
+            restored_state = self._open_session(volume)
+        else:  # the loading worker closed the previous session and opened this one
+            self.session = session
+            restored_state = session.state if session is not None else {}
+        if session is False and (rois is None or not any(r.mask.any() for r in rois)):
+            restored = self.session.restored_roiset() if self.session is not None else None
+            rois = restored if restored is not None else rois
+        self._session_quiet = True
+        try:
+            self.state.set_volume(volume, rois, presets)
+            z = restored_state.get("slice")
+            if isinstance(z, int) and 0 <= z < volume.shape[0]:
+                self.state.set_slice(z)
+            win = restored_state.get("window")
+            if isinstance(win, list | tuple) and len(win) == 2:
+                self.state.set_window(WindowLevel(float(win[0]), float(win[1])))
+        finally:
+            self._session_quiet = False
+        self.update_domain_banner()
+        self.unsaved_edits = False
+        self.status_labels["wl"].setText(self.state.window_model.readout())
+        self._follow_in_compare()
+        self._restore_model_settings(restored_state)
+        self._settings_changed()
+        self._update_title()
+        self._slice_changed()
+        self.view.graphics.setFocus()  # slice keys work at once
+
+    def _open_session(self, volume: Volume) -> dict:
+        self._close_session()
+        self.session = open_session(volume, workspace_root())
+        return self.session.state if self.session is not None else {}
+
+    def _close_session(self) -> None:
+        if self.session is not None:
+            try:
+                self.session.close()
+            finally:
+                self.session = None
+
+    def _autosave_rois(self, _value: object = None) -> None:
+        if self.session is not None and not self._session_quiet and self.state.rois is not None:
+            self.session.rois_changed(self.state.rois)
+
+    def _autosave_state(self, _value: object = None) -> None:
+        if self.session is None or self._session_quiet or self.state.volume is None:
+            return
+        settings = self.analysis_settings()
+        w = self.state.window
+        chosen = {"model": settings.model if settings else None,
+                  "layer": settings.layer if settings else None,
+                  "rank": settings.rank if settings else None,
+                  "method": self.state.overlay.choice}
+        chosen.update(self._restoring)  # the model a reopened study asked for is loading
+        self.session.state_changed(slice=self.state.slice_index, window=[w.center, w.width],
+                                   **chosen)
+
+    def _restore_model_settings(self, saved: dict) -> None:
+        """Bring back the model, layer, rank and map a reopened study was reviewed with."""
+        name = saved.get("model")
+        if not isinstance(name, str) or not name:
+            return
+        if not self.registry.knows(name):
+            log.info("the study's model is no longer available")
+            return
+        self._restoring = {k: saved.get(k) for k in ("model", "layer", "rank", "method")}
+
+        def apply() -> None:
+            wanted, self._restoring = self._restoring, {}
+            if not wanted or self.model_panel.current_model() != wanted["model"]:
+                return
+            mp = self.model_panel
+            for box, key in ((mp.layer_box, "layer"), (mp.rank_box, "rank")):
+                idx = box.findData(wanted.get(key)) if wanted.get(key) else -1
+                if idx >= 0:
+                    box.setCurrentIndex(idx)
+            if isinstance(wanted.get("method"), str):
+                mp.select_map(wanted["method"])
+
+        self.select_model(name, then=apply)
+
+    def _update_title(self) -> None:
+        vol = self.state.volume
+        name = vol.private.get("patient_name") if vol is not None else None
+        desc = vol.metadata.get("description") if vol is not None else None
+        parts = [str(p) for p in (name, desc) if p]
+        self.setWindowTitle(" — ".join(parts + [APP_NAME]))
+
+    def _refresh_recent(self, path: str) -> None:
+        add_recent(self.settings, path)
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in recent_studies(self.settings):
+            act = self.recent_menu.addAction(path)
+            act.triggered.connect(lambda _c=False, p=path: self.open_path(p))
+
+    def dragEnterEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not urls:
+            return
+        event.acceptProposedAction()
+        path = urls[0]
+        if self.state.volume is not None and _looks_like_roi(path):
+            self.load_rois(path)
+        else:
+            self.open_path(path)
+
+    def load_rois_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load ROIs", "", ROI_FILTER)
+        if path:
+            self.load_rois(path)
+
+    def load_rois(self, path: str | os.PathLike[str]) -> None:
+        if self.state.volume is None:
+            return
+        try:
+            rois = load_rois_for(path, self.state.volume)
+        except Exception as err:
+            self.show_error("Cannot load ROIs", err)
+            return
+        self.state.rois = rois
+        self.state.rois_changed()
+
+    def save_rois_dialog(self) -> None:
+        if self.state.volume is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save ROIs", "rois.seg.dcm", ROI_FILTER)
+        if path:
+            self.save_rois(path)
+
+    def save_rois(self, path: str | os.PathLike[str]) -> None:
+        try:
+            save_rois_to(self.state.rois, path, self.state.volume)
+            if self.session is not None:
+                self.session.saved_as(path)
+            self.unsaved_edits = False
+            self.statusBar().showMessage(f"Saved ROIs to {Path(path).name}", 5000)
+        except Exception as err:
+            self.show_error("Cannot save ROIs", err)
+
+def _looks_like_roi(path: str) -> bool:
+    lower = path.lower()
+    return lower.endswith((".seg.dcm", ".seg.nrrd")) or "roi" in Path(lower).name or \
+        "lesion" in Path(lower).name
