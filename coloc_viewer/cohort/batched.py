@@ -15,8 +15,8 @@ The fast path needs what makes samples independent and cheap: the explain layer'
 ranking other than ``ablation`` and gradient-based CAMs only. Anything else (segmentation
 networks, for one) falls back to ``explain`` slice by slice, with exactly its results.
 
-The explain layer publishes no batched capture yet, so this module runs the chain plan's
-module lists with ``explain.capture._run_chain`` (its one private import).
+The batches run the chain plan's module lists with the explain layer's public
+``explain.capture.run_chain``.
 """
 
 from __future__ import annotations

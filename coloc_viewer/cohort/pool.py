@@ -2,12 +2,14 @@
 
 A thread of the coordinating process takes tasks from the shared queue at once, while
 ``N - 1`` spawned processes (spawn: torch is not fork-safe) import torch and load the
-models; each joins the queue when it is ready, so a slow start costs only its import CPU,
-never waiting. The number of processes is capped by the number of tasks and of cores.
-Unless ``--threads`` fixes it, every task gets ``cores // active`` torch threads, where
-*active* counts this process and the extra ones that are starting or running a task (an
-idle process blocks on its pipe and uses no CPU). This process re-reads its share before
-every batch of slices, so it takes the cores back as soon as its helpers run out of work.
+models at the lowest CPU priority; each joins the queue when it is ready. A start thus
+uses only CPU that the busy workers leave idle and never makes the run wait; under heavy
+load a helper may never join, and the run is then the one-worker run. The number of
+processes is capped by the number of tasks and of cores. Unless ``--threads`` fixes it,
+every task gets ``cores // active`` torch threads, where *active* counts this process
+and the helpers running a task. This process re-reads its share before every batch of
+slices, so it gives a core to a helper that joins and takes it back when helpers run
+out of work.
 Processes stay alive between the phases of a run; :meth:`PoolBackend.close` stops them.
 
 A case that kills its worker process (a crash, the OOM killer) is recorded as failed with
@@ -18,6 +20,7 @@ reach the caller's ``on_result``/``on_error`` in this process's main thread only
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 from collections import deque
@@ -37,11 +40,25 @@ from coloc_viewer.cohort.worker import CaseTask, preload_model, run_case, thread
 TaskFn = Callable[[CaseTask], list[dict[str, Any]]]
 
 
-def _serve(conn: Any, preload: tuple[str, ...], fn: TaskFn) -> None:
-    """A spawned worker: warm up (imports, models), say ``ready``, then run what it gets."""
+def _warm_up(preload: tuple[str, ...]) -> None:
+    """Import torch and load the models in a thread at the lowest priority (Linux: nice is
+    per thread), so the start uses only CPU the busy workers leave idle; the tasks then
+    run in the process's main thread at normal priority."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
     for ref in preload:
         with contextlib.suppress(Exception):  # the task itself reports the model's error
             preload_model(ref)
+
+
+def _serve(conn: Any, preload: tuple[str, ...], fn: TaskFn, active: Any,
+           threads: int | None, cores: int) -> None:
+    """A spawned worker: warm up (imports, models), say ``ready``, then run what it gets,
+    re-reading its thread share (``cores // active``) before every batch of slices."""
+    warm = threading.Thread(target=_warm_up, args=(preload,), name="cohort-warm-up")
+    warm.start()
+    warm.join()
+    thread_budget(lambda: threads or max(1, cores // max(1, active.value)))
     conn.send(("ready", None))
     while True:
         try:
@@ -77,24 +94,41 @@ class PoolBackend(Backend):
         self.procs: list[_Proc] = []
         self.respawns = 0
         self._lock = threading.Lock()
+        self._local_busy = False
+        self._shared: Any = None  # the active count, read by the spawned workers
 
     # --- processes ----------------------------------------------------------------------
     def _spawn(self) -> None:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
+        if self._shared is None:
+            self._shared = ctx.RawValue("i", self._active())
         mine, theirs = ctx.Pipe()
-        p = ctx.Process(target=_serve, args=(theirs, self.preload, self.fn), daemon=True,
+        p = ctx.Process(target=_serve, daemon=True,
+                        args=(theirs, self.preload, self.fn, self._shared, self.threads,
+                              self.cores),
                         name=f"cohort-worker-{len(self.procs) + self.respawns + 1}")
         p.start()
         theirs.close()
         self.procs.append(_Proc(p, mine))
 
     def _active(self) -> int:
-        return 1 + sum(p.state != "idle" for p in self.procs)
+        """This process (while its thread has work) and the helpers running a task."""
+        return int(self._local_busy) + sum(p.state == "running" for p in self.procs)
 
     def _threads(self) -> int:
-        return self.threads or max(1, self.cores // self._active())
+        return self.threads or max(1, self.cores // max(1, self._active()))
+
+    def _set(self, p: _Proc | None, state: str, task: CaseTask | None = None) -> None:
+        """Change a helper's state (None: this process's thread busy or not) and publish
+        the active count; call with the lock held."""
+        if p is None:
+            self._local_busy = state == "running"
+        else:
+            p.state, p.task = state, task
+        if self._shared is not None:
+            self._shared.value = self._active()
 
     def _budget(self) -> int:
         with self._lock:
@@ -106,15 +140,16 @@ class PoolBackend(Backend):
             with self._lock:
                 task = pending.popleft() if pending else None
                 if task is None:
-                    p.state, p.task = "idle", None
+                    self._set(p, "idle")
                     return False
-                p.state, p.task = "running", task
+                self._set(p, "running", task)
                 sized = replace(task, threads=self._threads())
             try:
                 p.conn.send(("task", sized))
                 return True
             except (OSError, ValueError, TypeError, AttributeError) as err:  # unpicklable
-                p.state, p.task = "idle", None
+                with self._lock:
+                    self._set(p, "idle")
                 on_error(task, reason_of(err))
                 if isinstance(err, OSError):
                     return False
@@ -173,16 +208,21 @@ class PoolBackend(Backend):
     def _local_loop(self, pending: deque[CaseTask], out: queue.Queue, stop: threading.Event
                     ) -> None:
         thread_budget(self._budget)
-        while not stop.is_set():
+        try:
+            while not stop.is_set():
+                with self._lock:
+                    task = pending.popleft() if pending else None
+                    self._set(None, "running" if task is not None else "idle")
+                    threads = self._threads()
+                if task is None:
+                    return
+                try:
+                    out.put((task, True, self.fn(replace(task, threads=threads))))
+                except Exception as err:  # noqa: BLE001 - a bad case must not stop the run
+                    out.put((task, False, reason_of(err)))
+        finally:
             with self._lock:
-                task = pending.popleft() if pending else None
-                threads = self._threads()
-            if task is None:
-                return
-            try:
-                out.put((task, True, self.fn(replace(task, threads=threads))))
-            except Exception as err:  # noqa: BLE001 - a bad case must not stop the run
-                out.put((task, False, reason_of(err)))
+                self._set(None, "idle")
 
     def _handle(self, ready: list[Any], pending: deque[CaseTask], on_result: OnResult,
                 on_error: OnError) -> int:
@@ -210,6 +250,7 @@ class PoolBackend(Backend):
                     continue
                 with self._lock:
                     self.procs.remove(p)
+                    self._set(None, "running" if self._local_busy else "idle")
                 p.conn.close()
                 if p.task is not None:
                     finished += 1

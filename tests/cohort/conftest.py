@@ -99,3 +99,12 @@ def cohort(tmp_path_factory) -> dict:
     manifest.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return {"manifest": manifest, "good": [f"case{i}" for i in range(4)],
             "bad": ["corrupt", "wronggeom"]}
+
+
+@pytest.fixture(scope="session")
+def helpers():
+    """``make_case`` and ``write_nifti`` for test modules (a conftest is not importable by
+    name when several test folders have one)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(make_case=make_case, write_nifti=write_nifti)

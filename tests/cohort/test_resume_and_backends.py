@@ -87,7 +87,8 @@ def _same_rows(a, b):
 @pytest.fixture(scope="module")
 def reference(cohort, models, tmp_path_factory):
     opts = CohortOptions(models=(str(models[0]),), ranks=("contribution",),
-                         methods=("gradcam",), principal_ratio=0.1, threads=1, report=False)
+                         methods=("gradcam",), principal_ratio=0.1, threads=1, report=False,
+                         workers=1)
     run = run_cohort(cohort["manifest"], tmp_path_factory.mktemp("ref"), opts,
                      stream=io.StringIO())
     return opts, run
@@ -108,12 +109,27 @@ def test_dask_cluster_gives_the_same_tables(cohort, reference, tmp_path):
             == ref.summary["principal"]["comparisons"])
 
 
-def test_process_pool_gives_the_same_tables(cohort, reference, tmp_path):
+def test_two_workers_give_the_same_tables_as_one(cohort, reference, tmp_path):
     opts, ref = reference
+    assert ref.summary["backend"] == "in-process"
     o = CohortOptions(**{**opts.__dict__, "workers": 2})
     run = run_cohort(cohort["manifest"], tmp_path / "pool", o, stream=io.StringIO())
     assert run.summary["backend"] == "2 worker(s)"
     assert run.slices == ref.slices and run.cases == ref.cases
+    assert run.n_failed == ref.n_failed == 2
+    assert (run.summary["principal"]["comparisons"]
+            == ref.summary["principal"]["comparisons"])
+
+
+def test_default_threads_two_workers_match_one_to_float_rounding(cohort, models, tmp_path):
+    """Without --threads a task's thread count depends on how many workers were busy."""
+    base = CohortOptions(models=(str(models[0]),), principal_ratio=None, report=False,
+                         p_value=False, workers=1)
+    one = run_cohort(cohort["manifest"], tmp_path / "one", base, stream=io.StringIO())
+    two = run_cohort(cohort["manifest"], tmp_path / "two",
+                     CohortOptions(**{**base.__dict__, "workers": 2}), stream=io.StringIO())
+    _same_rows(one.slices, two.slices)
+    _same_rows(one.cases, two.cases)
 
 
 def test_unreachable_dask_scheduler_is_an_input_error(cohort, models, tmp_path):
