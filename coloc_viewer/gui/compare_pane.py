@@ -1,17 +1,17 @@
-"""One pane of the compare window: a pyqtgraph view of a slice, its ROI outline and a map.
+"""One pane of the compare window: the main view's canvas (:class:`SliceView`) over the
+pane's own :class:`~coloc_viewer.viewer.state.ViewerState`, the pane's settings, and the
+same per-ROI score rows and verdict as the main window (:class:`ScorePanel`).
 
-Mouse: wheel = slice, Ctrl+wheel / right-drag = zoom, left-drag = pan, Shift+left-drag =
-window/level (horizontal: width, vertical: level). The pane's own controls choose model,
-layer, target, ranking and map.
+Mouse and keys are the main view's: wheel = slice, Ctrl+wheel / right-drag = zoom,
+middle-drag = pan, Shift+left-drag = window/level, left-drag = the active tool (so ROIs can
+be drawn in a pane; the study's ROI set is shared by its panes and the main window).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -22,57 +22,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from coloc_viewer.explain.choices import RANK_HELP
+from coloc_viewer.gui.score_panel import ScorePanel
+from coloc_viewer.gui.slice_view import SliceView
 from coloc_viewer.viewer.compare import (
     MAP_CHOICES,
     RANKS,
     PaneResult,
     PaneSpec,
     Study,
-    roi_outline,
+    fixed_map,
 )
+from coloc_viewer.viewer.display import WindowLevel
+from coloc_viewer.viewer.state import ViewerState
 
-MAP_COLORMAP = "inferno"
-ROI_RGBA = (0, 229, 255, 255)
 DEFAULT_LAYER = "(card default)"
 PREDICTED = "predicted"
 
 
-def _window_of(volume: Any) -> tuple[float, float]:
-    w = (volume.metadata or {}).get("window")
-    if isinstance(w, list | tuple) and len(w) == 2 and float(w[1]) > 0:
-        return float(w[0]), float(w[1])
-    lo, hi = np.percentile(volume.voxels[:: max(1, volume.shape[0] // 8)], [1.0, 99.0])
-    return float(lo + hi) / 2.0, float(max(hi - lo, 1e-3))
-
-
-class _PaneViewBox(pg.ViewBox):
-    """A ViewBox whose wheel scrolls slices and whose Shift+left-drag sets window/level."""
-
-    def __init__(self, pane: ComparePane) -> None:
-        super().__init__(invertY=True, lockAspect=True, enableMenu=False)
-        self._pane = pane
-
-    def wheelEvent(self, ev: Any, axis: Any = None) -> None:
-        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            super().wheelEvent(ev, axis)
-            return
-        delta = ev.delta() if hasattr(ev, "delta") else ev.angleDelta().y()
-        if delta:
-            self._pane.step_slice(-1 if delta > 0 else 1)
-        ev.accept()
-
-    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
-        if ev.button() == Qt.MouseButton.LeftButton and \
-                ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
-            ev.accept()
-            d = ev.screenPos() - ev.lastScreenPos()
-            self._pane.drag_window(float(d.x()), float(d.y()))
-            return
-        super().mouseDragEvent(ev, axis)
-
-
 class ComparePane(QWidget):
-    """A view of one study at one slice with one map; emits what the user changes."""
+    """A view of one study with one map; emits what the user changes."""
 
     slice_changed = Signal(int)
     window_changed = Signal(float, float)
@@ -83,37 +52,60 @@ class ComparePane(QWidget):
         super().__init__(parent)
         self.letter = letter
         self.study = study
-        self.slice_index = study.largest_roi_slice()
-        self.window = _window_of(study.volume)
         self.result: PaneResult | None = None
-        self.display_range: tuple[float, float] | None = None
-        self.opacity = 0.5
+        self.state = ViewerState()
+        self.state.set_tool("wl")
+        self.canvas = SliceView(self.state)  # the main view's canvas class
+        self.scores = ScorePanel(self.state)
+        self.scores.setMaximumHeight(130)
+        self.canvas.vb.sigResized.connect(lambda _vb: self.fit())  # fit on every resize
         self._build(models)
+        self.state.events.slice.connect(self._slice_moved)
+        self.state.events.window.connect(
+            lambda w: self.window_changed.emit(float(w.center), float(w.width)))
+        self.set_study(study)
         if spec is not None:
             self.set_spec(spec)
-        self._show_slice()
+
+    # -- the canvas, as the tests and the window address it --------------------------------
+    @property
+    def graphics(self) -> Any:
+        return self.canvas.graphics
+
+    @property
+    def view(self) -> Any:
+        return self.canvas.vb
+
+    @property
+    def image_item(self) -> Any:
+        return self.canvas.image_item
+
+    @property
+    def outline_item(self) -> Any:
+        """The ROI layer (fills and outlines) of the canvas."""
+        return self.canvas.roi_item
+
+    @property
+    def slice_index(self) -> int:
+        return self.state.slice_index
+
+    @property
+    def window(self) -> tuple[float, float]:
+        w = self.state.window
+        return float(w.center), float(w.width)
+
+    @property
+    def display_range(self) -> tuple[float, float] | None:
+        return self.state.overlay.fixed_range
+
+    @property
+    def opacity(self) -> float:
+        return self.state.overlay.opacity
 
     # -- construction ----------------------------------------------------------------------
     def _build(self, models: list[str]) -> None:
         self.title = QLabel(self.letter)
         self.title.setWordWrap(True)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setMinimumSize(240, 240)
-        self.view = _PaneViewBox(self)
-        self.graphics.addItem(self.view, row=0, col=0)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.overlay_item = pg.ImageItem(axisOrder="row-major")
-        self.outline_item = pg.ImageItem(axisOrder="row-major")
-        self.cmap = pg.colormap.get(MAP_COLORMAP)
-        self.overlay_item.setLookupTable(self.cmap.getLookupTable(nPts=256, alpha=False))
-        self.overlay_item.setOpacity(self.opacity)
-        for z, item in enumerate((self.image_item, self.overlay_item, self.outline_item)):
-            item.setZValue(z)
-            self.view.addItem(item)
-        self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=self.cmap, width=14,
-                                        interactive=False, label="raw map value")
-        self.graphics.addItem(self.colorbar, row=0, col=1)
-
         self.model_box = QComboBox()
         self.model_box.addItems(models)
         self.layer_box = QComboBox()
@@ -123,19 +115,21 @@ class ComparePane(QWidget):
         self.target_box.setSpecialValueText(PREDICTED)
         self.target_box.setValue(-1)
         self.rank_box = QComboBox()
-        self.rank_box.addItems(RANKS)
+        for i, rank in enumerate(RANKS):
+            self.rank_box.addItem(rank)
+            self.rank_box.setItemData(i, RANK_HELP.get(rank, rank), 3)  # ToolTipRole
         self.map_box = QComboBox()
         self.map_box.addItems(MAP_CHOICES)
-        self.map_box.setEditable(True)  # "channel:<k>" for any channel
-        for box, tip in ((self.model_box, "Model of this pane"),
+        for box, tip in ((self.model_box, "Model of this pane (the session's registry)"),
                          (self.layer_box, "Layer whose feature maps are captured"),
                          (self.target_box, "Target class (predicted by default)"),
                          (self.rank_box, "How channels are ranked"),
-                         (self.map_box, "Map shown: top channel, channel:<k> or a CAM")):
+                         (self.map_box, "Map shown: top channel, channel:<r> (the r-th ranked "
+                                        "channel, 0 = top) or a CAM")):
             box.setToolTip(tip)
         for sig in (self.model_box.currentIndexChanged, self.layer_box.currentIndexChanged,
                     self.target_box.valueChanged, self.rank_box.currentIndexChanged,
-                    self.map_box.currentTextChanged):
+                    self.map_box.currentIndexChanged):
             sig.connect(self._spec_edited)
         form = QFormLayout()
         row = QHBoxLayout()
@@ -150,8 +144,9 @@ class ComparePane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.title)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.canvas, 1)
         layout.addLayout(form)
+        layout.addWidget(self.scores)
 
     # -- settings --------------------------------------------------------------------------
     def spec(self) -> PaneSpec:
@@ -176,11 +171,20 @@ class ComparePane(QWidget):
             self.layer_box.setCurrentText(layer)
             self.target_box.setValue(-1 if spec.target is None else int(spec.target))
             self.rank_box.setCurrentText(spec.rank)
+            if self.map_box.findText(spec.map_choice) < 0:
+                self.map_box.addItem(spec.map_choice)
             self.map_box.setCurrentText(spec.map_choice)
         finally:
             for box in boxes:
                 box.blockSignals(False)
         self._spec_edited()
+
+    def set_models(self, names: list[str]) -> None:
+        """Offer the registry's names (a card loaded in the main window appears here)."""
+        have = [self.model_box.itemText(i) for i in range(self.model_box.count())]
+        for name in names:
+            if name not in have:
+                self.model_box.addItem(name)
 
     def set_layers(self, names: list[str]) -> None:
         """Fill the layer chooser once the model's spatial layers are known."""
@@ -195,69 +199,67 @@ class ComparePane(QWidget):
         self.layer_box.blockSignals(False)
 
     def _spec_edited(self, *_: Any) -> None:
-        self.result = None
-        self._show_map()
+        self.show_result(None)
+        self.state.set_overlay(choice=self.spec().map_choice)
         self.spec_changed.emit()
 
     # -- slice, window, study --------------------------------------------------------------
     def set_study(self, study: Study) -> None:
+        """Show ``study`` (its volume and shared ROI set) at its largest-ROI slice."""
         self.study = study
-        self.slice_index = min(self.slice_index, study.n_slices - 1)
-        self.result = None
-        self._show_slice()
+        self.state.set_volume(study.volume, study.rois)
+        self.state.set_slice(study.largest_roi_slice())
+        self.show_result(None)
 
-    def set_slice(self, k: int, emit: bool = True) -> None:
-        k = int(np.clip(k, 0, self.study.n_slices - 1))
-        if k == self.slice_index:
-            return
-        self.slice_index = k
+    def _slice_moved(self, k: int) -> None:
         if self.result is not None and self.result.slice_index != k:
             self.result = None
-        self._show_slice()
-        if emit:
-            self.slice_changed.emit(k)
+        self._update_title()
+        self.slice_changed.emit(int(k))
+
+    def set_slice(self, k: int, emit: bool = True) -> None:
+        if not emit:
+            self.state.slice.set_quietly(index=int(k))
+            self.state.events.slice.emit(self.state.slice_index)
+            return
+        self.state.set_slice(k)
 
     def step_slice(self, step: int) -> None:
-        self.set_slice(self.slice_index + step)
+        self.state.step_slice(step)
 
     def set_window(self, center: float, width: float, emit: bool = True) -> None:
-        width = max(float(width), 1e-6)
-        if (center, width) == self.window:
-            return
-        self.window = (float(center), width)
-        self.image_item.setLevels((center - width / 2.0, center + width / 2.0))
-        if emit:
-            self.window_changed.emit(float(center), width)
-
-    def drag_window(self, dx: float, dy: float) -> None:
-        """Shift+drag: right widens the window, down raises the level (as in most viewers)."""
-        c, w = self.window
-        step = max(w, 1.0) / 256.0
-        self.set_window(c + dy * step, max(w + dx * step * 2.0, 1e-3))
+        self.state.set_window(WindowLevel(center, width))
 
     def roi_changed(self) -> None:
-        """The study's ROI was edited: redraw the outline (scores are recomputed by the window)."""
-        self._show_outline()
+        """The study's ROI set changed outside the panes: redraw and rescore."""
+        self.state.rois_changed()
+
+    def fit(self) -> None:
+        """Fit the whole slice into the pane (the window does this on resize)."""
+        vol = self.study.volume
+        sy, sx = float(vol.spacing[1]), float(vol.spacing[2])
+        self.view.setRange(QRectF(0, 0, vol.shape[2] * sx, vol.shape[1] * sy), padding=0.02)
 
     # -- map -------------------------------------------------------------------------------
     def show_result(self, result: PaneResult | None) -> None:
+        """Show a computed pane (None: clear); the state scores every ROI live."""
         self.result = result
-        if result is not None and result.layers:
-            self.set_layers(result.layers)
-        self._show_map()
+        if result is None:
+            self.state.set_explanations({})
+        else:
+            if result.layers:
+                self.set_layers(result.layers)
+            expl = result.explanation if result.explanation is not None \
+                else fixed_map(result.saliency)
+            self.state.set_explanations({result.slice_index: expl})
+        self._update_title()
 
     def set_display_range(self, rng: tuple[float, float] | None) -> None:
-        if rng == self.display_range:
-            return
-        self.display_range = rng
-        if self.overlay_item.isVisible() and self.result is not None:
-            lo, hi = self._levels()
-            self.overlay_item.setLevels((lo, hi))  # colours only: no new image upload
-            self.colorbar.setLevels((lo, hi))
+        if rng != self.state.overlay.fixed_range:
+            self.state.set_overlay(fixed_range=rng)
 
     def set_opacity(self, opacity: float) -> None:
-        self.opacity = float(opacity)
-        self.overlay_item.setOpacity(self.opacity)
+        self.state.set_overlay(opacity=float(opacity))
 
     def describe(self) -> str:
         spec = self.spec()
@@ -270,42 +272,6 @@ class ComparePane(QWidget):
             text += f" -- predicts {pred.get('label')}" + (f" ({p:.2f})" if p is not None else "")
         return text
 
-    # -- drawing ---------------------------------------------------------------------------
-    def _show_slice(self) -> None:
-        vol = self.study.volume
-        image = vol.voxels[self.slice_index]
-        self.image_item.setImage(image, autoLevels=False)
-        c, w = self.window
-        self.image_item.setLevels((c - w / 2.0, c + w / 2.0))
-        self._place(self.image_item)
-        self._show_outline()
-        self._show_map()
-
-    def _place(self, item: pg.ImageItem) -> None:
-        """Put an item's pixels on the slice in mm (after setImage: the rect scales pixels)."""
-        vol = self.study.volume
-        rows, cols = vol.shape[1], vol.shape[2]
-        item.setRect(QRectF(0, 0, cols * vol.spacing[2], rows * vol.spacing[1]))
-
-    def _show_outline(self) -> None:
-        edge = roi_outline(self.study.roi[self.slice_index])
-        rgba = np.zeros((*edge.shape, 4), np.uint8)
-        rgba[edge] = ROI_RGBA
-        self.outline_item.setImage(rgba, autoLevels=False, levels=(0, 255))
-        self._place(self.outline_item)
-
-    def _show_map(self) -> None:
-        res = self.result
-        shown = res is not None and res.slice_index == self.slice_index
-        self.overlay_item.setVisible(shown)
-        if shown:
-            lo, hi = self._levels()
-            self.overlay_item.setImage(res.saliency, autoLevels=False, levels=(lo, hi))
-            self._place(self.overlay_item)
-            self.colorbar.setLevels((lo, hi))
+    def _update_title(self) -> None:
+        shown = self.result is not None and self.result.slice_index == self.slice_index
         self.title.setText(self.describe() + ("" if shown else "  [not analysed]"))
-
-    def _levels(self) -> tuple[float, float]:
-        res = self.result
-        rng = self.display_range or (float(res.saliency.min()), float(res.saliency.max()))
-        return rng if rng[1] > rng[0] else (rng[0], rng[0] + 1e-6)

@@ -1,10 +1,12 @@
 """Compare mode: 2-4 linked panes over one study (or two studies side by side).
 
-Each pane has its own model, layer, target, ranking and map. Slice, zoom/pan and
-window/level are linked (each link can be switched off); the ROI of a study is shown in all
-of its panes; a table holds one column of scores per pane; maps share one intensity scale
-(calibrated over the panes' maps, or loaded from a cohort calibration file) or are scaled
-per image. Screenshots carry a legend; "Export report" writes the HTML/PDF/CSV case report.
+Each pane is the main view's canvas over its own view state, with its own model, layer,
+target, ranking and map, and the main window's per-ROI score rows and verdict. Slice,
+zoom/pan and window/level are linked (each link can be switched off; ``viewer.compare.Links``
+forwards the state events). A study's ROI set is shared by its panes (and the main window),
+so an ROI drawn in any of them is in all. A table holds one column per pane; maps share one
+intensity scale (calibrated over the panes' maps, or loaded from a cohort calibration file)
+or are scaled per image. Screenshots carry a legend; "Export report" writes the case report.
 """
 
 from __future__ import annotations
@@ -15,50 +17,45 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtCore import Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
-    QFileDialog,
     QGridLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QSlider,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QToolBar,
     QWidget,
 )
 
+from coloc_viewer.gui.compare_exports import CompareExports
 from coloc_viewer.gui.compare_pane import ComparePane
+from coloc_viewer.gui.compare_table import CompareTable
 from coloc_viewer.gui.compare_worker import CompareJob
 from coloc_viewer.gui.qt_compat import favour_the_gui_thread
-from coloc_viewer.metrics.scorer import SCORE_KEYS
-from coloc_viewer.report.definitions import SCORE_DEFINITIONS, format_score
-from coloc_viewer.report.legend import legend_lines
-from coloc_viewer.report.phi import PhiGuard, patient_identity
 from coloc_viewer.viewer.analysis import ResultCache
 from coloc_viewer.viewer.compare import (
     SCALE_COMMON,
     SCALE_IMAGE,
+    Links,
     ModelRegistry,
     PaneResult,
     PaneSpec,
     Study,
     display_ranges,
-    safe_stem,
 )
+from coloc_viewer.viewer.tools import TOOL_LIST
 
 LETTERS = "ABCD"
 EXTRA_ROWS = ("prediction", "channel")
 
 
-class CompareWindow(QMainWindow):
+class CompareWindow(CompareExports, QMainWindow):
     """The compare window. ``studies``: one Study (all panes) or two (alternating panes)."""
 
     results_ready = Signal()  # every pane of the current request has a result or an error
@@ -73,6 +70,7 @@ class CompareWindow(QMainWindow):
         if not 1 <= len(self.studies) <= 2:
             raise ValueError("compare mode shows one study or two studies side by side")
         self.registry = registry or ModelRegistry()
+        self.links = Links()  # slice / window / ROI edits between the panes' states
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(1)
         self._cache = cache if cache is not None else ResultCache()  # bounded (LRU)
@@ -107,6 +105,19 @@ class CompareWindow(QMainWindow):
             box.setChecked(True)
             bar.addWidget(box)
         self.link_zoom.toggled.connect(self._apply_zoom_link)
+        self.link_slice.toggled.connect(lambda on: setattr(self.links, "slice", on))
+        self.link_window.toggled.connect(lambda on: setattr(self.links, "window", on))
+        bar.addSeparator()
+        self.tool_group = QActionGroup(self)
+        self.tool_actions: dict[str, QAction] = {}
+        for tool in TOOL_LIST:
+            act = QAction(tool.label, self, checkable=True)
+            act.setToolTip(f"{tool.tip} ({tool.key} in the main window)")
+            act.triggered.connect(lambda _c=False, name=tool.name: self.set_tool(name))
+            self.tool_group.addAction(act)
+            bar.addAction(act)
+            self.tool_actions[tool.name] = act
+        self.tool_actions["wl"].setChecked(True)
         bar.addSeparator()
         self.scale_box = QComboBox()
         self.scale_box.addItems([SCALE_COMMON, SCALE_IMAGE])
@@ -154,12 +165,8 @@ class CompareWindow(QMainWindow):
         self.slice_label = QLabel()
         self.setCentralWidget(central)
 
-        self.table = QTableWidget(len(EXTRA_ROWS) + len(SCORE_KEYS), 0)
-        labels = ["Prediction", "Channel"] + [SCORE_DEFINITIONS[k][0] for k in SCORE_KEYS]
-        self.table.setVerticalHeaderLabels(labels)
-        for i, key in enumerate(SCORE_KEYS):
-            self.table.verticalHeaderItem(len(EXTRA_ROWS) + i).setToolTip(SCORE_DEFINITIONS[key][1])
-        dock = QDockWidget("Scores", self)
+        self.table = CompareTable()
+        dock = QDockWidget("Scores (active ROI, one column per pane)", self)
         dock.setObjectName("compare-scores")
         dock.setWidget(self.table)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
@@ -175,6 +182,7 @@ class CompareWindow(QMainWindow):
             return
         while len(self.panes) > n:
             pane = self.panes.pop()
+            self.links.remove(pane.state)
             pane.setParent(None)
             pane.deleteLater()
         self._pending = {i for i in self._pending if i < n}
@@ -185,14 +193,15 @@ class CompareWindow(QMainWindow):
                 PaneSpec(names[i % len(names)] if names else "")
             pane = ComparePane(LETTERS[i], self.study_of(i), names, spec)
             pane.set_opacity(self.opacity.value() / 100.0)
+            pane.state.set_tool(self.current_tool())
             if self.panes:  # a new pane joins the linked slice and window of the first
                 lead = self.panes[0]
                 if self.link_slice.isChecked():
-                    pane.set_slice(lead.slice_index, emit=False)
+                    pane.set_slice(lead.slice_index)
                 if self.link_window.isChecked() and pane.study is lead.study:
-                    pane.set_window(*lead.window, emit=False)
+                    pane.set_window(*lead.window)
+            self.links.add(pane.state)
             pane.slice_changed.connect(lambda k, p=pane: self._pane_slice(p, k))
-            pane.window_changed.connect(lambda c, w, p=pane: self._pane_window(p, c, w))
             pane.spec_changed.connect(self._spec_changed)
             self.panes.append(pane)
         cols = 2 if n == 4 else n
@@ -201,8 +210,7 @@ class CompareWindow(QMainWindow):
         rows = (n + cols - 1) // cols
         self.grid.addWidget(self.slice_label, rows, 0)
         self.grid.addWidget(self.slider, rows, 1, 1, max(1, cols - 1))
-        self.table.setColumnCount(n)
-        self.table.setHorizontalHeaderLabels(list(LETTERS[:n]))
+        self.table.set_panes(LETTERS[:n])
         self._apply_zoom_link(self.link_zoom.isChecked())
         self._sync_slider()
         self._fill_table()
@@ -216,32 +224,41 @@ class CompareWindow(QMainWindow):
             pane.view.setYLink(lead if on else None)
 
     def _pane_slice(self, source: ComparePane, k: int) -> None:
-        if self._syncing:
-            return
-        if self.link_slice.isChecked():
-            self._syncing = True
-            try:
-                for pane in self.panes:
-                    if pane is not source:
-                        pane.set_slice(k, emit=False)
-            finally:
-                self._syncing = False
+        if source is not self.panes[0] and self.link_slice.isChecked():
+            return  # the lead pane follows through the link and reports once
         self._sync_slider()
         self._fill_table()
         self.update_scales()
         if self.auto_box.isChecked():
             self._auto_timer.start()
 
-    def _pane_window(self, source: ComparePane, center: float, width: float) -> None:
-        if self._syncing or not self.link_window.isChecked():
-            return
-        self._syncing = True
-        try:
-            for pane in self.panes:
-                if pane is not source and pane.study is source.study:
-                    pane.set_window(center, width, emit=False)
-        finally:
-            self._syncing = False
+    def current_tool(self) -> str:
+        return next((n for n, a in self.tool_actions.items() if a.isChecked()), "wl")
+
+    def set_tool(self, tool: str) -> None:
+        """The ROI tool of every pane (W/L by default; brush and polygon draw ROIs)."""
+        self.tool_actions[tool].setChecked(True)
+        for pane in self.panes:
+            pane.state.set_tool(tool)
+
+    def set_study(self, study: Study) -> None:
+        """Show ``study`` in every pane (the main window's new study)."""
+        self.studies = [study]
+        for pane in self.panes:
+            pane.set_study(study)
+        self._sync_slider()
+        self._fill_table()
+        self.update_scales()
+
+    def fit_panes(self) -> None:
+        """Fit the whole slice into each pane (the lead only when zoom is linked)."""
+        for pane in self.panes[:1] if self.link_zoom.isChecked() else self.panes:
+            pane.fit()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802
+        super().showEvent(event)
+        for pane in self.panes:  # models loaded in the main window since
+            pane.set_models(self.registry.names)
 
     def _sync_slider(self) -> None:
         if not self.panes:
@@ -330,223 +347,34 @@ class CompareWindow(QMainWindow):
                                                         self.common_scale)):
             pane.set_display_range(rng)
 
-    def scale_label(self, pane: ComparePane) -> str:
-        if self.scale_mode() == SCALE_IMAGE or pane.display_range is None:
-            return SCALE_IMAGE
-        lo, hi = pane.display_range
-        src = "cohort calibration" if self.common_scale is not None else "common over panes"
-        return f"{src} [{lo:.3g}, {hi:.3g}]"
-
     def _fill_table(self, columns: Sequence[int] | None = None) -> None:
-        for col, pane in enumerate(self.panes):
-            if columns is not None and col not in columns:
-                continue
-            res = pane.result if pane.result is not None and \
-                pane.result.slice_index == pane.slice_index else None
-            self.table.setHorizontalHeaderItem(col, QTableWidgetItem(pane.letter))
-            self.table.horizontalHeaderItem(col).setToolTip(pane.describe())
-            values: list[str] = []
-            if res is None:
-                msg = self._errors.get(col, "")
-                values = ["error" if msg else ""] + [""] * (self.table.rowCount() - 1)
-            else:
-                pred = res.explanation.prediction if res.explanation is not None else {}
-                values = [str(pred.get("label", "")),
-                          "" if res.channel is None else str(res.channel)]
-                values += [format_score(k, res.scores.get(k)) for k in SCORE_KEYS]
-            for row, text in enumerate(values):
-                item = QTableWidgetItem(text)
-                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                if row == 0 and res is None and self._errors.get(col):
-                    item.setToolTip(self._errors[col])
-                self.table.setItem(row, col, item)
+        self.table.fill(self.panes, self._errors, columns)
 
     def table_values(self) -> list[dict[str, str]]:
         """The score table as text, one dict per pane column (for tests and scripts)."""
-        keys = [*EXTRA_ROWS, *SCORE_KEYS]
-        return [{k: (self.table.item(r, c).text() if self.table.item(r, c) else "")
-                 for r, k in enumerate(keys)} for c in range(self.table.columnCount())]
+        return self.table.values()
 
     def set_roi(self, study: Study, roi: np.ndarray) -> None:
-        """Replace a study's ROI (shown in all its panes); scores need a new analysis."""
-        study.roi = np.asarray(roi, dtype=bool)
+        """Replace the active ROI of a study (shown and rescored in all its panes)."""
+        study.set_mask(roi)
         for pane in self.panes:
             if pane.study is study:
                 pane.roi_changed()
-                if pane.result is not None:
-                    pane.show_result(None)
         self._fill_table()
 
-    # -- screenshot and report -------------------------------------------------------------
-    def pane_legend(self, pane: ComparePane) -> list[str]:
-        spec = pane.spec()
-        scores = pane.result.scores if pane.result is not None else None
-        guard = PhiGuard(patient_identity(pane.study.volume))
-        lines = legend_lines(spec.model, spec.layer or "default layer", spec.method_label(),
-                             self.scale_label(pane), scores, target=spec.target, rank=spec.rank)
-        head = f"{pane.letter}: {guard.clean(pane.study.label)}, slice {pane.slice_index}"
-        return [head, *lines]
-
-    def screenshot(self, legend: bool = True) -> QImage:
-        """All panes side by side (as laid out), each with its legend underneath."""
-        shots = [p.graphics.grab().toImage() for p in self.panes]
-        cols = 2 if len(self.panes) == 4 else len(self.panes)
-        font = QFont("monospace", 9)
-        line_h = 16
-        legend_h = (line_h * 5 + 8) if legend else 0
-        cell_w = max(s.width() for s in shots)
-        cell_h = max(s.height() for s in shots) + legend_h
-        rows = (len(shots) + cols - 1) // cols
-        out = QImage(cell_w * cols, cell_h * rows, QImage.Format.Format_RGB32)
-        out.fill(QColor(20, 20, 20))
-        painter = QPainter(out)
-        painter.setFont(font)
-        painter.setPen(QColor(235, 235, 235))
-        for i, (pane, shot) in enumerate(zip(self.panes, shots)):
-            x, y = (i % cols) * cell_w, (i // cols) * cell_h
-            painter.drawImage(x, y, shot)
-            if legend:
-                for j, line in enumerate(self.pane_legend(pane)):
-                    painter.drawText(QRectF(x + 6, y + shot.height() + 4 + j * line_h,
-                                            cell_w - 12, line_h),
-                                     Qt.AlignmentFlag.AlignLeft, line)
-        painter.end()
-        return out
-
-    def save_screenshot(self, folder: str | Path, legend: bool = True) -> Path:
-        """Save :meth:`screenshot` as PNG under a PHI-free name in ``folder``."""
-        lead = self.panes[0]
-        path = Path(folder) / f"{safe_stem(lead.study, lead.slice_index)}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.screenshot(legend).save(str(path)):
-            raise OSError(f"could not write {path}")
-        return path
-
-    def case_reports(self) -> list[Any]:
-        """One CaseReport per study with the panes that show it (analysed panes only)."""
-        from coloc_viewer.report.case import MapPanel, case_report
-
-        reports = []
-        for study in self.studies:
-            panes = [p for p in self.panes if p.study is study and p.result is not None
-                     and p.result.slice_index == p.slice_index]
-            if not panes:
-                continue
-            k = panes[0].slice_index
-            panels, cards = [], {}
-            for p in panes:
-                if p.slice_index != k:
-                    continue
-                spec, res = p.spec(), p.result
-                expl = res.explanation
-                layer = expl.layer if expl is not None else (spec.layer or "")
-                cards[res.card.get("name", spec.model)] = res.card
-                panels.append(MapPanel(
-                    f"{p.letter}: {spec.model} / {layer} / {spec.method_label()}",
-                    res.saliency, res.scores, model=spec.model, layer=layer,
-                    method=spec.map_choice,
-                    target=expl.target if expl is not None else spec.target, rank=spec.rank,
-                    channel=res.channel,
-                    scale=None if self.scale_mode() == SCALE_IMAGE else p.display_range,
-                    scale_label=self.scale_label(p).split(" [")[0],
-                    prediction=expl.prediction if expl is not None else None))
-            c, w = panes[0].window
-            reports.append(case_report(
-                study.volume, k, study.roi, panels, model_cards=list(cards.values()),
-                window=(c, w), settings={
-                    "compare_links": {"slice": self.link_slice.isChecked(),
-                                      "zoom": self.link_zoom.isChecked(),
-                                      "window": self.link_window.isChecked()},
-                    "scale_mode": self.scale_mode()}))
-        return reports
-
-    def export_reports(self, folder: str | Path, include_phi: bool | None = None
-                       ) -> list[dict[str, Path]]:
-        from coloc_viewer.report.export import export_case
-
-        phi = self.phi_box.isChecked() if include_phi is None else include_phi
-        return [export_case(r, folder, include_phi=phi) for r in self.case_reports()]
-
-    def _choose_screenshot(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save screenshot in")
-        if folder:
-            path = self.save_screenshot(folder)
-            self.status.showMessage(f"saved {path.name}", 5000)
-
-    def _choose_export(self) -> None:
-        if not self.case_reports():
-            QMessageBox.information(self, "Export report", "Analyse the panes first.")
-            return
-        folder = QFileDialog.getExistingDirectory(self, "Export report to")
-        if folder:
-            written = self.export_reports(folder)
-            self.status.showMessage(f"exported {sum(len(w) for w in written)} files", 5000)
-
-    def _choose_calibration(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Common scale calibration", "",
-                                              "Calibration (*.json)")
-        if path:
-            try:
-                self.load_calibration(path)
-            except Exception as exc:  # InputError: one clear line
-                QMessageBox.warning(self, "Calibration", str(exc))
-
     def closeEvent(self, event: Any) -> None:
+        self.links.clear()  # the panes' states and the main window's
         if self._job is not None:
             self._job.cancel()
         self.pool.waitForDone(30000)
         super().closeEvent(event)
 
 
+
 def open_compare(images: Sequence[str], rois: Sequence[str | None] = (),
                  models: Sequence[str] = (), n_panes: int = 2,
                  specs: Sequence[PaneSpec] | None = None) -> CompareWindow:
-    """Load one or two studies (with ROI files) and return a compare window (not shown).
+    """See :func:`coloc_viewer.gui.compare_open.open_compare`."""
+    from coloc_viewer.gui.compare_open import open_compare as load_and_open
 
-    ``models``: bundled names or card paths (default: the bundled models). Needs a
-    QApplication.
-    """
-    from coloc_viewer.imaging.load import load_volume
-    from coloc_viewer.imaging.roi_io import load_roi
-
-    studies = []
-    for i, path in enumerate(images):
-        volume = load_volume(path)
-        roi_path = rois[i] if i < len(rois) else None
-        studies.append(Study(volume, load_roi(roi_path, like=volume) if roi_path else None))
-    registry = ModelRegistry({Path(m).stem if m.endswith(".json") else m: m for m in models}
-                             if models else None)
-    return CompareWindow(studies, registry, n_panes=n_panes, specs=specs)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m coloc_viewer.gui.compare_window IMAGE [IMAGE2] --roi R [--roi R2] ...``"""
-    import argparse
-    import sys
-
-    from PySide6.QtWidgets import QApplication
-
-    from coloc_viewer.errors import ColocError
-
-    parser = argparse.ArgumentParser(prog="python -m coloc_viewer.gui.compare_window",
-                                     description="Compare maps side by side (2-4 panes).")
-    parser.add_argument("images", nargs="+", help="one study, or two side by side")
-    parser.add_argument("--roi", action="append", default=[], help="ROI file per study")
-    parser.add_argument("--model", action="append", default=[],
-                        help="bundled model name or card JSON (repeat for several)")
-    parser.add_argument("--panes", type=int, default=2)
-    args = parser.parse_args(argv)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    try:
-        win = open_compare(args.images, args.roi, args.model, args.panes)
-    except ColocError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    win.resize(1400, 800)
-    win.show()
-    win.analyse()
-    return app.exec()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return load_and_open(images, rois, models, n_panes, specs)

@@ -73,7 +73,6 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         self.session: Any = None  # coloc_viewer.workspace.session.StudySession
         self._session_quiet = False
         self._compare: Any = None
-        self._compare_behind = False  # ROI edits of a running stroke not yet sent to it
         self._restoring: dict[str, Any] = {}  # model settings a reopened study waits for
         self.unsaved_edits = False  # ROI edits not yet saved to a file (Quit asks)
         self.ask_before_quit = QGuiApplication.platformName() != "offscreen"
@@ -147,8 +146,6 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         self.view.hovered.connect(self._hover)
         self.state.events.slice.connect(self._slice_changed)
         self.state.events.rois.connect(self._autosave_rois)
-        self.state.events.rois.connect(self._sync_compare)
-        self.state.events.scores.connect(self._sync_compare_after_stroke)
         self.state.events.roi_list.connect(self._autosave_rois)
         self.state.events.slice.connect(self._autosave_state)
         self.state.events.window.connect(self._autosave_state)

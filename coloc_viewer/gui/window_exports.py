@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
+
+from coloc_viewer.gui.screenshot_painter import with_legend
 
 log = logging.getLogger("coloc_viewer.gui.main_window")  # one logger for the window's lines
 
@@ -23,18 +26,24 @@ class ExportActions:
     """Methods of the main window (uses its widgets, ``state`` and ``runner``)."""
 
     def open_compare(self) -> Any:
-        """The side-by-side review window on this study and its active ROI."""
+        """The side-by-side review window on this study: it shares the study's ROI set,
+        the model registry and the result cache, and ROI edits travel both ways."""
         if self.state.volume is None:
             return None
         from coloc_viewer.gui.compare_window import CompareWindow
-        from coloc_viewer.viewer.compare import Study
 
-        mask = self.state.rois.mask().copy() if self.state.rois is not None and \
-            self.state.rois.active else None
-        self._compare = CompareWindow(Study(self.state.volume, mask), self.registry,
-                                      cache=self.cache)
+        if self._compare is not None:
+            with contextlib.suppress(RuntimeError):  # deleted by Qt
+                self._compare.close()
+        self._compare = CompareWindow(self._compare_study(), self.registry, cache=self.cache)
+        self._compare.links.add(self.state, views=False)  # ROI edits only
         self._compare.show()
         return self._compare
+
+    def _compare_study(self) -> Any:
+        from coloc_viewer.viewer.compare import Study
+
+        return Study(self.state.volume, rois=self.state.rois)
 
     def _follow_in_compare(self) -> None:
         """A new study in the main window: an open compare window shows it instead."""
@@ -42,35 +51,12 @@ class ExportActions:
         if compare is None:
             return
         try:
-            visible = compare.isVisible()
-            compare.close()
+            if compare.isVisible():
+                compare.set_study(self._compare_study())
+                return
         except RuntimeError:  # deleted
-            visible = False
+            pass
         self._compare = None
-        if visible:
-            self.open_compare()
-
-    def _sync_compare(self, _value: object = None) -> None:
-        """Every ROI edit reaches the compare window's study (once per stroke)."""
-        compare, state = self._compare, self.state
-        if compare is None or state.rois is None or not state.rois.active:
-            return
-        self._compare_behind = state.stroke_in_progress
-        if self._compare_behind:
-            return
-        try:
-            if not compare.isVisible():
-                return
-            study = compare.studies[0]
-            if study.volume is not state.volume:
-                return
-            compare.set_roi(study, state.rois.mask().copy())
-        except RuntimeError:  # the window was deleted
-            self._compare = None
-
-    def _sync_compare_after_stroke(self, _value: object = None) -> None:
-        if self._compare_behind and not self.state.stroke_in_progress:
-            self._sync_compare()
 
     def export_screenshot_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export screenshot", "coloc_viewer.png",
@@ -107,25 +93,7 @@ class ExportActions:
 
     def screenshot(self, legend: bool = True) -> QImage:
         """The view (image, overlay, ROIs) with the legend lines drawn under it."""
-        shot = self.view.grab().toImage()
-        lines = self.screenshot_legend() if legend else []
-        if not lines:
-            return shot
-        font = QFont("monospace", 9)
-        line_h = QFontMetrics(font).lineSpacing() + 2
-        out = QImage(shot.width(), shot.height() + line_h * len(lines) + 8,
-                     QImage.Format.Format_RGB32)
-        out.fill(QColor(20, 20, 20))
-        painter = QPainter(out)
-        try:
-            painter.drawImage(0, 0, shot)
-            painter.setFont(font)
-            painter.setPen(QColor(230, 230, 230))
-            for i, line in enumerate(lines):
-                painter.drawText(6, shot.height() + 4 + line_h * (i + 1) - 4, line)
-        finally:
-            painter.end()
-        return out
+        return with_legend(self.view.grab().toImage(), self.screenshot_legend() if legend else [])
 
     def export_case_dialog(self) -> None:
         if self.state.volume is None:

@@ -79,6 +79,7 @@ class StudyActions:
         current = self.state.volume
         if current is not None and current.voxels is volume.voxels:
             self.state.replace_volume(volume, presets)
+            self._follow_in_compare()  # the decoded volume, not the loading one
             self.series_id = series_key(volume)
             self._update_title()
         else:

@@ -77,8 +77,9 @@ class CaseReport:
                          .strftime("%Y-%m-%d %H:%M UTC"))
 
     def file_stem(self) -> str:
-        """A PHI-free default file name stem: input hash and slice, never a name."""
-        return f"coloc-case-{self.source_hash[:10] or 'unknown'}-slice{self.slice_index:03d}"
+        """A PHI-free default file name stem: input hash and the slice as people count it
+        (from 1, as the viewer shows it), never a name."""
+        return f"coloc-case-{self.source_hash[:10] or 'unknown'}-slice{self.slice_index + 1:03d}"
 
     def reproduce_command(self, panel: MapPanel) -> str:
         """The CLI call that recomputes ``panel`` (input and ROI as placeholders)."""

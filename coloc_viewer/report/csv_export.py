@@ -17,8 +17,8 @@ from coloc_viewer.report.definitions import NULL_NOTE, SCORE_DEFINITIONS
 from coloc_viewer.report.phi import PHI_FIELDS, PhiGuard
 from coloc_viewer.workspace.atomic import atomic_write_text
 
-SETTING_COLUMNS = ("input", "series_uid", "slice", "roi", "pane", "model", "layer", "target",
-                   "rank", "method", "channel", "scale")
+SETTING_COLUMNS = ("input", "series_uid", "slice", "slice_number", "roi", "pane", "model",
+                   "layer", "target", "rank", "method", "channel", "scale")
 EXTRA_SCORE_COLUMNS = ("n_roi", "threshold", "n_shifts")
 
 
@@ -28,7 +28,8 @@ def score_rows(report: Any) -> list[dict[str, Any]]:
     for panel in report.panels:
         row: dict[str, Any] = {
             "input": report.source_hash, "series_uid": report.series_uid or "",
-            "slice": report.slice_index, "roi": report.roi_name, "pane": panel.title,
+            "slice": report.slice_index, "slice_number": report.slice_index + 1,
+            "roi": report.roi_name, "pane": panel.title,
             **{k: v for k, v in panel.settings().items()},
         }
         row.update({k: panel.scores.get(k) for k in (*SCORE_KEYS, *EXTRA_SCORE_COLUMNS)})

@@ -70,16 +70,18 @@ def build_content(report: CaseReport, include_phi: bool = False, dpi: int = 100
         ("Series UID", report.series_uid or "n/a"),
         ("Modality", g.clean(report.modality) or "n/a"),
         ("Series description", g.clean_description(report.description) or "n/a"),
-        ("Slice", f"{report.slice_index}" + (f" (position {report.slice_position_mm:.2f} mm)"
-                                             if report.slice_position_mm is not None else "")),
+        ("Slice", f"{report.slice_index + 1} (counted from 1; index {report.slice_index})"
+         + (f", position {report.slice_position_mm:.2f} mm"
+            if report.slice_position_mm is not None else "")),
         ("Pixel spacing", f"{report.pixel_spacing[0]:.4g} x {report.pixel_spacing[1]:.4g} mm"),
         (f"ROI '{g.clean(report.roi_name)}'", f"{n_roi} pixels, {area:.1f} mm2"),
         ("Window (center / width)", "auto (1st-99th percentile)" if report.window is None
          else f"{report.window[0]:.4g} / {report.window[1]:.4g}"),
     ]
-    figures = [Figure(f"Slice {report.slice_index} with the ROI outline (cyan)",
+    number = report.slice_index + 1  # as people count, and as the viewer shows it
+    figures = [Figure(f"Slice {number} with the ROI outline (cyan)",
                       slice_figure(report.image, report.roi, window=report.window,
-                                   aspect=aspect, title=f"slice {report.slice_index}", dpi=dpi))]
+                                   aspect=aspect, title=f"slice {number}", dpi=dpi))]
     for i, panel in enumerate(report.panels):
         title = g.clean(panel.title)
         legend = [g.clean(line) for line in panel_legend(panel)]

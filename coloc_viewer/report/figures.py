@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+import matplotlib
 import numpy as np
+from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+
+from coloc_viewer.report.overlay import overlay_alpha
 
 MAP_CMAP = "inferno"
 ROI_COLOUR = "#00e5ff"
@@ -61,8 +65,11 @@ def overlay_figure(image: np.ndarray, roi: np.ndarray, saliency: np.ndarray,
     if not high > low:
         high = low + 1e-6
     norm = Normalize(vmin=low, vmax=high, clip=True)
-    shown = ax.imshow(np.asarray(saliency, dtype=np.float64), cmap=MAP_CMAP, norm=norm,
-                      alpha=opacity, interpolation="nearest", aspect=aspect)
+    scaled = np.asarray(norm(np.asarray(saliency, dtype=np.float64)).filled(0.0))
+    rgba = matplotlib.colormaps[MAP_CMAP](scaled)
+    rgba[..., 3] = overlay_alpha(scaled, opacity)  # quiet areas transparent, as in the viewer
+    ax.imshow(rgba, interpolation="nearest", aspect=aspect)
+    shown = ScalarMappable(norm=norm, cmap=MAP_CMAP)
     if roi.any():
         ax.contour(roi.astype(np.float32), levels=[0.5], colors=ROI_COLOUR, linewidths=1.2)
     fig.colorbar(shown, cax=cax).set_label("raw map value", fontsize=8)

@@ -53,7 +53,8 @@ def render_html(content: ReportContent) -> str:
     for name, rows in content.reproduce:
         parts.append(f"<h3>{_e(name)}</h3>" + _rows(rows))
     if content.commands:
-        parts.append("<p>Command line (replace INPUT and ROI_FILE):</p><pre>"
+        parts.append("<p>Command line (replace INPUT and ROI_FILE):</p>"
+                     "<pre style='white-space: pre-wrap; overflow-wrap: anywhere'>"
                      + _e("\n".join(content.commands)) + "</pre>")
     if content.cards:
         parts.append("<h2>Model cards</h2>")

@@ -29,6 +29,7 @@ def slice_score_rows(maps: Mapping[int, np.ndarray], rois: Any, *, pane: str = "
             seed = None if seed_maps is None else seed_maps.get(k)
             scores = score(maps[k], mask[k], seed_map=seed, p_value=p_value)
             rows.append({"input": input_hash, "series_uid": series_uid, "slice": int(k),
-                         "roi": name, "pane": pane, "model": model, "layer": layer,
-                         "target": target, "rank": rank, "method": method, **scores})
+                         "slice_number": int(k) + 1, "roi": name, "pane": pane,
+                         "model": model, "layer": layer, "target": target, "rank": rank,
+                         "method": method, **scores})
     return rows

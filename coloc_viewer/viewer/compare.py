@@ -1,4 +1,5 @@
-"""Qt-free logic of the compare window: studies, pane settings, computing and scaling maps.
+"""Qt-free logic of the compare window: studies, pane settings, links between the panes'
+view states, computing and scaling maps.
 
 Everything the compare window shows can be reproduced with these functions: a pane is a
 :class:`PaneSpec` (model, layer, target, ranking, map) applied to a :class:`Study` at one
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ from coloc_viewer.explain.choices import (
     map_of,
     methods_needed,
 )
+from coloc_viewer.imaging.roi import RoiSet
 from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.viewer.analysis import (
     AnalysisKey,
@@ -31,7 +34,6 @@ from coloc_viewer.viewer.analysis import (
     explain_slice,
     series_key,
 )
-from coloc_viewer.viewer.display import mask_outline
 from coloc_viewer.viewer.registry import ModelRegistry
 
 MAP_CHOICES: tuple[str, ...] = tuple(c for c, _label in map_choices())
@@ -40,29 +42,44 @@ SCALE_COMMON = "common"
 SCALE_IMAGE = "per-image"
 
 
-@dataclass(eq=False)
 class Study:
-    """One study shown in the compare window, with its own ROI (z, y, x bool)."""
+    """One study of the compare window: the volume and its ROI set (shared with the main
+    window when opened from it, so an ROI drawn in either is in both)."""
 
-    volume: Volume
-    roi: np.ndarray | None = None
-    label: str = ""
+    def __init__(self, volume: Volume, roi: np.ndarray | None = None, label: str = "", *,
+                 rois: Any = None) -> None:
+        self.volume = volume
+        if rois is None:
+            mask = np.zeros(volume.shape, bool) if roi is None else np.asarray(roi, bool)
+            if mask.shape != volume.shape:
+                raise ValueError(f"ROI shape {mask.shape} != volume shape {volume.shape}")
+            rois = RoiSet.from_mask(mask, volume.spacing, name="lesion")
+        self.rois = rois
+        self.label = label or str(volume.metadata.get("description") or "study")
 
-    def __post_init__(self) -> None:
-        if self.roi is None:
-            self.roi = np.zeros(self.volume.shape, bool)
-        self.roi = np.asarray(self.roi, dtype=bool)
-        if self.roi.shape != self.volume.shape:
-            raise ValueError(f"ROI shape {self.roi.shape} != volume shape {self.volume.shape}")
-        if not self.label:
-            self.label = str(self.volume.metadata.get("description") or "study")
+    @property
+    def roi(self) -> np.ndarray:
+        """The active ROI's mask (z, y, x bool), the one the score table summarises."""
+        if len(self.rois) == 0 or self.rois.active is None:
+            return np.zeros(self.volume.shape, bool)
+        return self.rois.mask()
+
+    def set_mask(self, mask: np.ndarray) -> None:
+        """Replace the active ROI's voxels (not undoable: a scripted replacement)."""
+        mask = np.asarray(mask, dtype=bool)
+        if len(self.rois) == 0:
+            self.rois.add("lesion", mask, record=False)
+        else:
+            self.rois.mask()[...] = mask
 
     @property
     def n_slices(self) -> int:
         return self.volume.shape[0]
 
     def largest_roi_slice(self) -> int:
-        areas = self.roi.reshape(self.roi.shape[0], -1).sum(axis=1)
+        areas = np.zeros(self.n_slices)
+        for r in self.rois:
+            areas += r.mask.reshape(self.n_slices, -1).sum(axis=1)
         return int(areas.argmax()) if areas.any() else self.n_slices // 2
 
 
@@ -159,9 +176,76 @@ def display_ranges(maps: Sequence[np.ndarray | None], mode: str,
     return out
 
 
-def roi_outline(mask2d: np.ndarray) -> np.ndarray:
-    """Boundary pixels of a 2-D mask (the main view's outline rule)."""
-    return mask_outline(mask2d)
+def fixed_map(saliency: np.ndarray) -> Any:
+    """A stand-in Explanation showing one given map (a script's or a test's own map)."""
+    sal = np.asarray(saliency, np.float32)
+    return SimpleNamespace(top_map=sal, seed_map=None, prediction={}, target=None,
+                           target_label="", top_channels=[(0, 0.0)], layer="", rank="",
+                           cam_map=lambda *_a, **_k: sal, channel_map=lambda *_a, **_k: sal)
+
+
+class Links:
+    """Forwards the events of linked view states (Qt-free): the shown slice, the window of
+    states on the same volume, and ROI edits of states sharing a RoiSet. ``slice`` and
+    ``window`` switch those links; ROI edits are always forwarded."""
+
+    def __init__(self) -> None:
+        self.slice = True
+        self.window = True
+        self._members: list[tuple[Any, dict[str, Any]]] = []
+        self._busy = False
+
+    def add(self, state: Any, *, views: bool = True) -> None:
+        """Link ``state``; ``views=False``: its ROI edits only (the main window's state)."""
+        hooks: dict[str, Any] = {"rois": lambda region: self._rois(state, region),
+                                 "roi_list": lambda _r: self._rois(state, None)}
+        if views:
+            hooks["slice"] = lambda k: self._slice(state, k)
+            hooks["window"] = lambda w: self._window(state, w)
+        for name, hook in hooks.items():
+            getattr(state.events, name).connect(hook)
+        self._members.append((state, hooks))
+
+    def remove(self, state: Any) -> None:
+        for member in [m for m in self._members if m[0] is state]:
+            for name, hook in member[1].items():
+                getattr(state.events, name).disconnect(hook)
+            self._members.remove(member)
+
+    def clear(self) -> None:
+        for state, _hooks in list(self._members):
+            self.remove(state)
+
+    def _others(self, state: Any, kind: str) -> list[Any]:
+        return [s for s, hooks in self._members if s is not state and kind in hooks]
+
+    def _forward(self, action: Any) -> None:
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            action()
+        finally:
+            self._busy = False
+
+    def _slice(self, state: Any, k: int) -> None:
+        if self.slice:
+            self._forward(lambda: [s.set_slice(k) for s in self._others(state, "slice")])
+
+    def _window(self, state: Any, window: Any) -> None:
+        if self.window:
+            self._forward(lambda: [s.set_window(window) for s in self._others(state, "window")
+                                   if s.volume is state.volume])
+
+    def _rois(self, state: Any, region: Any) -> None:
+        def redraw() -> None:
+            for other in self._others(state, "rois"):
+                if other.rois is state.rois:
+                    other.dirty_region = region
+                    other.events.rois.emit(region)
+                    other.dirty_region = None
+                    other.refresh_scores(p_value=not state.stroke_in_progress)
+        self._forward(redraw)
 
 
 def safe_stem(study: Study, slice_index: int, prefix: str = "coloc-compare") -> str:

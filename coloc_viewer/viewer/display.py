@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from coloc_viewer.imaging.display import robust_window as imaging_robust_window
+from coloc_viewer.report.overlay import overlay_alpha
 
 # OHIF's CT presets (centre, width), keys 1-5; MR studies use percentile-based presets.
 CT_PRESETS: tuple[tuple[str, float, float], ...] = (
@@ -133,9 +134,8 @@ def overlay_lut(opacity: float) -> np.ndarray:
     clean where the map is quiet) and rises to full ``opacity`` at 65 % of the scale."""
     lut = np.empty((256, 4), dtype=np.uint8)
     lut[:, :3] = colormap_lut()
-    level = np.arange(256) / 255.0
-    ramp = np.clip((level - 0.15) / 0.5, 0.0, 1.0)
-    lut[:, 3] = (ramp * (255.0 * float(opacity))).astype(np.uint8)
+    lut[:, 3] = (overlay_alpha(np.arange(256) / 255.0, 1.0) * (255.0 * float(opacity))
+                 ).astype(np.uint8)
     return lut
 
 

@@ -315,7 +315,7 @@ class ViewerState:
         """The worker-made overlay (rgba, low, high) if it fits the shown map and look."""
         hit = self._prepared_overlay
         ov = self.overlay
-        if hit is None or ov.normalisation != "image":
+        if hit is None or ov.normalisation != "image" or ov.fixed_range is not None:
             return None
         explanation, choice, opacity, rgba, low, high = hit
         if explanation is not self.explanation or choice != ov.choice or opacity != ov.opacity:
@@ -351,6 +351,8 @@ class ViewerState:
         current = self.current_map()
         if current is None:
             return None
+        if self.overlay.fixed_range is not None:
+            return self.overlay.fixed_range
         if self.overlay.normalisation == "common" and len(self.explanations) > 1:
             maps = [self.map_for(e) for e in self.explanations.values()]
             scale = CommonScale.calibrate([m for m in maps if m is not None])

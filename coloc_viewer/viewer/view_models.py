@@ -114,6 +114,7 @@ class OverlayModel(EventedModel):
     contour: bool = False
     normalisation: str = "image"
     threshold: float = 0.5
+    fixed_range: tuple[float, float] | None = None  # a compare window's common scale
 
 
 # Names kept for scripts written against the earlier state module.

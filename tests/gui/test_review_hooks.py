@@ -148,15 +148,18 @@ def test_roi_edits_reach_the_open_compare_window(qtbot, window, volume):
     compare = window.open_compare()
     qtbot.addWidget(compare)
     study = compare.studies[0]
+    assert study.rois is window.state.rois  # one ROI set: an edit in either is in both
     assert not study.roi.any()
+    pane = compare.panes[0]
+    pane.set_slice(window.state.slice_index)
     paint(window)
     np.testing.assert_array_equal(study.roi, window.state.rois.mask())
-    assert study.roi is not window.state.rois.mask()
+    assert (pane.outline_item.image[..., 3] > 0).any()  # the pane redrew the edit
     window.state.clear_slice()
     assert not study.roi.any()
+    assert not (pane.outline_item.image[..., 3] > 0).any()
     compare.close()
-    paint(window)  # a closed compare window is left alone
-    assert not study.roi.any()
+    assert not compare.links._members  # a closed compare window is left alone
 
 
 def test_model_layer_rank_and_map_come_back_when_the_study_reopens(

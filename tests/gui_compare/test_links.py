@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
@@ -85,8 +86,9 @@ def test_window_level_links_and_unlinks(make_window, study) -> None:
     assert w1 > w0 and c1 > c0
     for pane in win.panes:
         assert pane.window == pytest.approx((c1, w1))
-        lo, hi = pane.image_item.getLevels()
-        assert (lo, hi) == pytest.approx((c1 - w1 / 2, c1 + w1 / 2))
+        # the shared canvas windows in numpy: the grey image is the slice through (c1, w1)
+        np.testing.assert_array_equal(pane.image_item.image, pane.canvas.displayed_grey())
+        assert pane.state.window.center == pytest.approx(c1)
     win.link_window.setChecked(False)
     shift_drag(win.panes[0], -40, 0)
     assert win.panes[0].window[1] < w1
@@ -94,7 +96,6 @@ def test_window_level_links_and_unlinks(make_window, study) -> None:
 
 
 def test_open_compare_loads_studies_and_roi_files(qtbot, tmp_path) -> None:
-    import numpy as np
     from compare_fixtures import lesion_roi, phantom_study_volume
 
     from coloc_viewer.gui.compare_window import open_compare
@@ -113,7 +114,10 @@ def test_open_compare_loads_studies_and_roi_files(qtbot, tmp_path) -> None:
     assert k in (2, 3)  # opens where the ROI is largest
     outline = win.panes[1].outline_item.image[..., 3] > 0
     assert outline.any() and not (outline & ~lesion_roi(vol)[k]).any()
-    np.testing.assert_allclose(win.panes[0].image_item.image, vol.voxels[k])
+    from coloc_viewer.viewer.display import apply_window
+
+    np.testing.assert_array_equal(win.panes[0].image_item.image,
+                                  apply_window(vol.voxels[k], win.panes[0].state.window))
 
 
 def test_unknown_model_is_reported_in_the_table_not_raised(make_window, study, qtbot) -> None:

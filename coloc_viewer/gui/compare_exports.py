@@ -1,0 +1,119 @@
+"""Screenshots, case reports and the calibration file of the compare window (a mixin of
+:class:`~coloc_viewer.gui.compare_window.CompareWindow`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from coloc_viewer.gui.screenshot_painter import tiled, with_legend
+from coloc_viewer.report.legend import legend_lines
+from coloc_viewer.report.phi import PhiGuard, patient_identity
+from coloc_viewer.viewer.compare import SCALE_IMAGE, safe_stem
+
+
+class CompareExports:
+    """Methods of the compare window (uses its panes, studies, links and scale mode)."""
+
+    def scale_label(self, pane: Any) -> str:
+        if self.scale_mode() == SCALE_IMAGE or pane.display_range is None:
+            return SCALE_IMAGE
+        lo, hi = pane.display_range
+        src = "cohort calibration" if self.common_scale is not None else "common over panes"
+        return f"{src} [{lo:.3g}, {hi:.3g}]"
+
+    def pane_legend(self, pane: Any) -> list[str]:
+        spec = pane.spec()
+        scores = pane.result.scores if pane.result is not None else None
+        guard = PhiGuard(patient_identity(pane.study.volume))
+        lines = legend_lines(spec.model, spec.layer or "default layer", spec.method_label(),
+                             self.scale_label(pane), scores, target=spec.target, rank=spec.rank)
+        head = f"{pane.letter}: {guard.clean(pane.study.label)}, slice {pane.slice_index + 1}"
+        return [head, *lines]
+
+    def screenshot(self, legend: bool = True) -> QImage:
+        """All panes (canvas with colour bar) as laid out, each with its legend underneath."""
+        cells = [with_legend(p.canvas.grab().toImage(), self.pane_legend(p) if legend else [])
+                 for p in self.panes]
+        return tiled(cells, 2 if len(self.panes) == 4 else len(self.panes))
+
+    def save_screenshot(self, folder: str | Path, legend: bool = True) -> Path:
+        """Save :meth:`screenshot` as PNG under a PHI-free name in ``folder``."""
+        lead = self.panes[0]
+        path = Path(folder) / f"{safe_stem(lead.study, lead.slice_index)}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.screenshot(legend).save(str(path)):
+            raise OSError(f"could not write {path}")
+        return path
+
+    def case_reports(self) -> list[Any]:
+        """One CaseReport per study with the panes that show it (analysed panes only)."""
+        from coloc_viewer.report.case import MapPanel, case_report
+
+        reports = []
+        for study in self.studies:
+            panes = [p for p in self.panes if p.study is study and p.result is not None
+                     and p.result.slice_index == p.slice_index]
+            if not panes:
+                continue
+            k = panes[0].slice_index
+            panels, cards = [], {}
+            for p in panes:
+                if p.slice_index != k:
+                    continue
+                spec, res = p.spec(), p.result
+                expl = res.explanation
+                layer = expl.layer if expl is not None else (spec.layer or "")
+                cards[res.card.get("name", spec.model)] = res.card
+                panels.append(MapPanel(
+                    f"{p.letter}: {spec.model} / {layer} / {spec.method_label()}",
+                    res.saliency, res.scores, model=spec.model, layer=layer,
+                    method=spec.map_choice,
+                    target=expl.target if expl is not None else spec.target, rank=spec.rank,
+                    channel=res.channel,
+                    scale=None if self.scale_mode() == SCALE_IMAGE else p.display_range,
+                    scale_label=self.scale_label(p).split(" [")[0],
+                    prediction=expl.prediction if expl is not None else None))
+            c, w = panes[0].window
+            reports.append(case_report(
+                study.volume, k, study.roi, panels, model_cards=list(cards.values()),
+                window=(c, w), settings={
+                    "compare_links": {"slice": self.link_slice.isChecked(),
+                                      "zoom": self.link_zoom.isChecked(),
+                                      "window": self.link_window.isChecked()},
+                    "scale_mode": self.scale_mode()}))
+        return reports
+
+    def export_reports(self, folder: str | Path, include_phi: bool | None = None
+                       ) -> list[dict[str, Path]]:
+        from coloc_viewer.report.export import export_case
+
+        phi = self.phi_box.isChecked() if include_phi is None else include_phi
+        return [export_case(r, folder, include_phi=phi) for r in self.case_reports()]
+
+    def _choose_screenshot(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Save screenshot in")
+        if folder:
+            path = self.save_screenshot(folder)
+            self.status.showMessage(f"saved {path.name}", 5000)
+
+    def _choose_export(self) -> None:
+        if not self.case_reports():
+            QMessageBox.information(self, "Export report", "Analyse the panes first.")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export report to")
+        if folder:
+            written = self.export_reports(folder)
+            self.status.showMessage(f"exported {sum(len(w) for w in written)} files", 5000)
+
+    def _choose_calibration(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Common scale calibration", "",
+                                              "Calibration (*.json)")
+        if path:
+            try:
+                self.load_calibration(path)
+            except Exception as exc:  # InputError: one clear line
+                QMessageBox.warning(self, "Calibration", str(exc))
