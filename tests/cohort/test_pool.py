@@ -76,3 +76,26 @@ def test_pool_is_capped_by_tasks_and_cores(tmp_path):
         one.run([_task(f"c{i}", tmp_path) for i in range(8)], lambda t, r: None,
                 lambda t, r: None)
         assert len(one.procs) == 1  # 2 cores: this process and one more
+
+
+def test_warm_up_runs_at_the_lowest_priority_in_its_own_thread_only():
+    import sys
+    import threading
+
+    import pytest
+
+    from coloc_viewer.cohort import pool
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread nice is Linux behaviour")
+    seen = {}
+
+    def probe():
+        pool._warm_up(())
+        seen["warm"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    assert seen["warm"] == 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 19
