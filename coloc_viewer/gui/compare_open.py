@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from coloc_viewer.gui.compare_window import CompareWindow
 from coloc_viewer.viewer.compare import ModelRegistry, PaneSpec, Study
+from coloc_viewer.viewer.orientation import orientation_of, oriented
 
 
 def open_compare(images: Sequence[str], rois: Sequence[str | None] = (),
@@ -23,9 +26,12 @@ def open_compare(images: Sequence[str], rois: Sequence[str | None] = (),
 
     studies = []
     for i, path in enumerate(images):
-        volume = load_volume(path)
+        stored = load_volume(path)
+        volume = oriented(stored)  # standard display orientation
         roi_path = rois[i] if i < len(rois) else None
-        studies.append(Study(volume, load_roi(roi_path, like=volume) if roi_path else None))
+        mask = None if not roi_path else np.ascontiguousarray(
+            orientation_of(volume).to_display(load_roi(roi_path, like=stored)))
+        studies.append(Study(volume, mask))
     registry = ModelRegistry({Path(m).stem if m.endswith(".json") else m: m for m in models}
                              if models else None)
     return CompareWindow(studies, registry, n_panes=n_panes, specs=specs)

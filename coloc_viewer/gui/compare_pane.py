@@ -57,7 +57,7 @@ class ComparePane(QWidget):
         self.state.set_tool("wl")
         self.canvas = SliceView(self.state)  # the main view's canvas class
         self.scores = ScorePanel(self.state)
-        self.scores.setMaximumHeight(130)
+        self.scores.setMaximumHeight(220)
         self.canvas.vb.sigResized.connect(lambda _vb: self.fit())  # fit on every resize
         self._build(models)
         self.state.events.slice.connect(self._slice_moved)
@@ -120,6 +120,10 @@ class ComparePane(QWidget):
             self.rank_box.setItemData(i, RANK_HELP.get(rank, rank), 3)  # ToolTipRole
         self.map_box = QComboBox()
         self.map_box.addItems(MAP_CHOICES)
+        for box in (self.model_box, self.layer_box, self.map_box):  # long card paths
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(10)
         for box, tip in ((self.model_box, "Model of this pane (the session's registry)"),
                          (self.layer_box, "Layer whose feature maps are captured"),
                          (self.target_box, "Target class (predicted by default)"),

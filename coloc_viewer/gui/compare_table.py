@@ -29,6 +29,7 @@ class CompareTable(QTableWidget):
     def set_panes(self, letters: Sequence[str]) -> None:
         self.setColumnCount(len(letters))
         self.setHorizontalHeaderLabels(list(letters))
+        self.setMinimumWidth(110 + 50 * len(letters))  # every pane's column readable
 
     def fill(self, panes: Sequence[Any], errors: dict[int, str],
              columns: Sequence[int] | None = None) -> None:

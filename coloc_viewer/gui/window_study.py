@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
 from coloc_viewer.gui.settings import add_recent, recent_studies, workspace_root
@@ -16,6 +17,7 @@ from coloc_viewer.viewer.analysis import (
     series_key,
 )
 from coloc_viewer.viewer.display import WindowLevel
+from coloc_viewer.viewer.orientation import oriented
 from coloc_viewer.viewer.study import (
     LoadStep,
     load_rois_for,
@@ -76,8 +78,10 @@ class StudyActions:
             self.statusBar().showMessage(f"Loading slices {step.done}/{step.total}")
 
     def _study_loaded(self, path: str, volume: Volume, presets: Any = None) -> None:
+        volume = oriented(volume)
         current = self.state.volume
-        if current is not None and current.voxels is volume.voxels:
+        if current is not None and current.shape == volume.shape and \
+                np.may_share_memory(current.voxels, volume.voxels):
             self.state.replace_volume(volume, presets)
             self._follow_in_compare()  # the decoded volume, not the loading one
             self.series_id = series_key(volume)
@@ -105,6 +109,7 @@ class StudyActions:
         The study's workspace is opened: ROIs autosaved for this series come back when no
         ROIs with content are given, and every later edit is autosaved. ``session``: one
         the loading worker opened already (None: autosave unavailable)."""
+        volume = oriented(volume)  # standard display orientation (a view; idempotent)
         self.series_id = series_key(volume)
         if session is False:
             restored_state = self._open_session(volume)

@@ -80,12 +80,14 @@ def series_key(volume: Any) -> str:
 def explain_slice(model: Any, volume: Any, key: AnalysisKey) -> SliceResult:
     """Run the explanation engine on one slice (blocking; call it from a worker)."""
     from coloc_viewer.explain.engine import explain
+    from coloc_viewer.viewer.orientation import shown_explanation, storage_of
 
     s = key.settings
     start = time.perf_counter()
-    ex = explain(model, volume, key.slice_index, layer=s.layer, target=s.target, rank=s.rank,
-                 methods=s.methods, top_k=s.top_k)
-    return SliceResult(key, ex, time.perf_counter() - start)
+    # the model sees the stored slice (as the CLI and the API do); maps come to the display
+    ex = explain(model, storage_of(volume), key.slice_index, layer=s.layer, target=s.target,
+                 rank=s.rank, methods=s.methods, top_k=s.top_k)
+    return SliceResult(key, shown_explanation(ex, volume), time.perf_counter() - start)
 
 
 def analyse_slices(model: Any, volume: Any, series: str, slices: Sequence[int],

@@ -49,7 +49,8 @@ def prepare_map(explanation: Any, choice: str, threshold: float,
         return None
     scorer = Scorer(saliency, threshold=threshold, seed_map=seed_for(explanation, choice))
     masks = list(masks or [])
-    scores = {name: scorer.update(mask, p_value=True) for name, mask in masks}
+    scores = {name: dict(scorer.update(mask, p_value=True), n_pixels=int(np.asarray(mask).size))
+              for name, mask in masks}
     overlay = None
     if opacity is not None:
         scaled, low, high = normalise_map(saliency)

@@ -14,6 +14,7 @@ import numpy as np
 from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.resources import demo_dir
 from coloc_viewer.viewer.display import presets_for
+from coloc_viewer.viewer.orientation import orientation_of, oriented, storage_of
 
 ROI_FILE_NAMES = ("rois.seg.dcm", "rois.nii.gz", "lesion.nii.gz")
 
@@ -70,7 +71,8 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
     if previous_session is not None:
         previous_session.close()  # flushes and fsyncs: not on the GUI thread
     try:
-        first = loader.volume if loader.volume is not None else preliminary_volume(loader)
+        first = oriented(loader.volume if loader.volume is not None
+                         else preliminary_volume(loader))  # standard display orientation
         # the empty ROI set (a mask as large as the volume) is made here, not in the GUI
         from coloc_viewer.viewer.roi_editing import new_roiset
 
@@ -100,7 +102,7 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
                 fresh = []
         if fresh:
             yield LoadStep("progress", fresh, *loader.progress)
-        volume = loader.result()
+        volume = oriented(loader.result())
         return volume, presets_for(volume.metadata.get("modality"), volume.voxels)
     finally:
         if loader.volume is None:
@@ -140,10 +142,36 @@ def load_rois_for(path: str | os.PathLike[str], volume: Volume) -> Any:
     """A RoiSet from a multi-ROI file (or an old single-mask file, as one ROI)."""
     from coloc_viewer.imaging.roi_io import load_rois
 
-    return load_rois(os.fspath(path), like=volume)
+    stored = storage_of(volume)
+    rois = load_rois(os.fspath(path), like=stored)  # files hold the stored grid
+    return regrid(rois, volume, orientation_of(volume).to_display)
 
 
 def save_rois_to(rois: Any, path: str | os.PathLike[str], volume: Volume) -> None:
+    """Write ``rois`` (on ``volume``'s display grid) on the stored grid of the series."""
     from coloc_viewer.imaging.roi_io import save_rois
 
-    save_rois(rois, os.fspath(path), like=volume)
+    stored = storage_of(volume)
+    save_rois(regrid(rois, stored, orientation_of(volume).to_storage), os.fspath(path),
+              like=stored)
+
+
+def regrid(rois: Any, like: Volume, mapping: Any) -> Any:
+    """A copy of ``rois`` on ``like``'s grid, each mask through ``mapping`` (flips/swap)."""
+    from coloc_viewer.imaging.roi import RoiSet
+
+    if orientation_is_identity(mapping):
+        return rois
+    out = RoiSet.for_volume(like)
+    for roi in rois:
+        copy = out.add(roi.name, np.ascontiguousarray(mapping(roi.mask)), color=roi.color,
+                       code=roi.code, category=roi.category, visible=roi.visible,
+                       locked=roi.locked, record=False)
+        copy.extra = dict(roi.extra)
+    out.active = rois.active
+    return out
+
+
+def orientation_is_identity(mapping: Any) -> bool:
+    probe = np.arange(6).reshape(1, 2, 3)
+    return bool(np.array_equal(mapping(probe), probe))
