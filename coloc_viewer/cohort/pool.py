@@ -59,18 +59,19 @@ def _serve(conn: Any, preload: tuple[str, ...], fn: TaskFn, active: Any,
     warm.start()
     warm.join()
     thread_budget(lambda: threads or max(1, cores // max(1, active.value)))
-    conn.send(("ready", None))
-    while True:
-        try:
+    try:
+        conn.send(("ready", None))
+        while True:
             msg, task = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg != "task":
-            return
-        try:
-            conn.send(("done", fn(task)))
-        except Exception as err:  # noqa: BLE001 - reported as this task's failure
-            conn.send(("error", reason_of(err)))
+            if msg != "task":
+                return
+            try:
+                reply = ("done", fn(task))
+            except Exception as err:  # noqa: BLE001 - reported as this task's failure
+                reply = ("error", reason_of(err))
+            conn.send(reply)
+    except (EOFError, OSError):  # the coordinating process is gone (killed): stop quietly
+        return
 
 
 @dataclass

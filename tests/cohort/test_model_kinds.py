@@ -164,12 +164,16 @@ def test_a_3d_model_gives_volume_rows(plain_cases, tmp_path):
     card = write_card(tmp_path, "r3d", module, architecture="monai:ResNet",
                       architecture_args=args, in_channels=1, spatial_dims=3,
                       input_size=[8, 48, 48], target_layer="layer3")
-    run = run_cohort(plain_cases, tmp_path / "out", _opts(card, roi_names=None),
+    run = run_cohort(plain_cases, tmp_path / "out",
+                     _opts(card, roi_names=None, principal_ratio=0.1, report=True),
                      stream=io.StringIO())
     assert run.n_failed == 0
-    # one row per case, unit and ROI; no slice
-    assert len(run.slices) == 2 * 2 * 2 and all(r["slice"] is None for r in run.slices)
+    # one row per case, unit (top map, Grad-CAM, principal-channel CAM) and ROI; no slice
+    assert len(run.slices) == 2 * 3 * 2 and all(r["slice"] is None for r in run.slices)
+    assert {r["method"] for r in run.slices} == {"top_map", "gradcam", "principal-gradcam"}
     assert all(r["index_slice"] is None and r["n_slices"] is None for r in run.cases)
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "thumbnail unavailable" not in report
     row = next(r for r in run.slices if r["case_id"] == "p0" and r["method"] == "gradcam"
                and r["roi"] == "lesion")
     vol = load_volume(plain_cases.parent / "p0_img.nii.gz")

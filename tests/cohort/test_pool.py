@@ -33,6 +33,8 @@ def fake_case(task: CaseTask) -> list[dict]:
         deadline = time.monotonic() + 120
         while not (folder / "crashed").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
+    elif task.case.case_id.startswith("slow") and not spawned:
+        time.sleep(0.5)  # tasks stay queued while the crash is noticed
     return [{"key": task.units[0].key, "case_id": task.case.case_id, "pid": os.getpid(),
              "threads": task.threads, "status": "ok"}]
 
@@ -47,12 +49,12 @@ def _run(backend: PoolBackend, tasks: list[CaseTask]) -> tuple[dict, dict]:
 
 def test_a_crashing_case_fails_alone_and_a_replacement_process_starts(tmp_path):
     tasks = [_task("hold", tmp_path), _task("crash", tmp_path)]
-    tasks += [_task(f"c{i}", tmp_path) for i in range(4)]
+    tasks += [_task(f"slow{i}", tmp_path) for i in range(6)]
     backend = PoolBackend(2, fn=fake_case, cores=2)
     ok, failed = _run(backend, tasks)
     assert list(failed) == ["crash"]
     assert "worker process stopped (exit code 3)" in failed["crash"]
-    assert sorted(ok) == sorted(["hold"] + [f"c{i}" for i in range(4)])
+    assert sorted(ok) == sorted(["hold"] + [f"slow{i}" for i in range(6)])
     assert ok["hold"]["pid"] == os.getpid()  # this process worked while the other started
     assert backend.respawns == 1
 
