@@ -149,7 +149,7 @@ def plain_cases(tmp_path_factory, helpers) -> Path:
 
 
 @pytest.mark.slow
-def test_a_3d_model_gives_volume_rows(plain_cases, tmp_path):
+def test_a_3d_model_gives_volume_rows(plain_cases, helpers, tmp_path):
     import torch
 
     import coloc_viewer as cv
@@ -184,6 +184,19 @@ def test_a_3d_model_gives_volume_rows(plain_cases, tmp_path):
     assert row["roi_pixels"] == int(np.asarray(roi).sum())
     assert row["relevance_mass"] == pytest.approx(want["relevance_mass"], rel=1e-4)
     assert row["dice"] == pytest.approx(want["dice"], rel=1e-4, abs=1e-9)
+
+    # a single-slice series cannot feed a 3-D model: a failed case with one sentence
+    img = np.random.default_rng(0).normal(100, 10, (1, 64, 64)).astype(np.float32)
+    mask = np.zeros((1, 64, 64), np.uint8)
+    mask[0, 20:30, 20:30] = 1
+    helpers.write_nifti(img, tmp_path / "one_img.nii.gz")
+    helpers.write_nifti(mask, tmp_path / "one_roi.nii.gz")
+    manifest = _manifest(tmp_path, "one.csv", "image,roi,case_id",
+                         ["one_img.nii.gz,one_roi.nii.gz,flat"])
+    run = run_cohort(manifest, tmp_path / "out1", _opts(card, roi_names=None),
+                     stream=io.StringIO())
+    (failure,) = run.summary["failures"]["list"]
+    assert "is a 3-D model and needs a volume of at least 2 slices" in failure["reason"]
 
 
 @pytest.mark.slow
