@@ -30,9 +30,28 @@ _API = {
 __all__ = sorted(_API) + ["__version__"]
 
 
+class _Explain:
+    """``coloc_viewer.explain(...)`` is :func:`coloc_viewer.explain.engine.explain`; other
+    attributes are the ``coloc_viewer.explain`` subpackage's (``coloc_viewer.explain.engine``).
+
+    The subpackage is imported first (it is light: no torch until its modules load), so the
+    import system never rebinds ``coloc_viewer.explain`` to the module afterwards."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return importlib.import_module(_API["explain"]).explain(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(importlib.import_module("coloc_viewer.explain"), name)
+
+    def __repr__(self) -> str:
+        return "<function coloc_viewer.explain (coloc_viewer.explain.engine.explain)>"
+
+
+importlib.import_module("coloc_viewer.explain")
+explain = _Explain()
+
+
 def __getattr__(name: str) -> Any:
-    if name == "explain":  # the subpackage is callable (see coloc_viewer/explain/__init__.py)
-        return importlib.import_module("coloc_viewer.explain")
     if name in _API:
         return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'coloc_viewer' has no attribute {name!r}")

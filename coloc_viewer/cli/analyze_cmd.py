@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 
 from coloc_viewer.errors import InputError
-from coloc_viewer.explain.ranking import CRITERIA
+from coloc_viewer.explain.choices import CRITERIA, METHODS
+from coloc_viewer.metrics.definitions import SCORE_KEYS
 
-METHOD_HELP = "gradcam (default), gradcam++, layercam, scorecam, scorecam:K (top-K), cam"
+METHOD_HELP = (", ".join(m + (" (default)" if m == "gradcam" else "") for m in METHODS)
+               + ", scorecam:K (top-K)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -135,8 +137,6 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-SCORE_KEYS = ("relevance_mass", "relevance_rank", "iou_top_n", "dice", "iou", "pointing_game",
-              "auroc", "p_value", "seed_overlap")
 
 
 def _text(out: dict[str, Any]) -> str:

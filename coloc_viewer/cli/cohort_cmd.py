@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-RANKS = ("contribution", "max", "mean", "gradient", "ablation")
+from coloc_viewer.explain.choices import RANKINGS
+
+RANKS = RANKINGS  # the one list (explain.choices)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -1,9 +1,8 @@
 """Feature-map capture, channel ranking, CAMs and common intensity scales (torch, no Qt).
 
-The package itself is callable: ``coloc_viewer.explain(model, volume, slice_index, ...)`` is
-:func:`coloc_viewer.explain.engine.explain`. The public API name and the subpackage share a
-name, and Python sets the package attribute when any ``coloc_viewer.explain.*`` module is
-imported; a callable module keeps ``coloc_viewer.explain(...)`` working either way.
+``coloc_viewer.explain(model, volume, slice_index, ...)`` (the public API) is
+:func:`coloc_viewer.explain.engine.explain`; ``coloc_viewer/__init__.py`` binds that name
+(see there). This package imports nothing heavy: torch loads with its modules.
 
 * ``engine``   -- ``explain(model, volume_or_{role: volume}, slice_index, ...)`` ->
   :class:`Explanation` (2-D and 3-D models, classification and segmentation)
@@ -20,19 +19,3 @@ imported; a callable module keeps ``coloc_viewer.explain(...)`` working either w
 
 See docs/explain.md.
 """
-
-from __future__ import annotations
-
-import sys
-import types
-from typing import Any
-
-
-class _CallablePackage(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from coloc_viewer.explain.engine import explain
-
-        return explain(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage

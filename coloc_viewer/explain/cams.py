@@ -17,9 +17,7 @@ from __future__ import annotations
 import torch
 
 from coloc_viewer.errors import ModelError
-
-GRADIENT_METHODS = ("cam", "gradcam", "gradcam++", "layercam")
-METHODS = GRADIENT_METHODS + ("scorecam",)
+from coloc_viewer.explain.choices import GRADIENT_METHODS, METHODS  # noqa: F401 (the one list)
 
 
 def spatial_axes(t: torch.Tensor) -> tuple[int, ...]:

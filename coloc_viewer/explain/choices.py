@@ -11,8 +11,10 @@ compare pane shows. One spelling everywhere:
 Rankings: :data:`RANKINGS` (the criteria of :mod:`coloc_viewer.explain.ranking`, the
 default first) with :data:`RANK_HELP`.
 
-Adding a CAM method: add it to :mod:`coloc_viewer.explain.cams` (``METHODS`` and its
-function); the viewer's chooser, the compare panes and the reports read it from here.
+The lists live here, torch-free, and :mod:`~coloc_viewer.explain.cams` and
+:mod:`~coloc_viewer.explain.ranking` import them. Adding a CAM method: its name here
+(``GRADIENT_METHODS``, a label in ``CAM_LABELS``) and its function in ``cams.gradient_cam``,
+plus a test; the viewer's chooser, the compare panes, the CLI and the reports read it.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from coloc_viewer.explain.cams import METHODS
-from coloc_viewer.explain.ranking import CRITERIA
+#: CAM methods computed from the captured gradients, and all CAM methods (explain.cams)
+GRADIENT_METHODS: tuple[str, ...] = ("cam", "gradcam", "gradcam++", "layercam")
+METHODS: tuple[str, ...] = GRADIENT_METHODS + ("scorecam",)
+#: channel ranking criteria (explain.ranking)
+CRITERIA: tuple[str, ...] = ("max", "mean", "gradient", "contribution", "ablation")
 
 SCORECAM = "scorecam:16"
 CAM_LABELS: dict[str, str] = {

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-CRITERIA = ("max", "mean", "gradient", "contribution", "ablation")
+from coloc_viewer.explain.choices import CRITERIA  # noqa: F401 (the one list)
 
 
 def _sp(t: torch.Tensor) -> tuple[int, ...]:

@@ -24,6 +24,20 @@ def choice_label(choice: str) -> str:
     return label(choice)
 
 
+def reader_warnings(volume: Any, card: Any, explanation: Any) -> dict[str, str]:
+    """What the viewer's banner and panel told the reader, for the report's settings."""
+    from coloc_viewer.viewer.domain import domain_warnings, target_note
+
+    out = {}
+    reasons = domain_warnings(volume, getattr(card, "expects", None))
+    if reasons:
+        out["out_of_domain"] = "outside what the model was made for: " + "; ".join(reasons)
+    note = target_note(explanation, card)
+    if note:
+        out["explained_class"] = note
+    return out
+
+
 def scale_label(display_range: tuple[float, float] | None, common: bool) -> str:
     if display_range is None:
         return "per-image"
@@ -69,7 +83,7 @@ def export_case_reports(volume: Any, slice_index: int, rois: Sequence[tuple[str,
             scores=dict(given) if given and given.get("p_value") is not None else None)
         report = case_report(volume, slice_index, roi2d, [panel],
                              model_cards=[card] if card is not None else [], window=window,
-                             roi_name=name)
+                             roi_name=name, settings=reader_warnings(volume, card, explanation))
         target = out if len(drawn) == 1 else out / f"roi-{n}"
         written += list(export_case(report, target, include_phi=include_phi).values())
     return written

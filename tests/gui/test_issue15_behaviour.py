@@ -103,7 +103,8 @@ def test_value_units_follow_the_modality():
     assert value_units({"modality": "PT", "units": "BQML"}) == "BQML"
 
 
-def test_a_study_outside_the_cards_expects_gets_a_banner(qtbot, window, pydicom_data):
+def test_a_study_outside_the_cards_expects_gets_a_banner(qtbot, window, pydicom_data,
+                                                         tmp_path):
     """pydicom's MR_small (64 x 64 brain) with the prostate demo model: a visible banner,
     and the negative predicted class is stated in the panel."""
     from gui_events import analyse, load_model
@@ -122,3 +123,9 @@ def test_a_study_outside_the_cards_expects_gets_a_banner(qtbot, window, pydicom_
         assert window.score_panel.note.isVisible()
         assert window.score_panel.note.text() == (
             f"Explaining class '{ex.target_label}', the model's prediction.")
+    window.state.set_tool("brush")
+    drag(window.view, [(30, 30), (34, 34)])
+    with qtbot.waitSignal(window.case_exported, timeout=60000) as blocker:
+        window.export_case_report(tmp_path)
+    html = next(p for p in blocker.args[0] if str(p).endswith(".html")).read_text()
+    assert "outside what the model was made for" in html and "matrix 64 x 64" in html
