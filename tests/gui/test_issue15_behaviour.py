@@ -4,6 +4,7 @@ unsaved edits, the live position readout follows the slice, modality units."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from gui_events import drag, open_study
 from PySide6.QtCore import Qt
@@ -129,3 +130,27 @@ def test_a_study_outside_the_cards_expects_gets_a_banner(qtbot, window, pydicom_
         window.export_case_report(tmp_path)
     html = next(p for p in blocker.args[0] if str(p).endswith(".html")).read_text()
     assert "outside what the model was made for" in html and "matrix 64 x 64" in html
+
+
+def test_autosaved_rois_win_over_the_roi_file_opened_with_the_study(qtbot, window, study_dir,
+                                                                    tmp_path, monkeypatch):
+    """The demo opens with its bundled ROI file; a reader's edits, autosaved, come back
+    on reopening instead of the bundled ROIs."""
+    from coloc_viewer import load_volume, save_roi
+
+    monkeypatch.setenv("COLOC_VIEWER_DATA_DIR", str(tmp_path / "data"))
+    stored = load_volume(str(study_dir))
+    bundled = np.zeros(stored.shape, bool)
+    bundled[:, 10:20, 10:20] = True
+    save_roi(bundled, tmp_path / "bundled.nii.gz", like=stored)
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        window.open_path(study_dir, rois=tmp_path / "bundled.nii.gz")
+    z = window.state.slice_index
+    assert window.state.rois.mask()[z, 15, 15]
+    window.state.set_tool("brush")
+    drag(window.view, [(60, 50), (62, 54)])
+    assert window.state.rois.mask()[z, 61, 52]
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        window.open_path(study_dir, rois=tmp_path / "bundled.nii.gz")
+    mask = window.state.rois.mask()
+    assert mask[z, 61, 52]  # the reader's stroke survived the reopen
