@@ -37,6 +37,13 @@ GLIBC_LIBS = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.
 # Not installed on the build machine, and not named by the libfoo.so.N -> libfooN rule.
 KNOWN_PACKAGES = {"libgdk-3.so.0": "libgtk-3-0", "libgtk-3.so.0": "libgtk-3-0",
                   "libGLX.so.0": "libglx0", "libGLdispatch.so.0": "libglvnd0"}
+# What Qt's xcb platform plugin needs at run time (Qt names them when they are missing):
+# always declared, also when the build host had them and PyInstaller copied them into the
+# bundle, so a workstation's window never depends on what the build machine happened to have.
+WINDOW_DEPENDS = ("libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-image0",
+                  "libxcb-render-util0", "libxkbcommon-x11-0", "libxcb-xkb1", "libxcb-randr0",
+                  "libxcb-shape0", "libxcb-shm0", "libxcb-sync1", "libxcb-xfixes0",
+                  "libx11-xcb1", "libfontconfig1")
 # Wheel-vendored libraries (auditwheel renames them with a hash): must be in the bundle.
 VENDORED = re.compile(r"[.-][0-9a-f]{8}\.so")
 LDD_LINE = re.compile(r"^\s*(\S+)\s+=>\s+(not found|\S+)")
@@ -112,6 +119,7 @@ def analyse(bundle: Path) -> dict[str, object]:
             recommends.add(package)
         else:
             depends.add(package)
+    depends.update(WINDOW_DEPENDS)
     major, minor = newest_glibc(files)
     glibc = f"{major}.{minor}"
     return {"glibc": glibc, "depends": [f"libc6 (>= {glibc})", *sorted(depends)],
