@@ -83,7 +83,9 @@ class AnalysisActions:
         return self.registry.get(name) if self.registry.is_loaded(name) else None
 
     def analysis_settings(self) -> AnalysisSettings | None:
-        return self.model_panel.settings()
+        """The state's analysis settings (the model panel writes its choices there)."""
+        self.state.set_analysis(self.model_panel.settings())
+        return self.state.analysis
 
     def _settings_changed(self) -> None:
         """Layer/target/rank/method or study changed: show cached maps for the new settings."""

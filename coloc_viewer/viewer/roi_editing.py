@@ -1,4 +1,5 @@
-"""The few calls the viewer makes into :mod:`coloc_viewer.imaging.roi` and ``roi_edit``."""
+"""ROI editing of a view: the tools' calls into :mod:`coloc_viewer.imaging.roi_edit` and
+the :class:`RoiEditing` part of the view state (strokes, undo/redo, fill, clear)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,110 @@ def changed_slice(step: Any) -> int | None:
     """The first slice an undone/redone mask step touched (None for list/property steps)."""
     z_range = getattr(step, "z_range", None)
     return None if z_range is None else int(z_range[0])
+
+
+class RoiEditing:
+    """The ROI tools of :class:`~coloc_viewer.viewer.state.ViewerState` (a mixin using its
+    ``rois``, ``volume``, ``slice_index``, ``tools``, ``events`` and ``refresh_scores``)."""
+
+    rois: Any
+    volume: Any
+    slice_index: int
+    slice: Any
+    tools: Any
+    events: Any
+    dirty_region: Any
+    _stroke_open: bool
+
+    def refresh_scores(self, p_value: bool = True, volume: bool = True) -> None:
+        raise NotImplementedError
+
+    @property
+    def stroke_in_progress(self) -> bool:
+        """A brush drag is going on (scores are live, p-values follow at its end)."""
+        return self._stroke_open
+
+    def active_roi(self) -> Any:
+        """The ROI the tools draw on (None when the set is empty)."""
+        if self.rois is None or self.rois.active is None:
+            return None
+        return self.rois[self.rois.active]
+
+    def active_roi_editable(self) -> bool:
+        roi = self.active_roi()
+        return roi is not None and not roi.locked
+
+    def begin_stroke(self) -> None:
+        """Group the following dabs into one undo step (one mouse drag)."""
+        if self.rois is not None and not self._stroke_open:
+            self.rois.history.begin_stroke("brush")
+            self._stroke_open = True
+
+    def end_stroke(self) -> None:
+        if self._stroke_open:
+            self.rois.history.end_stroke()
+            self._stroke_open = False
+            self.refresh_scores(p_value=True)
+
+    def dab(self, row: float, col: float, *, erase: bool = False) -> None:
+        """One brush (or eraser) disk of the current radius at (row, col) on this slice."""
+        if self.volume is None or not self.active_roi_editable():
+            return
+        opened = not self._stroke_open
+        self.begin_stroke()
+        region = paint_disk(self.rois, self.slice_index, row, col,
+                                 self.tools.brush_radius_mm, erase=erase)
+        if region is not None:
+            self.dirty_region = (self.slice_index, region[1], region[2])
+            self.events.rois.emit(self.dirty_region)
+            self.dirty_region = None
+        if opened:
+            self.end_stroke()
+        else:
+            self.refresh_scores(p_value=False)
+
+    def fill_polygon(self, vertices_rc: np.ndarray) -> None:
+        if self.volume is None or not self.active_roi_editable() or len(vertices_rc) < 3:
+            return
+        self._edit(lambda: polygon_fill(self.rois, self.slice_index,
+                                             np.asarray(vertices_rc)))
+
+    def fill_holes(self) -> None:
+        if self.active_roi_editable():
+            self._edit(lambda: fill_holes(self.rois, self.slice_index))
+
+    def clear_slice(self) -> None:
+        if self.active_roi_editable():
+            self._edit(lambda: clear_slice(self.rois, self.slice_index))
+
+    def undo(self) -> None:
+        self._history(self.rois.history.undo if self.rois is not None else None)
+
+    def redo(self) -> None:
+        self._history(self.rois.history.redo if self.rois is not None else None)
+
+    def _history(self, action: Any) -> None:
+        if action is None:
+            return
+        z = changed_slice(action())
+        if z is not None and z != self.slice_index:
+            self.slice.set(z)  # show where the change happened, like Slicer
+        self.events.roi_list.emit(self.rois)
+        self.events.rois.emit(None)
+        self.refresh_scores()
+
+    def _edit(self, operation: Any) -> None:
+        self.begin_stroke()
+        try:
+            operation()
+        finally:
+            self.rois.history.end_stroke()
+            self._stroke_open = False
+        self.events.rois.emit(None)
+        self.refresh_scores()
+
+    def rois_changed(self) -> None:
+        """Called after add/rename/recolour/show/hide/lock/delete or loading ROIs."""
+        self.events.roi_list.emit(self.rois)
+        self.events.rois.emit(None)
+        self.refresh_scores()

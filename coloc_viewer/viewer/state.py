@@ -15,12 +15,11 @@ import numpy as np
 
 from coloc_viewer.explain.scale import CommonScale
 from coloc_viewer.imaging.volume import Volume
-from coloc_viewer.viewer import roi_editing as edit
 from coloc_viewer.viewer.display import WindowLevel
 from coloc_viewer.viewer.events import Event
 from coloc_viewer.viewer.live_scores import LiveScores, pooled_volume_scores
 from coloc_viewer.viewer.maps import PreparedMap, prepare_map, same_masks, seed_for, select_map  # noqa: F401,E501
-from coloc_viewer.viewer.roi_editing import new_roiset
+from coloc_viewer.viewer.roi_editing import RoiEditing, new_roiset
 from coloc_viewer.viewer.tools import TOOLS  # noqa: F401  (re-exported)
 from coloc_viewer.viewer.view_models import (
     OverlayModel,
@@ -45,9 +44,10 @@ class ViewerEvents:
     overlay: Event = field(default_factory=Event)  # the OverlayModel
     explanation: Event = field(default_factory=Event)  # the shown slice's Explanation
     scores: Event = field(default_factory=Event)  # {roi name: scores}
+    analysis: Event = field(default_factory=Event)  # the AnalysisSettings (or None)
 
 
-class ViewerState:
+class ViewerState(RoiEditing):
     """Everything one view shows, without Qt."""
 
     def __init__(self) -> None:
@@ -68,6 +68,8 @@ class ViewerState:
         self.volume_scores: dict[str, dict[str, Any]] = {}
         self.outside: float | None = None  # share of the map's mass outside every ROI
         self.card: Any = None  # the shown model's card (its ``expects``, positive class)
+        #: what to compute (model, layer, target, ranking, CAM methods): the panel's choice
+        self.analysis: Any = None  # coloc_viewer.viewer.analysis.AnalysisSettings
         self._stroke_open = False
         self._maps: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
         self._prepared_scores: Any = None
@@ -174,96 +176,11 @@ class ViewerState:
     set_brush_radius = property(lambda self: self.tools.set_radius)
     grow_brush = property(lambda self: self.tools.grow)
 
-    # -- ROI editing (delegated to the RoiSet) --------------------------------------------
-    @property
-    def stroke_in_progress(self) -> bool:
-        """A brush drag is going on (scores are live, p-values follow at its end)."""
-        return self._stroke_open
-
-    def active_roi(self) -> Any:
-        """The ROI the tools draw on (None when the set is empty)."""
-        if self.rois is None or self.rois.active is None:
-            return None
-        return self.rois[self.rois.active]
-
-    def active_roi_editable(self) -> bool:
-        roi = self.active_roi()
-        return roi is not None and not roi.locked
-
-    def begin_stroke(self) -> None:
-        """Group the following dabs into one undo step (one mouse drag)."""
-        if self.rois is not None and not self._stroke_open:
-            self.rois.history.begin_stroke("brush")
-            self._stroke_open = True
-
-    def end_stroke(self) -> None:
-        if self._stroke_open:
-            self.rois.history.end_stroke()
-            self._stroke_open = False
-            self.refresh_scores(p_value=True)
-
-    def dab(self, row: float, col: float, *, erase: bool = False) -> None:
-        """One brush (or eraser) disk of the current radius at (row, col) on this slice."""
-        if self.volume is None or not self.active_roi_editable():
-            return
-        opened = not self._stroke_open
-        self.begin_stroke()
-        region = edit.paint_disk(self.rois, self.slice_index, row, col,
-                                 self.tools.brush_radius_mm, erase=erase)
-        if region is not None:
-            self.dirty_region = (self.slice_index, region[1], region[2])
-            self.events.rois.emit(self.dirty_region)
-            self.dirty_region = None
-        if opened:
-            self.end_stroke()
-        else:
-            self.refresh_scores(p_value=False)
-
-    def fill_polygon(self, vertices_rc: np.ndarray) -> None:
-        if self.volume is None or not self.active_roi_editable() or len(vertices_rc) < 3:
-            return
-        self._edit(lambda: edit.polygon_fill(self.rois, self.slice_index,
-                                             np.asarray(vertices_rc)))
-
-    def fill_holes(self) -> None:
-        if self.active_roi_editable():
-            self._edit(lambda: edit.fill_holes(self.rois, self.slice_index))
-
-    def clear_slice(self) -> None:
-        if self.active_roi_editable():
-            self._edit(lambda: edit.clear_slice(self.rois, self.slice_index))
-
-    def undo(self) -> None:
-        self._history(self.rois.history.undo if self.rois is not None else None)
-
-    def redo(self) -> None:
-        self._history(self.rois.history.redo if self.rois is not None else None)
-
-    def _history(self, action: Any) -> None:
-        if action is None:
-            return
-        z = edit.changed_slice(action())
-        if z is not None and z != self.slice_index:
-            self.slice.set(z)  # show where the change happened, like Slicer
-        self.events.roi_list.emit(self.rois)
-        self.events.rois.emit(None)
-        self.refresh_scores()
-
-    def _edit(self, operation: Any) -> None:
-        self.begin_stroke()
-        try:
-            operation()
-        finally:
-            self.rois.history.end_stroke()
-            self._stroke_open = False
-        self.events.rois.emit(None)
-        self.refresh_scores()
-
-    def rois_changed(self) -> None:
-        """Called after add/rename/recolour/show/hide/lock/delete or loading ROIs."""
-        self.events.roi_list.emit(self.rois)
-        self.events.rois.emit(None)
-        self.refresh_scores()
+    def set_analysis(self, settings: Any) -> None:
+        """The analysis settings chosen (an AnalysisSettings, or None without a model)."""
+        if settings != self.analysis:
+            self.analysis = settings
+            self.events.analysis.emit(settings)
 
     # -- explanation, map, scores --------------------------------------------------------
     def set_explanations(self, explanations: dict[int, Any]) -> None:

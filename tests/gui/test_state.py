@@ -103,3 +103,25 @@ def test_enrichment_is_mass_over_area_share():
 
     assert enrichment({"relevance_mass": 0.5, "n_roi": 25, "n_pixels": 100}) == 2.0
     assert enrichment({"relevance_mass": None, "n_roi": 25, "n_pixels": 100}) is None
+
+
+def test_view_model_events_carry_their_values():
+    from coloc_viewer.viewer.analysis import AnalysisSettings
+    from coloc_viewer.viewer.display import WindowLevel
+
+    state = ViewerState()
+    state.set_volume(__import__("coloc_viewer").Volume(np.zeros((4, 8, 8), np.float32)))
+    seen: dict[str, list] = {"slice": [], "window": [], "tool": [], "analysis": []}
+    state.events.slice.connect(seen["slice"].append)
+    state.events.window.connect(seen["window"].append)
+    state.events.tool.connect(lambda tools: seen["tool"].append(tools.tool))
+    state.events.analysis.connect(seen["analysis"].append)
+    state.set_slice(3)
+    state.set_window(WindowLevel(10.0, 20.0))
+    state.set_tool("eraser")
+    settings = AnalysisSettings("demo-clean", rank="max")
+    state.set_analysis(settings)
+    state.set_analysis(settings)  # unchanged: no second event
+    assert seen == {"slice": [3], "window": [WindowLevel(10.0, 20.0)], "tool": ["eraser"],
+                    "analysis": [settings]}
+    assert state.slice.number == 4 and state.window_model.readout() == "W 20  L 10"
