@@ -108,8 +108,8 @@ def render(window: Any, png: str | os.PathLike[str]) -> Path:
 def scores_summary(window: Any) -> dict[str, Any]:
     """The shown scores, JSON-ready: per ROI, plus the slice, model and map."""
     state = window.state
-    return {"slice": state.slice_index, "model": window.model_panel.current_model(),
-            "map": state.overlay.choice,
+    return {"slice": state.slice_index, "slice_number": state.slice_index + 1,
+            "model": window.model_panel.current_model(), "map": state.overlay.choice,
             "scores": {name: {k: v for k, v in s.items()} for name, s in state.scores.items()}}
 
 
