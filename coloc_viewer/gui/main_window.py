@@ -34,6 +34,7 @@ from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.viewer.analysis import (
     ResultCache,
 )
+from coloc_viewer.viewer.autosave import Autosave
 from coloc_viewer.viewer.domain import domain_warnings
 from coloc_viewer.viewer.registry import ModelRegistry
 from coloc_viewer.viewer.state import ViewerState
@@ -70,10 +71,8 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         self._after_model: list[Any] = []
         self._pending_rois: str | None = None
         self._loading_path = ""
-        self.session: Any = None  # coloc_viewer.workspace.session.StudySession
-        self._session_quiet = False
+        self.autosave = Autosave(self.state)  # the study's session (viewer.autosave)
         self._compare: Any = None
-        self._restoring: dict[str, Any] = {}  # model settings a reopened study waits for
         self.unsaved_edits = False  # ROI edits not yet saved to a file (Quit asks)
         self.ask_before_quit = QGuiApplication.platformName() != "offscreen"
 
@@ -145,11 +144,6 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         mp.cancel_requested.connect(self.cancel_analysis)
         self.view.hovered.connect(self._hover)
         self.state.events.slice.connect(self._slice_changed)
-        self.state.events.rois.connect(self._autosave_rois)
-        self.state.events.roi_list.connect(self._autosave_rois)
-        self.state.events.slice.connect(self._autosave_state)
-        self.state.events.window.connect(self._autosave_state)
-        self.model_panel.settings_changed.connect(self._autosave_state)
         self.state.events.explanation.connect(self._show_prediction)
         self.state.events.window.connect(
             lambda _w: self.status_labels["wl"].setText(self.state.window_model.readout()))
@@ -219,7 +213,7 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
             self._compare = None
         self.save_settings()
         self.runner.shutdown(3000)
-        self._close_session()
+        self.autosave.close()
         super().closeEvent(event)
 
     def show_error(self, title: str, err: Any) -> None:
@@ -265,7 +259,7 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         self.status_labels["value"].setText(f"{info['value']:.1f} {info['units']}".strip())
 
     def _mark_unsaved(self, _region: object = None) -> None:
-        if not self._session_quiet:
+        if not self.autosave.is_quiet:
             self.unsaved_edits = True
 
     def update_domain_banner(self) -> None:

@@ -22,7 +22,6 @@ from coloc_viewer.viewer.study import (
     LoadStep,
     load_rois_for,
     load_study,
-    open_session,
     save_rois_to,
 )
 
@@ -61,7 +60,7 @@ class StudyActions:
         self.statusBar().showMessage(f"Opening {Path(path).name}…")
         self._loading_path = path
         self.runner.submit("load", load_study, path, series, series is None, workspace_root(),
-                           self.session,
+                           self.autosave.session,
                            on_yield=self._load_step,
                            on_result=lambda result: self._study_loaded(path, *result),
                            on_error=lambda err: self.show_error("Cannot open study", err))
@@ -93,9 +92,8 @@ class StudyActions:
         log.info("study shown: %s, %s slices of %s x %s", volume.metadata.get("modality", "?"),
                  *volume.shape)
         if self._pending_rois:
-            autosaved = self.session is not None and \
-                self.session.restored_roiset() is not None
-            if autosaved:  # the reader's own edits win over a bundled ROI file
+            # the reader's own (autosaved) edits win over a bundled ROI file
+            if self.autosave.restored_roiset() is not None:
                 log.info("autosaved ROIs kept; the ROI file given with the study not loaded")
             else:
                 self.load_rois(self._pending_rois)
@@ -112,15 +110,13 @@ class StudyActions:
         volume = oriented(volume)  # standard display orientation (a view; idempotent)
         self.series_id = series_key(volume)
         if session is False:
-            restored_state = self._open_session(volume)
+            restored_state = self.autosave.open(volume, workspace_root())
         else:  # the loading worker closed the previous session and opened this one
-            self.session = session
-            restored_state = session.state if session is not None else {}
+            restored_state = self.autosave.adopt(session)
         if session is False and (rois is None or not any(r.mask.any() for r in rois)):
-            restored = self.session.restored_roiset() if self.session is not None else None
+            restored = self.autosave.restored_roiset()
             rois = restored if restored is not None else rois
-        self._session_quiet = True
-        try:
+        with self.autosave.quiet():
             self.state.set_volume(volume, rois, presets)
             z = restored_state.get("slice")
             if isinstance(z, int) and 0 <= z < volume.shape[0]:
@@ -128,8 +124,6 @@ class StudyActions:
             win = restored_state.get("window")
             if isinstance(win, list | tuple) and len(win) == 2:
                 self.state.set_window(WindowLevel(float(win[0]), float(win[1])))
-        finally:
-            self._session_quiet = False
         self.update_domain_banner()
         self.unsaved_edits = False
         self.status_labels["wl"].setText(self.state.window_model.readout())
@@ -140,34 +134,14 @@ class StudyActions:
         self._slice_changed()
         self.view.graphics.setFocus()  # slice keys work at once
 
-    def _open_session(self, volume: Volume) -> dict:
-        self._close_session()
-        self.session = open_session(volume, workspace_root())
-        return self.session.state if self.session is not None else {}
+    @property
+    def session(self) -> Any:
+        """The study's autosave session (None: unavailable)."""
+        return self.autosave.session
 
-    def _close_session(self) -> None:
-        if self.session is not None:
-            try:
-                self.session.close()
-            finally:
-                self.session = None
-
-    def _autosave_rois(self, _value: object = None) -> None:
-        if self.session is not None and not self._session_quiet and self.state.rois is not None:
-            self.session.rois_changed(self.state.rois)
-
-    def _autosave_state(self, _value: object = None) -> None:
-        if self.session is None or self._session_quiet or self.state.volume is None:
-            return
-        settings = self.analysis_settings()
-        w = self.state.window
-        chosen = {"model": settings.model if settings else None,
-                  "layer": settings.layer if settings else None,
-                  "rank": settings.rank if settings else None,
-                  "method": self.state.overlay.choice}
-        chosen.update(self._restoring)  # the model a reopened study asked for is loading
-        self.session.state_changed(slice=self.state.slice_index, window=[w.center, w.width],
-                                   **chosen)
+    @session.setter
+    def session(self, value: Any) -> None:
+        self.autosave.session = value
 
     def _restore_model_settings(self, saved: dict) -> None:
         """Bring back the model, layer, rank and map a reopened study was reviewed with."""
@@ -177,10 +151,10 @@ class StudyActions:
         if not self.registry.knows(name):
             log.info("the study's model is no longer available")
             return
-        self._restoring = {k: saved.get(k) for k in ("model", "layer", "rank", "method")}
+        self.autosave.pending = {k: saved.get(k) for k in ("model", "layer", "rank", "method")}
 
         def apply() -> None:
-            wanted, self._restoring = self._restoring, {}
+            wanted, self.autosave.pending = self.autosave.pending, {}
             if not wanted or self.model_panel.current_model() != wanted["model"]:
                 return
             mp = self.model_panel
@@ -251,8 +225,7 @@ class StudyActions:
     def save_rois(self, path: str | os.PathLike[str]) -> None:
         try:
             save_rois_to(self.state.rois, path, self.state.volume)
-            if self.session is not None:
-                self.session.saved_as(path)
+            self.autosave.saved_as(path)
             self.unsaved_edits = False
             self.statusBar().showMessage(f"Saved ROIs to {Path(path).name}", 5000)
         except Exception as err:
