@@ -108,9 +108,9 @@ def test_shipped_case_has_three_series_matching_the_card_roles():
 
 @pytest.fixture(scope="module")
 def model():
-    from coloc_viewer.model.loading import load_model
+    import coloc_viewer
 
-    return load_model("demo-mpmri", device="cpu")
+    return coloc_viewer.load_model("demo-mpmri", device="cpu")
 
 
 def test_card_loads_as_a_3d_multi_series_monai_model(model):
