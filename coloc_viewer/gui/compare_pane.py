@@ -28,13 +28,12 @@ from coloc_viewer.gui.slice_view import SliceView
 from coloc_viewer.viewer.compare import (
     MAP_CHOICES,
     RANKS,
+    Pane,
     PaneResult,
     PaneSpec,
     Study,
-    fixed_map,
 )
 from coloc_viewer.viewer.display import WindowLevel
-from coloc_viewer.viewer.state import ViewerState
 
 DEFAULT_LAYER = "(card default)"
 PREDICTED = "predicted"
@@ -51,10 +50,8 @@ class ComparePane(QWidget):
                  spec: PaneSpec | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.letter = letter
-        self.study = study
-        self.result: PaneResult | None = None
-        self.state = ViewerState()
-        self.state.set_tool("wl")
+        self.model = Pane(letter, study, spec or PaneSpec(models[0] if models else ""))
+        self.state = self.model.state
         self.canvas = SliceView(self.state)  # the main view's canvas class
         self.scores = ScorePanel(self.state)
         self.scores.setMaximumHeight(220)
@@ -64,8 +61,7 @@ class ComparePane(QWidget):
         self.state.events.window.connect(
             lambda w: self.window_changed.emit(float(w.center), float(w.width)))
         self.set_study(study)
-        if spec is not None:
-            self.set_spec(spec)
+        self.set_spec(self.model.spec)
 
     # -- the canvas, as the tests and the window address it --------------------------------
     @property
@@ -203,21 +199,26 @@ class ComparePane(QWidget):
         self.layer_box.blockSignals(False)
 
     def _spec_edited(self, *_: Any) -> None:
-        self.show_result(None)
-        self.state.set_overlay(choice=self.spec().map_choice)
+        self.model.set_spec(self.spec())
+        self._update_title()
         self.spec_changed.emit()
 
-    # -- slice, window, study --------------------------------------------------------------
+    # -- slice, window, study (the pane's Qt-free model holds them) ------------------------
+    @property
+    def study(self) -> Study:
+        return self.model.study
+
+    @property
+    def result(self) -> PaneResult | None:
+        return self.model.result
+
     def set_study(self, study: Study) -> None:
         """Show ``study`` (its volume and shared ROI set) at its largest-ROI slice."""
-        self.study = study
-        self.state.set_volume(study.volume, study.rois)
-        self.state.set_slice(study.largest_roi_slice())
-        self.show_result(None)
+        self.model.show_study(study)
+        self._update_title()
 
     def _slice_moved(self, k: int) -> None:
-        if self.result is not None and self.result.slice_index != k:
-            self.result = None
+        self.model.slice_moved()
         self._update_title()
         self.slice_changed.emit(int(k))
 
@@ -247,15 +248,9 @@ class ComparePane(QWidget):
     # -- map -------------------------------------------------------------------------------
     def show_result(self, result: PaneResult | None) -> None:
         """Show a computed pane (None: clear); the state scores every ROI live."""
-        self.result = result
-        if result is None:
-            self.state.set_explanations({})
-        else:
-            if result.layers:
-                self.set_layers(result.layers)
-            expl = result.explanation if result.explanation is not None \
-                else fixed_map(result.saliency)
-            self.state.set_explanations({result.slice_index: expl})
+        if result is not None and result.layers:
+            self.set_layers(result.layers)
+        self.model.set_result(result)
         self._update_title()
 
     def set_display_range(self, rng: tuple[float, float] | None) -> None:
@@ -266,16 +261,8 @@ class ComparePane(QWidget):
         self.state.set_overlay(opacity=float(opacity))
 
     def describe(self) -> str:
-        spec = self.spec()
-        text = f"{self.letter}: {spec.model} / {spec.layer or 'default layer'} / " \
-               f"{spec.method_label()} ({spec.rank})"
-        if self.result is not None and self.result.explanation is not None:
-            pred = self.result.explanation.prediction
-            probs = pred.get("probabilities") or []
-            p = probs[pred["index"]] if len(probs) > pred["index"] else None
-            text += f" -- predicts {pred.get('label')}" + (f" ({p:.2f})" if p is not None else "")
-        return text
+        return self.model.describe()
 
     def _update_title(self) -> None:
-        shown = self.result is not None and self.result.slice_index == self.slice_index
+        shown = self.model.shown_result is not None
         self.title.setText(self.describe() + ("" if shown else "  [not analysed]"))

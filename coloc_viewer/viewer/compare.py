@@ -35,6 +35,7 @@ from coloc_viewer.viewer.analysis import (
     series_key,
 )
 from coloc_viewer.viewer.registry import ModelRegistry
+from coloc_viewer.viewer.state import ViewerState
 
 MAP_CHOICES: tuple[str, ...] = tuple(c for c, _label in map_choices())
 RANKS = RANKINGS
@@ -123,6 +124,66 @@ class PaneResult:
         if self.explanation is None:
             return None
         return channel_of(self.explanation, self.spec.map_choice)
+
+
+@dataclass(eq=False)
+class Pane:
+    """One compare pane without Qt: a study seen through the pane's own view state (slice,
+    window, tool, overlay, per-ROI live scores) with the pane's settings and result."""
+
+    letter: str
+    study: Study
+    spec: PaneSpec
+    state: ViewerState = field(default_factory=ViewerState)
+    result: PaneResult | None = None
+
+    def __post_init__(self) -> None:
+        self.state.set_tool("wl")
+        self.show_study(self.study)
+
+    def show_study(self, study: Study) -> None:
+        """Show ``study`` (its volume and shared ROI set) at its largest-ROI slice."""
+        self.study = study
+        self.state.set_volume(study.volume, study.rois)
+        self.state.set_slice(study.largest_roi_slice())
+        self.set_result(None)
+
+    def set_spec(self, spec: PaneSpec) -> None:
+        """New settings: the old result no longer applies."""
+        self.spec = spec
+        self.set_result(None)
+        self.state.set_overlay(choice=spec.map_choice)
+
+    def set_result(self, result: PaneResult | None) -> None:
+        """Show a computed pane (None: clear); the state scores every ROI live."""
+        self.result = result
+        if result is None:
+            self.state.set_explanations({})
+            return
+        expl = result.explanation if result.explanation is not None \
+            else fixed_map(result.saliency)
+        self.state.set_explanations({result.slice_index: expl})
+
+    def slice_moved(self) -> None:
+        if self.result is not None and self.result.slice_index != self.state.slice_index:
+            self.result = None
+
+    @property
+    def shown_result(self) -> PaneResult | None:
+        """The result of the shown slice (None when not analysed)."""
+        res = self.result
+        return res if res is not None and res.slice_index == self.state.slice_index else None
+
+    def describe(self) -> str:
+        spec = self.spec
+        text = f"{self.letter}: {spec.model} / {spec.layer or 'default layer'} / " \
+               f"{spec.method_label()} ({spec.rank})"
+        if self.result is not None and self.result.explanation is not None:
+            pred = self.result.explanation.prediction
+            probs = pred.get("probabilities") or []
+            p = probs[pred["index"]] if len(probs) > pred["index"] else None
+            text += f" -- predicts {pred.get('label')}" + (f" ({p:.2f})" if p is not None else "")
+        return text
 
 
 def compute_pane(registry: ModelRegistry, study: Study, slice_index: int, spec: PaneSpec,

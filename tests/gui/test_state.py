@@ -125,3 +125,35 @@ def test_view_model_events_carry_their_values():
     assert seen == {"slice": [3], "window": [WindowLevel(10.0, 20.0)], "tool": ["eraser"],
                     "analysis": [settings]}
     assert state.slice.number == 4 and state.window_model.readout() == "W 20  L 10"
+
+
+def test_compare_panes_and_links_work_without_qt():
+    """Compare is N panes of (study, view state, settings); links forward the events."""
+    from coloc_viewer import Volume
+    from coloc_viewer.viewer.compare import Links, Pane, PaneResult, PaneSpec, Study
+    from coloc_viewer.viewer.display import WindowLevel
+
+    vol = Volume(np.random.default_rng(0).normal(100, 10, (5, 32, 32)).astype(np.float32))
+    study = Study(vol)
+    a, b = Pane("A", study, PaneSpec("m")), Pane("B", study, PaneSpec("m", map_choice="gradcam"))
+    links = Links()
+    links.add(a.state)
+    links.add(b.state)
+    a.state.set_slice(1)
+    assert b.state.slice_index == 1
+    b.state.set_window(WindowLevel(50.0, 30.0))
+    assert a.state.window == WindowLevel(50.0, 30.0)
+    saliency = np.zeros((32, 32), np.float32)
+    saliency[5:10, 5:10] = 1.0
+    for pane in (a, b):
+        pane.set_result(PaneResult(pane.spec, 1, saliency, {}))
+    a.state.set_tool("brush")
+    a.state.set_brush_radius(2.0)
+    a.state.dab(7.0, 7.0)  # drawn in pane A, on the study's shared ROI set
+    assert study.rois.mask()[1, 7, 7]
+    for pane in (a, b):
+        assert pane.state.scores["lesion"]["relevance_mass"] > 0.5
+    links.slice = False
+    a.state.set_slice(3)
+    assert b.state.slice_index == 1 and b.shown_result is not None
+    links.clear()
