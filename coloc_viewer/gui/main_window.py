@@ -38,6 +38,7 @@ from coloc_viewer.viewer.autosave import Autosave
 from coloc_viewer.viewer.domain import domain_warnings
 from coloc_viewer.viewer.registry import ModelRegistry
 from coloc_viewer.viewer.state import ViewerState
+from coloc_viewer.viewer.tools import TOOLS
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
             self.restoreState(layout)
         self._default_layout_pending = not isinstance(layout, QByteArray)
         tool = st.value("tools/tool", "brush")
-        if tool in ("wl", "brush", "eraser", "polygon"):
+        if tool in TOOLS:
             self.state.set_tool(str(tool))
         try:
             self.state.set_brush_radius(float(st.value("tools/brush_radius_mm", 4.0)))

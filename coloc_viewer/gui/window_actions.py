@@ -10,6 +10,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox, QToolBar, QWidget
 
+from coloc_viewer.viewer.tools import TOOL_LIST
+
 log = logging.getLogger("coloc_viewer.gui.main_window")  # one logger for the window's lines
 
 ROI_FILTER = "ROI files (*.seg.dcm *.dcm *.nii.gz *.nii *.nrrd *.seg.nrrd);;All files (*)"
@@ -95,15 +97,10 @@ class WindowActions:
         self.tool_group.setExclusive(True)
         self.tool_actions: dict[str, QAction] = {}
         s.events.tool.connect(lambda tools: self.tool_actions[tools.tool].setChecked(True))
-        for text, tool, key, tip in (
-            ("Window/level tool", "wl", "W", "Left-drag sets window (horizontal) and level "
-             "(vertical); Shift+left-drag does it with any tool"),
-            ("Brush", "brush", "B", "Paint the active ROI; radius in mm"),
-            ("Eraser", "eraser", "E", "Erase from the active ROI"),
-            ("Polygon / lasso", "polygon", "P", "Click points (Enter or double-click closes, "
-             "Esc cancels) or drag a lasso"),
-        ):
-            act = self._action(text, lambda tool=tool: s.set_tool(tool), key, tip, menu=t)
+        for spec in TOOL_LIST:  # the one tool vocabulary (viewer.tools)
+            tool = spec.name
+            act = self._action(spec.label, lambda tool=tool: s.set_tool(tool), spec.key,
+                               spec.tip, menu=t)
             act.setCheckable(True)
             act.setChecked(s.tools.tool == tool)
             self.tool_group.addAction(act)

@@ -15,12 +15,12 @@ class Tool:
 
 
 TOOL_LIST: tuple[Tool, ...] = (
-    Tool("wl", "Window/level", "W", "Drag to change window (right = wider) and level (down = "
-                                    "higher)"),
-    Tool("brush", "Brush", "B", "Paint the active ROI with a disk of the brush radius"),
+    Tool("wl", "Window/level", "W", "Left-drag sets window (right = wider) and level (down "
+                                    "= higher); Shift+left-drag does it with any tool"),
+    Tool("brush", "Brush", "B", "Paint the active ROI with a disk of the brush radius (mm)"),
     Tool("eraser", "Eraser", "E", "Erase from the active ROI"),
-    Tool("polygon", "Polygon", "P", "Click corners (Enter or double-click closes) or drag a "
-                                     "lasso"),
+    Tool("polygon", "Polygon / lasso", "P", "Click corners (Enter or double-click closes, Esc "
+                                             "cancels) or drag a lasso"),
 )
 TOOLS: tuple[str, ...] = tuple(t.name for t in TOOL_LIST)
 
