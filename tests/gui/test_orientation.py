@@ -145,3 +145,18 @@ def test_the_window_shows_anatomical_nii_in_standard_orientation(qtbot, window, 
     zyx = tuple(int(v) for v in orientation_of(shown).storage_index((z, r, c), shown.shape))
     assert on_disk[zyx]
     np.testing.assert_allclose(shown.index_to_lps((z, r, c)), stored.index_to_lps(zyx))
+
+
+CORONAL = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # cols L, rows F
+SAGITTAL = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # cols P, rows F
+
+
+@pytest.mark.parametrize("flip", [np.diag([1.0, 1.0, 1.0]), np.diag([-1.0, 1.0, 1.0]),
+                                  np.diag([1.0, -1.0, 1.0]), np.diag([-1.0, -1.0, 1.0])])
+def test_coronal_and_sagittal_slices_show_the_head_up(flip):
+    coronal = oriented(_volume(CORONAL @ flip))
+    labels = orientation_labels(coronal.direction)
+    assert labels["top"].startswith("H") and labels["left"].startswith("R")
+    sagittal = oriented(_volume(SAGITTAL @ flip))
+    labels = orientation_labels(sagittal.direction)
+    assert labels["top"].startswith("H") and labels["left"].startswith("A")
