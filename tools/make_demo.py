@@ -53,7 +53,7 @@ def write_case(name: str, seed: int, marker: str, description: str, out: Path) -
         study_uid=generate_uid(entropy_srcs=[uid, "study"]),
         series_uid=generate_uid(entropy_srcs=[uid, "series"]),
         frame_of_reference_uid=generate_uid(entropy_srcs=[uid, "for"]),
-        patient_name="DEMO^PHANTOM", patient_id=f"DEMO-{name}", window=(450.0, 900.0),
+        patient_name="SYNTHETIC^PHANTOM", patient_id=f"SYNTH-{name[-2:]}", window=(450.0, 900.0),
     )
     volume = load_volume(folder / "dicom")
     rois = RoiSet.for_volume(volume)
@@ -74,7 +74,7 @@ def write_case(name: str, seed: int, marker: str, description: str, out: Path) -
         info["series"] = write_diffusion_series(
             mp_case, folder, study_uid=generate_uid(entropy_srcs=[uid, "study"]),
             frame_of_reference_uid=generate_uid(entropy_srcs=[uid, "for"]), uid_seed=uid,
-            patient_name="DEMO^PHANTOM", patient_id=f"DEMO-{name}", suffix=f" {name}")
+            patient_name="SYNTHETIC^PHANTOM", patient_id=f"SYNTH-{name[-2:]}", suffix=f" {name}")
     (folder / "case.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
 
