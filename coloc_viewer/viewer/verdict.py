@@ -75,11 +75,17 @@ def verdict(scores_by_roi: dict[str, dict[str, Any]], outside: float | None = No
     parts = [_main_sentence(drawn, hits, chance_only, misses)]
     focus = _focus(drawn)
     if focus is not None and len(drawn) > 1:
-        parts.append(f"It concentrates most on the {focus[0]} ({focus[1]:.1f}x a uniform map).")
-    if outside is not None and outside > 0.5 and (hits or chance_only):
-        named = _join(hits or chance_only)
-        parts.append(f"Above chance on the {named}, but most of the map is elsewhere "
-                     f"({outside:.0%} outside every ROI).")
+        name, times = focus
+        p = drawn[name].get("p_value")
+        chance = "" if p is None else (f", above chance (p = {p:.3g})" if p < ALPHA
+                                       else f", not above chance (p = {p:.2g})")
+        parts.append(f"It concentrates most on the {name} ({times:.1f}x a uniform map{chance}).")
+    if outside is not None and outside > 0.5:
+        if hits or chance_only:
+            parts.append(f"Above chance on the {_join(hits or chance_only)}, but most of the "
+                         f"map is elsewhere ({outside:.0%} outside every ROI).")
+        else:
+            parts.append(f"Most of the map ({outside:.0%}) lies outside every ROI.")
     return " ".join(parts)
 
 
