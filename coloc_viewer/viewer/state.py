@@ -92,7 +92,9 @@ class ViewerState(RoiEditing):
     def window(self) -> WindowLevel:
         return self.window_model.window
 
-    presets = property(lambda self: self.window_model.presets)
+    @property
+    def presets(self) -> list[tuple[str, WindowLevel]]:
+        return self.window_model.presets
 
     @property
     def n_slices(self) -> int:
@@ -160,8 +162,12 @@ class ViewerState(RoiEditing):
     def step_slice(self, steps: int) -> None:
         self.set_slice(self.slice_index + int(steps))
 
-    set_window = property(lambda self: self.window_model.set)
-    apply_preset = property(lambda self: self.window_model.apply_preset)
+    def set_window(self, window: WindowLevel) -> None:
+        self.window_model.set(window)
+
+    def apply_preset(self, number: int) -> None:
+        """Keys 1-5: preset ``number`` (1-based)."""
+        self.window_model.apply_preset(number)
 
     def reset_window(self) -> None:
         if self.volume is not None:
@@ -172,9 +178,15 @@ class ViewerState(RoiEditing):
         self.window_model.drag(dx, dy)
 
     # -- tools ---------------------------------------------------------------------------
-    set_tool = property(lambda self: self.tools.set_tool)
-    set_brush_radius = property(lambda self: self.tools.set_radius)
-    grow_brush = property(lambda self: self.tools.grow)
+    def set_tool(self, tool: str) -> None:
+        self.tools.set_tool(tool)
+
+    def set_brush_radius(self, radius_mm: float) -> None:
+        self.tools.set_radius(radius_mm)
+
+    def grow_brush(self, steps: int) -> None:
+        """Shift+wheel and [ ]: 20 % per step."""
+        self.tools.grow(steps)
 
     def set_analysis(self, settings: Any) -> None:
         """The analysis settings chosen (an AnalysisSettings, or None without a model)."""
