@@ -44,8 +44,9 @@ from coloc_viewer.cohort.worker import (
     UnitSpec,
 )
 from coloc_viewer.errors import InputError, ModelError
+from coloc_viewer.explain.choices import RANKINGS
 
-RANKS = ("contribution", "max", "mean", "gradient", "ablation")
+RANKS = RANKINGS  # the default first
 PRINCIPAL_BASE = "gradcam"  # the principal-channel CAM re-sums Grad-CAM's w_k A_k
 
 

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from coloc_viewer.cohort.worker import SCORE_KEYS
+from coloc_viewer.metrics.definitions import SCORE_KEYS
 
-CONTINUOUS = ("relevance_mass", "relevance_rank", "iou_top_n", "dice", "iou", "auroc",
-              "seed_overlap")
+#: the scores summarised with means and CIs (the yes/no pointing game and the p-value
+#: are summarised as shares instead)
+CONTINUOUS = tuple(k for k in SCORE_KEYS if k not in ("pointing_game", "p_value"))
 GROUP = ("case_id", "label", "model", "layer", "rank", "method", "roi")
 
 SLICE_TYPES: dict[str, str] = {

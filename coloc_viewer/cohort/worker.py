@@ -18,9 +18,8 @@ import numpy as np
 
 from coloc_viewer.cohort.manifest import Case
 from coloc_viewer.errors import ColocError
+from coloc_viewer.metrics.definitions import SCORE_KEYS
 
-SCORE_KEYS = ("relevance_mass", "relevance_rank", "iou_top_n", "dice", "iou",
-              "pointing_game", "auroc", "p_value", "seed_overlap")
 TOP_MAP = "top_map"
 PRINCIPAL_PREFIX = "principal-"
 
