@@ -46,11 +46,11 @@ def main() -> None:
     import torchvision
     from PySide6.QtWidgets import QApplication
 
-    from coloc_viewer.viewer.compare import ModelRegistry, PaneSpec, Study, compute_pane
     from coloc_viewer.gui.compare_window import CompareWindow
     from coloc_viewer.imaging.volume import Volume
     from coloc_viewer.model.device import configure_threads
     from coloc_viewer.model.loading import wrap_module
+    from coloc_viewer.viewer.compare import ModelRegistry, PaneSpec, Study, compute_pane
 
     configure_threads()  # as the app does: all cores but one
     if os.environ.get("BENCH_THREADS"):

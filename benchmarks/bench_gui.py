@@ -92,13 +92,13 @@ def main() -> dict:
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
-    from coloc_viewer.viewer.analysis import AnalysisKey, explain_slice, list_model_layers
     from coloc_viewer.gui.main_window import MainWindow
     from coloc_viewer.gui.theme import apply_dark_theme
     from coloc_viewer.imaging.dicom_write import write_dicom_series
     from coloc_viewer.imaging.volume import Volume
     from coloc_viewer.metrics.scorer import Scorer
     from coloc_viewer.model.loading import load_model
+    from coloc_viewer.viewer.analysis import AnalysisKey, explain_slice, list_model_layers
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     apply_dark_theme(app)
