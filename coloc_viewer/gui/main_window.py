@@ -33,6 +33,7 @@ from coloc_viewer.gui.window_study import IMAGE_FILTER, ROI_FILTER, StudyActions
 from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.viewer.analysis import (
     ResultCache,
+    prediction_text,
 )
 from coloc_viewer.viewer.autosave import Autosave
 from coloc_viewer.viewer.domain import domain_warnings
@@ -242,9 +243,7 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
             self.status_labels["prediction"].setText("")
             self.model_panel.prediction.setText("No map on this slice.")
             return
-        pred = ex.prediction
-        prob = float(pred["probabilities"][pred["index"]])
-        text = f"{pred['label']} ({prob:.1%})"
+        text = prediction_text(ex.prediction)
         self.status_labels["prediction"].setText(text)
         self.model_panel.prediction.setText(
             f"Prediction: {text}\nLayer {ex.layer}, ranked by {ex.rank}")

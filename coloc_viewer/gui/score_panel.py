@@ -62,6 +62,10 @@ class ScorePanel(QWidget):
         self._fill(self.table, scores)
         self._fill(self.volume_table, self.state.volume_scores)
         has_volume = bool(self.state.volume_scores)
+        whole = getattr(self.state.explanation, "volume_explanation", None)
+        self.volume_label.setText("Volume (3-D model: its map of the whole volume)"
+                                  if whole is not None else
+                                  "Volume (pooled over analysed slices)")
         self.volume_label.setVisible(has_volume)
         self.volume_table.setVisible(has_volume)
         if self.state.explanation is None:

@@ -16,6 +16,8 @@ from coloc_viewer.viewer.analysis import (
     AnalysisSettings,
     SliceResult,
     analyse_slices,
+    cannot_run,
+    is_volume_model,
 )
 from coloc_viewer.viewer.maps import PreparedMap, prepare_map
 
@@ -116,6 +118,14 @@ class AnalysisActions:
             return
         settings = self.analysis_settings()
         model, volume = self.current_model(), self.state.volume
+        reason = cannot_run(model, volume)
+        if reason is not None:
+            self.show_error("Cannot analyse", reason)
+            return
+        if is_volume_model(model):  # one run explains every slice of the volume
+            slices = list(range(self.state.n_slices))
+            # every slice's entry shares the one volume explanation: keep them all
+            self.cache.capacity = max(self.cache.capacity, len(slices) + 64)
         missing = [z for z in slices
                    if self.cache.get(AnalysisKey(self.series_id, z, settings)) is None]
         for z in slices:
@@ -152,6 +162,8 @@ class AnalysisActions:
     def _analysis_step(self, step: tuple[int, int, SliceResult]) -> None:
         done, total, result = step
         self.cache.put(SliceResult(result.key, result.explanation, result.seconds))
+        if self.model_panel.progress.maximum() != total:
+            self.model_panel.progress.setMaximum(total)
         self.model_panel.progress.setValue(done)
         self._slice_result(result, rescore_volume=total == 1)
 

@@ -77,11 +77,87 @@ def series_key(volume: Any) -> str:
     return str(uid or getattr(volume, "source", "") or id(volume))
 
 
+def is_volume_model(model: Any) -> bool:
+    """True for a 3-D model: it explains the whole volume in one run."""
+    return int(getattr(getattr(model, "card", None), "spatial_dims", 2) or 2) == 3
+
+
+def cannot_run(model: Any, volume: Any) -> str | None:
+    """One sentence saying why ``model`` cannot run on the open study, or None."""
+    card = getattr(model, "card", None)
+    if card is None or volume is None:
+        return None
+    name = getattr(card, "name", None) or getattr(model, "name", "this model")
+    roles = [r.get("role") if isinstance(r, dict) else getattr(r, "role", str(r))
+             for r in (getattr(card, "inputs", None) or [])]
+    if len(roles) > 1:
+        return (f"Model '{name}' takes {len(roles)} series as input channels "
+                f"({', '.join(str(r) for r in roles)}); the viewer has one series open, "
+                "so it cannot run this model on this study.")
+    n_slices = int(volume.shape[0])
+    if is_volume_model(model) and n_slices < 2:
+        return (f"Model '{name}' is a 3-D model and needs a volume of at least 2 slices; "
+                f"this series has {n_slices}.")
+    return None
+
+
+def prediction_text(prediction: dict[str, Any]) -> str:
+    """"lesion (87.0%)" for a classifier, "lesion (4.2% of the pixels)" for segmentation."""
+    index, label = prediction.get("index"), prediction.get("label")
+    probs = prediction.get("probabilities")
+    if probs is not None and index is not None:
+        return f"{label} ({float(probs[index]):.1%})"
+    shares = prediction.get("pixel_shares")
+    if shares is not None and index is not None:
+        return f"{label} ({float(shares[index]):.1%} of the pixels)"
+    return str(label)
+
+
+class VolumeSlice:
+    """One slice ``z`` of a 3-D model's explanation of the whole volume: the maps of slice
+    ``z`` on demand (no model run); everything else is the volume explanation's."""
+
+    def __init__(self, volume_explanation: Any, z: int) -> None:
+        self.volume_explanation = volume_explanation
+        self.z = int(z)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "volume_explanation":  # not set yet (copy, pickle)
+            raise AttributeError(name)
+        return getattr(self.volume_explanation, name)
+
+    @property
+    def top_map(self) -> Any:
+        return self.channel_map(self.top_channel)
+
+    @property
+    def seed_map(self) -> Any:
+        return self.channel_map(self.top_channel, mode="nearest")
+
+    def channel_map(self, k: int, grid: str = "image", mode: str = "bilinear") -> Any:
+        """Channel ``k`` on slice ``z`` of the image grid; on the layer grid (thumbnails),
+        the layer's depth slice proportionally nearest to ``z``."""
+        whole = self.volume_explanation
+        if grid == "layer":
+            layer = whole.channel_map(k, grid="layer")
+            n_z, depth = int(whole.image_shape[0]), int(layer.shape[0])
+            d = min(depth - 1, max(0, int((self.z + 0.5) * depth / max(1, n_z))))
+            return layer[d]
+        return whole.channel_map(k, grid=grid, mode=mode, z=self.z)
+
+    def cam_map(self, method: str = "gradcam", grid: str = "image",
+                mode: str = "bilinear") -> Any:
+        return self.volume_explanation.cam_map(method, grid=grid, mode=mode, z=self.z)
+
+
 def explain_slice(model: Any, volume: Any, key: AnalysisKey) -> SliceResult:
     """Run the explanation engine on one slice (blocking; call it from a worker)."""
     from coloc_viewer.explain.engine import explain
     from coloc_viewer.viewer.orientation import shown_explanation, storage_of
 
+    if is_volume_model(model):  # one slice of a whole-volume run (compare panes, scripts)
+        whole, seconds = explain_volume(model, volume, key)
+        return SliceResult(key, VolumeSlice(whole, key.slice_index), seconds)
     s = key.settings
     start = time.perf_counter()
     # the model sees the stored slice (as the CLI and the API do); maps come to the display
@@ -100,6 +176,9 @@ def analyse_slices(model: Any, volume: Any, series: str, slices: Sequence[int],
     ``prepare(result)`` (if given) runs here, in the worker, and may return the display
     map and Scorer of a result (None to skip) so the GUI thread need not compute them.
     """
+    if is_volume_model(model):
+        yield from _analyse_volume(model, volume, series, slices, settings, cache, prepare)
+        return
     total = len(slices)
     for done, z in enumerate(slices, start=1):
         key = AnalysisKey(series, int(z), settings)
@@ -109,6 +188,43 @@ def analyse_slices(model: Any, volume: Any, series: str, slices: Sequence[int],
             result = SliceResult(result.key, result.explanation, result.seconds,
                                  prepare(result))
         yield done, total, result
+
+
+def _analyse_volume(model: Any, volume: Any, series: str, slices: Sequence[int],
+                    settings: AnalysisSettings, cache: ResultCache | None,
+                    prepare: Callable[[SliceResult], Any] | None,
+                    ) -> Iterator[tuple[int, int, SliceResult]]:
+    """A 3-D model: one run over the whole volume (unless cached), then one result per
+    slice of the volume, each a :class:`VolumeSlice` of that same explanation."""
+    n_slices = int(volume.shape[0])
+    whole = None
+    for z in slices:
+        hit = cache.get(AnalysisKey(series, int(z), settings)) if cache is not None else None
+        if hit is not None and isinstance(hit.explanation, VolumeSlice):
+            whole, seconds = hit.explanation.volume_explanation, hit.seconds
+            break
+    if whole is None:
+        key = AnalysisKey(series, int(slices[0]) if slices else 0, settings)
+        whole, seconds = explain_volume(model, volume, key)
+    for done, z in enumerate(range(n_slices), start=1):
+        result = SliceResult(AnalysisKey(series, z, settings), VolumeSlice(whole, z), seconds)
+        if prepare is not None:
+            result = SliceResult(result.key, result.explanation, result.seconds,
+                                 prepare(result))
+        yield done, n_slices, result
+
+
+def explain_volume(model: Any, volume: Any, key: AnalysisKey) -> tuple[Any, float]:
+    """Run a 3-D model once on the whole volume (blocking; call it from a worker): the
+    explanation with maps (z, y, x) on the display grid, and the seconds it took."""
+    from coloc_viewer.explain.engine import explain
+    from coloc_viewer.viewer.orientation import shown_explanation, storage_of
+
+    s = key.settings
+    start = time.perf_counter()
+    ex = explain(model, storage_of(volume), None, layer=s.layer, target=s.target,
+                 rank=s.rank, methods=s.methods, top_k=s.top_k)
+    return shown_explanation(ex, volume), time.perf_counter() - start
 
 
 def load_model_task(name_or_card: str) -> Iterator[str]:

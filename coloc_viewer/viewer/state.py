@@ -15,6 +15,7 @@ import numpy as np
 
 from coloc_viewer.explain.scale import CommonScale
 from coloc_viewer.imaging.volume import Volume
+from coloc_viewer.metrics.volume import score_volume
 from coloc_viewer.viewer.display import WindowLevel
 from coloc_viewer.viewer.events import Event
 from coloc_viewer.viewer.live_scores import LiveScores, pooled_volume_scores
@@ -74,6 +75,7 @@ class ViewerState(RoiEditing):
         self._maps: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
         self._prepared_scores: Any = None
         self._prepared_overlay: Any = None
+        self._volume_cache: Any = None  # (key, volume explanation, scores) of a 3-D model
         #: (z, rows, cols) touched by the edit being announced on ``events.rois``, or None
         #: when anything may have changed (views then redraw the whole slice).
         self.dirty_region: tuple[int, slice, slice] | None = None
@@ -321,8 +323,35 @@ class ViewerState(RoiEditing):
         self.events.scores.emit(self.scores)
 
     def _volume_scores(self) -> dict[str, dict[str, Any]]:
-        """Pooled scores over the analysed slices, for ROIs that span several slices."""
+        """Pooled scores over the analysed slices, for ROIs that span several slices; for a
+        3-D model the volume scores of its one map of the whole volume (3-D shifts)."""
+        whole = getattr(self.explanation, "volume_explanation", None)
+        if whole is not None and self.rois is not None:
+            return self._volume_model_scores(whole)
         if len(self.explanations) < 2 or self.rois is None:
             return {}
         maps = {z: self.map_for(e) for z, e in self.explanations.items()}
         return pooled_volume_scores(maps, self.rois, self.overlay.threshold)
+
+    def _volume_model_scores(self, whole: Any) -> dict[str, dict[str, Any]]:
+        """``score_volume(map, roi, shifts="3d")`` of every non-empty ROI for a 3-D model's
+        chosen map (the values ``explain.scoring.score_explanation`` gives), computed once
+        per map, threshold and ROI content."""
+        choice, threshold = self.overlay.choice, self.overlay.threshold
+        rois = [(r.name, r.mask) for r in self.rois if np.asarray(r.mask).any()]
+        key = (id(whole), choice, threshold,
+               tuple((n, hash(np.asarray(m, bool).tobytes())) for n, m in rois))
+        hit = self._volume_cache
+        if hit is not None and hit[0] == key and hit[1] is whole:
+            return dict(hit[2])
+        volume_map = select_map(whole, choice)
+        if volume_map is None:
+            return {}
+        seed = seed_for(whole, choice)
+        out = {}
+        for name, mask in rois:
+            res = score_volume(volume_map, mask, threshold=threshold, seed_map=seed,
+                               shifts="3d")
+            out[name] = dict(res["aggregate"])
+        self._volume_cache = (key, whole, out)
+        return dict(out)
