@@ -67,8 +67,11 @@ def x_session() -> Iterator[XSession]:
     """Xvfb on the first free display (``-displayfd``), stopped afterwards."""
     require_x_tools()
     read_fd, write_fd = os.pipe()
+    # -noreset: a desktop always has a session client; without one the server resets each
+    # time its last client (xdotool's polling) disconnects, and a program connecting during
+    # the reset is refused
     server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", SCREEN,
-                               "-nolisten", "tcp"], pass_fds=(write_fd,),
+                               "-nolisten", "tcp", "-noreset"], pass_fds=(write_fd,),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write_fd)
     try:

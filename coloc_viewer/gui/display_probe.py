@@ -114,6 +114,9 @@ def missing_libraries_message(missing: list[str], plugin: str = "xcb") -> str:
             f"(Debian/Ubuntu: sudo apt install {' '.join(packages)})")
 
 
+_HELD: dict[str, int] = {}  # display -> the probe's open xcb connection
+
+
 def _xcb_connect(display: str) -> str | None:
     """None when the X server at ``display`` accepts a connection, else why not."""
     name = ctypes.util.find_library("xcb") or "libxcb.so.1"
@@ -126,12 +129,19 @@ def _xcb_connect(display: str) -> str | None:
     xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
     xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
     conn = xcb.xcb_connect(display.encode(), None)
-    try:
-        error = xcb.xcb_connection_has_error(conn) if conn else -1
-    finally:
+    error = xcb.xcb_connection_has_error(conn) if conn else -1
+    if error != 0:
         if conn:
             xcb.xcb_disconnect(conn)
-    return None if error == 0 else f"the X display {display} refused the connection"
+        return f"the X display {display} refused the connection"
+    # Keep the connection until the process ends: an X server with no other client (a bare
+    # Xvfb or xinit kiosk) resets when its last client disconnects, and Qt connecting
+    # during that reset fails ("could not connect to display").
+    previous = _HELD.pop(display, None)
+    if previous is not None:
+        xcb.xcb_disconnect(previous)
+    _HELD[display] = conn
+    return None
 
 
 def x_display_reason(display: str, timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
