@@ -4,13 +4,12 @@ the original eager module's."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from model_cards_helper import write_card
+from model_cards_helper import analyze_json, write_card
 from pt2_helper import SkipNet, export_pt2
 
 import coloc_viewer
@@ -70,21 +69,8 @@ def test_custom_skip_module_matches_eager(skip_export) -> None:
 
 
 def test_export_card_analyze_cli(skip_export, tmp_path: Path, capsys) -> None:
-    import SimpleITK as sitk
-
-    from coloc_viewer.cli.main import main
-
     card, _ = skip_export
-    vox = np.random.default_rng(0).normal(100, 20, (3, 48, 48)).astype(np.float32)
-    sitk.WriteImage(sitk.GetImageFromArray(vox), str(tmp_path / "v.nii.gz"))
-    roi = np.zeros(vox.shape, np.uint8)
-    roi[1, 10:20, 10:20] = 1
-    sitk.WriteImage(sitk.GetImageFromArray(roi), str(tmp_path / "r.nii.gz"))
-    code = main(["analyze", str(tmp_path / "v.nii.gz"), "--roi", str(tmp_path / "r.nii.gz"),
-                 "--model", str(card), "--json"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    res = json.loads(out)
+    res = analyze_json(tmp_path, card, capsys)
     assert res["model"] == "skip" and res["layer"] == "block" and res["slice"] == 1
     assert len(res["top_channels"]) == 8 and "cam" in res["scores"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from model_cards_helper import write_card
+from model_cards_helper import analyze_json, write_card
 from safetensors.torch import save_file
 
 import coloc_viewer
@@ -154,26 +154,10 @@ def test_torchvision_args_override_num_classes() -> None:
      "features.denseblock3")])
 def test_analyze_cli_with_timm_and_monai_cards(tmp_path: Path, capsys, arch: str, args: dict,
                                                layer: str) -> None:
-    import json
-
-    import numpy as np
-    import SimpleITK as sitk
-
-    from coloc_viewer.cli.main import main
-
     torch.manual_seed(0)
     ref = build_architecture(arch, 2, 1, args)
     card = write_card(tmp_path, "m", architecture=arch, architecture_args=args,
                       weights=_save(ref, tmp_path, "m"), target_layer=layer)
-    vox = np.random.default_rng(0).normal(100, 20, (3, 48, 48)).astype(np.float32)
-    sitk.WriteImage(sitk.GetImageFromArray(vox), str(tmp_path / "v.nii.gz"))
-    roi = np.zeros(vox.shape, np.uint8)
-    roi[1, 10:20, 10:20] = 1
-    sitk.WriteImage(sitk.GetImageFromArray(roi), str(tmp_path / "r.nii.gz"))
-    code = main(["analyze", str(tmp_path / "v.nii.gz"), "--roi", str(tmp_path / "r.nii.gz"),
-                 "--model", str(card), "--json"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    res = json.loads(out)
+    res = analyze_json(tmp_path, card, capsys)
     assert res["layer"] == layer and len(res["prediction"]["probabilities"]) == 2
     assert res["top_channels"] and res["scores"]["cam"]
