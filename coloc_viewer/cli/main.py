@@ -20,6 +20,8 @@ SUBCOMMANDS = {
     "inspect": "coloc_viewer.cli.inspect_cmd",
     "analyze": "coloc_viewer.cli.analyze_cmd",
     "cohort": "coloc_viewer.cli.cohort_cmd",
+    "refine": "coloc_viewer.cli.refine_cmd",
+    "pacs": "coloc_viewer.cli.pacs_cmd",
 }
 
 

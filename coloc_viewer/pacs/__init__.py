@@ -1,0 +1,1 @@
+"""PACS client: DICOMweb and DIMSE search, retrieve into a per-user cache, and store."""

@@ -1,0 +1,1 @@
+"""ROI-guided fine-tuning: teach a model where to look (ActDiff, GradMask, RRR, masked)."""
