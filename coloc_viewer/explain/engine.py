@@ -128,7 +128,9 @@ def _prediction(card: Any, logits: torch.Tensor, seg: SegmentationTarget | None,
         return {"index": pred, "label": label(pred), "probabilities": probs.tolist()}, None
     mask = seg.label_map()
     on_image = tf.to_image_grid(mask, mode="nearest").astype(np.int64)
-    counts = np.bincount(on_image.ravel(), minlength=int(logits.numel()))
+    n = int(logits.numel())
+    counts = np.bincount(on_image.ravel(), minlength=max(n, 2))
+    counts = counts[1:2] if n == 1 else counts  # sigmoid: label 1 is its class (index 0)
     pred = seg.default_class()
     return {"index": pred, "label": label(pred),
             "pixel_shares": (counts / max(1, on_image.size)).tolist()}, mask

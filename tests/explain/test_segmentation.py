@@ -138,3 +138,65 @@ def test_3d_segmentation_keeps_the_mask_on_the_volume_grid(loaded_model) -> None
     c = e.target
     region = (labels == c) if (labels == c).any() else torch.ones_like(labels, dtype=bool)
     assert e.decomposition["logit"] == pytest.approx(float(out[c][region].sum()), rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def sigmoid_unet() -> nn.Module:
+    torch.manual_seed(13)
+    return UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(8, 16, 32),
+                strides=(2, 2), num_res_units=0).eval()
+
+
+def test_single_channel_target_is_the_logit_over_positive_pixels(sigmoid_unet) -> None:
+    """C == 1 (sigmoid): the class is predicted where the logit is > 0, and its score is
+    the logit summed there -- equal to SemanticSegmentationTarget with that mask."""
+    x = _x(4)
+    with torch.no_grad():
+        logit = sigmoid_unet(x)[0, 0]
+    positive = logit > 0
+    assert 0 < int(positive.sum()) < positive.numel()  # both sides exist: the rule matters
+    seg = SegmentationTarget()
+    info = resolve_layer(list_layers(sigmoid_unet, (1, 64, 64)), BOTTLENECK)
+    cap = LayerCapture(sigmoid_unet, info, x, reader=seg).capture(x, None, seg.default_class)
+    assert cap.target == 0 and seg.default_class() == 0
+    assert float(cap.logits[0]) == pytest.approx(float(logit[positive].sum()), rel=1e-5)
+    assert float(cap.logits[0]) != pytest.approx(float(logit.sum()), rel=1e-3)
+    np.testing.assert_array_equal(seg.label_map(), positive.numpy().astype(np.int16))
+    mask = positive.numpy().astype(np.float32)
+    targets = [SemanticSegmentationTarget(0, mask)]
+    layer = sigmoid_unet.get_submodule(BOTTLENECK)
+    with GradCAM(model=sigmoid_unet, target_layers=[layer]) as cam:
+        cam(input_tensor=x, targets=targets)
+        acts = cam.activations_and_grads.activations[0].cpu().numpy()
+        grads = cam.activations_and_grads.gradients[0].cpu().numpy()
+        ref = cam.get_cam_image(x, layer, targets, acts, grads, False)[0]
+    ours = weighted_sum(gradcam_weights(cap.grads), cap.acts).double().numpy()
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def test_single_channel_with_no_positive_pixel_uses_every_pixel(sigmoid_unet) -> None:
+    net = UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(8, 16),
+               strides=(2,), num_res_units=0).eval()
+    with torch.no_grad():
+        net.get_submodule("model.2.conv").bias[0] = -1e3  # never positive
+    x = _x(5)
+    seg = SegmentationTarget()
+    info = resolve_layer(list_layers(net, (1, 64, 64)), None, deepest=True)
+    cap = LayerCapture(net, info, x, reader=seg).capture(x, 0)
+    with torch.no_grad():
+        logit = net(x)[0, 0]
+    assert not (logit > 0).any()
+    assert float(cap.logits[0]) == pytest.approx(float(logit.sum()), rel=1e-5)
+    assert not seg.label_map().any()
+
+
+def test_explain_single_channel_segmentation_shares_and_mask(sigmoid_unet, loaded_model):
+    lm = loaded_model(sigmoid_unet, (64, 64), classes=("lesion",), task="segmentation")
+    vol = Volume(np.random.default_rng(6).normal(size=(2, 64, 64)).astype(np.float32))
+    e = explain(lm, vol, slice_index=0)
+    x, _ = lm.preprocess(vol.voxels[0], vol.spacing[1:])
+    with torch.no_grad():
+        positive = (sigmoid_unet(x)[0, 0] > 0).numpy()
+    np.testing.assert_array_equal(e.output_mask, positive.astype(np.int16))
+    assert e.prediction["index"] == 0 and e.prediction["label"] == "lesion"
+    assert e.prediction["pixel_shares"] == pytest.approx([positive.mean()])
