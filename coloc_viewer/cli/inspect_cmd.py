@@ -17,6 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--json", action="store_true",
                    help="one JSON object per series per line (series_uid, modality, "
                         "description, shape, spacing, origin, n_files, warnings, ...)")
+    p.add_argument("--show-identifiers", action="store_true",
+                   help="print series descriptions as stored; by default the patient's "
+                        "name, ID and accession number are removed from them")
     return p
 
 
@@ -24,13 +27,14 @@ def _fmt(values: list[float] | None, digits: int = 4) -> str:
     return "-" if values is None else " x ".join(f"{v:.{digits}g}" for v in values)
 
 
-def _table(infos: list[SeriesInfo]) -> str:
+def _table(infos: list[SeriesInfo], redact: bool = True) -> str:
     lines = [f"{'#':>2}  {'modality':<8} {'kind':<18} {'shape (z, y, x)':<18} "
              f"{'spacing mm (z, y, x)':<20} {'files':>5}  description / series"]
     for i, s in enumerate(infos, 1):
         shape = _fmt(s.shape) if s.shape else "-"
         lines.append(f"{i:>2}  {s.modality:<8} {s.kind:<18} {shape:<18} "
-                     f"{_fmt(s.spacing):<20} {s.n_files:>5}  {s.description or '-'}")
+                     f"{_fmt(s.spacing):<20} {s.n_files:>5}  "
+                     f"{(s.safe_description if redact else s.description) or '-'}")
         if s.series_key:
             lines.append(f"{'':>4}series: {s.series_key}")
         for w in s.warnings:
@@ -40,9 +44,10 @@ def _table(infos: list[SeriesInfo]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     infos = scan(args.path)
+    redact = not args.show_identifiers
     if args.json:
         for info in infos:
-            sys.stdout.write(json.dumps(info.to_dict()) + "\n")
+            sys.stdout.write(json.dumps(info.to_dict(redact)) + "\n")
     else:
-        sys.stdout.write(_table(infos) + "\n")
+        sys.stdout.write(_table(infos, redact) + "\n")
     return 0

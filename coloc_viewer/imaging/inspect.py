@@ -41,9 +41,12 @@ class SeriesInfo:
     #: that views outside the live viewer can redact the description
     identity: dict[str, str] = field(default_factory=dict, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, redact: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict; the description is redacted unless ``redact`` is False."""
         out = asdict(self)
         out.pop("identity", None)
+        if redact:
+            out["description"] = self.safe_description
         return out
 
     @property
