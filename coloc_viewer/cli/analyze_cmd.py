@@ -5,7 +5,8 @@ card with several input roles (``cli.model_inputs``).
 JSON (``--json``) keys: ``model, layer, slice`` (0-based; null for a 3-D model),
 ``slice_number`` (1-based, as people count), ``prediction {index, label, probabilities},
 target, rank, method, roi, top_channels [{channel, importance}] (10, best first),
-decomposition, scores {top_map: {...}, cam: {...}}``; for a file with several ROIs and no
+decomposition, scores {top_map: {...}, cam: {...}}``, and ``dicom_outputs {seg, sr}`` when
+``--seg`` / ``--sr`` wrote them (``cli.dicom_outputs``); for a file with several ROIs and no
 ``--roi-name``, ``scores.per_roi`` = ``{name: {top_map: {...}, cam: {...}}}`` as well
 (the top-level scores then use the file's first ROI).
 """
@@ -19,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from coloc_viewer.cli.dicom_outputs import add_options as add_dicom_options
+from coloc_viewer.cli.dicom_outputs import write_dicom_outputs
 from coloc_viewer.errors import InputError
 from coloc_viewer.explain.choices import CRITERIA, METHODS
 from coloc_viewer.metrics.definitions import SCORE_KEYS
@@ -49,6 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="another series for a model card with several input roles (IMAGE is "
                         "the first role; a role not given is matched among IMAGE's series)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_dicom_options(p)
     return p
 
 
@@ -124,6 +128,9 @@ def analyze(args: argparse.Namespace) -> dict[str, Any]:
         out["scores"]["per_roi"] = {roi.name: _scores_for(expl, cam_key,
                                                           np.asarray(roi.mask, bool))
                                     for roi in rois}
+    written = write_dicom_outputs(args, out, volume, rois, model.card)
+    if written:
+        out["dicom_outputs"] = written
     return out
 
 
