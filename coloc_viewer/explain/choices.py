@@ -11,10 +11,10 @@ compare pane shows. One spelling everywhere:
 Rankings: :data:`RANKINGS` (the criteria of :mod:`coloc_viewer.explain.ranking`, the
 default first) with :data:`RANK_HELP`.
 
-The lists live here, torch-free, and :mod:`~coloc_viewer.explain.cams` and
-:mod:`~coloc_viewer.explain.ranking` import them. Adding a CAM method: its name here
-(``GRADIENT_METHODS``, a label in ``CAM_LABELS``) and its function in ``cams.gradient_cam``,
-plus a test; the viewer's chooser, the compare panes, the CLI and the reports read it.
+CAM methods come from the registry of :mod:`coloc_viewer.explain.cams` (name, label,
+function in one entry), so the viewer's chooser, the compare panes, the CLI and the reports
+offer a newly registered method with no change here. Rankings live here, torch-free, and
+:mod:`~coloc_viewer.explain.ranking` imports them.
 """
 
 from __future__ import annotations
@@ -23,19 +23,32 @@ from typing import Any
 
 import numpy as np
 
-#: CAM methods computed from the captured gradients, and all CAM methods (explain.cams)
-GRADIENT_METHODS: tuple[str, ...] = ("cam", "gradcam", "gradcam++", "layercam")
-METHODS: tuple[str, ...] = GRADIENT_METHODS + ("scorecam",)
+from coloc_viewer.explain.cams import CAM_REGISTRY, GRADIENT_METHODS, METHODS
+from coloc_viewer.vocab import LiveMapping, LiveTuple
+
+__all__ = ["GRADIENT_METHODS", "METHODS", "CRITERIA", "SCORECAM", "CAM_LABELS", "CAM_METHODS",
+           "RANKINGS", "RANK_HELP", "N_RANKED", "map_choices", "label", "ranked_position",
+           "is_cam", "methods_needed", "channel_of", "map_of"]
+
 #: channel ranking criteria (explain.ranking)
 CRITERIA: tuple[str, ...] = ("max", "mean", "gradient", "contribution", "ablation")
 
 SCORECAM = "scorecam:16"
-CAM_LABELS: dict[str, str] = {
-    "cam": "CAM", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
-    "layercam": "Layer-CAM", "scorecam": "Score-CAM", SCORECAM: "Score-CAM (top-16)",
-}
+
+
+def _cam_labels() -> dict[str, str]:
+    out = {}
+    for m in CAM_REGISTRY.values():
+        out[m.name] = m.label
+        if m.choice != m.name:
+            out[m.choice] = m.viewer_label or f"{m.label} ({m.choice})"
+    return out
+
+
+#: label of every CAM spelling ("gradcam" -> "Grad-CAM", "scorecam:16" -> "Score-CAM (top-16)")
+CAM_LABELS: LiveMapping = LiveMapping(_cam_labels)
 #: the CAM choices a viewer offers (Score-CAM as its top-16 variant)
-CAM_METHODS: tuple[str, ...] = tuple(SCORECAM if m == "scorecam" else m for m in METHODS)
+CAM_METHODS: LiveTuple = LiveTuple(lambda: [m.choice for m in CAM_REGISTRY.values()])
 
 RANKINGS: tuple[str, ...] = ("contribution", *(c for c in CRITERIA if c != "contribution"))
 RANK_HELP: dict[str, str] = {
@@ -77,7 +90,8 @@ def is_cam(choice: str) -> bool:
 def methods_needed(choice: str) -> tuple[str, ...]:
     """The CAM methods an explanation must compute to show ``choice`` (Grad-CAM always)."""
     if is_cam(choice) and choice != "gradcam":
-        return ("gradcam", SCORECAM if choice == "scorecam" else choice)
+        name = choice.split(":", 1)[0]
+        return ("gradcam", CAM_REGISTRY[name].choice if choice == name else choice)
     return ("gradcam",)
 
 

@@ -18,12 +18,11 @@ import numpy as np
 import torch
 
 from coloc_viewer.errors import InputError, ModelError
-from coloc_viewer.explain.cams import GRADIENT_METHODS, METHODS, gradcam_weights, gradient_cam
+from coloc_viewer.explain.cams import METHODS, CamInputs, cam_method, compute_cam, gradcam_weights
 from coloc_viewer.explain.capture import LayerCapture, as_logits
 from coloc_viewer.explain.layers import list_layers, resolve_layer
 from coloc_viewer.explain.ranking import CRITERIA, decomposition, importance, order_of
 from coloc_viewer.explain.result import ALIASES, Explanation
-from coloc_viewer.explain.scorecam import scorecam
 from coloc_viewer.explain.targets import SegmentationTarget
 from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.model.input_stack import ModelInput, gather_inputs
@@ -62,8 +61,9 @@ def parse_method(method: str) -> tuple[str, int | None]:
     if name not in METHODS:
         raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)} "
                          "(scorecam:K for the top-K channels)")
-    if k and name != "scorecam":
-        raise InputError(f"only scorecam takes a channel count, not {method!r}")
+    if k and not cam_method(name).needs_forward:
+        raise InputError(f"only a method that re-runs the model (scorecam) takes a channel "
+                         f"count, not {method!r}")
     try:
         topk = int(k) if k else None
     except ValueError:
@@ -179,13 +179,10 @@ def explain(model: LoadedModel | str | os.PathLike[str], volume: VolumeInput,
                      run_suffix=lambda batch: cap_tool.run_suffix(x, batch))
     order = order_of(imp)
     cams: dict[str, np.ndarray] = {}
-    for name, k in parsed:
-        if name in GRADIENT_METHODS:
-            cams[name] = _np(gradient_cam(name, acts, grads), np.float32)
-        else:
-            chans = None if k is None else order[:k].tolist()
-            key = "scorecam" if k is None else f"scorecam:{k}"
-            cams[key] = _np(scorecam(module, x, acts, c, chans, reader=reader), np.float32)
+    for name, k in parsed:  # any registered CAM method (explain.cams)
+        chans = None if k is None else order[:k].tolist()
+        inputs = CamInputs(acts, grads, module, x, c, chans, reader)
+        cams[name if k is None else f"{name}:{k}"] = _np(compute_cam(name, inputs), np.float32)
 
     prediction, out_mask = _prediction(card, cap.logits, seg, tf)
     return Explanation(

@@ -1,5 +1,6 @@
 """Live scorer: everything that depends only on the map is computed once, per ROI only O(N).
 
+The formulas are the entries of the score registry (:mod:`coloc_viewer.metrics.definitions`).
 Built once per saliency map (pixel order, average ranks, positive part and its sum, the
 threshold set, the maxima, the seed support; the FFT of P on the first p-value request);
 :meth:`Scorer.update` then scores one ROI with gathers over the ROI's pixels plus, for the
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from coloc_viewer.metrics.definitions import SCORE_KEYS
+from coloc_viewer.metrics.definitions import SCORE_KEYS, SCORES
 from coloc_viewer.metrics.inputs import (
     as_map,
     as_mask,
@@ -129,25 +130,48 @@ class Scorer:
 
     def _scores(self, mask: np.ndarray, p_value: bool) -> dict[str, Any]:
         idx = np.flatnonzero(mask)
-        n = int(idx.size)
-        out = blank_scores(n, self.threshold, self.upsample_mode)
-        if n == 0:
+        out = blank_scores(int(idx.size), self.threshold, self.upsample_mode)
+        if idx.size == 0:
             return out
-        n_pixels = self._relevance.size
-        inside = float(self._relevance[idx].sum())
-        top_hits = int(np.count_nonzero(self._position[idx] < n))
-        out["relevance_rank"] = top_hits / n
-        out["iou_top_n"] = top_hits / (2 * n - top_hits)
-        out["pointing_game"] = bool(self._is_max[idx].any())
-        out["seed_overlap"] = int(np.count_nonzero(self._seed[idx])) / n
-        if n < n_pixels:
-            u = float(self._ranks[idx].sum()) - n * (n + 1) / 2.0
-            out["auroc"] = u / (n * (n_pixels - n))
-        if self._total > 0.0:
-            out["relevance_mass"] = inside / self._total
-            hits = int(np.count_nonzero(self._above[idx]))
-            out["dice"] = 2.0 * hits / (self._n_above + n)
-            out["iou"] = hits / (self._n_above + n - hits)
-            if p_value:
-                out["p_value"], out["n_shifts"] = self._shifts(mask, inside)
+        view = RoiView(self, mask, idx)
+        for definition in SCORES:  # the registry: one formula per score
+            if definition.compute is not None and (p_value or not definition.needs_shifts):
+                out[definition.key] = definition.compute(view)
+        if view.n_shifts is not None:
+            out["n_shifts"] = view.n_shifts
         return out
+
+
+class RoiView:
+    """What a score formula (:attr:`ScoreDefinition.compute`) sees for one ROI: flat arrays
+    over the map's pixels, built once per map by the Scorer, and the ROI's pixels ``idx``.
+
+    ``n`` ROI pixels of ``n_pixels``; ``relevance`` = P, ``total`` = sum P, ``inside`` = sum P
+    over R; ``position`` (0 = highest S, ties row-major), ``ranks`` (average ranks,
+    ascending), ``is_max``, ``above`` ({S >= t max S} or None), ``n_above``, ``seed``
+    (bool support of the seed map); ``top_hits`` and ``above_hits`` (counts in R);
+    ``shift_test()`` the p-value of the translation test (its shift count is kept)."""
+
+    def __init__(self, scorer: Scorer, mask: np.ndarray, idx: np.ndarray) -> None:
+        self.mask, self.idx, self.n = mask, idx, int(idx.size)
+        self.relevance = scorer._relevance
+        self.n_pixels = int(self.relevance.size)
+        self.total = scorer._total
+        self.inside = float(self.relevance[idx].sum())
+        self.position, self.ranks = scorer._position, scorer._ranks
+        self.is_max, self.above, self.n_above = scorer._is_max, scorer._above, scorer._n_above
+        self.seed = scorer._seed
+        self.n_shifts: int | None = None
+        self._scorer = scorer
+
+    @cached_property
+    def top_hits(self) -> int:
+        return int(np.count_nonzero(self.position[self.idx] < self.n))
+
+    @cached_property
+    def above_hits(self) -> int:
+        return 0 if self.above is None else int(np.count_nonzero(self.above[self.idx]))
+
+    def shift_test(self) -> float:
+        p, self.n_shifts = self._scorer._shifts(self.mask, self.inside)
+        return p

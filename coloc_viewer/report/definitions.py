@@ -8,11 +8,17 @@ P = max(S, 0), R the ROI and N its number of pixels.
 from __future__ import annotations
 
 from coloc_viewer.metrics.definitions import SCORES
+from coloc_viewer.vocab import LiveMapping
 
-SCORE_DEFINITIONS: dict[str, tuple[str, str]] = {
-    d.key: (d.label, d.definition + (f" ({d.source})" if d.source and d.source != "this project"
-                                     and d.source != "the seed repository" else ""))
-    for d in SCORES}
+
+def _definitions() -> dict[str, tuple[str, str]]:
+    own = ("", "this project", "the seed repository")  # no citation after these
+    return {d.key: (d.label, d.definition + ("" if d.source in own else f" ({d.source})"))
+            for d in SCORES}
+
+
+#: key -> (label, definition with its citation), a live view of the score registry
+SCORE_DEFINITIONS: LiveMapping = LiveMapping(_definitions)
 
 NULL_NOTE = ("An empty ROI or a map without positive values leaves the affected scores "
              "undefined (shown as 'n/a', JSON null).")
