@@ -151,6 +151,9 @@ class WindowActions:
                      menu=m)
         self._action("Load model…", self.load_model_dialog, None, "Load a model card (JSON)",
                      menu=m)
+        self._action("Series for inputs…", self.choose_series_dialog, None,
+                     "Choose which series of the study plays each input of a multi-series "
+                     "model (T2, ADC, DWI, …); remembered for the study", menu=m)
 
         h = mb.addMenu("&Help")
         self._action("Keyboard shortcuts", self.show_shortcuts, "F1", menu=h)

@@ -11,6 +11,8 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog
 
+from coloc_viewer.gui.series_roles_dialog import SeriesRolesDialog
+from coloc_viewer.gui.settings import workspace_root
 from coloc_viewer.viewer.analysis import (
     AnalysisKey,
     AnalysisSettings,
@@ -20,6 +22,14 @@ from coloc_viewer.viewer.analysis import (
     is_volume_model,
 )
 from coloc_viewer.viewer.maps import PreparedMap, prepare_map
+from coloc_viewer.viewer.series_roles import (
+    RoleInputs,
+    find_study_series,
+    is_multi_series,
+    plan_roles,
+    study_key,
+)
+from coloc_viewer.workspace.role_choices import RoleChoices
 
 log = logging.getLogger("coloc_viewer.gui.main_window")  # one logger for the window's lines
 
@@ -95,7 +105,7 @@ class AnalysisActions:
         if settings is None or self.state.volume is None:
             return
         had_map = self.state.explanation is not None
-        cached = self.cache.for_settings(self.series_id, settings)
+        cached = self.cache.for_settings(self.analysis_series(), settings)
         self.state.set_explanations({z: r.explanation for z, r in cached.items()})
         if self.state.explanation is None and (had_map or self.model_panel.auto.isChecked()):
             self.analyse_current()  # e.g. a CAM was chosen that this run did not compute
@@ -118,18 +128,25 @@ class AnalysisActions:
             return
         settings = self.analysis_settings()
         model, volume = self.current_model(), self.state.volume
-        reason = cannot_run(model, volume)
+        inputs = None
+        if is_multi_series(model.card):  # its other series: matched, asked or remembered
+            inputs = self.role_inputs_for(model)
+            if inputs is None:
+                self.choose_series_roles(model, then=lambda: self._analyse(slices, channel))
+                return
+        reason = cannot_run(model, volume, inputs)
         if reason is not None:
             self.show_error("Cannot analyse", reason)
             return
+        series = self.analysis_series(model)
         if is_volume_model(model):  # one run explains every slice of the volume
             slices = list(range(self.state.n_slices))
             # every slice's entry shares the one volume explanation: keep them all
             self.cache.capacity = max(self.cache.capacity, len(slices) + 64)
         missing = [z for z in slices
-                   if self.cache.get(AnalysisKey(self.series_id, z, settings)) is None]
+                   if self.cache.get(AnalysisKey(series, z, settings)) is None]
         for z in slices:
-            hit = self.cache.get(AnalysisKey(self.series_id, z, settings))
+            hit = self.cache.get(AnalysisKey(series, z, settings))
             if hit is not None:
                 self._slice_result(hit, show_time=len(slices) == 1, rescore_volume=False)
         if not missing:
@@ -139,11 +156,103 @@ class AnalysisActions:
         self.model_panel.progress.setRange(0, len(missing))
         self.model_panel.progress.setValue(0)
         self.model_panel.set_running(True)
-        self.runner.submit(channel, analyse_slices, model, volume, self.series_id, missing,
-                           settings, self.cache, self._preparer(),
+        self.runner.submit(channel, analyse_slices, model, volume, series, missing,
+                           settings, self.cache, self._preparer(), inputs,
                            on_yield=self._analysis_step,
                            on_error=lambda err: self.show_error("Analysis failed", err),
                            on_done=self._analysis_over)
+
+    # -- several series as input channels (card ``inputs``) ----------------------------------
+    def analysis_series(self, model: Any = None) -> str:
+        """The cache's series key: the open series, plus the series that play the other
+        roles of a multi-series model."""
+        model = model if model is not None else self.current_model()
+        inputs = self.role_inputs_for(model) if model is not None else None
+        return self.series_id if inputs is None else f"{self.series_id}|{inputs.signature}"
+
+    def role_inputs_for(self, model: Any) -> RoleInputs | None:
+        """The decided series of ``model``'s roles on the open study (None: not yet)."""
+        found = getattr(self, "_role_inputs", None)
+        if found is None or not is_multi_series(model.card):
+            return None
+        key, inputs = found
+        return inputs if key == (self.series_id, model.card.name) else None
+
+    def role_store(self) -> RoleChoices:
+        """Where the reader's role choices are remembered, per study (one root per window)."""
+        if getattr(self, "_role_store", None) is None:
+            self._role_store = RoleChoices(workspace_root())
+        return self._role_store
+
+    def choose_series_dialog(self) -> None:
+        """Model > Series for inputs…: ask which series plays each role of the model."""
+        name = self.model_panel.current_model()
+        if self.state.volume is None or name is None:
+            self.show_error("Series for inputs", "Open a study and choose a model first.")
+            return
+        if not self.registry.is_loaded(name):
+            self.select_model(name, then=self.choose_series_dialog)
+            return
+        model = self.current_model()
+        if not is_multi_series(model.card):
+            self.show_error("Series for inputs", f"Model '{model.card.name}' takes one "
+                            "series, the open one.")
+            return
+        self.choose_series_roles(model, ask=True)
+
+    def choose_series_roles(self, model: Any, then: Any = None, ask: bool = False) -> None:
+        """Find the study's series (in a worker), match them to ``model``'s roles and, when
+        a pattern matches none or several (or ``ask``), let the reader choose; then
+        ``then()`` (default: show the maps of the chosen series, if computed)."""
+        volume, card = self.state.volume, model.card
+        study = study_key(volume)
+
+        def planned(series: list[Any]) -> None:
+            if self.state.volume is not volume:
+                return  # another study was opened meanwhile
+            self._study_series = (self.series_id, series)
+            remembered = None if ask or study is None else self.role_store().get(study,
+                                                                                  card.name)
+            plan = plan_roles(card, volume, series, remembered)
+            if plan.reason is not None:
+                self.show_error("Cannot analyse", plan.reason)
+            elif plan.ready and not ask:
+                self._use_roles(model, plan, then, remember=False)
+            else:
+                dialog = SeriesRolesDialog(plan, self)
+                self.roles_dialog = dialog
+                dialog.accepted.connect(lambda: self._use_roles(model, dialog.plan(), then))
+                dialog.rejected.connect(lambda: self.statusBar().showMessage(
+                    "No series chosen for the model's inputs", 5000))
+                dialog.open()
+
+        cached = getattr(self, "_study_series", None)
+        if cached is not None and cached[0] == self.series_id:
+            planned(cached[1])
+            return
+        self.statusBar().showMessage("Looking for the study's other series…")
+        self.runner.submit("roles", find_study_series, volume, on_result=planned,
+                           on_error=lambda err: self.show_error("Cannot find series", err))
+
+    def _use_roles(self, model: Any, plan: Any, then: Any, remember: bool = True) -> None:
+        self._role_inputs = ((self.series_id, model.card.name), RoleInputs(plan))
+        study = study_key(self.state.volume)
+        if remember and study is not None:
+            try:
+                self.role_store().put(study, model.card.name, plan.remembered())
+            except OSError as err:
+                log.info("role choice not remembered: %s", err)
+        log.info("inputs of %s: %s", model.card.name, ", ".join(
+            f"{r}={(plan.by_key()[k].description or '?')}" for r, k in plan.assignment.items()))
+        if then is not None:
+            then()
+        else:
+            self._settings_changed()
+
+    def forget_study_series(self) -> None:
+        """A new study is shown: its roles are planned again (remembered choices stay)."""
+        self._role_inputs = None
+        self._study_series = None
 
     def _preparer(self) -> Any:
         """A worker-side function making the shown slice's display map and Scorer."""
@@ -169,7 +278,7 @@ class AnalysisActions:
 
     def _slice_result(self, result: SliceResult, show_time: bool = True,
                       rescore_volume: bool = True) -> None:
-        if (result.key.series != self.series_id
+        if (result.key.series != self.analysis_series()
                 or result.key.settings != self.analysis_settings()):
             return
         self.state.add_explanation(result.key.slice_index, result.explanation,

@@ -109,6 +109,7 @@ class StudyActions:
         the loading worker opened already (None: autosave unavailable)."""
         volume = oriented(volume)  # standard display orientation (a view; idempotent)
         self.series_id = series_key(volume)
+        self.forget_study_series()  # a multi-series model's roles are planned again
         if session is False:
             restored_state = self.autosave.open(volume, workspace_root())
         else:  # the loading worker closed the previous session and opened this one

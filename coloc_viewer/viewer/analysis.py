@@ -82,15 +82,17 @@ def is_volume_model(model: Any) -> bool:
     return int(getattr(getattr(model, "card", None), "spatial_dims", 2) or 2) == 3
 
 
-def cannot_run(model: Any, volume: Any) -> str | None:
-    """One sentence saying why ``model`` cannot run on the open study, or None."""
+def cannot_run(model: Any, volume: Any, inputs: Any = None) -> str | None:
+    """One sentence saying why ``model`` cannot run on the open study, or None. ``inputs``:
+    the :class:`~coloc_viewer.viewer.series_roles.RoleInputs` of a multi-series card (its
+    other series); without them such a card cannot run."""
     card = getattr(model, "card", None)
     if card is None or volume is None:
         return None
     name = getattr(card, "name", None) or getattr(model, "name", "this model")
     roles = [r.get("role") if isinstance(r, dict) else getattr(r, "role", str(r))
              for r in (getattr(card, "inputs", None) or [])]
-    if len(roles) > 1:
+    if len(roles) > 1 and inputs is None:
         return (f"Model '{name}' takes {len(roles)} series as input channels "
                 f"({', '.join(str(r) for r in roles)}); the viewer has one series open, "
                 "so it cannot run this model on this study.")
@@ -150,40 +152,51 @@ class VolumeSlice:
         return self.volume_explanation.cam_map(method, grid=grid, mode=mode, z=self.z)
 
 
-def explain_slice(model: Any, volume: Any, key: AnalysisKey) -> SliceResult:
+def model_input(volume: Any, inputs: Any = None) -> Any:
+    """What ``explain`` takes for the shown ``volume``: its stored volume, or ``{role:
+    volume}`` with the other roles' series of ``inputs`` (a RoleInputs; loaded here)."""
+    from coloc_viewer.viewer.orientation import storage_of
+
+    return storage_of(volume) if inputs is None else inputs.explain_input(volume)
+
+
+def explain_slice(model: Any, volume: Any, key: AnalysisKey,
+                  inputs: Any = None) -> SliceResult:
     """Run the explanation engine on one slice (blocking; call it from a worker)."""
     from coloc_viewer.explain.engine import explain
-    from coloc_viewer.viewer.orientation import shown_explanation, storage_of
+    from coloc_viewer.viewer.orientation import shown_explanation
 
     if is_volume_model(model):  # one slice of a whole-volume run (compare panes, scripts)
-        whole, seconds = explain_volume(model, volume, key)
+        whole, seconds = explain_volume(model, volume, key, inputs)
         return SliceResult(key, VolumeSlice(whole, key.slice_index), seconds)
     s = key.settings
     start = time.perf_counter()
     # the model sees the stored slice (as the CLI and the API do); maps come to the display
-    ex = explain(model, storage_of(volume), key.slice_index, layer=s.layer, target=s.target,
-                 rank=s.rank, methods=s.methods, top_k=s.top_k)
+    ex = explain(model, model_input(volume, inputs), key.slice_index, layer=s.layer,
+                 target=s.target, rank=s.rank, methods=s.methods, top_k=s.top_k)
     return SliceResult(key, shown_explanation(ex, volume), time.perf_counter() - start)
 
 
 def analyse_slices(model: Any, volume: Any, series: str, slices: Sequence[int],
                    settings: AnalysisSettings, cache: ResultCache | None = None,
                    prepare: Callable[[SliceResult], Any] | None = None,
-                   ) -> Iterator[tuple[int, int, SliceResult]]:
+                   inputs: Any = None) -> Iterator[tuple[int, int, SliceResult]]:
     """Generator over ``slices``: yields (done, total, result); cancellable between slices.
+    ``inputs``: the other series of a multi-series card (a RoleInputs).
 
     Cached results are yielded without running the model (the GUI thread stores them).
     ``prepare(result)`` (if given) runs here, in the worker, and may return the display
     map and Scorer of a result (None to skip) so the GUI thread need not compute them.
     """
     if is_volume_model(model):
-        yield from _analyse_volume(model, volume, series, slices, settings, cache, prepare)
+        yield from _analyse_volume(model, volume, series, slices, settings, cache, prepare,
+                                   inputs)
         return
     total = len(slices)
     for done, z in enumerate(slices, start=1):
         key = AnalysisKey(series, int(z), settings)
         hit = cache.get(key) if cache is not None else None
-        result = hit if hit is not None else explain_slice(model, volume, key)
+        result = hit if hit is not None else explain_slice(model, volume, key, inputs)
         if prepare is not None:
             result = SliceResult(result.key, result.explanation, result.seconds,
                                  prepare(result))
@@ -192,7 +205,7 @@ def analyse_slices(model: Any, volume: Any, series: str, slices: Sequence[int],
 
 def _analyse_volume(model: Any, volume: Any, series: str, slices: Sequence[int],
                     settings: AnalysisSettings, cache: ResultCache | None,
-                    prepare: Callable[[SliceResult], Any] | None,
+                    prepare: Callable[[SliceResult], Any] | None, inputs: Any = None,
                     ) -> Iterator[tuple[int, int, SliceResult]]:
     """A 3-D model: one run over the whole volume (unless cached), then one result per
     slice of the volume, each a :class:`VolumeSlice` of that same explanation."""
@@ -205,7 +218,7 @@ def _analyse_volume(model: Any, volume: Any, series: str, slices: Sequence[int],
             break
     if whole is None:
         key = AnalysisKey(series, int(slices[0]) if slices else 0, settings)
-        whole, seconds = explain_volume(model, volume, key)
+        whole, seconds = explain_volume(model, volume, key, inputs)
     for done, z in enumerate(range(n_slices), start=1):
         result = SliceResult(AnalysisKey(series, z, settings), VolumeSlice(whole, z), seconds)
         if prepare is not None:
@@ -214,15 +227,18 @@ def _analyse_volume(model: Any, volume: Any, series: str, slices: Sequence[int],
         yield done, n_slices, result
 
 
-def explain_volume(model: Any, volume: Any, key: AnalysisKey) -> tuple[Any, float]:
+def explain_volume(model: Any, volume: Any, key: AnalysisKey,
+                   inputs: Any = None) -> tuple[Any, float]:
     """Run a 3-D model once on the whole volume (blocking; call it from a worker): the
-    explanation with maps (z, y, x) on the display grid, and the seconds it took."""
+    explanation with maps (z, y, x) on the display grid, and the seconds it took. The model
+    sees the stored volume (with ``inputs``: every role's series on the first role's stored
+    grid); the maps come back on that grid and are shown through the display orientation."""
     from coloc_viewer.explain.engine import explain
-    from coloc_viewer.viewer.orientation import shown_explanation, storage_of
+    from coloc_viewer.viewer.orientation import shown_explanation
 
     s = key.settings
     start = time.perf_counter()
-    ex = explain(model, storage_of(volume), None, layer=s.layer, target=s.target,
+    ex = explain(model, model_input(volume, inputs), None, layer=s.layer, target=s.target,
                  rank=s.rank, methods=s.methods, top_k=s.top_k)
     return shown_explanation(ex, volume), time.perf_counter() - start
 
