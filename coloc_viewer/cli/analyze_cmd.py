@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from coloc_viewer.cli.dicom_outputs import add_options as add_dicom_options
-from coloc_viewer.cli.dicom_outputs import write_dicom_outputs
+from coloc_viewer.cli.dicom_outputs import check_dicom_options, write_dicom_outputs
 from coloc_viewer.errors import InputError
 from coloc_viewer.explain.choices import CRITERIA, METHODS
 from coloc_viewer.metrics.definitions import SCORE_KEYS
@@ -89,6 +89,7 @@ def analyze(args: argparse.Namespace) -> dict[str, Any]:
     from coloc_viewer.imaging.roi_io import load_rois
     from coloc_viewer.model.loading import default_model_name, load_model
 
+    check_dicom_options(args)
     name, k = parse_method(args.method)
     cam_key = name if k is None else f"{name}:{k}"
     given = parse_input_options(getattr(args, "input", None))

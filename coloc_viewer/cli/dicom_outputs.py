@@ -22,6 +22,17 @@ def add_options(p: argparse.ArgumentParser) -> None:
                         "referencing the SEG (--seg, or the --roi file when it is a SEG)")
 
 
+def check_dicom_options(args: argparse.Namespace) -> None:
+    """Refuse bad ``--seg`` / ``--sr`` before the model runs (one line naming the file)."""
+    seg_path, sr_path = getattr(args, "seg", None), getattr(args, "sr", None)
+    for given in (seg_path, sr_path):
+        if given and not str(given).lower().endswith(".dcm"):
+            raise InputError("DICOM outputs need the .dcm suffix", given)
+    if sr_path and not seg_path and not str(args.roi).lower().endswith(".dcm"):
+        raise InputError("--sr needs --seg OUT.dcm (the report references the SEG's "
+                         "segments) unless --roi is a DICOM SEG", sr_path)
+
+
 def write_dicom_outputs(args: argparse.Namespace, out: dict[str, Any], volume: Any, rois: Any,
                         card: Any) -> dict[str, str]:
     """Write what ``--seg`` / ``--sr`` ask for; returns {"seg": path, "sr": path} written."""
@@ -34,9 +45,7 @@ def write_dicom_outputs(args: argparse.Namespace, out: dict[str, Any], volume: A
     from coloc_viewer.report.dicom_sr import card_hash, save_score_report, score_rows_from_analysis
     from coloc_viewer.viewer.verdict import describe
 
-    for given in (seg_path, sr_path):
-        if given and not str(given).lower().endswith(".dcm"):
-            raise InputError("DICOM outputs need the .dcm suffix", given)
+    check_dicom_options(args)
     written: dict[str, str] = {}
     if seg_path:
         save_dicom_seg(rois, Path(seg_path), volume)
