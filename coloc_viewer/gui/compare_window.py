@@ -47,6 +47,7 @@ from coloc_viewer.viewer.compare import (
     PaneResult,
     PaneSpec,
     Study,
+    cached_pane,
     display_ranges,
 )
 from coloc_viewer.viewer.tools import TOOL_LIST
@@ -224,7 +225,9 @@ class CompareWindow(CompareExports, QMainWindow):
             pane.view.setYLink(lead if on else None)
 
     def _pane_slice(self, source: ComparePane, k: int) -> None:
+        self.show_cached([source])
         if source is not self.panes[0] and self.link_slice.isChecked():
+            self._fill_table()
             return  # the lead pane follows through the link and reports once
         self._sync_slider()
         self._fill_table()
@@ -277,6 +280,16 @@ class CompareWindow(CompareExports, QMainWindow):
             self._auto_timer.start()
 
     # -- model work ------------------------------------------------------------------------
+    def show_cached(self, panes: Sequence[ComparePane] | None = None) -> None:
+        """Show the panes' slices that the session cache holds (a 3-D model's one run
+        covers every slice), without running a model."""
+        for pane in self.panes if panes is None else panes:
+            if pane.model.shown_result is None:
+                hit = cached_pane(self.registry, pane.study, pane.slice_index, pane.spec(),
+                                  self._cache)
+                if hit is not None:
+                    pane.show_result(hit)
+
     def analyse(self) -> int:
         """Start computing every pane at its current slice; returns the request id."""
         if self._job is not None:

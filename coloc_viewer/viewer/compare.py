@@ -31,7 +31,11 @@ from coloc_viewer.viewer.analysis import (
     AnalysisKey,
     AnalysisSettings,
     ResultCache,
+    SliceResult,
+    VolumeSlice,
     explain_slice,
+    explain_volume,
+    is_volume_model,
     series_key,
 )
 from coloc_viewer.viewer.registry import ModelRegistry
@@ -186,31 +190,69 @@ class Pane:
         return text
 
 
+def explained(model: Any, volume: Volume, key: AnalysisKey,
+              cache: ResultCache | None) -> SliceResult:
+    """The explanation of ``key``, from ``cache`` when it is there. A 3-D model runs once
+    on the whole volume -- the main window's path -- and every slice of that one run goes
+    into the cache, so scrolling a pane never runs the model again."""
+    hit = None if cache is None else cache.get(key)
+    if hit is not None:
+        return hit
+    if not is_volume_model(model):
+        hit = explain_slice(model, volume, key)
+        if cache is not None:
+            cache.put(hit)
+        return hit
+    whole, seconds = explain_volume(model, volume, key)
+    n = int(volume.shape[0])
+    results = [SliceResult(AnalysisKey(key.series, z, key.settings), VolumeSlice(whole, z),
+                           seconds) for z in range(n)]
+    if cache is not None:
+        cache.capacity = max(cache.capacity, n + 64)  # keep every slice of the one run
+        for result in results:
+            cache.put(result)
+    return results[key.slice_index]
+
+
+def pane_result(registry: ModelRegistry, study: Study, slice_index: int, spec: PaneSpec,
+                hit: SliceResult, list_layers: bool = True) -> PaneResult:
+    """Score the chosen map of an explained slice against the study's ROI there
+    (``list_layers=False``: the layers only if known, so no dry run on the GUI thread)."""
+    from coloc_viewer.metrics.scores import score
+
+    expl = hit.explanation
+    saliency = map_of(expl, spec.map_choice)
+    seed = expl.seed_map if spec.map_choice == "top" else None
+    scores = score(saliency, study.roi[slice_index], seed_map=seed)
+    listed = registry.layers(spec.model) if list_layers else \
+        registry.known_layers(spec.model) or []
+    return PaneResult(spec, slice_index, np.asarray(saliency, np.float32), scores, expl,
+                      [name for name, _shape in listed], registry.get(spec.model).card.to_dict())
+
+
+def cached_pane(registry: ModelRegistry, study: Study, slice_index: int, spec: PaneSpec,
+                cache: ResultCache | None) -> PaneResult | None:
+    """The pane's result when the cache holds its slice (no model run), else None."""
+    if cache is None or not spec.model or not registry.is_loaded(spec.model):
+        return None
+    hit = cache.get(AnalysisKey(series_key(study.volume), int(slice_index), spec.settings()))
+    if hit is None or map_of(hit.explanation, spec.map_choice) is None:
+        return None
+    return pane_result(registry, study, slice_index, spec, hit, list_layers=False)
+
+
 def compute_pane(registry: ModelRegistry, study: Study, slice_index: int, spec: PaneSpec,
                  cache: ResultCache | None = None,
                  cancelled: Callable[[], bool] = lambda: False) -> PaneResult | None:
     """Explain ``slice_index`` of ``study`` as ``spec`` says and score the map against the
     study's ROI on that slice. Heavy (torch): call it off the GUI thread. ``cache`` is the
     session's one result cache (the main window's results are reused here)."""
-    from coloc_viewer.metrics.scores import score
-
     model = registry.get(spec.model)
     key = AnalysisKey(series_key(study.volume), int(slice_index), spec.settings())
-    hit = None if cache is None else cache.get(key)
-    if hit is None:
-        if cancelled():
-            return None
-        hit = explain_slice(model, study.volume, key)
-        if cache is not None:
-            cache.put(hit)
-    expl = hit.explanation
-    saliency = map_of(expl, spec.map_choice)
-    seed = expl.seed_map if spec.map_choice == "top" else None
-    roi2d = study.roi[slice_index]
-    scores = score(saliency, roi2d, seed_map=seed)
-    layers = [name for name, _shape in registry.layers(spec.model)]
-    return PaneResult(spec, slice_index, np.asarray(saliency, np.float32), scores, expl, layers,
-                      model.card.to_dict())
+    if (cache is None or cache.get(key) is None) and cancelled():
+        return None
+    return pane_result(registry, study, slice_index, spec, explained(model, study.volume,
+                                                                       key, cache))
 
 
 def display_ranges(maps: Sequence[np.ndarray | None], mode: str,

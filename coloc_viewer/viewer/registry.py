@@ -82,6 +82,11 @@ class ModelRegistry:
                 self._layers[name] = list_model_layers(self.get(name))
             return self._layers[name]
 
+    def known_layers(self, name: str) -> list[tuple[str, tuple[int, ...]]] | None:
+        """The layers when already listed (never runs the model), else None."""
+        with self._lock:
+            return self._layers.get(name)
+
     def load_task(self, name: str):  # noqa: ANN201 (a generator for a worker)
         """Worker generator: load ``name`` and list its layers; returns (model, layers)."""
         yield f"loading {name}"
