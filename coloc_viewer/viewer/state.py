@@ -20,7 +20,9 @@ from coloc_viewer.viewer.display import WindowLevel
 from coloc_viewer.viewer.events import Event
 from coloc_viewer.viewer.live_scores import LiveScores, pooled_volume_scores
 from coloc_viewer.viewer.maps import PreparedMap, prepare_map, same_masks, seed_for, select_map  # noqa: F401,E501
+from coloc_viewer.viewer.orientation import orientation_of
 from coloc_viewer.viewer.roi_editing import RoiEditing, new_roiset
+from coloc_viewer.viewer.settings import AnalysisChoices
 from coloc_viewer.viewer.tools import TOOLS  # noqa: F401  (re-exported)
 from coloc_viewer.viewer.view_models import (
     OverlayModel,
@@ -69,8 +71,11 @@ class ViewerState(RoiEditing):
         self.volume_scores: dict[str, dict[str, Any]] = {}
         self.outside: float | None = None  # share of the map's mass outside every ROI
         self.card: Any = None  # the shown model's card (its ``expects``, positive class)
-        #: what to compute (model, layer, target, ranking, CAM methods): the panel's choice
-        self.analysis: Any = None  # coloc_viewer.viewer.analysis.AnalysisSettings
+        #: the analysis settings (model, layer, target, ranking, map): the source of truth
+        #: the model panel and the compare panes render and write to
+        self.choices = AnalysisChoices()
+        self.choices.events.changed.connect(self._choices_changed)
+        self._announced: Any = None
         self._stroke_open = False
         self._maps: dict[tuple[int, str], tuple[Any, np.ndarray]] = {}
         self._prepared_scores: Any = None
@@ -190,10 +195,21 @@ class ViewerState(RoiEditing):
         """Shift+wheel and [ ]: 20 % per step."""
         self.tools.grow(steps)
 
+    @property
+    def analysis(self) -> Any:
+        """What to compute (an AnalysisSettings, None without a model), from :attr:`choices`."""
+        return self.choices.settings()
+
     def set_analysis(self, settings: Any) -> None:
-        """The analysis settings chosen (an AnalysisSettings, or None without a model)."""
-        if settings != self.analysis:
-            self.analysis = settings
+        """Take the values of an AnalysisSettings (or None) into :attr:`choices`."""
+        self.choices.apply(settings)
+
+    def _choices_changed(self, changes: dict[str, Any]) -> None:
+        if "map_choice" in changes:
+            self.set_overlay(choice=changes["map_choice"])
+        settings = self.analysis
+        if settings != self._announced:
+            self._announced = settings
             self.events.analysis.emit(settings)
 
     # -- explanation, map, scores --------------------------------------------------------
@@ -222,6 +238,10 @@ class ViewerState(RoiEditing):
         self.events.scores.emit(self.scores)
 
     def set_overlay(self, **changes: Any) -> None:
+        if "choice" in changes and changes["choice"] != self.choices.map_choice:
+            self.choices.set(map_choice=changes.pop("choice"))  # comes back here
+            if not changes:
+                return
         rescore = "choice" in changes or "threshold" in changes
         self.overlay.update(**changes)
         self.events.overlay.emit(self.overlay)
@@ -348,9 +368,13 @@ class ViewerState(RoiEditing):
         if volume_map is None:
             return {}
         seed = seed_for(whole, choice)
+        # scored on the stored grid, the model's, as the CLI scores (ties of the N-highest
+        # ranking follow row-major order, which a display flip would change)
+        stored = orientation_of(self.volume).to_storage
+        volume_map, seed = stored(volume_map), None if seed is None else stored(seed)
         out = {}
         for name, mask in rois:
-            res = score_volume(volume_map, mask, threshold=threshold, seed_map=seed,
+            res = score_volume(volume_map, stored(mask), threshold=threshold, seed_map=seed,
                                shifts="3d")
             out[name] = dict(res["aggregate"])
         self._volume_cache = (key, whole, out)
