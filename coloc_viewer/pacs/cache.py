@@ -1,0 +1,199 @@
+"""The per-user study cache: retrieved series on disk, complete or not at all.
+
+Layout (every folder mode 0700, every file 0600; names are hashes, so no UID or patient
+identifier appears in a path)::
+
+    ROOT/<server key>/<study key>/<series key>/<instance key>.dcm
+    ROOT/<server key>/<study key>/<series key>/.complete.json   # written last, atomically
+    ROOT/<server key>/<study key>/.complete.json                # every series of the study
+
+A series folder without its marker is partial (a cancelled or failed transfer) and is
+emptied before the next retrieval; nothing reads it as a study. The cache keeps at most
+``limit_bytes``: completing a series evicts the least recently used other studies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from coloc_viewer.workspace.atomic import atomic_write_json
+
+__all__ = ["DEFAULT_LIMIT_BYTES", "MARKER", "SeriesWriter", "StudyCache", "cache_root",
+           "open_cache", "read_marker"]
+
+ENV_CACHE_DIR = "COLOC_VIEWER_CACHE_DIR"
+MARKER = ".complete.json"
+DEFAULT_LIMIT_BYTES = 20 * 1024**3
+KEY_LENGTH = 24
+
+
+def cache_root() -> Path:
+    """``$COLOC_VIEWER_CACHE_DIR``, else the user's cache folder + ``pacs``."""
+    override = os.environ.get(ENV_CACHE_DIR)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("coloc-viewer", appauthor=False)) / "pacs"
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:KEY_LENGTH]
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _tree_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(root, name)).st_size
+    return total
+
+
+@dataclass
+class SeriesWriter:
+    """Writes one series' instances; :meth:`commit` marks it complete, :meth:`discard` not."""
+
+    folder: Path
+    series_uid: str
+    count: int = 0
+    nbytes: int = 0
+
+    def write(self, sop_uid: str, data: bytes) -> Path:
+        """Store one instance (a Part 10 file's bytes); returns its path."""
+        target = self.folder / f"{_key(sop_uid)}.dcm"
+        tmp = target.with_name(".tmp-" + target.name)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+        self.count += 1
+        self.nbytes += len(data)
+        return target
+
+    def commit(self, expected: int | None = None) -> None:
+        """Write the completeness marker (after the last instance; atomic)."""
+        atomic_write_json(self.folder / MARKER, {
+            "series_uid": self.series_uid, "instances": self.count, "bytes": self.nbytes,
+            "expected": expected, "completed": time.time()})
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class StudyCache:
+    """Complete series and studies of one or more servers under ``root``."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None,
+                 limit_bytes: int = DEFAULT_LIMIT_BYTES):
+        self.root = _private_dir(Path(root) if root is not None else cache_root())
+        self.limit_bytes = int(limit_bytes)
+
+    def study_dir(self, server_key: str, study_uid: str) -> Path:
+        return self.root / _key(server_key) / _key(study_uid)
+
+    def series_dir(self, server_key: str, study_uid: str, series_uid: str) -> Path:
+        return self.study_dir(server_key, study_uid) / _key(series_uid)
+
+    def series_complete(self, server_key: str, study_uid: str, series_uid: str) -> bool:
+        return (self.series_dir(server_key, study_uid, series_uid) / MARKER).is_file()
+
+    def study_complete(self, server_key: str, study_uid: str) -> bool:
+        return (self.study_dir(server_key, study_uid) / MARKER).is_file()
+
+    def begin_series(self, server_key: str, study_uid: str, series_uid: str) -> SeriesWriter:
+        """An empty folder for the series (what a failed earlier attempt left is removed)."""
+        folder = self.series_dir(server_key, study_uid, series_uid)
+        shutil.rmtree(folder, ignore_errors=True)
+        for part in (self.root / _key(server_key), folder.parent, folder):
+            _private_dir(part)
+        return SeriesWriter(folder, series_uid)
+
+    def mark_study(self, server_key: str, study_uid: str, series_uids: list[str]) -> None:
+        """Mark the study complete once each of ``series_uids`` is (atomic)."""
+        missing = [s for s in series_uids if not self.series_complete(server_key, study_uid, s)]
+        if missing:
+            raise RuntimeError(f"{len(missing)} series of the study are not complete")
+        atomic_write_json(self.study_dir(server_key, study_uid) / MARKER,
+                          {"series": len(series_uids), "completed": time.time()})
+
+    def touch(self, folder: Path) -> None:
+        """Record a use (least-recently-used eviction reads the study marker's mtime)."""
+        with contextlib.suppress(OSError):
+            os.utime(folder / MARKER)
+
+    def studies(self) -> Iterator[Path]:
+        if not self.root.exists():
+            return
+        for server in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            yield from sorted(p for p in server.iterdir() if p.is_dir())
+
+    def size_bytes(self) -> int:
+        return _tree_bytes(self.root)
+
+    def enforce_limit(self, keep: Path | None = None) -> list[Path]:
+        """Evict least recently used studies (never ``keep``) until the cache fits."""
+        total = self.size_bytes()
+        if total <= self.limit_bytes:
+            return []
+
+        def last_use(study: Path) -> float:
+            stamps = [p.stat().st_mtime for p in (study / MARKER, *study.glob("*/" + MARKER))
+                      if p.exists()]
+            return max(stamps) if stamps else 0.0
+
+        evicted: list[Path] = []
+        for study in sorted(self.studies(), key=last_use):
+            if total <= self.limit_bytes:
+                break
+            if keep is not None and study == keep:
+                continue
+            size = _tree_bytes(study)
+            shutil.rmtree(study, ignore_errors=True)
+            total -= size
+            evicted.append(study)
+        return evicted
+
+    def purge(self) -> int:
+        """Remove every cached study; returns the bytes freed."""
+        freed = self.size_bytes()
+        for child in list(self.root.iterdir()):
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    child.unlink()
+        return freed
+
+    def describe(self) -> dict:
+        complete = sum(1 for s in self.studies() if (s / MARKER).is_file())
+        return {"root": str(self.root), "bytes": self.size_bytes(),
+                "limit_bytes": self.limit_bytes, "complete_studies": complete}
+
+
+def open_cache() -> StudyCache:
+    """The user's cache with the size limit from the PACS settings."""
+    from coloc_viewer.pacs.servers import load_cache_limit
+
+    return StudyCache(limit_bytes=load_cache_limit() or DEFAULT_LIMIT_BYTES)
+
+
+def read_marker(folder: Path) -> dict:
+    try:
+        return json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

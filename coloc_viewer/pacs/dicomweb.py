@@ -1,0 +1,125 @@
+"""DICOMweb through ``dicomweb-client``: QIDO-RS search, WADO-RS retrieve, STOW-RS store."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pydicom
+import requests
+
+from coloc_viewer.pacs.errors import PacsError, RetrievalCancelled
+from coloc_viewer.pacs.query import SERIES_FIELDS, STUDY_FIELDS, Query, SeriesRow, StudyRow
+from coloc_viewer.pacs.servers import ServerConfig
+
+log = logging.getLogger(__name__)
+# both log every request URL at DEBUG, and a QIDO URL holds the patient name or ID searched
+for _name in ("dicomweb_client", "urllib3.connectionpool"):
+    if logging.getLogger(_name).level == logging.NOTSET:
+        logging.getLogger(_name).setLevel(logging.WARNING)
+
+__all__ = ["DicomWebClient"]
+
+OnInstance = Callable[[str, bytes], None]
+
+
+class _QidoSession(requests.Session):
+    """Sends ``*`` and ``^`` of query values literally: Orthanc (1.10) does not decode
+    ``%2A``/``%5E``, so a wildcard or a FAMILY^GIVEN name would match nothing. Both
+    characters are accepted literally in a query string by the servers we know."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+        if request.url and "?" in request.url:
+            base, _, query = request.url.partition("?")
+            request.url = base + "?" + query.replace("%2A", "*").replace("%5E", "^")
+        return super().send(request, **kwargs)
+
+
+class DicomWebClient:
+    """One DICOMweb server (basic auth from the keyring when a user is configured)."""
+
+    def __init__(self, server: ServerConfig):
+        from dicomweb_client.api import DICOMwebClient
+
+        self.server = server
+        session = _QidoSession()
+        if server.username:
+            session.auth = (server.username, server.password() or "")
+        self._client = DICOMwebClient(server.url.rstrip("/"), session=session,
+                                      timeout=server.timeout)
+        self._client.set_http_retry_params(retry=False)
+
+    def _fail(self, err: Exception, doing: str) -> PacsError:
+        if isinstance(err, requests.HTTPError) and err.response is not None:
+            code = err.response.status_code
+            reason = {401: "the user name or password was refused (HTTP 401)",
+                      403: "access denied (HTTP 403)",
+                      404: "not found (HTTP 404; is the URL the DICOMweb root?)"}.get(
+                          code, f"HTTP {code} {err.response.reason or ''}")
+            return PacsError(f"{doing}: {reason}", self.server.label)
+        if isinstance(err, requests.ConnectionError):
+            return PacsError(f"{doing}: cannot connect (server unreachable or closed the "
+                             "connection)", self.server.label)
+        if isinstance(err, requests.Timeout):
+            return PacsError(f"{doing}: no answer within {self.server.timeout:g} s",
+                             self.server.label)
+        return PacsError(f"{doing}: {err.__class__.__name__}", self.server.label)
+
+    def echo(self) -> None:
+        """A QIDO-RS ping (one study at most)."""
+        try:
+            self._client.search_for_studies(limit=1)
+        except (requests.RequestException, ValueError) as err:
+            raise self._fail(err, "QIDO-RS ping") from None
+
+    def find_studies(self, query: Query, limit: int | None = None) -> list[StudyRow]:
+        filters = query.study_filters()
+        try:
+            found = self._client.search_for_studies(
+                search_filters=filters, fields=list(STUDY_FIELDS), limit=limit,
+                fuzzymatching=False)
+        except (requests.RequestException, ValueError) as err:
+            raise self._fail(err, "study search") from None
+        return [StudyRow.from_dataset(pydicom.Dataset.from_json(r)) for r in found]
+
+    def find_series(self, study_uid: str) -> list[SeriesRow]:
+        try:
+            found = self._client.search_for_series(study_instance_uid=study_uid,
+                                                   fields=list(SERIES_FIELDS))
+        except (requests.RequestException, ValueError) as err:
+            raise self._fail(err, "series search") from None
+        rows = [SeriesRow.from_dataset(pydicom.Dataset.from_json(r)) for r in found]
+        return [r if r.study_uid else replace(r, study_uid=study_uid) for r in rows]
+
+    def fetch_series(self, study_uid: str, series_uid: str, on_instance: OnInstance,
+                     cancel: threading.Event | None = None) -> None:
+        """WADO-RS: each instance is handed to ``on_instance`` as it arrives (streamed)."""
+        try:
+            for ds in self._client.iter_series(study_uid, series_uid):
+                if cancel is not None and cancel.is_set():
+                    raise RetrievalCancelled("retrieval cancelled", self.server.label)
+                buf = io.BytesIO()
+                ds.save_as(buf, enforce_file_format=True)
+                on_instance(str(ds.SOPInstanceUID), buf.getvalue())
+        except (requests.RequestException, ValueError) as err:
+            raise self._fail(err, "WADO-RS retrieve") from None
+        except pydicom.errors.InvalidDicomError:
+            raise PacsError("WADO-RS retrieve: the server sent something that is not DICOM",
+                            self.server.label) from None
+
+    def store(self, paths: Sequence[Path]) -> int:
+        """STOW-RS of DICOM files; returns how many the server accepted."""
+        datasets = [pydicom.dcmread(p) for p in paths]
+        try:
+            response = self._client.store_instances(datasets)
+        except (requests.RequestException, ValueError) as err:
+            raise self._fail(err, "STOW-RS store") from None
+        failed = getattr(response, "FailedSOPSequence", None) or []
+        if failed:
+            raise PacsError(f"STOW-RS store: the server refused {len(failed)} of "
+                            f"{len(datasets)} objects", self.server.label)
+        return len(datasets)

@@ -1,0 +1,79 @@
+"""``pacs://SERVER/STUDY_UID[/SERIES_UID]`` inputs: the cached local folder of that study or
+series, retrieved first when it is not in the cache yet.
+
+SERVER is a configured name, a DICOMweb root URL or ``dicom://AET@host:port``, URL-quoted
+(``pacs://http%3A%2F%2Fpacs%3A8042%2Fdicom-web/1.2.3``); any other path is returned as is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
+
+from coloc_viewer.errors import InputError
+from coloc_viewer.pacs.cache import StudyCache, open_cache
+from coloc_viewer.pacs.errors import PacsError
+from coloc_viewer.pacs.retrieve import ProgressCallback, connect, retrieve_series, retrieve_study
+from coloc_viewer.pacs.servers import ServerConfig, parse_server
+
+__all__ = ["PacsRef", "fetch_ref", "is_pacs_url", "local_path", "parse_pacs_url"]
+
+SCHEME = "pacs://"
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class PacsRef:
+    server: ServerConfig
+    study_uid: str
+    series_uid: str | None = None
+
+
+def is_pacs_url(value: object) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(SCHEME)
+
+
+def parse_pacs_url(url: str, calling_aet: str | None = None) -> PacsRef:
+    text = url.strip()
+    if not is_pacs_url(text):
+        raise InputError(f"{url}: not a pacs://SERVER/STUDY_UID[/SERIES_UID] address")
+    parts = text[len(SCHEME):].split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise InputError(f"{url}: expected pacs://SERVER/STUDY_UID[/SERIES_UID] with SERVER "
+                         "URL-quoted")
+    uids = [unquote(p) for p in parts[1:]]
+    for uid in uids:
+        if not _UID.match(uid) or len(uid) > 64:
+            raise InputError(f"{url}: {uid!r} is not a DICOM UID")
+    server = parse_server(parts[0], calling_aet)
+    return PacsRef(server, uids[0], uids[1] if len(uids) > 1 else None)
+
+
+def local_path(value: str | os.PathLike[str], cache: StudyCache | None = None,
+               progress: ProgressCallback | None = None, calling_aet: str | None = None
+               ) -> str:
+    """``value`` itself, or for a pacs:// address the cached folder (retrieved if needed)."""
+    if not is_pacs_url(value):
+        return os.fspath(value)
+    ref = parse_pacs_url(str(value), calling_aet)
+    return os.fspath(fetch_ref(ref, cache, progress))
+
+
+def fetch_ref(ref: PacsRef, cache: StudyCache | None = None,
+              progress: ProgressCallback | None = None) -> Path:
+    """The cached folder of ``ref`` (retrieved unless complete in the cache)."""
+    cache = cache if cache is not None else open_cache()
+    client = connect(ref.server)
+    if ref.series_uid is None:
+        return retrieve_study(client, cache, ref.study_uid, progress)
+    key = ref.server.address
+    if cache.series_complete(key, ref.study_uid, ref.series_uid):
+        return retrieve_series(client, cache, ref.study_uid, ref.series_uid, progress)
+    rows = [r for r in client.find_series(ref.study_uid) if r.series_uid == ref.series_uid]
+    if not rows:
+        raise PacsError("no such series in that study", ref.server.label)
+    return retrieve_series(client, cache, ref.study_uid, ref.series_uid, progress,
+                           total=rows[0].n_instances)

@@ -1,0 +1,121 @@
+"""One client for both protocols, and retrieval into the study cache with progress, cancel
+and the completeness rule (a series is cached only once every instance arrived)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coloc_viewer.pacs.cache import StudyCache
+from coloc_viewer.pacs.errors import PacsError, RetrievalCancelled
+from coloc_viewer.pacs.query import SeriesRow
+from coloc_viewer.pacs.servers import ServerConfig
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Progress", "connect", "retrieve_series", "retrieve_study"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a retrieval stands: ``done`` of ``total`` instances (``total`` None: unknown);
+    ``path`` is the instance just written (the first one can be shown at once)."""
+
+    done: int
+    total: int | None
+    path: Path | None
+    series_uid: str
+    cached: bool = False  # the series came from the cache, nothing was downloaded
+
+
+ProgressCallback = Callable[[Progress], Any]
+
+
+def connect(server: ServerConfig) -> Any:
+    """A :class:`~coloc_viewer.pacs.dicomweb.DicomWebClient` or
+    :class:`~coloc_viewer.pacs.dimse.DimseClient` for ``server``."""
+    if server.protocol == "dicomweb":
+        from coloc_viewer.pacs.dicomweb import DicomWebClient
+
+        return DicomWebClient(server)
+    from coloc_viewer.pacs.dimse import DimseClient
+
+    return DimseClient(server)
+
+
+def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
+                    progress: ProgressCallback | None = None,
+                    cancel: threading.Event | None = None, total: int | None = None,
+                    enforce_limit: bool = True) -> Path:
+    """The cached folder of the series, downloaded unless already complete."""
+    key = client.server.address
+    folder = cache.series_dir(key, study_uid, series_uid)
+    if cache.series_complete(key, study_uid, series_uid):
+        cache.touch(folder)
+        if progress is not None:
+            progress(Progress(total or 0, total, None, series_uid, cached=True))
+        return folder
+    writer = cache.begin_series(key, study_uid, series_uid)
+
+    def on_instance(sop_uid: str, data: bytes) -> None:
+        if cancel is not None and cancel.is_set():
+            raise RetrievalCancelled("retrieval cancelled", client.server.label)
+        path = writer.write(sop_uid, data)
+        if progress is not None:
+            progress(Progress(writer.count, total, path, series_uid))
+
+    try:
+        client.fetch_series(study_uid, series_uid, on_instance, cancel)
+        if cancel is not None and cancel.is_set():
+            raise RetrievalCancelled("retrieval cancelled", client.server.label)
+        if writer.count == 0:
+            raise PacsError("the server sent no instance of the series", client.server.label)
+        if total is not None and writer.count < total:
+            raise PacsError(f"the transfer ended after {writer.count} of {total} instances",
+                            client.server.label)
+    except BaseException:
+        writer.discard()  # never a partial series that looks like one
+        raise
+    writer.commit(expected=total)
+    log.info("series retrieved from %s: %d instances, %.1f MB", client.server.label,
+             writer.count, writer.nbytes / 1e6)
+    if enforce_limit:
+        cache.enforce_limit(keep=folder.parent)
+    return folder
+
+
+def retrieve_study(client: Any, cache: StudyCache, study_uid: str,
+                   progress: ProgressCallback | None = None,
+                   cancel: threading.Event | None = None,
+                   series: list[SeriesRow] | None = None) -> Path:
+    """The cached folder of the whole study (each series complete); a study retrieved
+    before is not queried or downloaded again."""
+    key = client.server.address
+    study = cache.study_dir(key, study_uid)
+    if cache.study_complete(key, study_uid):
+        cache.touch(study)
+        if progress is not None:
+            progress(Progress(0, 0, None, "", cached=True))
+        return study
+    rows = series if series is not None else client.find_series(study_uid)
+    if not rows:
+        raise PacsError("the study has no series on the server (or no such study)",
+                        client.server.label)
+    grand = sum(r.n_instances or 0 for r in rows) or None
+    offset = 0
+
+    def shifted(p: Progress) -> None:
+        if progress is not None:
+            progress(Progress(offset + p.done, grand, p.path, p.series_uid, p.cached))
+
+    for row in rows:
+        retrieve_series(client, cache, study_uid, row.series_uid, shifted, cancel,
+                        total=row.n_instances, enforce_limit=False)
+        offset += row.n_instances or 0
+    cache.mark_study(key, study_uid, [r.series_uid for r in rows])
+    cache.enforce_limit(keep=study)
+    return study
