@@ -17,26 +17,21 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from coloc_viewer.explain.choices import RANK_HELP
+from coloc_viewer.gui.model_panel import ChoiceBoxes
 from coloc_viewer.gui.score_panel import ScorePanel
 from coloc_viewer.gui.slice_view import SliceView
 from coloc_viewer.viewer.compare import (
-    MAP_CHOICES,
-    RANKS,
     Pane,
     PaneResult,
     PaneSpec,
     Study,
 )
 from coloc_viewer.viewer.display import WindowLevel
-
-DEFAULT_LAYER = "(card default)"
-PREDICTED = "predicted"
+from coloc_viewer.viewer.settings import model_label
 
 
 class ComparePane(QWidget):
@@ -47,9 +42,11 @@ class ComparePane(QWidget):
     spec_changed = Signal()
 
     def __init__(self, letter: str, study: Study, models: list[str],
-                 spec: PaneSpec | None = None, parent: QWidget | None = None) -> None:
+                 spec: PaneSpec | None = None, parent: QWidget | None = None,
+                 registry: Any = None) -> None:
         super().__init__(parent)
         self.letter = letter
+        self.registry = registry
         self.model = Pane(letter, study, spec or PaneSpec(models[0] if models else ""))
         self.state = self.model.state
         self.canvas = SliceView(self.state)  # the main view's canvas class
@@ -102,35 +99,25 @@ class ComparePane(QWidget):
     def _build(self, models: list[str]) -> None:
         self.title = QLabel(self.letter)
         self.title.setWordWrap(True)
-        self.model_box = QComboBox()
-        self.model_box.addItems(models)
-        self.layer_box = QComboBox()
-        self.layer_box.addItem(DEFAULT_LAYER)
-        self.target_box = QSpinBox()
-        self.target_box.setRange(-1, 999)
-        self.target_box.setSpecialValueText(PREDICTED)
-        self.target_box.setValue(-1)
-        self.rank_box = QComboBox()
-        for i, rank in enumerate(RANKS):
-            self.rank_box.addItem(rank)
-            self.rank_box.setItemData(i, RANK_HELP.get(rank, rank), 3)  # ToolTipRole
-        self.map_box = QComboBox()
-        self.map_box.addItems(MAP_CHOICES)
-        for box in (self.model_box, self.layer_box, self.map_box):  # long card paths
+        self.scale_text = QLabel("")
+        self.scale_text.setToolTip("The colour scale of this pane's map: shared with the panes "
+                                   "showing the same kind of map, or per image")
+        self.choices.set_models(models, self._labels(models))
+        self.boxes = ChoiceBoxes(self.choices, card_default=True)
+        b = self.boxes
+        self.model_box, self.layer_box, self.target_box = b.model_box, b.layer_box, b.target_box
+        self.rank_box, self.map_box = b.rank_box, b.map_box
+        for box in b.boxes:  # the pane is narrow
             box.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(10)
+            box.setMinimumContentsLength(8)
         for box, tip in ((self.model_box, "Model of this pane (the session's registry)"),
                          (self.layer_box, "Layer whose feature maps are captured"),
                          (self.target_box, "Target class (predicted by default)"),
                          (self.rank_box, "How channels are ranked"),
-                         (self.map_box, "Map shown: top channel, channel:<r> (the r-th ranked "
-                                        "channel, 0 = top) or a CAM")):
+                         (self.map_box, "Map shown: top channel, a ranked channel or a CAM")):
             box.setToolTip(tip)
-        for sig in (self.model_box.currentIndexChanged, self.layer_box.currentIndexChanged,
-                    self.target_box.valueChanged, self.rank_box.currentIndexChanged,
-                    self.map_box.currentIndexChanged):
-            sig.connect(self._spec_edited)
+        self.choices.events.changed.connect(self._spec_edited)
         form = QFormLayout()
         row = QHBoxLayout()
         row.addWidget(self.model_box, 2)
@@ -145,61 +132,42 @@ class ComparePane(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.title)
         layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.scale_text)
         layout.addLayout(form)
         layout.addWidget(self.scores)
 
-    # -- settings --------------------------------------------------------------------------
+    # -- settings (the pane's state holds them; the boxes render them) ---------------------
+    @property
+    def choices(self) -> Any:
+        return self.state.choices
+
+    def _labels(self, names: list[str]) -> dict[str, str]:
+        """Display names: the card's name when the model is loaded, else the file stem."""
+        reg = self.registry
+        return {n: model_label(n, reg.get(n) if reg is not None and reg.is_loaded(n)
+                               else None) for n in names}
+
     def spec(self) -> PaneSpec:
-        layer = self.layer_box.currentText()
-        target = self.target_box.value()
-        return PaneSpec(self.model_box.currentText(),
-                        None if layer == DEFAULT_LAYER else layer,
-                        None if target < 0 else target, self.rank_box.currentText(),
-                        self.map_box.currentText().strip() or "top")
+        return self.model.spec
 
     def set_spec(self, spec: PaneSpec) -> None:
-        boxes = (self.model_box, self.layer_box, self.target_box, self.rank_box, self.map_box)
-        for box in boxes:
-            box.blockSignals(True)
-        try:
-            if self.model_box.findText(spec.model) < 0:
-                self.model_box.addItem(spec.model)
-            self.model_box.setCurrentText(spec.model)
-            layer = spec.layer or DEFAULT_LAYER
-            if self.layer_box.findText(layer) < 0:
-                self.layer_box.addItem(layer)
-            self.layer_box.setCurrentText(layer)
-            self.target_box.setValue(-1 if spec.target is None else int(spec.target))
-            self.rank_box.setCurrentText(spec.rank)
-            if self.map_box.findText(spec.map_choice) < 0:
-                self.map_box.addItem(spec.map_choice)
-            self.map_box.setCurrentText(spec.map_choice)
-        finally:
-            for box in boxes:
-                box.blockSignals(False)
-        self._spec_edited()
+        if spec.model and spec.model not in [o.key for o in self.choices.models]:
+            self.choices.add_model(spec.model, self._labels([spec.model])[spec.model])
+        self.model.set_spec(spec)
+        self._update_title()
 
     def set_models(self, names: list[str]) -> None:
         """Offer the registry's names (a card loaded in the main window appears here)."""
-        have = [self.model_box.itemText(i) for i in range(self.model_box.count())]
-        for name in names:
-            if name not in have:
-                self.model_box.addItem(name)
+        known = [o.key for o in self.choices.models]
+        names = known + [n for n in names if n not in known]
+        self.choices.set_models(names, self._labels(names))
 
     def set_layers(self, names: list[str]) -> None:
         """Fill the layer chooser once the model's spatial layers are known."""
-        current = self.layer_box.currentText()
-        known = [self.layer_box.itemText(i) for i in range(self.layer_box.count())]
-        if known[1:] == list(names):
-            return
-        self.layer_box.blockSignals(True)
-        self.layer_box.clear()
-        self.layer_box.addItems([DEFAULT_LAYER, *names])
-        self.layer_box.setCurrentText(current if current in names else DEFAULT_LAYER)
-        self.layer_box.blockSignals(False)
+        if [o.key for o in self.choices.layers] != list(names):
+            self.choices.set_layers([(n, ()) for n in names], keep_default=True)
 
     def _spec_edited(self, *_: Any) -> None:
-        self.model.set_spec(self.spec())
         self._update_title()
         self.spec_changed.emit()
 
@@ -250,6 +218,11 @@ class ComparePane(QWidget):
         """Show a computed pane (None: clear); the state scores every ROI live."""
         if result is not None and result.layers:
             self.set_layers(result.layers)
+        if result is not None and result.card.get("classes"):
+            self.choices.set_classes(list(result.card["classes"]))
+        if result is not None and self.registry is not None and \
+                self.registry.is_loaded(result.spec.model):
+            self.set_models([])  # relabel with the card name now that it is loaded
         self.model.set_result(result)
         self._update_title()
 
@@ -266,3 +239,4 @@ class ComparePane(QWidget):
     def _update_title(self) -> None:
         shown = self.model.shown_result is not None
         self.title.setText(self.describe() + ("" if shown else "  [not analysed]"))
+        self.title.setToolTip(f"model: {self.spec().model}")  # the full card path

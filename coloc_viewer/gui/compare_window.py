@@ -192,7 +192,7 @@ class CompareWindow(CompareExports, QMainWindow):
             i = len(self.panes)
             spec = self._specs[i] if i < len(self._specs) else \
                 PaneSpec(names[i % len(names)] if names else "")
-            pane = ComparePane(LETTERS[i], self.study_of(i), names, spec)
+            pane = ComparePane(LETTERS[i], self.study_of(i), names, spec, registry=self.registry)
             pane.set_opacity(self.opacity.value() / 100.0)
             pane.state.set_tool(self.current_tool())
             if self.panes:  # a new pane joins the linked slice and window of the first

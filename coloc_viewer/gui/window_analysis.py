@@ -91,12 +91,11 @@ class AnalysisActions:
                 if self.registry.is_loaded(n)}
 
     def current_model(self) -> Any:
-        name = self.model_panel.current_model() or ""
+        name = self.state.choices.model or ""
         return self.registry.get(name) if self.registry.is_loaded(name) else None
 
     def analysis_settings(self) -> AnalysisSettings | None:
         """The state's analysis settings (the model panel writes its choices there)."""
-        self.state.set_analysis(self.model_panel.settings())
         return self.state.analysis
 
     def _settings_changed(self) -> None:

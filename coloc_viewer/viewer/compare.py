@@ -39,6 +39,7 @@ from coloc_viewer.viewer.analysis import (
     series_key,
 )
 from coloc_viewer.viewer.registry import ModelRegistry
+from coloc_viewer.viewer.settings import model_label
 from coloc_viewer.viewer.state import ViewerState
 
 MAP_CHOICES: tuple[str, ...] = tuple(c for c, _label in map_choices())
@@ -130,10 +131,19 @@ class PaneResult:
         return channel_of(self.explanation, self.spec.map_choice)
 
 
+def spec_of(choices: Any) -> PaneSpec:
+    """The PaneSpec of an :class:`~coloc_viewer.viewer.settings.AnalysisChoices`."""
+    return PaneSpec(choices.model or "", choices.layer, choices.target, choices.rank,
+                    choices.map_choice)
+
+
 @dataclass(eq=False)
 class Pane:
     """One compare pane without Qt: a study seen through the pane's own view state (slice,
-    window, tool, overlay, per-ROI live scores) with the pane's settings and result."""
+    window, tool, overlay, per-ROI live scores, and the analysis settings,
+    ``state.choices`` -- the same settings model as the main window's) with its result.
+    ``spec`` mirrors ``state.choices``; write settings with :meth:`set_spec` or into
+    ``state.choices`` directly."""
 
     letter: str
     study: Study
@@ -143,6 +153,8 @@ class Pane:
 
     def __post_init__(self) -> None:
         self.state.set_tool("wl")
+        self.state.choices.events.changed.connect(self._choices_changed)
+        self.set_spec(self.spec)
         self.show_study(self.study)
 
     def show_study(self, study: Study) -> None:
@@ -153,10 +165,15 @@ class Pane:
         self.set_result(None)
 
     def set_spec(self, spec: PaneSpec) -> None:
-        """New settings: the old result no longer applies."""
-        self.spec = spec
+        """New settings (into the state's choices): the old result no longer applies."""
+        self.state.choices.set(model=spec.model or None, layer=spec.layer,
+                               target=spec.target, rank=spec.rank,
+                               map_choice=spec.map_choice)
+        self.spec = spec_of(self.state.choices)
+
+    def _choices_changed(self, _changes: dict[str, Any]) -> None:
+        self.spec = spec_of(self.state.choices)
         self.set_result(None)
-        self.state.set_overlay(choice=spec.map_choice)
 
     def set_result(self, result: PaneResult | None) -> None:
         """Show a computed pane (None: clear); the state scores every ROI live."""
@@ -178,9 +195,14 @@ class Pane:
         res = self.result
         return res if res is not None and res.slice_index == self.state.slice_index else None
 
+    def model_label(self) -> str:
+        """The model's display name (card name, or file stem); the full name is the spec's."""
+        offered = {o.key: o.label for o in self.state.choices.models}
+        return offered.get(self.spec.model) or model_label(self.spec.model)
+
     def describe(self) -> str:
         spec = self.spec
-        text = f"{self.letter}: {spec.model} / {spec.layer or 'default layer'} / " \
+        text = f"{self.letter}: {self.model_label()} / {spec.layer or 'default layer'} / " \
                f"{spec.method_label()} ({spec.rank})"
         if self.result is not None and self.result.explanation is not None:
             pred = self.result.explanation.prediction

@@ -18,9 +18,10 @@ def test_compare_shares_rois_registry_and_cache_with_the_main_window(qtbot, wind
     qtbot.addWidget(compare)
     qtbot.waitExposed(compare)
     assert compare.registry is window.registry and compare._cache is window.cache
-    names = [compare.panes[0].model_box.itemText(i)
-             for i in range(compare.panes[0].model_box.count())]
-    assert "my-card.json" in names
+    box = compare.panes[0].model_box
+    names = [box.itemData(i) for i in range(box.count())]
+    assert "my-card.json" in names  # offered, shown by its stem
+    assert box.itemText(names.index("my-card.json")) == "my-card"
     assert compare.studies[0].rois is window.state.rois
 
     window.state.set_tool("brush")

@@ -157,3 +157,59 @@ def test_compare_panes_and_links_work_without_qt():
     a.state.set_slice(3)
     assert b.state.slice_index == 1 and b.shown_result is not None
     links.clear()
+
+
+# -- the analysis settings are state (issue 15); the panels are views of it ------------------
+def test_choices_are_evented_and_make_the_analysis_settings():
+    state = ViewerState()
+    seen, announced = [], []
+    state.choices.events.changed.connect(seen.append)
+    state.events.analysis.connect(announced.append)
+    assert state.analysis is None  # no model chosen
+    state.choices.set(model="m", rank="max", map_choice="gradcam++")
+    assert seen == [{"model": "m", "rank": "max", "map_choice": "gradcam++"}]
+    assert state.analysis.methods == ("gradcam", "gradcam++") and state.analysis.rank == "max"
+    assert announced == [state.analysis] and state.overlay.choice == "gradcam++"
+    state.set_overlay(choice="channel:2")  # the overlay's map is the choices' map
+    assert state.choices.map_choice == "channel:2" and state.analysis.methods == ("gradcam",)
+    state.choices.set_layers([("a", (8, 4, 4)), ("b", (16, 2, 2))], default="a")
+    assert state.choices.layer == "a" and seen[-1] == {"layer": "a"}
+    with pytest.raises(AttributeError):
+        state.choices.set(colour="red")
+
+
+def _choose_next(box):
+    """Pick the next item of a combo box with the keyboard, as a user would."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    box.setFocus()
+    QTest.keyClick(box, Qt.Key.Key_Down)
+
+
+def test_model_panel_renders_the_state_and_writes_the_users_choices(qtbot, window, volume,
+                                                                    model_card):
+    from gui_events import analyse, load_model
+
+    window.set_volume(volume)
+    load_model(qtbot, window, model_card)
+    panel, choices = window.model_panel, window.state.choices
+    layers = [o.key for o in choices.layers]
+    other = next(n for n in layers if n != choices.layer)
+    choices.set(layer=other, rank="max", map_choice="gradcam")  # script -> the boxes follow
+    assert panel.layer_box.currentData() == other and panel.rank_box.currentData() == "max"
+    assert panel.map_box.currentData() == "gradcam"
+    assert panel.map_box.currentText() == "Grad-CAM"
+
+    _choose_next(panel.map_box)  # user -> the state follows
+    assert choices.map_choice == panel.map_box.currentData() == "gradcam++"
+    _choose_next(panel.rank_box)
+    assert choices.rank == panel.rank_box.currentData() != "max"
+    _choose_next(panel.target_box)  # "predicted" -> class 0
+    assert choices.target == 0
+
+    analyse(qtbot, window)  # the run takes the state's settings
+    ex = window.state.explanation
+    assert (ex.layer, ex.rank, ex.target) == (other, choices.rank, 0)
+    assert window.state.current_map() is not None  # the Grad-CAM++ the state asked for
+    assert window.state.analysis.methods == ("gradcam", "gradcam++")
