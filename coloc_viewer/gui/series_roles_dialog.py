@@ -25,8 +25,8 @@ class SeriesRolesDialog(QDialog):
         self.setObjectName("series-roles-dialog")
         self.setWindowTitle(f"Series for the inputs of {plan.model}")
         self._plan = plan
-        intro = QLabel(plan.question or "Choose which series of this study plays each input "
-                       "role of the model.")
+        self.intro = intro = QLabel(plan.question or "Choose which series of this study plays "
+                                    "each input role of the model.")
         intro.setWordWrap(True)
         self.problem = QLabel("")
         self.problem.setStyleSheet("color: #ff8a80;")

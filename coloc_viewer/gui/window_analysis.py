@@ -210,8 +210,7 @@ class AnalysisActions:
             if self.state.volume is not volume:
                 return  # another study was opened meanwhile
             self._study_series = (self.series_id, series)
-            remembered = None if ask or study is None else self.role_store().get(study,
-                                                                                  card.name)
+            remembered = None if study is None else self.role_store().get(study, card.name)
             plan = plan_roles(card, volume, series, remembered)
             if plan.reason is not None:
                 self.show_error("Cannot analyse", plan.reason)
