@@ -62,7 +62,12 @@ def _pick(path: str, role: RoleSpec) -> Volume:
 
 def load_model_inputs(card: Any, image: str, series: str | None,
                       given: dict[str, str]) -> tuple[Volume, Volume | dict[str, Volume]]:
-    """(the first role's volume, what ``explain`` takes: a volume or ``{role: volume}``)."""
+    """(the first role's volume, what ``explain`` takes: a volume or ``{role: volume}``).
+    A ``pacs://`` IMAGE or --input is retrieved into the PACS cache first."""
+    from coloc_viewer.pacs.resolve import local_path
+
+    image = local_path(image)
+    given = {role: local_path(path) for role, path in given.items()}
     roles = card_roles(card)
     if not roles:
         if given:

@@ -21,6 +21,7 @@ from coloc_viewer.imaging.load import load_volume
 from coloc_viewer.imaging.series_match import RoleMatchError, RoleSpec, match_roles
 from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.model.input_stack import gather_inputs
+from coloc_viewer.pacs.resolve import local_path
 
 ModelInput = Volume | dict[str, Volume]
 
@@ -64,7 +65,10 @@ def _role_volume(case: Case, role: RoleSpec, card: Any, image_series: list[Any],
 
 def case_inputs(case: Case, card: Any) -> tuple[Volume, ModelInput]:
     """(the first role's volume: the ROI's grid, what ``explain`` takes: the volume or
-    ``{role: volume}`` with every role already on the first role's grid)."""
+    ``{role: volume}`` with every role already on the first role's grid). ``pacs://``
+    paths are retrieved into the PACS cache first."""
+    case = replace(case, image=local_path(case.image),
+                   inputs=tuple((c, local_path(p)) for c, p in case.inputs))
     roles = _roles(card)
     if len(roles) <= 1:
         volume = load_volume(case.image, series=case.series)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coloc_viewer.errors import InputError
+from coloc_viewer.pacs.resolve import is_pacs_url
 
 REQUIRED = ("image", "roi")
 OPTIONAL = ("case_id", "series", "slices", "label")
@@ -61,6 +62,8 @@ def parse_slices(spec: str) -> tuple[int, ...]:
 
 
 def _resolve(value: str, base: Path) -> str:
+    if is_pacs_url(value):  # pacs://SERVER/STUDY[/SERIES], retrieved when the case runs
+        return value.strip()
     p = Path(os.path.expanduser(value.strip()))
     return str(p if p.is_absolute() else (base / p))
 

@@ -98,9 +98,10 @@ def load_case(case: Case, roi_names: tuple[str, ...] | None, card: Any = None
     from coloc_viewer.cohort.inputs import case_inputs
     from coloc_viewer.imaging.load import load_volume
     from coloc_viewer.imaging.roi_io import load_rois
+    from coloc_viewer.pacs.resolve import local_path  # pacs:// images: the cached folder
 
     if card is None:
-        volume = inputs = load_volume(case.image, series=case.series)
+        volume = inputs = load_volume(local_path(case.image), series=case.series)
     else:
         volume, inputs = case_inputs(case, card)
     roiset = load_rois(case.roi, like=volume)

@@ -31,3 +31,8 @@ def demo_study_uid() -> str:
 def series_uid_of(folder: Path) -> str:
     first = sorted(folder.glob("*.dcm"))[0]
     return str(pydicom.dcmread(first, stop_before_pixels=True).SeriesInstanceUID)
+
+
+def study_uid_of(folder: Path) -> str:
+    first = sorted(folder.glob("*.dcm"))[0]
+    return str(pydicom.dcmread(first, stop_before_pixels=True).StudyInstanceUID)
