@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 # System packages the window and some tests need (Qt's xcb libraries, Xvfb, xdotool,
-# ImageMagick, dicom3tools): installed where this user may, else named in one line.
+# ImageMagick, dicom3tools, Orthanc for tests/pacs): installed where this user may, else
+# named in one line (the tests that need them then skip, naming the packages).
 sysdeps:
-	@bash tools/install_system_deps.sh window dicom
+	@bash tools/install_system_deps.sh window dicom pacs
 
 run: $(STAMP)
 	$(VENV)/bin/coloc-viewer
