@@ -28,7 +28,7 @@ from coloc_viewer.vocab import LiveMapping, LiveTuple
 
 __all__ = ["GRADIENT_METHODS", "METHODS", "CRITERIA", "SCORECAM", "CAM_LABELS", "CAM_METHODS",
            "RANKINGS", "RANK_HELP", "N_RANKED", "map_choices", "label", "ranked_position",
-           "is_cam", "methods_needed", "channel_of", "map_of"]
+           "is_cam", "methods_needed", "map_kind", "kind_label", "channel_of", "map_of"]
 
 #: channel ranking criteria (explain.ranking)
 CRITERIA: tuple[str, ...] = ("max", "mean", "gradient", "contribution", "ablation")
@@ -76,6 +76,20 @@ def label(choice: str) -> str:
     if choice.startswith("channel:"):
         return f"channel #{ranked_position(choice) + 1}"
     return CAM_LABELS.get(choice, choice)
+
+
+def map_kind(choice: str) -> str:
+    """What kind of values a map holds: ``"channel"`` for feature channels (``"top"``,
+    ``"channel:<r>"``), else the CAM method's name (``"scorecam:16"`` -> ``"scorecam"``).
+    Maps of one kind can share a colour scale; different kinds cannot."""
+    if choice == "top" or choice.startswith("channel:"):
+        return "channel"
+    return choice.split(":", 1)[0]
+
+
+def kind_label(kind: str) -> str:
+    """"feature channels", "Grad-CAM", ... for :func:`map_kind`'s answer."""
+    return "feature channels" if kind == "channel" else CAM_LABELS.get(kind, kind)
 
 
 def ranked_position(choice: str) -> int:

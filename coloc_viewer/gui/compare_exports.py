@@ -1,5 +1,5 @@
-"""Screenshots, case reports and the calibration file of the compare window (a mixin of
-:class:`~coloc_viewer.gui.compare_window.CompareWindow`)."""
+"""Colour scales, screenshots, case reports and the calibration file of the compare
+window (a mixin of :class:`~coloc_viewer.gui.compare_window.CompareWindow`)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,42 @@ from typing import Any
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from coloc_viewer.explain.choices import kind_label, map_kind
 from coloc_viewer.gui.screenshot_painter import tiled, with_legend
 from coloc_viewer.report.legend import legend_lines
 from coloc_viewer.report.phi import PhiGuard, patient_identity
-from coloc_viewer.viewer.compare import SCALE_IMAGE, safe_stem
+from coloc_viewer.viewer.compare import SCALE_IMAGE, display_ranges, safe_stem, scale_groups
 
 
 class CompareExports:
     """Methods of the compare window (uses its panes, studies, links and scale mode)."""
 
+    def update_scales(self) -> None:
+        """One colour scale per kind of map (common mode), or per image; each pane's
+        label says which panes share its scale."""
+        maps = [p.result.saliency if p.result is not None
+                and p.result.slice_index == p.slice_index else None for p in self.panes]
+        kinds = [map_kind(p.spec().map_choice) for p in self.panes]
+        for pane, rng in zip(self.panes, display_ranges(maps, self.scale_mode(),
+                                                        self.common_scale, kinds)):
+            pane.set_display_range(rng)
+        for pane in self.panes:
+            pane.scale_text.setText(f"scale: {self.scale_label(pane)}")
+            pane.canvas.colorbar.setToolTip(f"Colour scale: {self.scale_label(pane)}; the "
+                                            "labels are the raw map values.")
+
     def scale_label(self, pane: Any) -> str:
-        if self.scale_mode() == SCALE_IMAGE or pane.display_range is None:
-            return SCALE_IMAGE
-        lo, hi = pane.display_range
-        src = "cohort calibration" if self.common_scale is not None else "common over panes"
-        return f"{src} [{lo:.3g}, {hi:.3g}]"
+        """"common to A, C (Grad-CAM) [0, 1.2]", "per-image [..]", "cohort calibration [..]"."""
+        rng = pane.display_range
+        values = "" if rng is None else f" [{rng[0]:.3g}, {rng[1]:.3g}]"
+        if self.scale_mode() == SCALE_IMAGE or rng is None:
+            return SCALE_IMAGE + values
+        if self.common_scale is not None:
+            return f"cohort calibration{values}"
+        kinds = [map_kind(p.spec().map_choice) for p in self.panes]
+        kind = map_kind(pane.spec().map_choice)
+        sharing = scale_groups(kinds, [p.letter for p in self.panes])[kind]
+        return f"common to {', '.join(sharing)} ({kind_label(kind)}){values}"
 
     def pane_legend(self, pane: Any) -> list[str]:
         spec = pane.spec()

@@ -4,9 +4,10 @@ Each pane is the main view's canvas over its own view state, with its own model,
 target, ranking and map, and the main window's per-ROI score rows and verdict. Slice,
 zoom/pan and window/level are linked (each link can be switched off; ``viewer.compare.Links``
 forwards the state events). A study's ROI set is shared by its panes (and the main window),
-so an ROI drawn in any of them is in all. A table holds one column per pane; maps share one
-intensity scale (calibrated over the panes' maps, or loaded from a cohort calibration file)
-or are scaled per image. Screenshots carry a legend; "Export report" writes the case report.
+so an ROI drawn in any of them is in all. A table holds one column per pane. Panes showing
+the same kind of map share one intensity scale (calibrated over those maps, or loaded from a
+cohort calibration file), or each map is scaled per image. Screenshots carry a legend;
+"Export report" writes the case report.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ from coloc_viewer.viewer.compare import (
     PaneSpec,
     Study,
     cached_pane,
-    display_ranges,
 )
 from coloc_viewer.viewer.tools import TOOL_LIST
 
@@ -353,13 +353,6 @@ class CompareWindow(CompareExports, QMainWindow):
         self.set_scale_mode(SCALE_COMMON)
         self.update_scales()
 
-    def update_scales(self) -> None:
-        maps = [p.result.saliency if p.result is not None
-                and p.result.slice_index == p.slice_index else None for p in self.panes]
-        for pane, rng in zip(self.panes, display_ranges(maps, self.scale_mode(),
-                                                        self.common_scale)):
-            pane.set_display_range(rng)
-
     def _fill_table(self, columns: Sequence[int] | None = None) -> None:
         self.table.fill(self.panes, self._errors, columns)
 
@@ -381,7 +374,6 @@ class CompareWindow(CompareExports, QMainWindow):
             self._job.cancel()
         self.pool.waitForDone(30000)
         super().closeEvent(event)
-
 
 
 def open_compare(images: Sequence[str], rois: Sequence[str | None] = (),

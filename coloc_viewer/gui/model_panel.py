@@ -89,7 +89,10 @@ class ChoiceBoxes:
         if c.layer is not None and c.layer not in [o.key for o in layers]:
             layers.append(Option(c.layer, c.layer))
         _fill(self.layer_box, layers, c.layer)
-        _fill(self.target_box, c.targets, c.target)
+        targets = c.targets
+        if c.target not in [o.key for o in targets]:  # classes not known yet
+            targets.append(Option(c.target, f"class {c.target}"))
+        _fill(self.target_box, targets, c.target)
         _fill(self.rank_box, c.ranks, c.rank)
         maps = c.maps
         if c.map_choice not in [o.key for o in maps]:

@@ -277,28 +277,39 @@ def compute_pane(registry: ModelRegistry, study: Study, slice_index: int, spec: 
                                                                        key, cache))
 
 
-def display_ranges(maps: Sequence[np.ndarray | None], mode: str,
-                   common: Any = None) -> list[tuple[float, float] | None]:
+def display_ranges(maps: Sequence[np.ndarray | None], mode: str, common: Any = None,
+                   kinds: Sequence[str] | None = None) -> list[tuple[float, float] | None]:
     """(low, high) raw values at the ends of each pane's colour scale.
 
-    ``mode`` "common": one range for all panes -- ``common`` (a CommonScale loaded from a
-    cohort calibration) if given, else calibrated over these maps (90th percentile of their
-    maxima, 50th of their minima, Li et al. 2024). "per-image": each map's own min/max.
+    ``mode`` "common": maps of the same kind (``kinds``, :func:`~coloc_viewer.explain.
+    choices.map_kind` of each pane's choice; one kind when None) share one range,
+    calibrated over those maps (90th percentile of their maxima, 50th of their minima,
+    Li et al. 2024) -- a Grad-CAM and a feature channel never share a scale. ``common`` (a
+    CommonScale loaded from a cohort calibration) replaces the calibration for every pane.
+    "per-image": each map's own min/max.
     """
     from coloc_viewer.explain.scale import CommonScale
 
-    present = [m for m in maps if m is not None]
-    if mode == SCALE_COMMON and present:
-        scale = common if common is not None else CommonScale.calibrate(present)
-        rng = (float(scale.low), float(scale.high))
-        return [rng if m is not None else None for m in maps]
+    kinds = list(kinds) if kinds is not None else [""] * len(maps)
     out: list[tuple[float, float] | None] = []
-    for m in maps:
+    for m, kind in zip(maps, kinds):
         if m is None:
             out.append(None)
-        else:
+        elif mode != SCALE_COMMON:
             out.append((float(np.nanmin(m)), float(np.nanmax(m))))
+        else:
+            same = [x for x, k in zip(maps, kinds) if x is not None and k == kind]
+            scale = common if common is not None else CommonScale.calibrate(same)
+            out.append((float(scale.low), float(scale.high)))
     return out
+
+
+def scale_groups(kinds: Sequence[str], letters: Sequence[str]) -> dict[str, list[str]]:
+    """kind -> the letters of the panes showing that kind of map (who shares a scale)."""
+    groups: dict[str, list[str]] = {}
+    for kind, letter in zip(kinds, letters):
+        groups.setdefault(kind, []).append(letter)
+    return groups
 
 
 def fixed_map(saliency: np.ndarray) -> Any:
