@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from coloc_viewer.imaging import roi_edit
+from coloc_viewer.imaging import roi_edit, roi_interpolate, roi_threshold
 from coloc_viewer.imaging.roi import RoiSet
 from coloc_viewer.imaging.volume import Volume
 
@@ -74,10 +74,12 @@ class RoiEditing:
         roi = self.active_roi()
         return roi is not None and not roi.locked
 
-    def begin_stroke(self) -> None:
+    def begin_stroke(self, label: str | None = None) -> None:
         """Group the following dabs into one undo step (one mouse drag)."""
         if self.rois is not None and not self._stroke_open:
-            self.rois.history.begin_stroke("brush")
+            tool = getattr(self.tools, "tool", "brush")
+            self.rois.history.begin_stroke(label or ("threshold paint" if tool == "threshold"
+                                                     else "brush"))
             self._stroke_open = True
 
     def end_stroke(self) -> None:
@@ -86,14 +88,28 @@ class RoiEditing:
             self._stroke_open = False
             self.refresh_scores(p_value=True)
 
+    def threshold_range(self) -> tuple[float, float]:
+        """The threshold brush's range: the one typed in, else the window's."""
+        typed = getattr(self.tools, "threshold_range", None)
+        if typed is not None:
+            return float(typed[0]), float(typed[1])
+        w = self.window  # type: ignore[attr-defined]
+        return roi_threshold.range_from_window(w.center, w.width)
+
     def dab(self, row: float, col: float, *, erase: bool = False) -> None:
-        """One brush (or eraser) disk of the current radius at (row, col) on this slice."""
+        """One brush (or eraser) disk of the current radius at (row, col) on this slice;
+        with the threshold brush only the pixels in :meth:`threshold_range` are painted."""
         if self.volume is None or not self.active_roi_editable():
             return
         opened = not self._stroke_open
         self.begin_stroke()
-        region = paint_disk(self.rois, self.slice_index, row, col,
-                                 self.tools.brush_radius_mm, erase=erase)
+        if self.tools.tool == "threshold" and not erase:
+            region = roi_threshold.paint_in_range(
+                self.rois, None, self.slice_index, (row, col), self.tools.brush_radius_mm,
+                self.volume.voxels[self.slice_index], self.threshold_range())
+        else:
+            region = paint_disk(self.rois, self.slice_index, row, col,
+                                self.tools.brush_radius_mm, erase=erase)
         if region is not None:
             self.dirty_region = (self.slice_index, region[1], region[2])
             self.events.rois.emit(self.dirty_region)
@@ -117,6 +133,45 @@ class RoiEditing:
         if self.active_roi_editable():
             self._edit(lambda: clear_slice(self.rois, self.slice_index))
 
+    def fill_between_slices(self, method: str = "auto", filled: np.ndarray | None = None
+                            ) -> bool:
+        """Interpolate the active ROI between its drawn slices (one undo step); ``filled``:
+        the result of :meth:`interpolation_input`'s computation done in a worker. Returns
+        whether anything changed."""
+        if self.volume is None or not self.active_roi_editable():
+            return False
+        changed: list[Any] = []
+        self._edit(lambda: changed.append(roi_interpolate.interpolate_slices(
+            self.rois, None, method, filled=filled)), "fill between slices")
+        return changed[0] is not None
+
+    def interpolation_input(self) -> tuple[str, np.ndarray, tuple[float, float, float]] | None:
+        """(ROI name, a copy of its mask, spacing) for computing the fill off the GUI thread
+        (``roi_interpolate.interpolate_mask``); None when the active ROI is not editable."""
+        if self.volume is None or not self.active_roi_editable():
+            return None
+        roi = self.active_roi()
+        return roi.name, roi.mask.copy(), tuple(float(s) for s in self.rois.spacing)
+
+    def copy_to_slice(self, steps: int) -> bool:
+        """Add this slice's outline of the active ROI to the slice ``steps`` away and show
+        that slice (one undo step). Returns whether the target slice exists."""
+        if self.volume is None or not self.active_roi_editable():
+            return False
+        target = self.slice_index + int(steps)
+        if not 0 <= target < self.volume.shape[0]:
+            return False
+        z = self.slice_index
+        self.slice.set(target)  # the reader adjusts the copy there; _edit scores that slice
+        self._edit(lambda: roi_interpolate.copy_slice(self.rois, None, z, target), "copy slice")
+        return True
+
+    def copy_to_next_slice(self) -> bool:
+        return self.copy_to_slice(1)
+
+    def copy_to_previous_slice(self) -> bool:
+        return self.copy_to_slice(-1)
+
     def undo(self) -> None:
         self._history(self.rois.history.undo if self.rois is not None else None)
 
@@ -133,8 +188,8 @@ class RoiEditing:
         self.events.rois.emit(None)
         self.refresh_scores()
 
-    def _edit(self, operation: Any) -> None:
-        self.begin_stroke()
+    def _edit(self, operation: Any, label: str = "edit") -> None:
+        self.begin_stroke(label)
         try:
             operation()
         finally:

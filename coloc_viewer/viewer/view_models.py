@@ -83,12 +83,16 @@ def volume_presets(volume: Any, slice_index: int | None = None) -> list[tuple[st
 
 @dataclass(eq=False)
 class ToolModel(EventedModel):
-    """The active ROI tool (one of :data:`~coloc_viewer.viewer.tools.TOOLS`) and the brush."""
+    """The active ROI tool (one of :data:`~coloc_viewer.viewer.tools.TOOLS`) and the brush.
+
+    ``threshold_range``: the threshold brush's (low, high) in physical units, or None to
+    take it from the window (level -/+ width / 2)."""
 
     tool: str = "brush"
     brush_radius_mm: float = 4.0
     min_radius_mm: float = 0.5
     max_radius_mm: float = 50.0
+    threshold_range: tuple[float, float] | None = None
 
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
@@ -106,15 +110,37 @@ class ToolModel(EventedModel):
 @dataclass(eq=False)
 class OverlayModel(EventedModel):
     """How the map is drawn: which map (a :mod:`coloc_viewer.explain.choices` spelling),
-    opacity, visibility, contour, normalisation ("image" or "common") and threshold."""
+    opacity, visibility, contour, normalisation ("image" or "common") and threshold; and
+    whether a segmentation model's predicted mask is drawn (``mask``)."""
 
     choice: str = "top"
     opacity: float = 0.5
     visible: bool = True
+    mask: bool = True
     contour: bool = False
     normalisation: str = "image"
     threshold: float = 0.5
     fixed_range: tuple[float, float] | None = None  # a compare window's common scale
+
+
+@dataclass(frozen=True)
+class OverlayLayer:
+    """One layer drawn over the slice that the reader can show or hide: ``flag`` is the
+    :class:`OverlayModel` field that shows it; ``label``, ``key`` and ``tip`` its toggle."""
+
+    flag: str
+    label: str
+    key: str
+    tip: str
+
+
+#: The overlay layers, in drawing order (the View menu's toggles read this list).
+OVERLAY_LAYERS: tuple[OverlayLayer, ...] = (
+    OverlayLayer("visible", "Toggle overlay", "O", "Show/hide the map overlay"),
+    OverlayLayer("mask", "Toggle predicted mask", "M",
+                 "Show/hide a segmentation model's predicted mask (outlined, one colour per "
+                 "class, with a legend)"),
+)
 
 
 # Names kept for scripts written against the earlier state module.
