@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from coloc_viewer.gui.gallery import ChannelGallery
+from coloc_viewer.gui.mask_overlay import PredictedMaskOverlay
 from coloc_viewer.gui.model_panel import ModelPanel
 from coloc_viewer.gui.qt_compat import favour_the_gui_thread
 from coloc_viewer.gui.roi_panel import RoiPanel
@@ -79,6 +80,7 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         self.ask_before_quit = QGuiApplication.platformName() != "offscreen"
 
         self.view = SliceView(self.state)
+        self.mask_overlay = PredictedMaskOverlay(self.view, self.state)  # segmentation output
         self.banner = QLabel("")  # out-of-domain warning (viewer.domain)
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background:#7a4a00; color:white; padding:4px;")

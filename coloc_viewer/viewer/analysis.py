@@ -151,6 +151,12 @@ class VolumeSlice:
                 mode: str = "bilinear") -> Any:
         return self.volume_explanation.cam_map(method, grid=grid, mode=mode, z=self.z)
 
+    def predicted_mask(self, grid: str = "image") -> Any:
+        """A segmentation model's predicted labels on slice ``z`` (None for classifiers)."""
+        if grid != "image":
+            return self.volume_explanation.predicted_mask(grid=grid)
+        return self.volume_explanation.predicted_mask(z=self.z)
+
 
 def model_input(volume: Any, inputs: Any = None) -> Any:
     """What ``explain`` takes for the shown ``volume``: its stored volume, or ``{role:

@@ -180,6 +180,28 @@ def rois_rgba(masks: list[tuple[np.ndarray, tuple[int, int, int]]], *, fill_alph
     return rgba
 
 
+#: Colours of a segmentation model's predicted classes 1, 2, ... (label 0, the background,
+#: is not drawn): Okabe-Ito hues, distinct from the inferno map and from each other.
+LABEL_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (0, 158, 115), (86, 180, 233), (240, 228, 66), (204, 121, 167), (0, 114, 178),
+    (213, 94, 0), (230, 159, 0))
+
+
+def label_colour(label: int) -> tuple[int, int, int]:
+    """The colour of predicted class ``label`` (>= 1) in the mask overlay and its legend."""
+    return LABEL_COLOURS[(int(label) - 1) % len(LABEL_COLOURS)]
+
+
+def label_mask_rgba(labels: np.ndarray, *, fill_alpha: float = 0.25) -> np.ndarray:
+    """RGBA (h, w, 4) of a predicted label map: each class > 0 a translucent fill in its
+    :func:`label_colour` with an opaque outline; the background stays transparent."""
+    arr = np.asarray(labels)
+    present = [int(k) for k in np.unique(arr) if k > 0]
+    layers = [(arr == k, label_colour(k)) for k in present]
+    rgba = rois_rgba(layers, fill_alpha=fill_alpha)
+    return rgba if rgba is not None else np.zeros(arr.shape + (4,), np.uint8)
+
+
 _AXIS_LETTERS = (("R", "L"), ("A", "P"), ("F", "H"))  # LPS: +x = L, +y = P, +z = H
 
 

@@ -3,6 +3,7 @@ thread (the map on the image grid, its Scorer, the scores and the overlay colour
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,38 @@ def select_map(explanation: Any, choice: str) -> np.ndarray | None:
 def seed_for(explanation: Any, choice: str) -> np.ndarray | None:
     """The nearest-upsampled channel of ``seed_overlap`` (top channel only)."""
     return getattr(explanation, "seed_map", None) if choice == "top" else None
+
+
+def predicted_mask(explanation: Any) -> np.ndarray | None:
+    """A segmentation model's predicted labels on the shown slice (image grid, int16);
+    None for classifiers and for explanations without one."""
+    get = getattr(explanation, "predicted_mask", None)
+    if get is None or getattr(explanation, "output_mask", None) is None:
+        return None
+    return get()
+
+
+def mask_legend(explanation: Any, classes: Sequence[str] | None = None,
+                ) -> list[tuple[int, str, float | None]]:
+    """(label value, class name, share of the image's pixels) of each class the mask overlay
+    draws (value >= 1): class k of a K-class model as value k (class 0 is the background),
+    the one class of a single-channel (sigmoid) model as value 1. ``classes``: the card's."""
+    if getattr(explanation, "output_mask", None) is None:
+        return []
+    prediction = getattr(explanation, "prediction", None) or {}
+    shares = [float(v) for v in prediction.get("pixel_shares") or []]
+    n = max(len(shares), 1)
+
+    def name(k: int) -> str:
+        if classes is not None and k < len(classes):
+            return str(classes[k])
+        if k == prediction.get("index") and prediction.get("label") is not None:
+            return str(prediction["label"])
+        return f"class {k}"
+
+    if n == 1:
+        return [(1, name(0), shares[0] if shares else None)]
+    return [(k, name(k), shares[k]) for k in range(1, n)]
 
 
 @dataclass

@@ -177,6 +177,9 @@ class DisplayExplanation:
     def cam_map(self, *args: Any, **kwargs: Any) -> np.ndarray:
         return self._shown(self.stored.cam_map(*args, **kwargs))
 
+    def predicted_mask(self, *args: Any, **kwargs: Any) -> np.ndarray | None:
+        return self._shown(self.stored.predicted_mask(*args, **kwargs))
+
 
 def shown_explanation(explanation: Any, volume: Any) -> Any:
     """``explanation`` (of the stored volume) with maps on ``volume``'s display grid."""
