@@ -49,8 +49,9 @@ class RoleChoices:
         return self.folder / f"{study}.json"
 
     def _read(self, study: str) -> dict:
+        path = self._path(study)
         try:
-            data = json.loads(self._path(study).read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
