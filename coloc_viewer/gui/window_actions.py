@@ -10,6 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox, QToolBar, QWidget
 
+from coloc_viewer.gui.pacs_dialog import open_from_pacs
+from coloc_viewer.gui.pacs_send import send_to_pacs
+from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
 from coloc_viewer.viewer.tools import TOOL_LIST
 from coloc_viewer.viewer.view_models import OVERLAY_LAYERS
 
@@ -58,6 +61,8 @@ class WindowActions:
                      "Open a folder of DICOM files (searched recursively)", menu=f)
         self._action("Open DICOMDIR…", self.open_dicomdir_dialog, None,
                      "Open a DICOMDIR index", menu=f)
+        self._action("Open from PACS…", lambda: open_from_pacs(self), "Ctrl+Shift+P",
+                     "Search a PACS (DICOMweb or DIMSE) and open a retrieved series", menu=f)
         self.recent_menu = f.addMenu("Recent studies")
         f.addSeparator()
         self._action("Load ROIs…", self.load_rois_dialog, "Ctrl+L",
@@ -70,6 +75,11 @@ class WindowActions:
         self._action("Export case report…", self.export_case_dialog, "Ctrl+Shift+E",
                      "Write an HTML and a PDF report and a CSV of scores of this slice into a "
                      "folder", menu=f)
+        self._action("Send results to PACS…", lambda: send_to_pacs(self), None,
+                     "Send the ROIs as DICOM SEG and the scores as DICOM SR to a PACS", menu=f)
+        self._action("PACS servers…", lambda: PacsSettingsDialog(self).exec(), None,
+                     "Configure PACS servers, test a connection, limit or purge the cache",
+                     menu=f)
         self.include_phi = self._action(
             "Include patient identifiers", lambda: None, None,
             "Print patient name, ID and birth date in exported reports (off by default)",

@@ -1,0 +1,350 @@
+"""File → Open from PACS…: search (patient ID or name, accession, date range, modality), a
+study table and a series table, Retrieve with progress, a preview of the first slice that
+arrives, and Cancel. Searches and retrievals run in workers (``gui.workers``); the
+retrieved folder opens in the viewer the way File → Open does."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from coloc_viewer.gui.workers import TaskRunner
+from coloc_viewer.pacs.cache import open_cache
+from coloc_viewer.pacs.errors import RetrievalCancelled
+from coloc_viewer.pacs.query import Query, SeriesRow, StudyRow
+from coloc_viewer.pacs.retrieve import Progress, connect, retrieve_series, retrieve_study
+from coloc_viewer.pacs.servers import ServerConfig, load_servers
+
+log = logging.getLogger(__name__)
+
+__all__ = ["OpenFromPacsDialog", "first_slice_preview"]
+
+STUDY_COLUMNS = ("Patient ID", "Patient name", "Date", "Accession", "Modalities", "Series",
+                 "Description")
+SERIES_COLUMNS = ("#", "Modality", "Instances", "Description")
+
+
+def first_slice_preview(path: Path) -> np.ndarray | None:
+    """The first retrieved instance as an 8-bit image (windowed), or None if not an image."""
+    import pydicom
+
+    from coloc_viewer.imaging.display import robust_window
+
+    try:
+        ds = pydicom.dcmread(path)
+        pixels = ds.pixel_array
+    except Exception:  # noqa: BLE001 - no preview for what cannot be decoded
+        return None
+    plane = np.asarray(pixels[pixels.shape[0] // 2] if pixels.ndim == 3 and
+                       "SamplesPerPixel" in ds and ds.SamplesPerPixel == 1 else pixels,
+                       dtype=np.float32)
+    if plane.ndim != 2:
+        return None
+    center, width = robust_window(plane)
+    low = center - width / 2
+    return np.clip((plane - low) / max(width, 1e-6) * 255, 0, 255).astype(np.uint8)
+
+
+def _table(columns: tuple[str, ...]) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(columns)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.verticalHeader().setVisible(False)
+    return table
+
+
+class OpenFromPacsDialog(QDialog):
+    """Search a configured server and retrieve a series (or a whole study) into the cache."""
+
+    progressed = Signal(object)  # Progress, from the retrieval thread
+    previewed = Signal(object)  # the first slice (uint8 array), from the retrieval thread
+    retrieved = Signal(str)  # the cached folder to open
+    failed = Signal(str)  # a one-line error shown in the dialog
+    searched = Signal(int)  # studies found (tests wait on it)
+    series_listed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None, servers: list[ServerConfig] | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Open from PACS")
+        self.resize(900, 620)
+        self.runner = TaskRunner(parent=self)
+        self.cancel_event = threading.Event()
+        self.studies: list[StudyRow] = []
+        self.series: list[SeriesRow] = []
+        self._preview_sent = False
+
+        self.server_box = QComboBox()
+        self.settings_button = QPushButton("Servers…")
+        self.settings_button.clicked.connect(self.edit_servers)
+        self.patient_id, self.patient_name = QLineEdit(), QLineEdit()
+        self.accession, self.modality = QLineEdit(), QLineEdit()
+        self.date_from, self.date_to = QLineEdit(), QLineEdit()
+        for w in (self.date_from, self.date_to):
+            w.setPlaceholderText("YYYY-MM-DD")
+        self.patient_name.setPlaceholderText("DOE^J*  (wildcards * and ?)")
+        self.modality.setPlaceholderText("MR, CT…")
+        self.search_button = QPushButton("Search")
+        self.search_button.setDefault(True)
+        self.search_button.clicked.connect(self.search)
+        form = QFormLayout()
+        top = QHBoxLayout()
+        top.addWidget(self.server_box, 1)
+        top.addWidget(self.settings_button)
+        form.addRow("Server", top)
+        form.addRow("Patient ID", self.patient_id)
+        form.addRow("Patient name", self.patient_name)
+        form.addRow("Accession", self.accession)
+        dates = QHBoxLayout()
+        dates.addWidget(self.date_from)
+        dates.addWidget(QLabel("to"))
+        dates.addWidget(self.date_to)
+        form.addRow("Study date", dates)
+        form.addRow("Modality", self.modality)
+        form.addRow("", self.search_button)
+
+        self.study_table, self.series_table = _table(STUDY_COLUMNS), _table(SERIES_COLUMNS)
+        self.study_table.itemSelectionChanged.connect(self._study_selected)
+        self.preview = QLabel("")
+        self.preview.setFixedSize(160, 160)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lower = QHBoxLayout()
+        lower.addWidget(self.series_table, 1)
+        lower.addWidget(self.preview)
+
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.retrieve_button = QPushButton("Retrieve")
+        self.retrieve_button.clicked.connect(self.retrieve)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status, 1)
+        buttons.addWidget(self.retrieve_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(close)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.study_table, 2)
+        layout.addLayout(lower, 1)
+        layout.addWidget(self.progress)
+        layout.addLayout(buttons)
+        self.progressed.connect(self._on_progress)
+        self.previewed.connect(self._on_preview)
+        self.failed.connect(self._on_failed)
+        self.fill_servers(servers)
+
+    # -- servers ---------------------------------------------------------------------------
+    def fill_servers(self, servers: list[ServerConfig] | None = None) -> None:
+        try:
+            self.servers = servers if servers is not None else load_servers()
+        except Exception as err:  # noqa: BLE001 - a broken settings file is one line
+            self.servers = []
+            self.failed.emit(str(err))
+        self.server_box.clear()
+        for s in self.servers:
+            self.server_box.addItem(s.name, s.name)
+        if not self.servers:
+            self.status.setText("No PACS configured: add one with Servers…")
+
+    def server(self) -> ServerConfig | None:
+        i = self.server_box.currentIndex()
+        return self.servers[i] if 0 <= i < len(self.servers) else None
+
+    def edit_servers(self) -> None:
+        from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
+
+        dialog = PacsSettingsDialog(self)
+        if dialog.exec():
+            self.fill_servers()
+
+    # -- search ----------------------------------------------------------------------------
+    def query(self) -> Query:
+        return Query(self.patient_id.text(), self.patient_name.text(), self.accession.text(),
+                     self.date_from.text(), self.date_to.text(), self.modality.text())
+
+    def search(self) -> None:
+        server = self.server()
+        if server is None:
+            self.failed.emit("choose or add a PACS server first")
+            return
+        try:
+            query = self.query()
+            query.study_filters()  # a bad date is one line now, not in the worker
+        except Exception as err:  # noqa: BLE001
+            self.failed.emit(str(err))
+            return
+        self.status.setText(f"Searching {server.label}…")
+        self.search_button.setEnabled(False)
+        self.runner.submit("find", lambda: connect(server).find_studies(query),
+                           on_result=self._show_studies,
+                           on_error=lambda err: self.failed.emit(str(err)),
+                           on_done=lambda: self.search_button.setEnabled(True))
+
+    def _show_studies(self, rows: list[StudyRow]) -> None:
+        self.studies = list(rows)
+        self.study_table.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            values = (r.patient_id, r.patient_name.replace("^", " "), r.study_date,
+                      r.accession, r.modalities, "" if r.n_series is None else str(r.n_series),
+                      r.description)
+            for j, v in enumerate(values):
+                self.study_table.setItem(i, j, QTableWidgetItem(v))
+        self.series_table.setRowCount(0)
+        self.series = []
+        self.status.setText(f"{len(rows)} studies")
+        self.searched.emit(len(rows))
+
+    def _study_selected(self) -> None:
+        study = self.selected_study()
+        server = self.server()
+        if study is None or server is None:
+            return
+        self.runner.submit("series", lambda: connect(server).find_series(study.study_uid),
+                           on_result=self._show_series,
+                           on_error=lambda err: self.failed.emit(str(err)))
+
+    def _show_series(self, rows: list[SeriesRow]) -> None:
+        self.series = sorted(rows, key=lambda r: (r.series_number is None, r.series_number or 0))
+        self.series_table.setRowCount(len(self.series))
+        for i, r in enumerate(self.series):
+            values = ("" if r.series_number is None else str(r.series_number), r.modality,
+                      "" if r.n_instances is None else str(r.n_instances), r.description)
+            for j, v in enumerate(values):
+                self.series_table.setItem(i, j, QTableWidgetItem(v))
+        self.series_listed.emit(len(self.series))
+
+    def selected_study(self) -> StudyRow | None:
+        rows = self.study_table.selectionModel().selectedRows()
+        return self.studies[rows[0].row()] if rows and rows[0].row() < len(self.studies) \
+            else None
+
+    def selected_series(self) -> SeriesRow | None:
+        rows = self.series_table.selectionModel().selectedRows()
+        return self.series[rows[0].row()] if rows and rows[0].row() < len(self.series) \
+            else None
+
+    # -- retrieve --------------------------------------------------------------------------
+    def retrieve(self) -> None:
+        """The selected series (or, with none selected, the whole study) into the cache."""
+        server, study, series = self.server(), self.selected_study(), self.selected_series()
+        if server is None or study is None:
+            self.failed.emit("select a study first")
+            return
+        self.cancel_event = threading.Event()
+        cancel = self.cancel_event
+        self._preview_sent = False
+        self.preview.clear()
+        total = series.n_instances if series is not None else study.n_instances
+        self.progress.setRange(0, total or 0)
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.retrieve_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText("Retrieving…")
+
+        def report(p: Progress) -> None:  # in the retrieval thread
+            if p.path is not None and not self._preview_sent:
+                self._preview_sent = True
+                image = first_slice_preview(p.path)
+                if image is not None:
+                    self.previewed.emit(image)
+            self.progressed.emit(p)
+
+        def work() -> Path:
+            client, cache = connect(server), open_cache()
+            if series is not None:
+                return retrieve_series(client, cache, study.study_uid, series.series_uid,
+                                       report, cancel, total=series.n_instances)
+            return retrieve_study(client, cache, study.study_uid, report, cancel,
+                                  series=self.series or None)
+
+        self.runner.submit("retrieve", work, on_result=self._retrieved,
+                           on_error=self._retrieve_failed, on_done=self._retrieve_done)
+
+    def _on_progress(self, p: Progress) -> None:
+        if p.cached:
+            self.status.setText("In the local cache already")
+            return
+        if p.total:
+            self.progress.setRange(0, p.total)
+        self.progress.setValue(p.done)
+        self.status.setText(f"Retrieved {p.done}" + (f" of {p.total}" if p.total else "")
+                            + " instances")
+
+    def _on_preview(self, image: np.ndarray) -> None:
+        h, w = image.shape
+        qimage = QImage(np.ascontiguousarray(image).data, w, h, w,
+                        QImage.Format.Format_Grayscale8).copy()
+        self.preview.setPixmap(QPixmap.fromImage(qimage).scaled(
+            self.preview.size(), Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation))
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+        self.status.setText("Cancelling…")
+
+    def _retrieved(self, folder: Path) -> None:
+        self.status.setText("Retrieved")
+        self.retrieved.emit(str(folder))
+
+    def _retrieve_failed(self, err: Exception) -> None:
+        if isinstance(err, RetrievalCancelled):
+            self.status.setText("Cancelled: nothing kept")
+        else:
+            self.failed.emit(str(err))
+
+    def _retrieve_done(self) -> None:
+        self.retrieve_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setVisible(False)
+
+    def _on_failed(self, text: str) -> None:
+        self.status.setText(f"<span style='color:#d04040'>{text}</span>")
+        log.info("PACS dialog: %s", text.split(":")[0])  # the server, not the details
+
+    def done(self, result: int) -> None:  # noqa: D401 - Qt override
+        self.cancel_event.set()
+        self.runner.shutdown(5000)
+        super().done(result)
+
+
+def open_from_pacs(window: Any) -> OpenFromPacsDialog:
+    """Show the dialog for the main window; a retrieved folder opens like File → Open."""
+    dialog = OpenFromPacsDialog(window)
+    dialog.retrieved.connect(lambda folder: (window.open_path(folder), dialog.accept()))
+    dialog.setModal(False)
+    dialog.show()
+    window._pacs_dialog = dialog  # noqa: SLF001 - keep it alive while shown
+    return dialog

@@ -1,0 +1,264 @@
+"""PACS server settings: the configured servers (``coloc_viewer.pacs.servers``), a password
+field that goes to the OS keyring, "Test connection" (C-ECHO or a QIDO-RS ping, in a worker),
+and the local cache (size, limit, purge)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from coloc_viewer.gui.workers import TaskRunner
+from coloc_viewer.pacs.cache import DEFAULT_LIMIT_BYTES, StudyCache
+from coloc_viewer.pacs.servers import (
+    ServerConfig,
+    load_cache_limit,
+    load_servers,
+    save_cache_limit,
+    save_servers,
+    set_password,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PacsSettingsDialog", "echo_server"]
+
+
+def echo_server(server: ServerConfig) -> str:
+    """Test one server (run in a worker); the sentence the dialog shows."""
+    from coloc_viewer.pacs.retrieve import connect
+
+    connect(server).echo()
+    how = "C-ECHO" if server.protocol == "dimse" else "QIDO-RS ping"
+    return f"{server.label} answers ({how})"
+
+
+class PacsSettingsDialog(QDialog):
+    """Edit the server list; Save writes the settings file and the keyring."""
+
+    tested = Signal(str)  # the connection test's sentence (success or the error)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("PACS servers")
+        self.runner = TaskRunner(parent=self)
+        self.servers: list[ServerConfig] = load_servers()
+        self.passwords: dict[str, str] = {}  # typed this time, stored on Save
+        self.server_list = QListWidget()
+        self.server_list.currentRowChanged.connect(self._show)
+        add, remove = QPushButton("Add"), QPushButton("Remove")
+        add.clicked.connect(self.add_server)
+        remove.clicked.connect(self.remove_server)
+        left = QVBoxLayout()
+        left.addWidget(self.server_list)
+        row = QHBoxLayout()
+        row.addWidget(add)
+        row.addWidget(remove)
+        left.addLayout(row)
+
+        self.name, self.url, self.host = QLineEdit(), QLineEdit(), QLineEdit()
+        self.protocol = QComboBox()
+        self.protocol.addItem("DICOMweb (QIDO/WADO/STOW)", "dicomweb")
+        self.protocol.addItem("DIMSE (C-FIND/C-GET/C-STORE)", "dimse")
+        self.port = QSpinBox()
+        self.port.setRange(1, 65535)
+        self.port.setValue(104)
+        self.called_aet, self.calling_aet = QLineEdit("ANY-SCP"), QLineEdit("COLOCVIEWER")
+        self.tls = QCheckBox("TLS")
+        self.username, self.password = QLineEdit(), QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText("kept in the OS keyring")
+        self.retrieve = QComboBox()
+        self.retrieve.addItem("C-GET", "get")
+        self.retrieve.addItem("C-MOVE to our listener", "move")
+        self.move_port = QSpinBox()
+        self.move_port.setRange(1, 65535)
+        self.move_port.setValue(11113)
+        form = QFormLayout()
+        for label, widget in (("Name", self.name), ("Protocol", self.protocol),
+                              ("DICOMweb URL", self.url), ("Host", self.host),
+                              ("Port", self.port), ("PACS AE title", self.called_aet),
+                              ("Our AE title", self.calling_aet), ("", self.tls),
+                              ("User", self.username), ("Password", self.password),
+                              ("Retrieve with", self.retrieve),
+                              ("Our C-MOVE port", self.move_port)):
+            form.addRow(label, widget)
+            widget.setObjectName(f"pacs-{label.lower().replace(' ', '-') or 'tls'}")
+        self.test_button = QPushButton("Test connection")
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = QLabel("")
+        self.test_result.setWordWrap(True)
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow(self.test_button, self.test_result)
+        right = QWidget()
+        right.setLayout(form)
+
+        top = QHBoxLayout()
+        top.addLayout(left, 1)
+        top.addWidget(right, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self._cache_box())
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #b00020")
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                   | QDialogButtonBox.StandardButton.Close)
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        layout.addWidget(buttons)
+        for s in self.servers:
+            self.server_list.addItem(s.name)
+        if self.servers:
+            self.server_list.setCurrentRow(0)
+        self._current = self.server_list.currentRow()
+
+    # -- cache -----------------------------------------------------------------------------
+    def _cache_box(self) -> QGroupBox:
+        box = QGroupBox("Local study cache")
+        self.cache_limit = QDoubleSpinBox()
+        self.cache_limit.setRange(0.1, 10000)
+        self.cache_limit.setSuffix(" GB")
+        self.cache_limit.setValue((load_cache_limit() or DEFAULT_LIMIT_BYTES) / 1e9)
+        self.cache_info = QLabel("")
+        self.purge_button = QPushButton("Purge cache")
+        self.purge_button.clicked.connect(self.purge_cache)
+        row = QHBoxLayout(box)
+        row.addWidget(QLabel("Size limit"))
+        row.addWidget(self.cache_limit)
+        row.addWidget(self.cache_info, 1)
+        row.addWidget(self.purge_button)
+        self._refresh_cache_info()
+        return box
+
+    def _refresh_cache_info(self) -> None:
+        info = StudyCache(limit_bytes=int(self.cache_limit.value() * 1e9)).describe()
+        self.cache_info.setText(f"{info['complete_studies']} studies, "
+                                f"{info['bytes'] / 1e6:.1f} MB in {info['root']}")
+
+    def purge_cache(self) -> None:
+        freed = StudyCache().purge()
+        log.info("PACS cache purged (%.1f MB)", freed / 1e6)
+        self._refresh_cache_info()
+
+    # -- servers ---------------------------------------------------------------------------
+    def _show(self, row: int) -> None:
+        if 0 <= self._current_row() < len(self.servers) and self._current != row:
+            self._store_form(quiet=True)
+        self._current = row
+        if not 0 <= row < len(self.servers):
+            return
+        s = self.servers[row]
+        self.name.setText(s.name)
+        self.protocol.setCurrentIndex(self.protocol.findData(s.protocol))
+        self.url.setText(s.url)
+        self.host.setText(s.host)
+        self.port.setValue(int(s.port))
+        self.called_aet.setText(s.called_aet)
+        self.calling_aet.setText(s.calling_aet)
+        self.tls.setChecked(s.tls)
+        self.username.setText(s.username)
+        self.password.setText(self.passwords.get(s.name, ""))
+        self.retrieve.setCurrentIndex(self.retrieve.findData(s.retrieve))
+        self.move_port.setValue(int(s.move_port))
+        self.test_result.setText("")
+
+    def _current_row(self) -> int:
+        return getattr(self, "_current", -1)
+
+    def form_server(self) -> ServerConfig:
+        """The server the form describes (InputError when it is not usable)."""
+        return ServerConfig(
+            name=self.name.text().strip(), protocol=self.protocol.currentData(),
+            url=self.url.text().strip(), host=self.host.text().strip(),
+            port=self.port.value(), called_aet=self.called_aet.text().strip(),
+            calling_aet=self.calling_aet.text().strip(), tls=self.tls.isChecked(),
+            username=self.username.text().strip(), retrieve=self.retrieve.currentData(),
+            move_port=self.move_port.value())
+
+    def _store_form(self, quiet: bool = False) -> ServerConfig | None:
+        row = self._current_row()
+        try:
+            server = self.form_server()
+        except Exception as err:  # noqa: BLE001 - shown in the dialog
+            if not quiet:
+                self.error.setText(str(err))
+            return None
+        if 0 <= row < len(self.servers):
+            self.servers[row] = server
+            self.server_list.item(row).setText(server.name)
+        if self.password.text():
+            self.passwords[server.name] = self.password.text()
+        self.error.setText("")
+        return server
+
+    def add_server(self) -> None:
+        self._store_form(quiet=True)
+        n = len(self.servers) + 1
+        self.servers.append(ServerConfig(name=f"PACS {n}", url="http://localhost:8042/dicom-web"))
+        self.server_list.addItem(f"PACS {n}")
+        self.server_list.setCurrentRow(len(self.servers) - 1)
+
+    def remove_server(self) -> None:
+        row = self.server_list.currentRow()
+        if 0 <= row < len(self.servers):
+            self._current = -1
+            del self.servers[row]
+            self.server_list.takeItem(row)
+
+    def save(self) -> bool:
+        if self._store_form() is None and self.servers:
+            return False
+        try:
+            save_servers(self.servers)
+            for server in self.servers:
+                if server.name in self.passwords and server.username:
+                    set_password(server, self.passwords[server.name])
+            save_cache_limit(int(self.cache_limit.value() * 1e9))
+        except Exception as err:  # noqa: BLE001 - shown in the dialog
+            self.error.setText(str(err))
+            return False
+        self.accept()
+        return True
+
+    def test_connection(self) -> None:
+        """C-ECHO or a QIDO-RS ping of the server in the form (its typed password is used
+        without being saved)."""
+        server = self._store_form()
+        if server is None:
+            return
+        typed = self.password.text()
+        if typed and server.username:
+            set_password(server, typed)  # what the test needs; Save keeps it anyway
+        self.test_result.setText("testing…")
+        self.test_button.setEnabled(False)
+        self.runner.submit("echo", echo_server, server, on_result=self._tested,
+                           on_error=lambda err: self._tested(f"failed: {err}"),
+                           on_done=lambda: self.test_button.setEnabled(True))
+
+    def _tested(self, text: Any) -> None:
+        self.test_result.setText(str(text))
+        self.tested.emit(str(text))
+
+    def done(self, result: int) -> None:  # noqa: D401 - Qt override
+        self.runner.shutdown(2000)
+        super().done(result)
