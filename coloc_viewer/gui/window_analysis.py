@@ -203,6 +203,9 @@ class AnalysisActions:
         """Find the study's series (in a worker), match them to ``model``'s roles and, when
         a pattern matches none or several (or ``ask``), let the reader choose; then
         ``then()`` (default: show the maps of the chosen series, if computed)."""
+        asking = getattr(self, "roles_dialog", None)
+        if asking is not None and asking.isVisible():
+            return  # one question at a time (auto-analyse asks again on the next slice)
         volume, card = self.state.volume, model.card
         study = study_key(volume)
 
