@@ -225,7 +225,7 @@ class ModelPanel(QWidget):
         self.state.choices.set(model=key)
 
     def set_layers(self, layers: list[tuple[str, tuple[int, ...]]], default: str | None) -> None:
-        self.state.choices.set_layers(layers, default)
+        self.state.choices.set_layers(layers, default, keep=False)  # a new model: its layer
 
     def set_classes(self, classes: list[str]) -> None:
         self.state.choices.set_classes(classes)

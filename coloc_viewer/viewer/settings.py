@@ -135,16 +135,17 @@ class AnalysisChoices:
         self.events.options.emit(self)
 
     def set_layers(self, layers: list[tuple[str, tuple[int, ...]]],
-                   default: str | None = None, *, keep_default: bool = False) -> None:
+                   default: str | None = None, *, keep: bool = True,
+                   keep_default: bool = False) -> None:
         """The model's spatial layers (name, output shape). The layer becomes ``default``
-        (else the last layer) unless it is one of them; ``keep_default``: None (the card's
-        layer) stays None."""
+        (else the last layer) unless it is one of them and ``keep``; ``keep_default``: None
+        (the card's layer) stays None."""
         self.layers = [Option(n, f"{n}  {'x'.join(str(s) for s in shape)}" if shape else n)
                        for n, shape in layers]
         self.default_layer = default
         self.events.options.emit(self)
         names = [n for n, _s in layers]
-        if self.layer in names or (keep_default and self.layer is None):
+        if (keep and self.layer in names) or (keep_default and self.layer is None):
             return
         self.set(layer=default if default in names else (names[-1] if names else None))
 
