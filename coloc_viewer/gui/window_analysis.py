@@ -212,6 +212,7 @@ class AnalysisActions:
         def planned(series: list[Any]) -> None:
             if self.state.volume is not volume:
                 return  # another study was opened meanwhile
+            self.statusBar().clearMessage()
             self._study_series = (self.series_id, series)
             remembered = None if study is None else self.role_store().get(study, card.name)
             plan = plan_roles(card, volume, series, remembered)
@@ -243,8 +244,11 @@ class AnalysisActions:
                 self.role_store().put(study, model.card.name, plan.remembered())
             except OSError as err:
                 log.info("role choice not remembered: %s", err)
-        log.info("inputs of %s: %s", model.card.name, ", ".join(
-            f"{r}={(plan.by_key()[k].description or '?')}" for r, k in plan.assignment.items()))
+        log.info("series chosen for the inputs of %s (%s)", model.card.name,
+                 ", ".join(plan.assignment))  # roles only: descriptions may name people
+        self.statusBar().showMessage(f"Inputs of {model.card.name}: " + ", ".join(
+            f"{r} = {plan.by_key()[k].description or '?'}" for r, k in plan.assignment.items()),
+            8000)
         if then is not None:
             then()
         else:
