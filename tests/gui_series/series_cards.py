@@ -54,3 +54,18 @@ def unet_card(folder: Path, out_channels: int, name: str, spatial_dims: int = 2,
         "spatial_dims": spatial_dims, "input_size": size, "task": "segmentation",
         "normalization": {"mode": "zscore"}, "classes": classes,
         "positive_class": out_channels - 1})
+
+
+def resnet_two_series_card(folder: Path, name: str = "tiny-resnet-t2-adc") -> Path:
+    """A 2-D torchvision resnet18 on two series (T2 and ADC as channels), 32 x 32."""
+    import torch
+
+    from coloc_viewer.model.architectures import build_torchvision
+
+    torch.manual_seed(3)
+    module = build_torchvision("resnet18", 2, 2).eval()
+    return _save(module, folder, name, {
+        "architecture": "resnet18", "in_channels": 2, "input_size": [32, 32],
+        "inputs": [{"role": "T2", "series": "(?i)t2"}, {"role": "ADC", "series": "(?i)adc"}],
+        "normalization": {"mode": "zscore"}, "classes": ["no lesion", "lesion"],
+        "positive_class": 1, "target_layer": "layer3"})
