@@ -5,7 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QColorDialog,
+    QDoubleSpinBox,
     QHBoxLayout,
     QInputDialog,
     QListWidget,
@@ -51,8 +53,63 @@ class RoiPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
+        layout.addLayout(self._threshold_row())
         self._updating = False
         state.events.roi_list.connect(self.refresh)
+        state.events.window.connect(self._show_window_range)
+
+    # -- the threshold brush's range (viewer.tools "threshold") ----------------------------
+    def _threshold_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.threshold_from_window = QCheckBox("Threshold = window")
+        self.threshold_from_window.setToolTip(
+            "Threshold brush (T) paints only pixels in this range: the window's range "
+            "(level -/+ width/2) when checked, else the values typed here")
+        self.threshold_from_window.setChecked(True)
+        self.threshold_low, self.threshold_high = QDoubleSpinBox(), QDoubleSpinBox()
+        for box, tip in ((self.threshold_low, "lowest value painted"),
+                         (self.threshold_high, "highest value painted")):
+            box.setRange(-1e7, 1e7)
+            box.setDecimals(1)
+            box.setToolTip(f"Threshold brush: {tip}")
+            box.setEnabled(False)
+            box.valueChanged.connect(self._typed_range)
+        self.threshold_from_window.toggled.connect(self._threshold_mode)
+        row.addWidget(self.threshold_from_window)
+        row.addWidget(self.threshold_low)
+        row.addWidget(self.threshold_high)
+        return row
+
+    def _threshold_mode(self, from_window: bool) -> None:
+        for box in (self.threshold_low, self.threshold_high):
+            box.setEnabled(not from_window)
+        if from_window:
+            self.state.tools.threshold_range = None
+            self._show_window_range()
+        else:
+            self._typed_range()
+
+    def _typed_range(self, _value: object = None) -> None:
+        if not self.threshold_from_window.isChecked():
+            self.state.tools.threshold_range = (self.threshold_low.value(),
+                                                self.threshold_high.value())
+
+    def set_threshold_range(self, low: float | None, high: float | None = None) -> None:
+        """Type a range in (``low=None``: back to the window's range)."""
+        if low is None:
+            self.threshold_from_window.setChecked(True)
+            return
+        self.threshold_from_window.setChecked(False)
+        self.threshold_low.setValue(float(low))
+        self.threshold_high.setValue(float(high if high is not None else low))
+
+    def _show_window_range(self, _value: object = None) -> None:
+        if self.threshold_from_window.isChecked():
+            low, high = self.state.threshold_range()
+            for box, v in ((self.threshold_low, low), (self.threshold_high, high)):
+                box.blockSignals(True)
+                box.setValue(v)
+                box.blockSignals(False)
 
     def refresh(self, _value: object = None) -> None:
         rois = self.state.rois

@@ -32,6 +32,7 @@ from coloc_viewer.viewer.display import (
     value_units,
 )
 from coloc_viewer.viewer.state import ViewerState
+from coloc_viewer.viewer.tools import BRUSH_TOOLS
 
 
 class SliceView(QWidget):
@@ -180,11 +181,11 @@ class SliceView(QWidget):
 
     def _on_tool(self, _value: object = None) -> None:
         tool = self.state.tools.tool
-        self.cursor_item.setVisible(tool in ("brush", "eraser") and self.cursor_item.isVisible())
+        self.cursor_item.setVisible(tool in BRUSH_TOOLS and self.cursor_item.isVisible())
         r = self.state.tools.brush_radius_mm
         c = self.cursor_item.rect().center()
         self.cursor_item.setRect(QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r))
-        cross = tool in ("brush", "eraser", "polygon")
+        cross = tool in (*BRUSH_TOOLS, "polygon")
         self.graphics.viewport().setCursor(Qt.CursorShape.CrossCursor if cross
                                            else Qt.CursorShape.ArrowCursor)
         if tool != "polygon":
@@ -275,7 +276,7 @@ class SliceView(QWidget):
         view_pos = self.vb.mapSceneToView(scene_pos)
         r = self.state.tools.brush_radius_mm
         self.cursor_item.setRect(QRectF(view_pos.x() - r, view_pos.y() - r, 2 * r, 2 * r))
-        self.cursor_item.setVisible(self.state.tools.tool in ("brush", "eraser"))
+        self.cursor_item.setVisible(self.state.tools.tool in BRUSH_TOOLS)
         row, col = (int(np.floor(v + 0.5)) for v in self.view_to_index(view_pos))
         if 0 <= row < vol.shape[1] and 0 <= col < vol.shape[2]:
             value = float(vol.voxels[self.state.slice_index, row, col])
@@ -293,7 +294,7 @@ class SliceView(QWidget):
             self.state.drag_window(delta.x(), delta.y())
             return
         here = self.view_to_index(self.vb.mapSceneToView(ev.scenePos()))
-        if tool in ("brush", "eraser"):
+        if tool in BRUSH_TOOLS:
             erase = tool == "eraser"
             if ev.isStart():
                 self.state.begin_stroke()
@@ -315,7 +316,7 @@ class SliceView(QWidget):
     def left_click(self, ev) -> None:
         tool = self.state.tools.tool
         here = self.view_to_index(self.vb.mapSceneToView(ev.scenePos()))
-        if tool in ("brush", "eraser"):
+        if tool in BRUSH_TOOLS:
             self.state.begin_stroke()
             self._dab(here, tool == "eraser")
             self._last_dab = None

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QToolBar, QWidget
 from coloc_viewer.gui.pacs_dialog import open_from_pacs
 from coloc_viewer.gui.pacs_send import send_to_pacs
 from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
-from coloc_viewer.viewer.tools import TOOL_LIST
+from coloc_viewer.gui.roi_commands import run_roi_command
+from coloc_viewer.viewer.tools import ROI_COMMANDS, TOOL_LIST
 from coloc_viewer.viewer.view_models import OVERLAY_LAYERS
 
 log = logging.getLogger("coloc_viewer.gui.main_window")  # one logger for the window's lines
@@ -75,6 +76,9 @@ class WindowActions:
         self._action("Export case report…", self.export_case_dialog, "Ctrl+Shift+E",
                      "Write an HTML and a PDF report and a CSV of scores of this slice into a "
                      "folder", menu=f)
+        self._action("Export results as DICOM SEG + SR…", self.export_dicom_results_dialog,
+                     None, "Write the ROIs as a DICOM SEG and this slice's scores as a DICOM "
+                     "Structured Report (TID 1500) into a folder", menu=f)
         self._action("Send results to PACS…", lambda: send_to_pacs(self), None,
                      "Send the ROIs as DICOM SEG and the scores as DICOM SR to a PACS", menu=f)
         self._action("PACS servers…", lambda: PacsSettingsDialog(self).exec(), None,
@@ -99,6 +103,10 @@ class WindowActions:
         self._action("Clear slice", s.clear_slice, "Delete", "Clear the active ROI on this "
                      "slice", menu=e)
         self._action("Add ROI…", self.roi_panel.add, "Ctrl+N", "Add a named ROI", menu=e)
+        e.addSeparator()
+        for cmd in ROI_COMMANDS:  # fill between slices, copy to next/previous (viewer.tools)
+            self._action(cmd.label, lambda n=cmd.name: run_roi_command(self, n), cmd.key,
+                         cmd.tip, menu=e)
 
         t = mb.addMenu("&Tools")
         self.tool_bar = QToolBar("Tools")  # the active tool, checked (viewer.tools)

@@ -129,3 +129,44 @@ class ExportActions:
     def _case_exported(self, paths: list[Path]) -> None:
         self.statusBar().showMessage(f"Exported {len(paths)} files", 5000)
         self.case_exported.emit(paths)
+
+    def export_dicom_results_dialog(self) -> None:
+        if self.state.volume is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export results as DICOM SEG + SR "
+                                                  "into folder")
+        if folder:
+            self.export_dicom_results(folder)
+
+    def export_dicom_results(self, folder: str | os.PathLike[str]) -> bool:
+        """The ROIs as a DICOM SEG and the shown map's scores as a DICOM SR (TID 1500),
+        written in the background; ``dicom_exported`` holds the paths when done."""
+        from coloc_viewer.errors import ColocError
+        from coloc_viewer.viewer.dicom_results import (
+            copy_roiset,
+            model_info,
+            score_rows_from_view,
+            write_dicom_results,
+        )
+
+        state, model = self.state, self.current_model()
+        try:
+            if model is None:
+                raise ColocError("load a model and analyse this slice first")
+            rows = score_rows_from_view(state)
+            info = model_info(model.card, state.explanation)
+        except ColocError as err:
+            self.show_error("Nothing to export", err)
+            return False
+        self.dicom_exported: list[Path] | None = None
+        self.statusBar().showMessage("Exporting DICOM SEG + SR…")
+        self.runner.submit("export-dicom", write_dicom_results, state.volume,
+                           copy_roiset(state.rois), rows, info, os.fspath(folder),
+                           on_result=self._dicom_exported,
+                           on_error=lambda err: self.show_error("Cannot export DICOM results",
+                                                                err))
+        return True
+
+    def _dicom_exported(self, paths: list[Path]) -> None:
+        self.dicom_exported = paths
+        self.statusBar().showMessage("Exported " + ", ".join(p.name for p in paths), 5000)
