@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from coloc_viewer.metrics.definitions import SCORE_KEYS
+from coloc_viewer.metrics.definitions import SCORE_KEYS, SCORES
 
 #: the scores summarised with means and CIs (the yes/no pointing game and the p-value
 #: are summarised as shares instead)
@@ -31,9 +31,7 @@ SLICE_TYPES: dict[str, str] = {
     "rank": "string", "method": "string", "roi": "string", "slice": "int",
     "roi_pixels": "int", "channel": "int", "predicted": "int", "predicted_label": "string",
     "target": "int", "target_probability": "float", "correct": "bool",
-    "relevance_mass": "float", "relevance_rank": "float", "iou_top_n": "float",
-    "dice": "float", "iou": "float", "pointing_game": "bool", "auroc": "float",
-    "p_value": "float", "seed_overlap": "float",
+    **{d.key: d.kind for d in SCORES},  # the score registry's column types
 }
 CASE_TYPES: dict[str, str] = {
     **{k: SLICE_TYPES[k] for k in GROUP},

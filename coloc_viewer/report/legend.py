@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from coloc_viewer.metrics.definitions import SHORT_LABELS
 from coloc_viewer.report.definitions import format_score
 
 LEGEND_SCORES = ("relevance_mass", "relevance_rank", "auroc", "pointing_game", "p_value")
-SHORT = {"relevance_mass": "mass", "relevance_rank": "rank", "auroc": "AUROC",
-         "pointing_game": "pointing", "p_value": "p", "dice": "Dice", "iou": "IoU",
-         "iou_top_n": "IoU-topN", "seed_overlap": "seed"}
+SHORT = SHORT_LABELS  # the score registry's short labels (live)
 
 
 def legend_lines(model: str, layer: str, method: str, scale: str,
