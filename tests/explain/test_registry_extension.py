@@ -75,6 +75,9 @@ def test_toy_cam_runs_in_the_engine_and_is_offered(toys):
     assert (TOY_CAM, "Abs-mean CAM") in map_choices()
     assert label(TOY_CAM) == "Abs-mean CAM"
     assert methods_needed(TOY_CAM) == ("gradcam", TOY_CAM)
+    from coloc_viewer.viewer.settings import AnalysisChoices  # both windows' settings model
+
+    assert TOY_CAM in [o.key for o in AnalysisChoices().maps]
 
 
 def test_toy_cam_is_gone_after_unregistering():
