@@ -100,13 +100,11 @@ def _seg_frames(seg: Any) -> dict[tuple[int, str, int | None], int]:
     return out
 
 
-def _source_image(ds: Any, frame: int | None = None) -> Any:
+def _source_image(ds: Any) -> Any:
     from highdicom.sr import SourceImageForSegmentation
 
-    return SourceImageForSegmentation(
-        referenced_sop_class_uid=ds.SOPClassUID,
-        referenced_sop_instance_uid=ds.SOPInstanceUID,
-        referenced_frame_numbers=None if frame is None else [frame])
+    return SourceImageForSegmentation(referenced_sop_class_uid=ds.SOPClassUID,
+                                      referenced_sop_instance_uid=ds.SOPInstanceUID)
 
 
 # -- building --------------------------------------------------------------------------------
@@ -165,7 +163,7 @@ def _group(row: Mapping[str, Any], seg: Any, sources: Sequence[Any],
                                       identifier=f"{roi} / {map_label}"[:64])
     common = {"tracking_identifier": tracking, "finding_type": finding, "algorithm_id": algorithm,
               "method": coloc_code(*MAP_CODE), "measurements": _measurements(row, algorithm),
-              "finding_category": codes.DCM.Saliency if hasattr(codes.DCM, "Saliency") else None}
+              "finding_category": codes.DCM.Saliency}
     z = row.get("slice")
     if z is None:
         group = hsr.VolumetricROIMeasurementsAndQualitativeEvaluations(
@@ -176,6 +174,9 @@ def _group(row: Mapping[str, Any], seg: Any, sources: Sequence[Any],
             **common)
     else:
         z = int(z)
+        if int(sources[0].get("NumberOfFrames", 1) or 1) > 1:
+            raise InputError("slice scores of a multi-frame (enhanced) source series cannot be "
+                             "referenced yet: export from a single-frame series")
         if not 0 <= z < len(sources):
             raise InputError(f"slice {z} is outside the source series (0..{len(sources) - 1})")
         src = sources[z]

@@ -9,7 +9,7 @@ import logging
 import highdicom as hd
 import pydicom
 import pytest
-from conftest import dciodvfy, run_analyze
+from sr_helpers import dciodvfy, run_analyze
 
 from coloc_viewer import load_volume
 from coloc_viewer.errors import InputError
