@@ -111,6 +111,10 @@ def test_copy_to_next_slice_and_fill_between_with_keys(qtbot, demo_window, monke
     assert state.rois.history.labels[-1] == "copy slice"
     _shown_matches_scores(window, "drawn")
     np.testing.assert_array_equal(_autosaved(qtbot, window)["drawn"][5], first)
+    state.set_slice(4)
+    _key(qtbot, window, Qt.Key.Key_Up, Qt.KeyboardModifier.ControlModifier)
+    assert state.slice_index == 3
+    np.testing.assert_array_equal(state.rois["drawn"].mask[3], first)
 
     state.set_slice(10)
     drag(window.view, [(140, 130), (146, 144), (150, 150)])
@@ -123,7 +127,7 @@ def test_copy_to_next_slice_and_fill_between_with_keys(qtbot, demo_window, monke
     qtbot.waitUntil(lambda: len(state.rois.history) == steps + 1, timeout=60000)
     expected = roi_interpolate.interpolate_mask(drawn, state.rois.spacing, "shape")
     np.testing.assert_array_equal(state.rois["drawn"].mask, expected)
-    assert all(state.rois["drawn"].mask[z].any() for z in range(4, 11))
+    assert all(state.rois["drawn"].mask[z].any() for z in range(3, 11))
     assert state.rois.history.labels[-1] == "fill between slices"
     _shown_matches_scores(window, "drawn")
     assert window.score_panel.value("drawn", "relevance_mass") != NA
