@@ -64,7 +64,8 @@ class PacsSettingsDialog(QDialog):
         self.passwords: dict[str, str] = {}  # typed this time, stored on Save
         self.server_list = QListWidget()
         self.server_list.currentRowChanged.connect(self._show)
-        add, remove = QPushButton("Add"), QPushButton("Remove")
+        add = self.add_button = QPushButton("Add")
+        remove = self.remove_button = QPushButton("Remove")
         add.clicked.connect(self.add_server)
         remove.clicked.connect(self.remove_server)
         left = QVBoxLayout()
@@ -256,6 +257,7 @@ class PacsSettingsDialog(QDialog):
                            on_done=lambda: self.test_button.setEnabled(True))
 
     def _tested(self, text: Any) -> None:
+        self.test_button.setEnabled(True)
         self.test_result.setText(str(text))
         self.tested.emit(str(text))
 

@@ -1,0 +1,243 @@
+"""The PACS dialogs driven with real events against the real Orthanc: search and retrieve
+into the viewer, cancel, the server settings with Test connection, send SEG + SR."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pacs_helpers import PASSWORD, USER, demo_study_uid, series_uid_of
+
+from coloc_viewer.imaging.dicom_write import write_dicom_series
+from coloc_viewer.imaging.load import load_volume
+from coloc_viewer.pacs.cache import StudyCache
+from coloc_viewer.pacs.query import Query
+from coloc_viewer.pacs.retrieve import connect, retrieve_series
+from coloc_viewer.pacs.servers import get_password, load_servers, settings_file
+from coloc_viewer.resources import demo_dir
+
+pytestmark = pytest.mark.gui
+CASE2 = demo_dir() / "case-02"
+
+
+@pytest.fixture
+def window(qtbot, qapp):
+    from coloc_viewer.gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    for name in ("_pacs_dialog", "_pacs_send_dialog"):
+        dialog = getattr(win, name, None)
+        if dialog is not None:
+            dialog.close()
+    win.runner.shutdown(10000)
+
+
+def click(qtbot, widget) -> None:
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def click_row(qtbot, table, row: int) -> None:
+    from PySide6.QtCore import Qt
+
+    rect = table.visualItemRect(table.item(row, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def open_pacs_dialog(qtbot, window):
+    window.actions_by_name["Open from PACS…"].trigger()
+    dialog = window._pacs_dialog  # noqa: SLF001 - the dialog the menu opened
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def search(qtbot, dialog, patient_name: str) -> None:
+    qtbot.keyClicks(dialog.patient_name, patient_name)
+    with qtbot.waitSignal(dialog.searched, timeout=20000):
+        click(qtbot, dialog.search_button)
+
+
+def test_open_from_pacs_shows_the_series_in_the_viewer(qtbot, window, configured) -> None:
+    dialog = open_pacs_dialog(qtbot, window)
+    assert [dialog.server_box.itemText(i) for i in range(dialog.server_box.count())] == \
+        ["orthanc-web", "orthanc-dimse"]
+    search(qtbot, dialog, "SYNTHETIC*")
+    assert dialog.study_table.rowCount() == 2
+    row = [r.patient_id for r in dialog.studies].index("SYNTH-02")
+    with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+        click_row(qtbot, dialog.study_table, row)
+    uids = [r.series_uid for r in dialog.series]
+    assert dialog.series_table.rowCount() == len(uids) >= 1  # other tests may add SEGs
+    click_row(qtbot, dialog.series_table, uids.index(series_uid_of(CASE2 / "dicom")))
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        click(qtbot, dialog.retrieve_button)
+    want = load_volume(CASE2 / "dicom")
+    got = window.state.volume
+    assert got.shape == want.shape
+    assert got.metadata.get("series_uid") == series_uid_of(CASE2 / "dicom")
+    np.testing.assert_array_equal(np.sort(got.voxels.ravel()), np.sort(want.voxels.ravel()))
+    assert dialog.preview.pixmap() is not None and not dialog.preview.pixmap().isNull()
+
+
+def test_search_error_is_shown_in_the_dialog(qtbot, window, configured) -> None:
+    dialog = open_pacs_dialog(qtbot, window)
+    qtbot.keyClicks(dialog.date_from, "2020-13-45x")
+    with qtbot.waitSignal(dialog.failed, timeout=5000) as blocker:
+        click(qtbot, dialog.search_button)
+    assert "not YYYYMMDD" in blocker.args[0]
+    assert "not YYYYMMDD" in dialog.status.text()
+
+
+@pytest.fixture
+def many_slices(orthanc, tmp_path_factory) -> tuple[str, str]:
+    """A 120-slice series in the session Orthanc (enough instances to press Cancel)."""
+    folder = tmp_path_factory.mktemp("many")
+    vox = np.random.default_rng(1).integers(0, 1000, size=(120, 64, 64)).astype(np.float32)
+    paths = write_dicom_series(vox, folder, patient_id="MANY-01", patient_name="MANY^SLICES")
+    orthanc.upload(paths)
+    import pydicom
+
+    ds = pydicom.dcmread(paths[0], stop_before_pixels=True)
+    return str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
+
+
+def test_cancel_a_retrieval(qtbot, window, configured, many_slices) -> None:
+    study, series = many_slices
+    dialog = open_pacs_dialog(qtbot, window)
+    dialog.server_box.setCurrentIndex(1)  # DIMSE: C-GET
+    search(qtbot, dialog, "MANY*")
+    with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+        click_row(qtbot, dialog.study_table, 0)
+    click_row(qtbot, dialog.series_table, 0)
+    with qtbot.waitSignal(dialog.progressed, timeout=20000):
+        click(qtbot, dialog.retrieve_button)
+    assert dialog.cancel_button.isEnabled()
+    click(qtbot, dialog.cancel_button)
+    qtbot.waitUntil(lambda: dialog.retrieve_button.isEnabled(), timeout=20000)
+    assert dialog.status.text() == "Cancelled: nothing kept"
+    assert dialog.progress.isHidden()
+    cache = StudyCache()
+    assert not cache.series_complete(configured[1].address, study, series)
+    assert not cache.series_dir(configured[1].address, study, series).exists()
+    assert window.state.volume is None or window.state.volume.shape[0] != 120
+
+
+def test_server_settings_test_connection_and_keyring(qtbot, orthanc, memory_keyring) -> None:
+    from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
+
+    dialog = PacsSettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    click(qtbot, dialog.add_button)
+    dialog.name.clear()
+    qtbot.keyClicks(dialog.name, "hospital")
+    dialog.url.clear()
+    qtbot.keyClicks(dialog.url, orthanc.dicomweb_url)
+    qtbot.keyClicks(dialog.username, USER)
+    qtbot.keyClicks(dialog.password, "wrong")
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10000)
+    with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
+        click(qtbot, dialog.test_button)
+    assert "401" in blocker.args[0]
+    dialog.password.clear()
+    qtbot.keyClicks(dialog.password, PASSWORD)
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10000)
+    with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
+        click(qtbot, dialog.test_button)
+    assert blocker.args[0] == "hospital answers (QIDO-RS ping)"
+    # a DIMSE server with the wrong PACS AE title: the test says why
+    click(qtbot, dialog.add_button)
+    dialog.name.clear()
+    qtbot.keyClicks(dialog.name, "modality")
+    dialog.protocol.setCurrentIndex(dialog.protocol.findData("dimse"))
+    qtbot.keyClicks(dialog.host, "127.0.0.1")
+    dialog.port.setValue(orthanc.dicom_port)
+    dialog.called_aet.clear()
+    qtbot.keyClicks(dialog.called_aet, "WRONG")
+    assert dialog.error.text() == ""
+    assert dialog.test_button.isEnabled(), dialog.test_result.text()
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10000)
+    with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
+        click(qtbot, dialog.test_button)
+        assert dialog.error.text() == ""
+    assert "association rejected" in blocker.args[0]
+    click(qtbot, dialog.save_button)
+    text = settings_file().read_text()
+    assert PASSWORD not in text and "wrong" not in text and USER in text
+    saved = {s.name: s for s in load_servers()}
+    assert set(saved) == {"hospital", "modality"}
+    assert get_password(saved["hospital"]) == PASSWORD
+    assert json.loads(text)["servers"][1]["called_aet"] == "WRONG"
+
+
+def test_purge_from_the_settings(qtbot, web_server) -> None:
+    from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
+
+    folder = retrieve_series(connect(web_server), StudyCache(), demo_study_uid(),
+                             series_uid_of(CASE2 / "dicom"), total=20)
+    dialog = PacsSettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert "MB in" in dialog.cache_info.text()
+    click(qtbot, dialog.purge_button)
+    assert not folder.exists()
+    assert dialog.cache_info.text().startswith("0 studies, 0.0 MB")
+
+
+def test_send_results_seg_and_sr(qtbot, window, configured, orthanc) -> None:
+    """The demo case's ROIs and the scores of an analysed slice go to the PACS as SEG + SR
+    and come back from it (highdicom reads both)."""
+    import highdicom as hd
+    import pydicom
+
+    from coloc_viewer.model.loading import default_model_name
+
+    with qtbot.waitSignal(window.study_loaded, timeout=60000):
+        window.open_path(CASE2 / "dicom", rois=CASE2 / "rois.nii.gz")
+    with qtbot.waitSignal(window.model_ready, timeout=60000):
+        window.select_model(default_model_name())
+    with qtbot.waitSignal(window.analysis_done, timeout=120000):
+        window.analyse_current()
+    window.actions_by_name["Send results to PACS…"].trigger()
+    dialog = window._pacs_send_dialog  # noqa: SLF001
+    qtbot.waitExposed(dialog)
+    assert dialog.sr_box.isEnabled() and dialog.sr_box.isChecked()
+    with qtbot.waitSignal(dialog.sent, timeout=60000) as blocker:
+        click(qtbot, dialog.send_button)
+    assert blocker.args[0] == "Sent DICOM SEG and DICOM SR to orthanc-web"
+    web = connect(configured[0])
+    by_modality = {r.modality: r for r in web.find_series(demo_study_uid())}
+    assert {"SEG", "SR"} <= set(by_modality)
+    cache = StudyCache()
+    seg_file = next(retrieve_series(web, cache, demo_study_uid(),
+                                    by_modality["SEG"].series_uid).glob("*.dcm"))
+    sr_file = next(retrieve_series(web, cache, demo_study_uid(),
+                                   by_modality["SR"].series_uid).glob("*.dcm"))
+    seg = hd.seg.Segmentation.from_dataset(pydicom.dcmread(seg_file))
+    names = [r.name for r in window.state.rois]
+    assert [s.SegmentLabel for s in seg.SegmentSequence] == names
+    sr_ds = pydicom.dcmread(sr_file)
+    hd.sr.Comprehensive3DSR.from_dataset(sr_ds)
+    assert sr_ds.ConceptNameCodeSequence[0].CodeValue == "126000"  # Measurement Report
+
+    def codes(items):
+        for item in items:
+            for seq in ("ConceptNameCodeSequence", "ContentSequence"):
+                if seq in item and seq == "ConceptNameCodeSequence":
+                    yield item.ConceptNameCodeSequence[0].CodeValue
+                elif seq in item:
+                    yield from codes(item.ContentSequence)
+
+    found = list(codes(sr_ds.ContentSequence))
+    scored = [n for n in names
+              if (window.state.scores.get(n) or {}).get("relevance_mass") is not None]
+    assert found.count("RMASS") == len(scored) >= 1
+    assert web.find_studies(Query(patient_id="SYNTH-02"))
