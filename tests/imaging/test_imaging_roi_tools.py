@@ -13,6 +13,8 @@ from coloc_viewer.imaging import roi_interpolate, roi_threshold
 from coloc_viewer.imaging.roi import RoiSet
 
 SPACING = (3.0, 0.7, 0.9)
+# ITK's SWIG wrappers warn ~1000 times while they load; nothing to act on here
+pytestmark = pytest.mark.filterwarnings("ignore:builtin type .* has no __module__ attribute")
 
 
 def _ellipse(shape, cy, cx, ry, rx) -> np.ndarray:
