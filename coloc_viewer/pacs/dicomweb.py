@@ -1,4 +1,5 @@
-"""DICOMweb through ``dicomweb-client``: QIDO-RS search, WADO-RS retrieve, STOW-RS store."""
+"""DICOMweb: QIDO-RS search and STOW-RS store through ``dicomweb-client``; WADO-RS retrieve
+streamed part by part on the same session (bytes stored as sent)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote
 
 import pydicom
 import requests
 
 from coloc_viewer.pacs.errors import PacsError, RetrievalCancelled
+from coloc_viewer.pacs.multipart import boundary_of, iter_parts
 from coloc_viewer.pacs.query import SERIES_FIELDS, STUDY_FIELDS, Query, SeriesRow, StudyRow
 from coloc_viewer.pacs.servers import ServerConfig
 
@@ -25,6 +28,18 @@ for _name in ("dicomweb_client", "urllib3.connectionpool"):
 __all__ = ["DicomWebClient"]
 
 OnInstance = Callable[[str, bytes], None]
+ACCEPT_DICOM = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+CHUNK = 1 << 20
+
+
+def _sop_uid(data: bytes) -> str:
+    """The SOP Instance UID of a Part 10 file's bytes (header only)."""
+    ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True,
+                         specific_tags=["SOPInstanceUID"])
+    uid = ds.get("SOPInstanceUID") or ds.file_meta.get("MediaStorageSOPInstanceUID")
+    if not uid:
+        raise pydicom.errors.InvalidDicomError("no SOP Instance UID")
+    return str(uid)
 
 
 class _QidoSession(requests.Session):
@@ -49,6 +64,7 @@ class DicomWebClient:
         session = _QidoSession()
         if server.username:
             session.auth = (server.username, server.password() or "")
+        self._session = session
         self._client = DICOMwebClient(server.url.rstrip("/"), session=session,
                                       timeout=server.timeout)
         self._client.set_http_retry_params(retry=False)
@@ -61,6 +77,11 @@ class DicomWebClient:
                       404: "not found (HTTP 404; is the URL the DICOMweb root?)"}.get(
                           code, f"HTTP {code} {err.response.reason or ''}")
             return PacsError(f"{doing}: {reason}", self.server.label)
+        if isinstance(err, requests.exceptions.ChunkedEncodingError):
+            return PacsError(f"{doing}: the connection was lost mid-transfer",
+                             self.server.label)
+        if isinstance(err, ValueError) and not isinstance(err, requests.RequestException):
+            return PacsError(f"{doing}: {err}", self.server.label)
         if isinstance(err, requests.ConnectionError):
             return PacsError(f"{doing}: cannot connect (server unreachable or closed the "
                              "connection)", self.server.label)
@@ -97,14 +118,22 @@ class DicomWebClient:
 
     def fetch_series(self, study_uid: str, series_uid: str, on_instance: OnInstance,
                      cancel: threading.Event | None = None) -> None:
-        """WADO-RS: each instance is handed to ``on_instance`` as it arrives (streamed)."""
+        """WADO-RS: each instance is handed to ``on_instance`` as it arrives.
+
+        The multipart answer is split as it streams in and each part's bytes go to the cache
+        as sent (dicomweb-client's ``iter_series`` decodes every part into a dataset, which
+        would have to be encoded again: 60 % of the retrieval time, measured)."""
+        url = (f"{self.server.url.rstrip('/')}/studies/{quote(study_uid)}/series/"
+               f"{quote(series_uid)}")
         try:
-            for ds in self._client.iter_series(study_uid, series_uid):
-                if cancel is not None and cancel.is_set():
-                    raise RetrievalCancelled("retrieval cancelled", self.server.label)
-                buf = io.BytesIO()
-                ds.save_as(buf, enforce_file_format=True)
-                on_instance(str(ds.SOPInstanceUID), buf.getvalue())
+            with self._session.get(url, headers={"Accept": ACCEPT_DICOM}, stream=True,
+                                   timeout=self.server.timeout) as response:
+                response.raise_for_status()
+                boundary = boundary_of(response.headers.get("Content-Type", ""))
+                for data in iter_parts(response.iter_content(CHUNK), boundary):
+                    if cancel is not None and cancel.is_set():
+                        raise RetrievalCancelled("retrieval cancelled", self.server.label)
+                    on_instance(_sop_uid(data), data)
         except (requests.RequestException, ValueError) as err:
             raise self._fail(err, "WADO-RS retrieve") from None
         except pydicom.errors.InvalidDicomError:

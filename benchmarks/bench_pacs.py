@@ -1,0 +1,127 @@
+"""PACS retrieval: WADO-RS and C-GET from a local Orthanc vs reading the same files from disk.
+
+Generates (once, in a temporary folder) a 200-slice 512 x 512 uint16 MR series with
+``write_dicom_series``, starts a throw-away Orthanc on free localhost ports
+(``coloc_viewer.pacs.orthanc_local``; Debian packages ``orthanc orthanc-dicomweb``), stores
+the series in it, then in the same run times (median of ``--repeats``, a fresh cache each):
+
+* ``disk``: ``load_volume(folder)`` of the original files (scan, sort, decode, rescale);
+* ``wado`` / ``cget``: ``retrieve_series`` into an empty cache (every instance written,
+  the completeness marker committed), and the same plus ``load_volume`` of the cached
+  folder (``*_then_load``: the whole series in memory, what the viewer needs);
+* ``first_slice``: from the call (pressing Retrieve) until the first instance is on disk
+  and decoded to the 8-bit preview the Open-from-PACS dialog paints
+  (``gui.pacs_dialog.first_slice_preview``). Target <= 1 s.
+
+Ratios are to ``disk`` (target for the whole series: <= 2 at loopback speed). Prints one
+JSON object. Run: ``nice -n 10 .venv/bin/python benchmarks/bench_pacs.py [--repeats 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from coloc_viewer.imaging.dicom_write import write_dicom_series
+from coloc_viewer.imaging.load import load_volume
+from coloc_viewer.pacs.cache import StudyCache
+from coloc_viewer.pacs.orthanc_local import ORTHANC_PACKAGES, LocalOrthanc, find_orthanc
+from coloc_viewer.pacs.retrieve import Progress, connect, retrieve_series
+from coloc_viewer.pacs.servers import ServerConfig
+
+AET = "COLOCBENCH"
+
+
+def _retrieve(server: ServerConfig, study: str, series: str, n: int, root: Path
+              ) -> dict[str, float]:
+    from coloc_viewer.gui.pacs_dialog import first_slice_preview
+
+    cache = StudyCache(root, limit_bytes=10 * 1024**3)
+    first: list[float] = []
+    t0 = time.perf_counter()
+
+    def progress(p: Progress) -> None:
+        if p.path is not None and not first:
+            assert first_slice_preview(p.path) is not None
+            first.append(time.perf_counter() - t0)
+
+    folder = retrieve_series(connect(server), cache, study, series, progress, total=n)
+    retrieved = time.perf_counter() - t0
+    volume = load_volume(folder)
+    whole = time.perf_counter() - t0
+    assert volume.shape[0] == n
+    return {"first_slice_s": first[0], "retrieve_s": retrieved, "then_load_s": whole}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--slices", type=int, default=200)
+    ap.add_argument("--size", type=int, default=512)
+    args = ap.parse_args()
+    if find_orthanc() is None:
+        print(json.dumps({"skipped": f"Orthanc is not installed ({ORTHANC_PACKAGES})"}))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-pacs-") as tmp:
+        tmp_path = Path(tmp)
+        rng = np.random.default_rng(0)
+        vox = rng.integers(0, 4000, size=(args.slices, args.size, args.size)).astype(np.float32)
+        paths = write_dicom_series(vox, tmp_path / "series", spacing=(1.5, 0.5, 0.5),
+                                   patient_id="BENCH-01", patient_name="BENCH^PACS")
+        del vox
+        import pydicom
+
+        ds = pydicom.dcmread(paths[0], stop_before_pixels=True)
+        study, series = str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
+        size_mb = sum(p.stat().st_size for p in paths) / 1e6
+        with LocalOrthanc(tmp_path / "orthanc", modalities={AET: 104}) as pacs:
+            t = time.perf_counter()
+            pacs.upload(paths)
+            upload_s = time.perf_counter() - t
+            web = ServerConfig("bench-web", url=pacs.dicomweb_url, timeout=120)
+            dimse = ServerConfig("bench-dimse", protocol="dimse", host="127.0.0.1",
+                                 port=pacs.dicom_port, called_aet=pacs.aet, calling_aet=AET,
+                                 timeout=120)
+            load_volume(tmp_path / "series")  # warm-up (imports, page cache)
+            runs: dict[str, list[dict[str, float]]] = {"wado": [], "cget": []}
+            disk: list[float] = []
+            for k in range(args.repeats):
+                t = time.perf_counter()
+                load_volume(tmp_path / "series")
+                disk.append(time.perf_counter() - t)
+                for name, server in (("wado", web), ("cget", dimse)):
+                    runs[name].append(_retrieve(server, study, series, len(paths),
+                                                tmp_path / f"cache-{name}-{k}"))
+        disk_s = statistics.median(disk)
+        out: dict[str, object] = {
+            "benchmark": "pacs_retrieve", "series": [args.slices, args.size, args.size],
+            "series_mb": round(size_mb, 1), "repeats": args.repeats,
+            "orthanc_upload_s": round(upload_s, 2), "disk_load_s": round(disk_s, 3),
+            "platform": platform.platform(), "cpus": os.cpu_count(),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+        }
+        for name, rs in runs.items():
+            med = {key: statistics.median(r[key] for r in rs) for key in rs[0]}
+            out[name] = {
+                "first_slice_s": round(med["first_slice_s"], 3),
+                "retrieve_s": round(med["retrieve_s"], 3),
+                "retrieve_then_load_s": round(med["then_load_s"], 3),
+                "mb_per_s": round(size_mb / med["retrieve_s"], 1),
+                "ratio_retrieve_to_disk": round(med["retrieve_s"] / disk_s, 2),
+                "ratio_whole_to_disk": round(med["then_load_s"] / disk_s, 2),
+                "first_slice_target_met": med["first_slice_s"] <= 1.0,
+                "whole_series_target_met": med["then_load_s"] / disk_s <= 2.0,
+            }
+        print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
