@@ -80,6 +80,9 @@ class AnalysisActions:
         self.status_labels["device"].setText(str(model.device))
         self.model_ready.emit(name)
         self._settings_changed()
+        if not self._after_model and self.state.volume is not None and \
+                is_multi_series(model.card) and self.role_inputs_for(model) is None:
+            self.choose_series_roles(model)  # several series: find them (ask) now
         pending, self._after_model = self._after_model, []
         for callback in pending:
             callback()
@@ -202,10 +205,18 @@ class AnalysisActions:
     def choose_series_roles(self, model: Any, then: Any = None, ask: bool = False) -> None:
         """Find the study's series (in a worker), match them to ``model``'s roles and, when
         a pattern matches none or several (or ``ask``), let the reader choose; then
-        ``then()`` (default: show the maps of the chosen series, if computed)."""
+        ``then()`` (default: show the maps of the chosen series, if computed). Requests
+        made while one is under way (or its dialog open) wait for it."""
+        waiting = self.__dict__.setdefault("_roles_waiting", {"model": None, "then": []})
+        same = waiting["model"] == model.card.name
+        if then is not None:
+            waiting["then"].append(then)
         asking = getattr(self, "roles_dialog", None)
-        if asking is not None and asking.isVisible():
-            return  # one question at a time (auto-analyse asks again on the next slice)
+        if same and (self.runner.is_busy("roles") or (asking is not None
+                                                      and asking.isVisible())):
+            return  # one question at a time: its answer serves this request too
+        if not same:
+            waiting["model"], waiting["then"] = model.card.name, [then] if then else []
         volume, card = self.state.volume, model.card
         study = study_key(volume)
 
@@ -217,15 +228,15 @@ class AnalysisActions:
             remembered = None if study is None else self.role_store().get(study, card.name)
             plan = plan_roles(card, volume, series, remembered)
             if plan.reason is not None:
+                waiting["then"] = []
                 self.show_error("Cannot analyse", plan.reason)
             elif plan.ready and not ask:
-                self._use_roles(model, plan, then, remember=False)
+                self._use_roles(model, plan, remember=False)
             else:
                 dialog = SeriesRolesDialog(plan, self)
                 self.roles_dialog = dialog
-                dialog.accepted.connect(lambda: self._use_roles(model, dialog.plan(), then))
-                dialog.rejected.connect(lambda: self.statusBar().showMessage(
-                    "No series chosen for the model's inputs", 5000))
+                dialog.accepted.connect(lambda: self._use_roles(model, dialog.plan()))
+                dialog.rejected.connect(self._roles_rejected)
                 dialog.open()
 
         cached = getattr(self, "_study_series", None)
@@ -233,10 +244,18 @@ class AnalysisActions:
             planned(cached[1])
             return
         self.statusBar().showMessage("Looking for the study's other series…")
-        self.runner.submit("roles", find_study_series, volume, on_result=planned,
-                           on_error=lambda err: self.show_error("Cannot find series", err))
+        def failed(err: Exception) -> None:
+            waiting["then"] = []
+            self.show_error("Cannot find series", err)
 
-    def _use_roles(self, model: Any, plan: Any, then: Any, remember: bool = True) -> None:
+        self.runner.submit("roles", find_study_series, volume, on_result=planned,
+                           on_error=failed)
+
+    def _roles_rejected(self) -> None:
+        self.__dict__.get("_roles_waiting", {})["then"] = []
+        self.statusBar().showMessage("No series chosen for the model's inputs", 5000)
+
+    def _use_roles(self, model: Any, plan: Any, remember: bool = True) -> None:
         self._role_inputs = ((self.series_id, model.card.name), RoleInputs(plan))
         study = study_key(self.state.volume)
         if remember and study is not None:
@@ -249,9 +268,11 @@ class AnalysisActions:
         self.statusBar().showMessage(f"Inputs of {model.card.name}: " + ", ".join(
             f"{r} = {plan.by_key()[k].description or '?'}" for r, k in plan.assignment.items()),
             8000)
-        if then is not None:
+        waiting = self.__dict__.get("_roles_waiting") or {"then": []}
+        pending, waiting["then"] = list(waiting["then"]), []
+        for then in pending:
             then()
-        else:
+        if not pending:
             self._settings_changed()
 
     def forget_study_series(self) -> None:

@@ -27,6 +27,11 @@ def make_window(qtbot, qapp, data_dir):
     made = []
 
     def make():
+        from coloc_viewer.gui.settings import open_settings
+
+        settings = open_settings()  # the test run's throw-away file: each window starts
+        settings.remove("model/last")  # on the first model, as a first start does
+        settings.sync()
         win = MainWindow()
         qtbot.addWidget(win)
         win.resize(1400, 900)

@@ -143,8 +143,7 @@ def test_ambiguous_pattern_asks_and_the_choice_is_remembered(qtbot, make_window,
     window = make_window()
     window.roles_dialog = None
     open_case(qtbot, window, study / "dicom")
-    choose_model(qtbot, window, "demo-mpmri")
-    qtbot.mouseClick(window.model_panel.analyse, Qt.MouseButton.LeftButton)
+    choose_model(qtbot, window, "demo-mpmri")  # the reader is asked at once
     dialog = _dialog(qtbot, window)
     assert "2 series match ADC" in dialog.intro.text()
     adc, dwi = dialog.boxes["ADC"], dialog.boxes["DWI"]
@@ -160,8 +159,9 @@ def test_ambiguous_pattern_asks_and_the_choice_is_remembered(qtbot, make_window,
     _pick(qtbot, dwi, dwi_key)
     assert ok.isEnabled()
     window.grab().save(str(artifacts_dir / "gui_series_roles_dialog.png"))
-    with qtbot.waitSignal(window.analysis_finished, timeout=120000):
-        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert f"ADC={extra_uid}" in window.analysis_series()
+    run_analysis(qtbot, window)
     ex = window.state.explanation
     assert ex is not None and ex.inputs == ["T2", "ADC", "DWI"]
     model = window.current_model()
