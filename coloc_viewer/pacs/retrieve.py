@@ -61,10 +61,10 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
         return folder
     writer = cache.begin_series(key, study_uid, series_uid)
 
-    def on_instance(sop_uid: str, data: bytes) -> None:
+    def on_instance(key: str, data: bytes) -> None:
         if cancel is not None and cancel.is_set():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
-        path = writer.write(sop_uid, data)
+        path = writer.write(key, data)
         if progress is not None:
             progress(Progress(writer.count, total, path, series_uid))
 
