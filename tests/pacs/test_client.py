@@ -130,6 +130,51 @@ def test_store_and_read_back_a_seg(server: ServerConfig, tmp_path: Path) -> None
         np.testing.assert_array_equal(a.mask, b.mask)
 
 
+def test_store_and_read_back_seg_and_sr(server: ServerConfig, tmp_path: Path) -> None:
+    """SEG + the scores' SR (``report.dicom_sr``) go by STOW-RS or C-STORE and come back
+    from Orthanc: highdicom reads the SR, whose measurements are the scores sent."""
+    import highdicom as hd
+    import pydicom
+
+    from coloc_viewer.imaging.roi_io import load_rois
+    from coloc_viewer.metrics.scores import score
+    from coloc_viewer.report.dicom_sr import build_dicom_results
+
+    volume = load_volume(CASE2_T2)
+    rois = load_rois(demo_dir() / "case-02" / "rois.nii.gz", like=volume)
+    z = int(np.argmax(rois[0].mask.sum(axis=(1, 2))))
+    yy, xx = np.mgrid[: volume.shape[1], : volume.shape[2]]
+    cy, cx = np.argwhere(rois[0].mask[z]).mean(axis=0)
+    saliency = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 50.0)
+    rows = [{"roi": r.name, "map": "gradcam", "slice": z, **score(saliency, r.mask[z]),
+             "verdict": "test"} for r in rois if r.mask[z].any()]
+    seg, sr = build_dicom_results(volume, rois, rows, {"name": "demo", "card_hash": "0" * 16,
+                                                       "layer": "layer3", "rank": "max"})
+    paths = [tmp_path / "seg.dcm", tmp_path / "sr.dcm"]
+    seg.save_as(paths[0], enforce_file_format=True)
+    sr.save_as(paths[1], enforce_file_format=True)
+    client = connect(server)
+    assert client.store(paths) == 2
+    folder = retrieve_series(client, StudyCache(tmp_path / "c"), str(sr.StudyInstanceUID),
+                             str(sr.SeriesInstanceUID), total=1)
+    back = pydicom.dcmread(next(folder.glob("*.dcm")))
+    assert str(back.SOPInstanceUID) == str(sr.SOPInstanceUID)
+    hd.sr.Comprehensive3DSR.from_dataset(back)
+
+    def numbers(items):
+        for item in items:
+            if "MeasuredValueSequence" in item:
+                yield (item.ConceptNameCodeSequence[0].CodeValue,
+                       float(item.MeasuredValueSequence[0].NumericValue))
+            if "ContentSequence" in item:
+                yield from numbers(item.ContentSequence)
+
+    got = sorted(v for code, v in numbers(back.ContentSequence) if code == "RMASS")
+    want = sorted(r["relevance_mass"] for r in rows if r["relevance_mass"] is not None)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert len(got) >= 1
+
+
 def test_wrong_called_ae_title_is_one_line(dimse_server: ServerConfig) -> None:
     bad = ServerConfig(**{**dimse_server.to_json(), "called_aet": "NOT-ORTHANC"})
     with pytest.raises(PacsError, match="association rejected") as err:
