@@ -99,6 +99,11 @@ class ComparePane(QWidget):
     def _build(self, models: list[str]) -> None:
         self.title = QLabel(self.letter)
         self.title.setWordWrap(True)
+        self.notice = QLabel("")  # why this pane's model cannot run here (one sentence)
+        self.notice.setObjectName("compare-pane-notice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #ff8a80;")
+        self.notice.hide()
         self.scale_text = QLabel("")
         self.scale_text.setToolTip("The colour scale of this pane's map: shared with the panes "
                                    "showing the same kind of map, or per image")
@@ -131,6 +136,7 @@ class ComparePane(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.title)
+        layout.addWidget(self.notice)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.scale_text)
         layout.addLayout(form)
@@ -168,6 +174,7 @@ class ComparePane(QWidget):
             self.choices.set_layers([(n, ()) for n in names], keep_default=True)
 
     def _spec_edited(self, *_: Any) -> None:
+        self.show_notice("")
         self._update_title()
         self.spec_changed.emit()
 
@@ -224,7 +231,14 @@ class ComparePane(QWidget):
                 self.registry.is_loaded(result.spec.model):
             self.set_models([])  # relabel with the card name now that it is loaded
         self.model.set_result(result)
+        if result is not None:
+            self.show_notice("")
         self._update_title()
+
+    def show_notice(self, text: str) -> None:
+        """Say in the pane why its model did not run (empty: hide the notice)."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
 
     def set_display_range(self, rng: tuple[float, float] | None) -> None:
         if rng != self.state.overlay.fixed_range:

@@ -7,7 +7,8 @@ forwards the state events). A study's ROI set is shared by its panes (and the ma
 so an ROI drawn in any of them is in all. A table holds one column per pane. Panes showing
 the same kind of map share one intensity scale (calibrated over those maps, or loaded from a
 cohort calibration file), or each map is scaled per image. Screenshots carry a legend;
-"Export report" writes the case report.
+"Export report" writes the case report. Multi-series models take the study's other series
+as the main window does (``compare_roles``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from coloc_viewer.gui.compare_exports import CompareExports
 from coloc_viewer.gui.compare_pane import ComparePane
+from coloc_viewer.gui.compare_roles import CompareRoles
 from coloc_viewer.gui.compare_table import CompareTable
 from coloc_viewer.gui.compare_worker import CompareJob
 from coloc_viewer.gui.qt_compat import favour_the_gui_thread
@@ -56,7 +58,7 @@ LETTERS = "ABCD"
 EXTRA_ROWS = ("prediction", "channel")
 
 
-class CompareWindow(CompareExports, QMainWindow):
+class CompareWindow(CompareExports, CompareRoles, QMainWindow):
     """The compare window. ``studies``: one Study (all panes) or two (alternating panes)."""
 
     results_ready = Signal()  # every pane of the current request has a result or an error
@@ -286,7 +288,7 @@ class CompareWindow(CompareExports, QMainWindow):
         for pane in self.panes if panes is None else panes:
             if pane.model.shown_result is None:
                 hit = cached_pane(self.registry, pane.study, pane.slice_index, pane.spec(),
-                                  self._cache)
+                                  self._cache, self.known_inputs(pane))
                 if hit is not None:
                     pane.show_result(hit)
 
@@ -298,7 +300,9 @@ class CompareWindow(CompareExports, QMainWindow):
         tasks = [(i, p.study, p.slice_index, p.spec()) for i, p in enumerate(self.panes)]
         self._pending = {i for i, *_ in tasks}
         self._errors.clear()
-        job = CompareJob(self._request, self.registry, tasks, self._cache, self._cache_lock)
+        job = CompareJob(self._request, self.registry, tasks, self._cache, self._cache_lock,
+                         self.pane_inputs)
+        job.signals.ask.connect(self._on_ask)
         job.signals.result.connect(self._on_result)
         job.signals.failed.connect(self._on_failed)
         job.signals.finished.connect(self._on_finished)
@@ -322,10 +326,11 @@ class CompareWindow(CompareExports, QMainWindow):
             self.results_ready.emit()
 
     def _on_failed(self, request: int, index: int, message: str) -> None:
-        if request != self._request:
+        if request != self._request or index >= len(self.panes):
             return
         self._errors[index] = message
         self._pending.discard(index)
+        self.panes[index].show_notice(message)
         self._fill_table()
         self.status.showMessage(f"pane {LETTERS[index]}: {message}")
         if not self._pending:

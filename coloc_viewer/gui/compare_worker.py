@@ -3,7 +3,9 @@
 One :class:`CompareJob` computes every requested pane in turn and reports each result as
 it lands; a newer job supersedes the older one (its ``cancelled`` flag is set and its
 remaining panes are skipped; results that still arrive carry an old request id and are
-dropped by the window).
+dropped by the window). A multi-series model's other series are resolved here
+(``PaneInputs.resolve``): a model that cannot run on the pane's study reports its one
+sentence, and a role the reader must choose is asked for (``ask``) by the window.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtCore import QObject, QRunnable, Signal
 from coloc_viewer.report.phi import PhiGuard, patient_identity
 from coloc_viewer.viewer.analysis import ResultCache
 from coloc_viewer.viewer.compare import ModelRegistry, PaneSpec, Study, compute_pane
+from coloc_viewer.viewer.compare_inputs import CannotRun, PaneInputs, RolesNeeded
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,7 @@ class CompareSignals(QObject):
     result = Signal(int, int, object)  # request id, pane index, PaneResult
     failed = Signal(int, int, str)  # request id, pane index, one-line message
     finished = Signal(int)
+    ask = Signal(int, int, object)  # request id, pane index, the RolePlan to decide
 
 
 class CompareJob(QRunnable):
@@ -32,7 +36,7 @@ class CompareJob(QRunnable):
 
     def __init__(self, request_id: int, registry: ModelRegistry,
                  tasks: list[tuple[int, Study, int, PaneSpec]], cache: ResultCache,
-                 cache_lock: threading.Lock) -> None:
+                 cache_lock: threading.Lock, inputs: PaneInputs | None = None) -> None:
         super().__init__()
         self.setAutoDelete(False)
         self.request_id = request_id
@@ -40,6 +44,7 @@ class CompareJob(QRunnable):
         self.tasks = tasks
         self.cache = cache
         self.cache_lock = cache_lock
+        self.inputs = inputs if inputs is not None else PaneInputs()
         self.signals = CompareSignals()
         self._cancel = threading.Event()
 
@@ -60,8 +65,17 @@ class CompareJob(QRunnable):
                     break
                 try:
                     with self.cache_lock:  # one model run at a time; the cache is shared
+                        inputs = self.inputs.resolve(self.registry.get(spec.model),
+                                                     study.volume)
                         result = compute_pane(self.registry, study, k, spec, self.cache,
-                                              lambda: self.cancelled)
+                                              lambda: self.cancelled, inputs)
+                except CannotRun as exc:  # the viewer's one sentence, no traceback
+                    log.info("compare pane %d: the model cannot run on this study", index)
+                    self.signals.failed.emit(self.request_id, index, str(exc))
+                    continue
+                except RolesNeeded as exc:
+                    self.signals.ask.emit(self.request_id, index, exc.plan)
+                    continue
                 except Exception as exc:  # a broken model must not take the window down
                     guard = PhiGuard(patient_identity(study.volume))  # no names in logs
                     message = guard.clean(" ".join(str(exc).split()) or type(exc).__name__)

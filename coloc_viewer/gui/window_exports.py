@@ -36,6 +36,7 @@ class ExportActions:
             with contextlib.suppress(RuntimeError):  # deleted by Qt
                 self._compare.close()
         self._compare = CompareWindow(self._compare_study(), self.registry, cache=self.cache)
+        self._compare.pane_inputs.store = self.role_store()  # remembered series per study
         self._compare.links.add(self.state, views=False)  # ROI edits only
         self._compare.show()
         return self._compare

@@ -36,8 +36,8 @@ from coloc_viewer.viewer.analysis import (
     explain_slice,
     explain_volume,
     is_volume_model,
-    series_key,
 )
+from coloc_viewer.viewer.compare_inputs import pane_series
 from coloc_viewer.viewer.registry import ModelRegistry
 from coloc_viewer.viewer.settings import model_label
 from coloc_viewer.viewer.state import ViewerState
@@ -212,20 +212,21 @@ class Pane:
         return text
 
 
-def explained(model: Any, volume: Volume, key: AnalysisKey,
-              cache: ResultCache | None) -> SliceResult:
+def explained(model: Any, volume: Volume, key: AnalysisKey, cache: ResultCache | None,
+              inputs: Any = None) -> SliceResult:
     """The explanation of ``key``, from ``cache`` when it is there. A 3-D model runs once
     on the whole volume -- the main window's path -- and every slice of that one run goes
-    into the cache, so scrolling a pane never runs the model again."""
+    into the cache, so scrolling a pane never runs the model again. ``inputs``: the other
+    series of a multi-series model (a RoleInputs; ``key.series`` names them)."""
     hit = None if cache is None else cache.get(key)
     if hit is not None:
         return hit
     if not is_volume_model(model):
-        hit = explain_slice(model, volume, key)
+        hit = explain_slice(model, volume, key, inputs)
         if cache is not None:
             cache.put(hit)
         return hit
-    whole, seconds = explain_volume(model, volume, key)
+    whole, seconds = explain_volume(model, volume, key, inputs)
     n = int(volume.shape[0])
     results = [SliceResult(AnalysisKey(key.series, z, key.settings), VolumeSlice(whole, z),
                            seconds) for z in range(n)]
@@ -253,11 +254,12 @@ def pane_result(registry: ModelRegistry, study: Study, slice_index: int, spec: P
 
 
 def cached_pane(registry: ModelRegistry, study: Study, slice_index: int, spec: PaneSpec,
-                cache: ResultCache | None) -> PaneResult | None:
+                cache: ResultCache | None, inputs: Any = None) -> PaneResult | None:
     """The pane's result when the cache holds its slice (no model run), else None."""
     if cache is None or not spec.model or not registry.is_loaded(spec.model):
         return None
-    hit = cache.get(AnalysisKey(series_key(study.volume), int(slice_index), spec.settings()))
+    key = AnalysisKey(pane_series(study.volume, inputs), int(slice_index), spec.settings())
+    hit = cache.get(key)
     if hit is None or map_of(hit.explanation, spec.map_choice) is None:
         return None
     return pane_result(registry, study, slice_index, spec, hit, list_layers=False)
@@ -265,16 +267,18 @@ def cached_pane(registry: ModelRegistry, study: Study, slice_index: int, spec: P
 
 def compute_pane(registry: ModelRegistry, study: Study, slice_index: int, spec: PaneSpec,
                  cache: ResultCache | None = None,
-                 cancelled: Callable[[], bool] = lambda: False) -> PaneResult | None:
+                 cancelled: Callable[[], bool] = lambda: False,
+                 inputs: Any = None) -> PaneResult | None:
     """Explain ``slice_index`` of ``study`` as ``spec`` says and score the map against the
     study's ROI on that slice. Heavy (torch): call it off the GUI thread. ``cache`` is the
-    session's one result cache (the main window's results are reused here)."""
+    session's one result cache (the main window's results are reused here); ``inputs``
+    the other series of a multi-series model (``compare_inputs.PaneInputs.resolve``)."""
     model = registry.get(spec.model)
-    key = AnalysisKey(series_key(study.volume), int(slice_index), spec.settings())
+    key = AnalysisKey(pane_series(study.volume, inputs), int(slice_index), spec.settings())
     if (cache is None or cache.get(key) is None) and cancelled():
         return None
-    return pane_result(registry, study, slice_index, spec, explained(model, study.volume,
-                                                                       key, cache))
+    hit = explained(model, study.volume, key, cache, inputs)
+    return pane_result(registry, study, slice_index, spec, hit)
 
 
 def display_ranges(maps: Sequence[np.ndarray | None], mode: str, common: Any = None,

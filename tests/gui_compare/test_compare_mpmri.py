@@ -1,0 +1,139 @@
+"""Compare panes take multi-series models as the main window does (issue 13): on the demo
+case the bundled 3-D T2 + ADC + DWI model `demo-mpmri`, chosen in a pane with key presses,
+finds its series without asking, shows the maps of one run on T2, ADC and DWI, and scrolling
+never runs it again; on a study with one series the pane says in one sentence why not."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from test_links import wheel
+
+from coloc_viewer.resources import demo_dir
+from coloc_viewer.viewer.compare import PaneSpec
+
+pytestmark = pytest.mark.gui
+
+CASE = demo_dir() / "case-01"
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """Remembered role choices of this test only."""
+    monkeypatch.setenv("COLOC_VIEWER_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def show(qtbot, win):
+    qtbot.addWidget(win)
+    win.resize(1400, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def choose_model(qtbot, pane, name: str) -> None:
+    """Pick ``name`` in the pane's model box with key presses, as a reader does."""
+    box = pane.model_box
+    target = box.findData(name)
+    assert target >= 0, f"{name} is not offered"
+    box.setFocus()
+    while box.currentIndex() != target:
+        before = box.currentIndex()
+        qtbot.keyClick(box, Qt.Key.Key_Down if before < target else Qt.Key.Key_Up)
+        assert box.currentIndex() != before
+    assert pane.spec().model == name
+
+
+def analyse(qtbot, win) -> None:
+    with qtbot.waitSignal(win.results_ready, timeout=120000):
+        qtbot.mouseClick(win.analyse_button, Qt.MouseButton.LeftButton)
+
+
+def test_pane_runs_demo_mpmri_on_its_series_once(qtbot, data_dir, artifacts_dir):
+    from coloc_viewer.explain.engine import explain
+    from coloc_viewer.explain.scoring import score_explanation
+    from coloc_viewer.gui.compare_open import open_compare
+    from coloc_viewer.imaging.load import load_volume
+    from coloc_viewer.viewer.analysis import VolumeSlice
+    from coloc_viewer.viewer.orientation import orientation_of
+
+    win = open_compare([str(CASE / "dicom")], [str(CASE / "rois.seg.dcm")], n_panes=2,
+                       specs=[PaneSpec("demo-clean"),
+                              PaneSpec("demo-mpmri", map_choice="gradcam")])
+    model = win.registry.get("demo-mpmri")
+    win.registry.layers("demo-mpmri")  # the layer listing's dry run happens before counting
+    direct = explain(model, {"T2": load_volume(CASE / "dicom"), "ADC": load_volume(CASE / "adc"),
+                             "DWI": load_volume(CASE / "dwi")}, None, methods=("gradcam",))
+    runs = []
+    model.module.register_forward_hook(lambda *_a: runs.append(1))
+    show(qtbot, win)
+    lead, other = win.panes
+    choose_model(qtbot, lead, "demo-mpmri")  # pane A: the top channel of demo-mpmri
+    analyse(qtbot, win)
+
+    assert win.roles_dialog is None  # the card's patterns found ADC and DWI: nobody asked
+    assert runs == [1]  # one run of the whole volume serves both panes
+    orient = orientation_of(lead.study.volume)
+    z = lead.slice_index
+    for pane, expected in ((lead, direct.top_map), (other, direct.cam_map("gradcam"))):
+        assert not pane.notice.isVisible()
+        ex = pane.model.shown_result.explanation
+        assert isinstance(ex, VolumeSlice) and ex.spatial_dims == 3
+        assert ex.inputs == ["T2", "ADC", "DWI"]
+        shown = pane.state.current_map()
+        want = orient.to_display(expected[z])
+        np.testing.assert_allclose(shown, want, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+        assert pane.image_item.image is not None
+    assert ex.prediction["index"] == direct.prediction["index"]
+    assert win.table_values()[0]["prediction"] == direct.prediction["label"]
+
+    # the volume scores (whole map, whole ROI, 3-D shifts): the API's numbers
+    lesion = next(r for r in lead.state.rois if r.mask.any() and "lesion" in r.name.lower())
+    scored = score_explanation(direct, orient.to_storage(lesion.mask),
+                               threshold=lead.state.overlay.threshold)
+    for pane, key in ((lead, "top_map"), (other, "cam")):
+        got = pane.state.volume_scores[lesion.name]
+        assert got["relevance_mass"] == pytest.approx(scored[key]["relevance_mass"], rel=1e-3)
+        assert got["p_value"] == pytest.approx(scored[key]["p_value"], abs=1e-9)
+    win.grab().save(str(artifacts_dir / "gui_compare_mpmri.png"))
+
+    win.auto_box.setChecked(True)  # analyse again on every slice change
+    wheel(lead, lead.slice_index)  # up to the first slice, then down through all of them
+    seen = []
+    for _ in range(lead.study.n_slices):
+        for pane in win.panes:  # shown at once, from the one cached 3-D run
+            res = pane.model.shown_result
+            assert res is not None and res.explanation.z == pane.slice_index
+        seen.append(lead.slice_index)
+        wheel(lead, -1)
+    assert seen == list(range(lead.study.n_slices))
+    with qtbot.waitSignal(win.results_ready, timeout=60000):
+        win.analyse()  # what Auto starts: answered from the cache
+    assert runs == [1]
+    win.close()
+
+
+def test_pane_on_a_one_series_study_says_why_in_one_sentence(qtbot, data_dir, tmp_path):
+    from coloc_viewer.gui.compare_open import open_compare
+
+    study = tmp_path / "t2-only" / "dicom"
+    shutil.copytree(CASE / "dicom", study)  # the T2 series alone: no ADC, no DWI
+    win = show(qtbot, open_compare([str(study)], n_panes=2,
+                                   specs=[PaneSpec("demo-shortcut"), PaneSpec("demo-clean")]))
+    lead, other = win.panes
+    choose_model(qtbot, lead, "demo-mpmri")
+    analyse(qtbot, win)
+
+    assert win.roles_dialog is None  # nothing to choose from: no dialog
+    text = lead.notice.text()
+    assert lead.notice.isVisible() and lead.model.shown_result is None
+    assert "demo-mpmri" in text and "T2, ADC, DWI" in text and "1 series" in text
+    assert text.count(".") == 1 and text.endswith(".") and "\n" not in text
+    assert "Traceback" not in text and "pass {" not in text  # not the engine's API wording
+    assert win.table_values()[0]["prediction"] == "error"
+    assert other.model.shown_result is not None and not other.notice.isVisible()
+    win.close()
