@@ -210,12 +210,14 @@ def test_send_results_seg_and_sr(qtbot, window, configured, orthanc) -> None:
     dialog = window._pacs_send_dialog  # noqa: SLF001
     qtbot.waitExposed(dialog)
     assert dialog.sr_box.isEnabled() and dialog.sr_box.isChecked()
+    web = connect(configured[0])
+    before = {r.series_uid for r in web.find_series(demo_study_uid())}
     with qtbot.waitSignal(dialog.sent, timeout=60000) as blocker:
         click(qtbot, dialog.send_button)
     assert blocker.args[0] == "Sent DICOM SEG and DICOM SR to orthanc-web"
-    web = connect(configured[0])
-    by_modality = {r.modality: r for r in web.find_series(demo_study_uid())}
-    assert {"SEG", "SR"} <= set(by_modality)
+    new = [r for r in web.find_series(demo_study_uid()) if r.series_uid not in before]
+    by_modality = {r.modality: r for r in new}
+    assert sorted(by_modality) == ["SEG", "SR"] and len(new) == 2
     cache = StudyCache()
     seg_file = next(retrieve_series(web, cache, demo_study_uid(),
                                     by_modality["SEG"].series_uid).glob("*.dcm"))
