@@ -282,13 +282,15 @@ class OpenFromPacsDialog(QDialog):
                     self.previewed.emit(image)
             self.progressed.emit(p)
 
+        listed = [r for r in self.series if r.study_uid == study.study_uid] or None
+
         def work() -> Path:
             client, cache = connect(server), open_cache()
             if series is not None:
                 return retrieve_series(client, cache, study.study_uid, series.series_uid,
                                        report, cancel, total=series.n_instances)
             return retrieve_study(client, cache, study.study_uid, report, cancel,
-                                  series=self.series or None)
+                                  series=listed)
 
         self.runner.submit("retrieve", work, on_result=self._retrieved,
                            on_error=self._retrieve_failed, on_done=self._retrieve_done)

@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -49,7 +49,6 @@ class ServerConfig:
     retrieve: str = "get"  # DIMSE: "get" (C-GET) or "move" (C-MOVE to our listener)
     move_port: int = 11113  # our storage listener for C-MOVE
     timeout: float = 30.0
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.protocol not in ("dicomweb", "dimse"):
