@@ -137,3 +137,77 @@ def test_pane_on_a_one_series_study_says_why_in_one_sentence(qtbot, data_dir, tm
     assert win.table_values()[0]["prediction"] == "error"
     assert other.model.shown_result is not None and not other.notice.isVisible()
     win.close()
+
+
+def copy_series(src, dst, description: str) -> str:
+    """A copy of DICOM series ``src`` in the same study with new UIDs, its own description
+    and its pixels mirrored left-right (so it is a different input); its SeriesInstanceUID."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    dst.mkdir(parents=True)
+    uid = generate_uid()
+    for f in sorted(src.iterdir()):
+        ds = pydicom.dcmread(f)
+        ds.SeriesInstanceUID, ds.SOPInstanceUID = uid, generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.SeriesDescription = description
+        ds.PixelData = np.ascontiguousarray(ds.pixel_array[:, ::-1]).tobytes()
+        ds.save_as(dst / f.name)
+    return uid
+
+
+def test_ambiguous_series_are_asked_once_for_both_panes_and_remembered(qtbot, data_dir,
+                                                                        tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from coloc_viewer.explain.engine import explain
+    from coloc_viewer.gui.compare_open import open_compare
+    from coloc_viewer.gui.series_roles_dialog import SeriesRolesDialog
+    from coloc_viewer.imaging.load import load_volume
+    from coloc_viewer.viewer.orientation import orientation_of
+
+    study = tmp_path / "study"
+    for name in ("dicom", "adc", "dwi"):
+        shutil.copytree(CASE / name, study / name)
+    uid = copy_series(CASE / "adc", study / "adc2", "ADC recomputed AX")  # also matches ADC
+    specs = [PaneSpec("demo-mpmri"), PaneSpec("demo-mpmri", map_choice="gradcam")]
+    win = show(qtbot, open_compare([str(study / "dicom")], n_panes=2, specs=specs))
+    qtbot.mouseClick(win.analyse_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.roles_dialog is not None and win.roles_dialog.isVisible(),
+                    timeout=60000)
+    dialog = win.roles_dialog
+    assert "2 series match ADC" in dialog.intro.text()
+    box = dialog.boxes["ADC"]
+    box.setFocus()
+    while box.currentData() != uid:  # the reader picks the recomputed ADC with the keys
+        before = box.currentIndex()
+        qtbot.keyClick(box, Qt.Key.Key_Down)
+        assert box.currentIndex() != before
+    with qtbot.waitSignal(win.results_ready, timeout=120000):
+        qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok),
+                         Qt.MouseButton.LeftButton)
+    assert len(win.findChildren(SeriesRolesDialog)) == 1  # one question served both panes
+
+    model = win.registry.get("demo-mpmri")
+    t2, dwi = load_volume(study / "dicom"), load_volume(study / "dwi")
+    chosen = explain(model, {"T2": t2, "ADC": load_volume(study, series=uid), "DWI": dwi},
+                     None, methods=("gradcam",))
+    default = explain(model, {"T2": t2, "ADC": load_volume(study / "adc"), "DWI": dwi},
+                      None, methods=("gradcam",))
+    pane = win.panes[1]
+    z, orient = pane.slice_index, orientation_of(pane.study.volume)
+    shown = pane.state.current_map()
+    np.testing.assert_allclose(shown, orient.to_display(chosen.cam_map("gradcam", z=z)),
+                               rtol=1e-4, atol=1e-6 * np.abs(chosen.cams["gradcam"]).max())
+    assert not np.allclose(shown, orient.to_display(default.cam_map("gradcam", z=z)),
+                           rtol=1e-3)  # the choice mattered
+    assert win.panes[0].model.shown_result is not None
+    assert len(list((data_dir / "study-inputs").glob("*.json"))) == 1
+    win.close()
+
+    again = show(qtbot, open_compare([str(study / "dicom")], n_panes=2, specs=specs))
+    analyse(qtbot, again)  # the remembered choice: nobody is asked
+    assert again.roles_dialog is None and not again.findChildren(SeriesRolesDialog)
+    np.testing.assert_allclose(again.panes[1].state.current_map(), shown, rtol=1e-5)
+    again.close()
