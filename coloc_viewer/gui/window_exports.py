@@ -81,16 +81,20 @@ class ExportActions:
         return path
 
     def screenshot_legend(self) -> list[str]:
-        """The legend under a screenshot: model, layer, method, scale, active ROI's scores."""
+        """The legend under a screenshot: model, layer, method, scale, active ROI's scores,
+        and the predicted mask's classes while that overlay is shown."""
         from coloc_viewer.viewer.exports import scale_label, view_legend
 
         state = self.state
         model = self.current_model()
         active = state.rois.active if state.rois is not None else None
         common = state.overlay.normalisation == "common" and len(state.explanations) > 1
+        overlay = getattr(self, "mask_overlay", None)
+        shown = overlay is not None and overlay.labels() is not None
         return view_legend(model.name if model is not None else "", state.explanation,
                            state.overlay.choice, scale_label(state.display_range(), common),
-                           state.scores.get(active) if active else None, active)
+                           state.scores.get(active) if active else None, active,
+                           overlay.legend_rows() if shown else ())
 
     def screenshot(self, legend: bool = True) -> QImage:
         """The view (image, overlay, ROIs) with the legend lines drawn under it."""

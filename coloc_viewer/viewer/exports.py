@@ -45,16 +45,32 @@ def scale_label(display_range: tuple[float, float] | None, common: bool) -> str:
     return f"{'common over analysed slices' if common else 'per-image'} [{low:.3g}, {high:.3g}]"
 
 
+def mask_line(rows: Sequence[tuple[int, str, float | None]], whole: str = "slice",
+              ) -> str | None:
+    """The predicted-mask line of a legend: "predicted mask (share of the slice): gland
+    12.3%, lesion 4.2%". ``rows``: the classes drawn, as
+    :func:`coloc_viewer.viewer.maps.mask_legend` lists them (None: no mask shown)."""
+    if not rows:
+        return None
+    parts = [name if share is None else f"{name} {share:.1%}" for _value, name, share in rows]
+    shares = any(share is not None for _value, _name, share in rows)
+    return f"predicted mask{f' (share of the {whole})' if shares else ''}: " + ", ".join(parts)
+
+
 def view_legend(model: str, explanation: Any, choice: str, scale: str,
-                scores: Mapping[str, Any] | None, roi_name: str | None = None) -> list[str]:
-    """Legend lines for a screenshot of the main view (model, layer, method, scale, scores)."""
+                scores: Mapping[str, Any] | None, roi_name: str | None = None,
+                mask_rows: Sequence[tuple[int, str, float | None]] = ()) -> list[str]:
+    """Legend lines for a screenshot of the main view (model, layer, method, scale, scores,
+    and the classes of the predicted mask when that overlay is shown: ``mask_rows``)."""
     if explanation is None:
         return [f"{model or 'no model'}: no map on this slice"]
     lines = legend_lines(model, explanation.layer, choice_label(choice), scale, scores,
                          target=explanation.target, rank=explanation.rank)
     if roi_name and scores:
         lines[-1] = f"{roi_name}: {lines[-1]}"
-    return lines
+    whole = "volume" if getattr(explanation, "spatial_dims", 2) == 3 else "slice"
+    mask = mask_line(mask_rows, whole)
+    return lines if mask is None else [*lines, mask]
 
 
 def export_case_reports(volume: Any, slice_index: int, rois: Sequence[tuple[str, np.ndarray]],
