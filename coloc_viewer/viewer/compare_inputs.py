@@ -95,7 +95,7 @@ class PaneInputs:
         inputs = None
         if is_multi_series(model.card):
             inputs = self.known(model, volume)
-            if inputs is None:
+            if inputs is None or self._changed(inputs, volume):
                 plan = self.plan(model, volume)
                 if plan.reason is not None:
                     raise CannotRun(plan.reason)
@@ -120,6 +120,15 @@ class PaneInputs:
         log.info("compare: series chosen for the inputs of %s (%s)", plan.model,
                  ", ".join(plan.assignment))  # roles only: descriptions may name people
         return inputs
+
+    def _changed(self, inputs: RoleInputs, volume: Any) -> bool:
+        """True when the study's remembered choice is no longer ``inputs``' (the reader
+        chose other series since, e.g. in the main window's dialog)."""
+        study = study_key(volume)
+        if self.store is None or study is None:
+            return False
+        remembered = self.store.get(study, inputs.plan.model)
+        return remembered is not None and remembered != inputs.plan.remembered()
 
     def _keep(self, volume: Any, plan: RolePlan) -> RoleInputs:
         inputs = RoleInputs(plan)

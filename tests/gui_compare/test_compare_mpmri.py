@@ -5,6 +5,7 @@ never runs it again; on a study with one series the pane says in one sentence wh
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -166,6 +167,7 @@ def test_ambiguous_series_are_asked_once_for_both_panes_and_remembered(qtbot, da
     from coloc_viewer.gui.series_roles_dialog import SeriesRolesDialog
     from coloc_viewer.imaging.load import load_volume
     from coloc_viewer.viewer.orientation import orientation_of
+    from coloc_viewer.workspace.role_choices import RoleChoices, choice_hash
 
     study = tmp_path / "study"
     for name in ("dicom", "adc", "dwi"):
@@ -184,6 +186,8 @@ def test_ambiguous_series_are_asked_once_for_both_panes_and_remembered(qtbot, da
         before = box.currentIndex()
         qtbot.keyClick(box, Qt.Key.Key_Down)
         assert box.currentIndex() != before
+    adc_key = next(box.itemData(i) for i in range(box.count())
+                   if box.itemText(i).startswith("ADC (10^-6"))  # the acquired ADC
     with qtbot.waitSignal(win.results_ready, timeout=120000):
         qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok),
                          Qt.MouseButton.LeftButton)
@@ -210,4 +214,14 @@ def test_ambiguous_series_are_asked_once_for_both_panes_and_remembered(qtbot, da
     analyse(qtbot, again)  # the remembered choice: nobody is asked
     assert again.roles_dialog is None and not again.findChildren(SeriesRolesDialog)
     np.testing.assert_allclose(again.panes[1].state.current_map(), shown, rtol=1e-5)
+
+    # the reader chooses the acquired ADC elsewhere (the main window's dialog writes the
+    # study's store): the panes follow at the next analysis
+    stored = next((data_dir / "study-inputs").glob("*.json"))
+    choice = json.loads(stored.read_text())["models"]["demo-mpmri"]
+    RoleChoices(data_dir).put(stored.stem, "demo-mpmri", {**choice, "ADC": choice_hash(adc_key)})
+    analyse(qtbot, again)
+    np.testing.assert_allclose(again.panes[1].state.current_map(),
+                               orient.to_display(default.cam_map("gradcam", z=z)),
+                               rtol=1e-4, atol=1e-6 * np.abs(default.cams["gradcam"]).max())
     again.close()
