@@ -75,9 +75,12 @@ class PaneInputs:
         """The image series of ``volume``'s study (header reads, once per series)."""
         key = series_key(volume)
         with self._lock:
-            if key not in self._series:
-                self._series[key] = list(self._find(volume))
-            return self._series[key]
+            found = self._series.get(key)
+        if found is None:  # scanned outside the lock: the GUI thread's known() never waits
+            found = list(self._find(volume))
+            with self._lock:
+                found = self._series.setdefault(key, found)
+        return found
 
     def plan(self, model: Any, volume: Any) -> RolePlan:
         """The role plan of ``model`` on ``volume``'s study, with the remembered choice."""

@@ -91,3 +91,17 @@ def test_screenshot_legend_lists_the_predicted_mask_classes(qtbot, window, tmp_p
     assert saved.height() == with_legend(without, lines).height()
     assert saved.height() > with_legend(without, hidden).height()
     (artifacts_dir / "gui_screenshot_mask_legend.png").write_bytes(png.read_bytes())
+
+
+def test_mask_line_names_the_volume_for_a_3d_model_and_omits_unknown_shares():
+    from types import SimpleNamespace
+
+    from coloc_viewer.viewer.exports import mask_line, view_legend
+
+    ex = SimpleNamespace(layer="model.1", target=1, rank="contribution", spatial_dims=3)
+    lines = view_legend("tiny-unet-3d", ex, "gradcam", "per-image", None,
+                        mask_rows=[(1, "lesion", 0.0123)])
+    assert lines[-1] == "predicted mask (share of the volume): lesion 1.2%"
+    assert view_legend("m", ex, "gradcam", "per-image", None)[-1].startswith("scale:")
+    assert mask_line([(1, "lesion", None)]) == "predicted mask: lesion"
+    assert mask_line([]) is None
