@@ -158,8 +158,17 @@ def copy_series(src, dst, description: str) -> str:
     return uid
 
 
+@pytest.fixture
+def ambiguous_study(tmp_path):
+    """The demo case's T2, ADC and DWI plus a recomputed ADC (also matches /adc/)."""
+    study = tmp_path / "study"
+    for name in ("dicom", "adc", "dwi"):
+        shutil.copytree(CASE / name, study / name)
+    return study, copy_series(CASE / "adc", study / "adc2", "ADC recomputed AX")
+
+
 def test_ambiguous_series_are_asked_once_for_both_panes_and_remembered(qtbot, data_dir,
-                                                                        tmp_path):
+                                                                        ambiguous_study):
     from PySide6.QtWidgets import QDialogButtonBox
 
     from coloc_viewer.explain.engine import explain
@@ -169,10 +178,7 @@ def test_ambiguous_series_are_asked_once_for_both_panes_and_remembered(qtbot, da
     from coloc_viewer.viewer.orientation import orientation_of
     from coloc_viewer.workspace.role_choices import RoleChoices, choice_hash
 
-    study = tmp_path / "study"
-    for name in ("dicom", "adc", "dwi"):
-        shutil.copytree(CASE / name, study / name)
-    uid = copy_series(CASE / "adc", study / "adc2", "ADC recomputed AX")  # also matches ADC
+    study, uid = ambiguous_study
     specs = [PaneSpec("demo-mpmri"), PaneSpec("demo-mpmri", map_choice="gradcam")]
     win = show(qtbot, open_compare([str(study / "dicom")], n_panes=2, specs=specs))
     qtbot.mouseClick(win.analyse_button, Qt.MouseButton.LeftButton)
@@ -225,3 +231,24 @@ def test_ambiguous_series_are_asked_once_for_both_panes_and_remembered(qtbot, da
                                orient.to_display(default.cam_map("gradcam", z=z)),
                                rtol=1e-4, atol=1e-6 * np.abs(default.cams["gradcam"]).max())
     again.close()
+
+
+def test_declining_the_question_leaves_one_sentence_in_the_panes(qtbot, data_dir,
+                                                                 ambiguous_study):
+    from coloc_viewer.gui.compare_open import open_compare
+
+    study, _uid = ambiguous_study
+    specs = [PaneSpec("demo-mpmri"), PaneSpec("demo-clean")]
+    win = show(qtbot, open_compare([str(study / "dicom")], n_panes=2, specs=specs))
+    qtbot.mouseClick(win.analyse_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.roles_dialog is not None and win.roles_dialog.isVisible(),
+                    timeout=60000)
+    with qtbot.waitSignal(win.results_ready, timeout=60000):
+        qtbot.keyClick(win.roles_dialog, Qt.Key.Key_Escape)  # the reader declines
+    lead, other = win.panes
+    assert lead.notice.isVisible() and lead.notice.text() == \
+        "No series chosen for the model's inputs."
+    assert lead.model.shown_result is None and win.table_values()[0]["prediction"] == "error"
+    assert other.model.shown_result is not None  # the other pane is unaffected
+    assert not list((data_dir / "study-inputs").glob("*.json"))  # nothing remembered
+    win.close()
