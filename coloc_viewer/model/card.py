@@ -44,6 +44,8 @@ class ModelCard:
     task: str = "classification"
     inputs: tuple[dict[str, str], ...] | None = None
     expects: dict[str, Any] | None = None
+    refined_from: dict[str, Any] | None = None  # {name, sha256} of the card refine started from
+    refine: dict[str, Any] | None = None  # {method, lambda, epochs, lr, seed, ...} (refine)
     path: str | None = field(default=None, compare=False)
 
     @property
@@ -72,6 +74,9 @@ class ModelCard:
         d["input_size"] = list(self.input_size)
         d["classes"] = list(self.classes)
         d["inputs"] = None if self.inputs is None else [dict(i) for i in self.inputs]
+        for key in ("refined_from", "refine"):  # only refined cards carry them
+            if d[key] is None:
+                d.pop(key)
         return d
 
 
@@ -196,6 +201,9 @@ def card_from_dict(data: dict[str, Any], path: str | os.PathLike[str] | None = N
     expects = data.get("expects")
     if expects is not None and not isinstance(expects, dict):
         raise ModelError("expects must be a JSON object", p)
+    for key in ("refined_from", "refine"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise ModelError(f"{key} must be a JSON object", p)
     if not isinstance(data["weights"], str):
         raise ModelError("weights must be a file name (a string)", p)
     return ModelCard(
@@ -207,7 +215,9 @@ def card_from_dict(data: dict[str, Any], path: str | os.PathLike[str] | None = N
         description=str(data.get("description", "")), architecture_args=args,
         spatial_dims=spatial_dims, task=task,
         inputs=_check_inputs(data.get("inputs"), in_channels, p),
-        expects=None if expects is None else dict(expects), path=p,
+        expects=None if expects is None else dict(expects),
+        refined_from=dict(data["refined_from"]) if data.get("refined_from") else None,
+        refine=dict(data["refine"]) if data.get("refine") else None, path=p,
     )
 
 
