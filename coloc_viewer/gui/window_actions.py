@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QToolBar, QWidget
 from coloc_viewer.gui.pacs_dialog import open_from_pacs
 from coloc_viewer.gui.pacs_send import send_to_pacs
 from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
+from coloc_viewer.gui.refine_dialog import open_refine_dialog
 from coloc_viewer.gui.roi_commands import run_roi_command
 from coloc_viewer.viewer.tools import ROI_COMMANDS, TOOL_LIST
 from coloc_viewer.viewer.view_models import OVERLAY_LAYERS
@@ -174,6 +175,9 @@ class WindowActions:
         self._action("Series for inputs…", self.choose_series_dialog, None,
                      "Choose which series of the study plays each input of a multi-series "
                      "model (T2, ADC, DWI, …); remembered for the study", menu=m)
+        self._action("Refine with these ROIs…", lambda: open_refine_dialog(self), None,
+                     "Fine-tune the model to look inside the lesion ROI of this study (and "
+                     "more cases), in the background; the refined model joins the list", menu=m)
 
         h = mb.addMenu("&Help")
         self._action("Keyboard shortcuts", self.show_shortcuts, "F1", menu=h)
