@@ -79,18 +79,19 @@ def test_cancel_stops_the_run_and_leaves_the_gui_as_it_was(qtbot, window, demo, 
     open_demo(qtbot, window, demo)
     dialog = open_refine_from_menu(qtbot, window)
     before_models, before_registry = _model_keys(window), list(window.registry.names)
-    choose(qtbot, dialog.method_box, "actdiff")
-    choose(qtbot, dialog.slices_box, "all")  # 20 slices x 5 epochs: long enough to cancel
-    type_into(qtbot, dialog.epochs, "5")
+    choose(qtbot, dialog.method_box, "none")  # the cheapest batches, many epochs: the run
+    type_into(qtbot, dialog.epochs, "40")  # outlasts the clicks below by far
     out = tmp_path / "cancelled"
     type_into(qtbot, dialog.out, str(out))
     qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
     assert dialog.running and dialog.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.progress.value() >= 1, timeout=60000)  # training now
+    assert dialog.progress.maximum() == 40  # 8 balanced slices: one batch per epoch
+    assert dialog.progress_text.text().startswith("epoch ")
     # the main window stays responsive while the worker trains: a wheel turns the slice
     z = window.state.slice_index
     wheel(window.view, -2)
-    assert window.state.slice_index != z
-    qtbot.waitUntil(lambda: "Preparing" not in dialog.progress_text.text(), timeout=5000)
+    assert window.state.slice_index != z and dialog.running
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.running, timeout=30000)  # the worker has stopped
     assert not window.runner.is_busy("refine")
