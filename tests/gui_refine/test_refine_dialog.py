@@ -39,7 +39,9 @@ def test_refine_adds_the_refined_model_and_compares_it(qtbot, window, demo, tmp_
     type_into(qtbot, dialog.epochs, "1")
     assert dialog.epochs.value() == 1
     choose(qtbot, dialog.slices_box, "lesion")  # the demo's 4 lesion slices: a tiny budget
-    dialog.select_after.setChecked(True)
+    dialog.select_after.setFocus()
+    qtbot.keyClick(dialog.select_after, Qt.Key.Key_Space)
+    assert dialog.select_after.isChecked()
     steps = []
     dialog.progress.valueChanged.connect(steps.append)
     dialog.grab().save(str(artifacts_dir / "gui_refine_dialog.png"))
