@@ -39,6 +39,7 @@ class TrainingSet:
     y: torch.Tensor
     outside: torch.Tensor
     origin: list[tuple[str, int]]
+    lesion_names: tuple[str, ...] = ()  # the lesion ROI used, per case
 
     def __len__(self) -> int:
         return int(self.y.numel())
@@ -86,11 +87,11 @@ def slice_labels(case: Case, lesion_any: np.ndarray, classes: Sequence[str],
 
 def build_training_set(model: Any, cases: Sequence[Case], *, lesion_roi: str | None = None,
                        shortcut_roi: str | None = None,
-                       cancel: Callable[[], bool] | None = None) -> TrainingSet:
+                       cancel: Callable[[], bool] | None = None) -> TrainingSet | None:
     """Load, preprocess and stack every training slice of ``cases`` for ``model`` (a
     :class:`~coloc_viewer.model.loading.LoadedModel` of a 2-D classifier). A case that
     cannot be read is an :class:`InputError` naming its file (training on a silently
-    smaller set would not be the experiment asked for)."""
+    smaller set would not be the experiment asked for). None when ``cancel()`` turned true."""
     card = model.card
     classes = tuple(model.classes)
     positive = card.positive_class if card.positive_class is not None else min(1, len(classes)
@@ -99,9 +100,10 @@ def build_training_set(model: Any, cases: Sequence[Case], *, lesion_roi: str | N
     ys: list[int] = []
     outs: list[np.ndarray] = []
     origin: list[tuple[str, int]] = []
+    names: list[str] = []
     for case in cases:
         if cancel is not None and cancel():
-            break
+            return None
         try:
             volume, inputs, masks = load_case(case, None, card)
         except ColocError:
@@ -110,6 +112,7 @@ def build_training_set(model: Any, cases: Sequence[Case], *, lesion_roi: str | N
             raise InputError(f"case {case.case_id}: {err}", case.roi) from None
         lname = lesion_name(masks, lesion_roi, case.roi)
         lesion = masks[lname]
+        names.append(lname)
         if shortcut_roi is not None and shortcut_roi not in masks:
             raise InputError(f"case {case.case_id}: no shortcut ROI named {shortcut_roi!r} "
                              f"(the file has {', '.join(masks)})", case.roi)
@@ -137,4 +140,5 @@ def build_training_set(model: Any, cases: Sequence[Case], *, lesion_roi: str | N
     if not xs:
         raise InputError("the manifest gives no training slices")
     return TrainingSet(x=torch.stack(xs).float(), y=torch.tensor(ys, dtype=torch.int64),
-                       outside=torch.from_numpy(np.stack(outs)[:, None]), origin=origin)
+                       outside=torch.from_numpy(np.stack(outs)[:, None]), origin=origin,
+                       lesion_names=tuple(names))

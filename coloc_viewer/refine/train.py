@@ -59,6 +59,7 @@ class RefineResult:
     n_slices: int
     n_positive: int
     losses: list[dict[str, float]] = field(default_factory=list)  # per epoch: loss, ce, penalty
+    lesion_roi: str | None = None  # the lesion ROI name used (of the first case)
 
 
 def _cancelled(cancel: Cancel | None) -> bool:
@@ -202,12 +203,15 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
         data = build_training_set(model, cases, lesion_roi=lesion_roi,
                                   shortcut_roi=shortcut_roi,
                                   cancel=lambda: _cancelled(cancel))
+        if data is None:
+            raise RefineCancelled("refine cancelled while reading the cases")
         settings = _settings(model, data, method, lam, epochs, lr, seed, batch_size,
                              shortcut_roi, lesion_roi, source_sha)
         name = name or f"{model.card.name}-{method}"
         done = existing_result(out, name, settings)
         if done is not None:
-            return RefineResult(**done, n_slices=len(data), n_positive=data.n_positive)
+            return RefineResult(**done, n_slices=len(data), n_positive=data.n_positive,
+                                lesion_roi=data.lesion_names[0])
         return _train(model, data, method, settings, out, name, progress, cancel, on_plan)
 
 
@@ -279,4 +283,4 @@ def _train(model: LoadedModel, data: TrainingSet, method: str, settings: dict[st
     paths = write_refined(out, name, model, settings, seconds, len(data), history)
     return RefineResult(**paths, method=method, epochs=settings["epochs"], resumed_from=first,
                         train_seconds=seconds, n_slices=len(data), n_positive=data.n_positive,
-                        losses=history)
+                        losses=history, lesion_roi=data.lesion_names[0])

@@ -69,7 +69,7 @@ import sys, time
 from coloc_viewer.refine import refine
 refine(sys.argv[1], sys.argv[2], "gradmask", lam=1.0, epochs=3, lr=1e-3, seed=0,
        out_dir=sys.argv[3], threads=1, shortcut_roi="marker",
-       progress=lambda e, b, loss: time.sleep(0.1))
+       progress=lambda e, b, loss: time.sleep(0.05))
 """
 
 

@@ -1,0 +1,118 @@
+"""Bad input to refine: one clear line (API: ColocError; CLI: exit status 2, no traceback)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from coloc_viewer.cli.main import main
+from coloc_viewer.errors import ColocError, InputError, ModelError
+from coloc_viewer.refine import refine
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(["refine", *argv])
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def _one_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_unknown_method(tiny_card, shortcut_manifest, tmp_path, capsys):
+    with pytest.raises(InputError, match="unknown refine method 'magic'"):
+        refine(str(tiny_card), shortcut_manifest, "magic", out_dir=tmp_path)
+    code, err = _cli(capsys, str(tiny_card), "--manifest", str(shortcut_manifest),
+                     "--method", "magic", "--out", str(tmp_path / "o"))
+    assert code == 2 and "unknown refine method" in _one_line(err)
+
+
+def test_manifest_without_roi_column(tiny_card, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("image,case_id\na.nii.gz,c1\n")
+    code, err = _cli(capsys, str(tiny_card), "--manifest", str(bad), "--method", "none",
+                     "--out", str(tmp_path / "o"))
+    line = _one_line(err)
+    assert code == 2 and str(bad) in line and "lacks the column(s) roi" in line
+
+
+def test_manifest_naming_a_missing_image(tiny_card, tmp_path, capsys):
+    bad = tmp_path / "missing.csv"
+    bad.write_text("image,roi\nnope.nii.gz,nope_rois.nii.gz\n")
+    code, err = _cli(capsys, str(tiny_card), "--manifest", str(bad), "--method", "rrr",
+                     "--out", str(tmp_path / "o"))
+    assert code == 2 and "nope" in _one_line(err)
+
+
+def test_unknown_shortcut_roi(tiny_card, shortcut_manifest, tmp_path):
+    with pytest.raises(InputError, match="no shortcut ROI named 'ruler'"):
+        refine(str(tiny_card), shortcut_manifest, "rrr", out_dir=tmp_path,
+               shortcut_roi="ruler")
+
+
+def test_unreadable_card(shortcut_manifest, tmp_path, capsys):
+    card = tmp_path / "broken.json"
+    card.write_text("{not json")
+    code, err = _cli(capsys, str(card), "--manifest", str(shortcut_manifest), "--method",
+                     "none", "--out", str(tmp_path / "o"))
+    line = _one_line(err)
+    assert code == 2 and str(card) in line and "not a readable JSON model card" in line
+
+
+def test_torchscript_card_is_refused_with_the_reason(tiny_card, shortcut_manifest, tmp_path,
+                                                     capsys):
+    from coloc_viewer.model.loading import load_model
+
+    module = load_model(tiny_card, device="cpu").module
+    folder = tmp_path / "ts"
+    folder.mkdir()
+    torch.jit.trace(module, torch.zeros(1, 1, 64, 64)).save(str(folder / "ts.pt"))
+    data = json.loads(Path(tiny_card).read_text())
+    data.update(name="ts", architecture="torchscript", weights="ts.pt")
+    data.pop("architecture_args")
+    card = folder / "ts.json"
+    card.write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="cannot train a TorchScript model"):
+        refine(str(card), shortcut_manifest, "none", out_dir=tmp_path / "o")
+    code, err = _cli(capsys, str(card), "--manifest", str(shortcut_manifest), "--method",
+                     "none", "--out", str(tmp_path / "o2"))
+    assert code == 2 and "TorchScript" in _one_line(err)
+
+
+def test_checkpoint_of_other_settings_is_refused(tiny_card, shortcut_manifest, tmp_path):
+    from coloc_viewer.refine import RefineCancelled
+
+    with pytest.raises(RefineCancelled):
+        refine(str(tiny_card), shortcut_manifest, "none", epochs=2, out_dir=tmp_path,
+               threads=1, progress=lambda e, b, loss: None,
+               cancel=lambda: (tmp_path / "checkpoint.pt").exists())
+    with pytest.raises(ColocError, match="other settings"):
+        refine(str(tiny_card), shortcut_manifest, "none", epochs=2, seed=9,
+               out_dir=tmp_path, threads=1)
+    shutil.rmtree(tmp_path)
+
+
+def test_cli_trains_evaluates_and_writes_the_report(tiny_card, val_manifest, tmp_path,
+                                                    capsys):
+    out = tmp_path / "run"
+    code = main(["refine", str(tiny_card), "--manifest", str(val_manifest), "--method",
+                 "masked", "--out", str(out), "--epochs", "1", "--lr", "1e-3", "--threads",
+                 "1", "--shortcut-roi", "marker", "--baseline"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "ETA" in captured.err and "the training cases: no --val given" in captured.err
+    report = json.loads((out / "refine_report.json").read_text())
+    assert report["evaluated_on_training_cases"] is True
+    assert set(report["metrics"]) == {"before", "after", "baseline"}
+    for m in report["metrics"].values():
+        assert 0.0 <= m["auc"] <= 1.0 and m["slices"] == 32
+    assert (out / "tiny-masked.json").is_file() and (out / "baseline" / "tiny-none.json").is_file()
+    assert "<table>" in (out / "refine_report.html").read_text()
