@@ -90,7 +90,7 @@ def trainable_model(model_ref: Any, device: str | torch.device | None) -> Loaded
     return model
 
 
-def _freeze_batchnorm(module: nn.Module) -> None:
+def freeze_batchnorm(module: nn.Module) -> None:
     module.train()
     for m in module.modules():
         if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d | nn.SyncBatchNorm):
@@ -116,7 +116,7 @@ def _deterministic(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(was_threads)
 
 
-class _Capture:
+class ActivationCapture:
     """Forward hook that keeps the last output of one layer (ActDiff's activations)."""
 
     def __init__(self, layer: nn.Module):
@@ -130,7 +130,7 @@ class _Capture:
         self.handle.remove()
 
 
-def _activation_layer(model: LoadedModel) -> nn.Module:
+def activation_layer(model: LoadedModel) -> nn.Module:
     card = model.card
     layers = list_layers(model.module, (card.in_channels, *card.input_size), model.device)
     info = resolve_layer(layers, None, card.target_layer)
@@ -139,7 +139,7 @@ def _activation_layer(model: LoadedModel) -> nn.Module:
 
 def batch_loss(method: str, module: nn.Module, x: torch.Tensor, y: torch.Tensor,
                outside: torch.Tensor, lam: float, *, positive: int = 1,
-               capture: _Capture | None = None, generator: torch.Generator | None = None
+               capture: ActivationCapture | None = None, generator: torch.Generator | None = None
                ) -> tuple[torch.Tensor, float, float]:
     """(total loss, cross-entropy, penalty) of one batch for ``method``."""
     penalty = torch.zeros((), device=x.device)
@@ -240,7 +240,7 @@ def _train(model: LoadedModel, data: TrainingSet, method: str, settings: dict[st
     if state is not None:
         ckpt.restore(state, module, optimizer, gen)
         first, seconds, history = int(state["epoch"]), float(state["seconds"]), state["losses"]
-    capture = _Capture(_activation_layer(model)) if method == "actdiff" else None
+    capture = ActivationCapture(activation_layer(model)) if method == "actdiff" else None
     bs, n = settings["batch_size"], len(data)
     n_batches = math.ceil(n / bs)
     if on_plan is not None:
@@ -248,7 +248,7 @@ def _train(model: LoadedModel, data: TrainingSet, method: str, settings: dict[st
     try:
         for epoch in range(first + 1, settings["epochs"] + 1):
             started = time.monotonic()
-            _freeze_batchnorm(module)
+            freeze_batchnorm(module)
             order = torch.randperm(n, generator=gen)
             sums = [0.0, 0.0, 0.0]
             for b in range(n_batches):
