@@ -26,6 +26,7 @@ import numpy as np
 
 from coloc_viewer.cohort.manifest import Case, read_manifest
 from coloc_viewer.cohort.runner import CohortOptions, run_cohort
+from coloc_viewer.cohort.worker import class_index
 from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.load import load_volume
 
@@ -83,18 +84,20 @@ def _share_below(values: list[float], alpha: float = 0.05) -> float | None:
 
 
 def model_metrics(rows: Sequence[Mapping[str, Any]], model: str, lesion_roi: str,
-                  shortcut_roi: str | None, classes: Sequence[str]) -> dict[str, Any]:
+                  shortcut_roi: str | None, classes: Sequence[str], positive: int = 1
+                  ) -> dict[str, Any]:
     """The metrics of one model from cohort slice rows (Grad-CAM rows only)."""
     rows = [r for r in rows if r.get("model") == model and r.get("method") == "gradcam"]
     labels, probs, l_mass, l_p, s_mass, s_p = [], [], [], [], [], []
-    lowered = [c.lower() for c in classes]
     for r in rows:
         if r["roi"] == lesion_roi:
             lab = r.get("label")
             if lab not in (None, ""):
-                text = str(lab).strip()
-                idx = int(text) if text.isdigit() else lowered.index(text.lower())
-                labels.append(idx != 0)
+                try:
+                    idx = class_index(str(lab), tuple(classes))
+                except ValueError as err:
+                    raise InputError(f"case {r.get('case_id')}: {err}") from None
+                labels.append(idx == positive)
             else:
                 labels.append(int(r["roi_pixels"]) > 0)
             probs.append(float(r["target_probability"]))
@@ -134,5 +137,5 @@ def compare_models(models: Mapping[str, str], manifest: str | os.PathLike[str],
         raise InputError(f"the evaluation failed on case {first['case_id']}: "
                          f"{first['reason']}", manifest)
     names = run.summary["models"]
-    return {label: model_metrics(run.slices, name, lesion_roi, shortcut_roi, classes)
+    return {label: model_metrics(run.slices, name, lesion_roi, shortcut_roi, classes, positive)
             for label, name in zip(models, names, strict=True)}
