@@ -194,9 +194,9 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
         raise InputError("epochs and batch size must be at least 1, lr positive and lambda "
                          "non-negative")
     out = Path(out_dir)
-    cases = read_manifest(manifest)
     with _deterministic(threads):
         model = trainable_model(model_ref, device)
+        cases = read_manifest(manifest, [str(r["role"]) for r in model.card.inputs or ()])
         if threads:
             torch.set_num_threads(int(threads))  # load_model set its own default
         source_sha = _sha256(model.card.weights_path())
