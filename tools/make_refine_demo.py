@@ -89,7 +89,7 @@ def run_refine(work: Path, method: str, args: argparse.Namespace) -> Path:
     cmd = [sys.executable, "-m", "coloc_viewer", "refine", "demo-shortcut",
            "--manifest", str(work / "train" / "manifest.csv"), "--method", method,
            "--out", str(out), "--epochs", str(args.epochs), "--lambda", str(args.lam),
-           "--lr", str(args.lr), "--seed", "0", "--val", str(work / "val" / "manifest.csv")]
+           "--lr", str(args.lr), "--seed", "0", "--no-eval"]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     (out / "wall_seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
@@ -109,6 +109,11 @@ def test_slices(manifest: Path) -> list[tuple[Path, Path, int, bool, bool]]:
             out.append((manifest.parent / image, manifest.parent / roi, int(k),
                         bool(case.lesion_slices[k]), bool(case.marker_slices[k])))
     return out
+
+
+def refined_card(run: Path) -> Path:
+    """The refined model's card in a refine output folder (``demo-shortcut-<method>.json``)."""
+    return next(run.glob("demo-shortcut-*.json"))
 
 
 def evaluate(model_ref: str, slices: list) -> dict:
@@ -170,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             slices = test_slices(args.work / name / "manifest.csv")
             table[name] = {"demo-shortcut": evaluate("demo-shortcut", slices)}
             for m in methods:
-                card = next((args.work / "runs" / m).glob("*.json"))
-                table[name][m] = evaluate(str(card), slices)
+                table[name][m] = evaluate(str(refined_card(args.work / "runs" / m)), slices)
                 print(name, m, table[name][m], flush=True)
         (args.work / "table.json").write_text(json.dumps(table, indent=1))
         refined = [m for m in methods if m != "none"]
@@ -186,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 def ship(work: Path, best: str, table: dict, args: argparse.Namespace) -> None:
     """Copy the winner to resources/models/demo-refined.{json,safetensors} with the table."""
     run = work / "runs" / best
-    card_path = next(p for p in run.glob("*.json") if p.name != "refine_report.json")
-    card = json.loads(card_path.read_text())
+    card = json.loads(refined_card(run).read_text())
     weights = run / card["weights"]
     dest = ROOT / "resources" / "models"
     card["name"] = "demo-refined"
