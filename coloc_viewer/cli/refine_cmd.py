@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--epochs", type=int, default=3, help="epochs (default 3)")
     p.add_argument("--lambda", dest="lam", type=float, default=1.0,
                    help="penalty weight (default 1)")
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, help="torch threads (results repeat for a thread "
@@ -43,6 +43,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--lesion-roi", help="lesion ROI name (default: 'lesion', else the first)")
     p.add_argument("--shortcut-roi", help="ROI that marks a shortcut (e.g. marker): always "
                                           "penalised in training, its relevance reported")
+    p.add_argument("--organ-roi", help="ROI of the organ (e.g. prostate): on lesion-free "
+                                       "slices the model is taught to look inside it")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="AdamW weight decay (default 0: Adam)")
+    p.add_argument("--flip", action="store_true",
+                   help="augment: mirror a batch left-right with probability 1/2")
+    p.add_argument("--train-batchnorm", action="store_true",
+                   help="let BatchNorm statistics adapt (default: frozen)")
     p.add_argument("--name", help="refined model name (default MODEL-METHOD)")
     p.add_argument("--baseline", action="store_true",
                    help="also fine-tune with method none at the same budget and report it")
@@ -83,7 +91,9 @@ def _train(args: argparse.Namespace, method: str, out: Path, name: str | None) -
                       lr=args.lr, seed=args.seed, out_dir=out, shortcut_roi=args.shortcut_roi,
                       lesion_roi=args.lesion_roi, batch_size=args.batch_size,
                       threads=args.threads, device=args.device, name=name,
-                      progress=bar.step, on_plan=bar.plan)
+                      progress=bar.step, on_plan=bar.plan, organ_roi=args.organ_roi,
+                      weight_decay=args.weight_decay, flip=args.flip,
+                      train_batchnorm=args.train_batchnorm)
     finally:
         bar.close()
 
@@ -125,7 +135,9 @@ def run(args: argparse.Namespace) -> int:
         "method": args.method,
         "settings": {"method": args.method, "lambda": args.lam, "epochs": args.epochs,
                      "lr": args.lr, "seed": args.seed, "batch_size": args.batch_size,
-                     "lesion_roi": result.lesion_roi, "shortcut_roi": args.shortcut_roi},
+                     "lesion_roi": result.lesion_roi, "shortcut_roi": args.shortcut_roi,
+                     "organ_roi": args.organ_roi, "weight_decay": args.weight_decay,
+                     "flip": args.flip, "train_batchnorm": args.train_batchnorm},
         "train_seconds": {"refined": result.train_seconds,
                           **({} if baseline is None else {"baseline": baseline.train_seconds})},
         "evaluated_on": str(Path(manifest).resolve()),

@@ -11,8 +11,10 @@ so training sees what inference sees. Rules (also in docs/refine.md):
   else the file's first ROI;
 * **outside** (where the model must not look), on the model's input grid: on a slice with
   lesion pixels, every input pixel that no lesion pixel touches (the lesion mask is
-  resampled like the image and any overlap counts as inside); on a slice without, nothing;
-  with ``shortcut_roi``, the pixels the shortcut ROI touches are added on every slice. The
+  resampled like the image and any overlap counts as inside); on a slice without, nothing,
+  or with ``organ_roi`` every input pixel that no organ pixel touches (a lesion-free slice
+  is read inside the organ); with ``shortcut_roi``, the pixels the shortcut ROI touches
+  are added on every slice. The
   masked method sets the outside to 0 (the normalised input's zero).
 """
 
@@ -86,7 +88,7 @@ def slice_labels(case: Case, lesion_any: np.ndarray, classes: Sequence[str],
 
 
 def build_training_set(model: Any, cases: Sequence[Case], *, lesion_roi: str | None = None,
-                       shortcut_roi: str | None = None,
+                       shortcut_roi: str | None = None, organ_roi: str | None = None,
                        cancel: Callable[[], bool] | None = None) -> TrainingSet | None:
     """Load, preprocess and stack every training slice of ``cases`` for ``model`` (a
     :class:`~coloc_viewer.model.loading.LoadedModel` of a 2-D classifier). A case that
@@ -117,6 +119,10 @@ def build_training_set(model: Any, cases: Sequence[Case], *, lesion_roi: str | N
             raise InputError(f"case {case.case_id}: no shortcut ROI named {shortcut_roi!r} "
                              f"(the file has {', '.join(masks)})", case.roi)
         shortcut = masks.get(shortcut_roi) if shortcut_roi else None
+        if organ_roi is not None and organ_roi not in masks:
+            raise InputError(f"case {case.case_id}: no organ ROI named {organ_roi!r} "
+                             f"(the file has {', '.join(masks)})", case.roi)
+        organ = masks.get(organ_roi) if organ_roi else None
         n_z = volume.shape[0]
         zs = list(case.slices) if case.slices is not None else list(range(n_z))
         bad = [z for z in zs if z >= n_z]
@@ -131,6 +137,8 @@ def build_training_set(model: Any, cases: Sequence[Case], *, lesion_roi: str | N
             outside = np.zeros((h, w), bool)
             if lesion_any[z]:
                 outside = ~_on_grid(tf, lesion[z]).reshape(h, w)
+            elif organ is not None and organ[z].any():
+                outside = ~_on_grid(tf, organ[z]).reshape(h, w)
             if shortcut is not None and shortcut[z].any():
                 outside |= _on_grid(tf, shortcut[z]).reshape(h, w)
             xs.append(x[0].cpu())

@@ -3,9 +3,9 @@
 The card is the source card with a new ``name``, ``weights`` and ``description``, plus
 ``refined_from`` = ``{name, sha256}`` (the source card's name and the SHA-256 of its
 weights file) and ``refine`` = ``{method, lambda, epochs, lr, seed, batch_size,
-lesion_roi, shortcut_roi, cases, slices, train_seconds, threads, device, losses,
-settings_key}``. Both files are written atomically, the weights first; the checkpoint is
-removed once the card is in place.
+lesion_roi, shortcut_roi, organ_roi, weight_decay, flip, train_batchnorm, cases, slices,
+train_seconds, threads, device, losses, settings_key}``. Both files are written
+atomically, the weights first; the checkpoint is removed once the card is in place.
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ def card_dict(source: ModelCard, name: str, settings: dict[str, Any], seconds: f
         "method": settings["method"], "lambda": settings["lambda"],
         "epochs": settings["epochs"], "lr": settings["lr"], "seed": settings["seed"],
         "batch_size": settings["batch_size"], "lesion_roi": settings["lesion_roi"],
-        "shortcut_roi": settings["shortcut_roi"], "cases": len(settings["cases"]),
+        "shortcut_roi": settings["shortcut_roi"], "organ_roi": settings.get("organ_roi"),
+        "weight_decay": settings.get("weight_decay", 0.0), "flip": settings.get("flip", False),
+        "train_batchnorm": settings.get("train_batchnorm", False),
+        "cases": len(settings["cases"]),
         "slices": settings["slices"], "train_seconds": round(float(seconds), 3),
         "threads": torch.get_num_threads(), "device": device,
         "losses": [{k: round(float(v), 6) for k, v in h.items()} for h in history],

@@ -2,10 +2,13 @@
 
 Loss per batch: ``cross_entropy(logits, y) + lam * penalty`` (see
 :mod:`coloc_viewer.refine.losses` for the penalties and their reductions; ``none`` and
-``masked`` have no penalty). Adam at a constant ``lr``; BatchNorm statistics stay frozen
-(the layers run in eval mode, their affine weights train), so the shuffled and masked
-copies never leak into the running statistics. One ``torch.Generator`` seeded with
-``seed`` draws the batch order and the ActDiff shuffles; with the same seed, thread count
+``masked`` have no penalty). AdamW at a constant ``lr`` (``weight_decay`` 0: Adam). By
+default BatchNorm statistics stay frozen (the layers run in eval mode, their affine weights
+train), so the shuffled and masked copies never leak into the running statistics;
+``train_batchnorm`` lets them adapt (ActDiff then normalises the image and its shuffled
+copy as one batch). ``flip`` mirrors a batch left-right with probability 1/2. One
+``torch.Generator`` seeded with ``seed`` draws the batch order, the flips and the ActDiff
+shuffles; with the same seed, thread count
 and device a run is repeatable bit for bit, and a run resumed from its last checkpoint
 ends with the same weights as one never interrupted.
 """
@@ -90,8 +93,11 @@ def trainable_model(model_ref: Any, device: str | torch.device | None) -> Loaded
     return model
 
 
-def freeze_batchnorm(module: nn.Module) -> None:
+def freeze_batchnorm(module: nn.Module, frozen: bool = True) -> None:
+    """Training mode, with the BatchNorm layers in eval mode when ``frozen``."""
     module.train()
+    if not frozen:
+        return
     for m in module.modules():
         if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d | nn.SyncBatchNorm):
             m.eval()
@@ -152,10 +158,11 @@ def batch_loss(method: str, module: nn.Module, x: torch.Tensor, y: torch.Tensor,
                    else losses.rrr_loss(x, logits, outside))
     elif method == "actdiff":
         assert capture is not None
-        logits = module(x)
+        n = x.shape[0]  # one pass over the image and its shuffled copy
+        logits = module(torch.cat([x, losses.shuffle_outside(x, outside, generator)]))[:n]
         acts = capture.out
-        module(losses.shuffle_outside(x, outside, generator))
-        penalty = losses.actdiff_loss(acts, capture.out, outside)
+        assert acts is not None
+        penalty = losses.actdiff_loss(acts[:n], acts[n:], outside)
     else:
         logits = module(x)
     ce = F.cross_entropy(logits, y)
@@ -164,12 +171,11 @@ def batch_loss(method: str, module: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 def _settings(model: LoadedModel, cases: TrainingSet, method: str, lam: float, epochs: int,
-              lr: float, seed: int, batch_size: int, shortcut_roi: str | None,
-              lesion_roi: str | None, source_sha: str) -> dict[str, Any]:
+              lr: float, seed: int, batch_size: int, rois: dict[str, str | None],
+              options: dict[str, Any], source_sha: str) -> dict[str, Any]:
     return {"model": model.card.name, "sha256": source_sha, "method": method,
             "lambda": float(lam), "epochs": int(epochs), "lr": float(lr), "seed": int(seed),
-            "batch_size": int(batch_size), "shortcut_roi": shortcut_roi,
-            "lesion_roi": lesion_roi, "slices": len(cases),
+            "batch_size": int(batch_size), **rois, **options, "slices": len(cases),
             "cases": sorted({c for c, _ in cases.origin})}
 
 
@@ -179,20 +185,25 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
            lesion_roi: str | None = None, progress: Progress | None = None,
            cancel: Cancel | None = None, batch_size: int = 16, threads: int | None = None,
            device: str | torch.device | None = None, name: str | None = None,
-           on_plan: Callable[[int, int, int], None] | None = None) -> RefineResult:
+           on_plan: Callable[[int, int, int], None] | None = None,
+           organ_roi: str | None = None, weight_decay: float = 0.0, flip: bool = False,
+           train_batchnorm: bool = False) -> RefineResult:
     """Fine-tune ``model_ref`` on the cases of ``manifest`` with ``method`` and write
     ``out_dir/<name>.json`` + ``<name>.safetensors`` (``name`` default
     ``<source>-<method>``). ``progress(epoch, batch, loss)`` (1-based) runs after each
     batch; ``cancel`` (a callable or ``threading.Event``) is checked before each batch and
     raises :class:`RefineCancelled`; ``on_plan(epochs, batches_per_epoch, first_epoch)``
-    runs once before training. A rerun into the same ``out_dir`` resumes from the last
-    complete epoch (or returns the finished result). Bad input: :class:`ColocError`."""
+    runs once before training. ``organ_roi``: on lesion-free slices the model must look
+    inside this ROI (see :mod:`coloc_viewer.refine.data`). A rerun into the same
+    ``out_dir`` resumes from the last complete epoch (or returns the finished result).
+    Bad input: :class:`ColocError`."""
     if method not in METHODS:
         raise InputError(f"unknown refine method {method!r} (choose {', '.join(METHODS)})")
     if epochs < 1 or batch_size < 1 or not (lr > 0 and math.isfinite(lr)) \
-            or not (lam >= 0 and math.isfinite(lam)):
-        raise InputError("epochs and batch size must be at least 1, lr positive and lambda "
-                         "non-negative")
+            or not (lam >= 0 and math.isfinite(lam)) \
+            or not (weight_decay >= 0 and math.isfinite(weight_decay)):
+        raise InputError("epochs and batch size must be at least 1, lr positive, lambda "
+                         "and weight decay non-negative")
     out = Path(out_dir)
     with _deterministic(threads):
         model = trainable_model(model_ref, device)
@@ -201,12 +212,16 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
             torch.set_num_threads(int(threads))  # load_model set its own default
         source_sha = _sha256(model.card.weights_path())
         data = build_training_set(model, cases, lesion_roi=lesion_roi,
-                                  shortcut_roi=shortcut_roi,
+                                  shortcut_roi=shortcut_roi, organ_roi=organ_roi,
                                   cancel=lambda: _cancelled(cancel))
         if data is None:
             raise RefineCancelled("refine cancelled while reading the cases")
-        settings = _settings(model, data, method, lam, epochs, lr, seed, batch_size,
-                             shortcut_roi, lesion_roi, source_sha)
+        rois = {"shortcut_roi": shortcut_roi, "lesion_roi": lesion_roi,
+                "organ_roi": organ_roi}
+        options = {"weight_decay": float(weight_decay), "flip": bool(flip),
+                   "train_batchnorm": bool(train_batchnorm)}
+        settings = _settings(model, data, method, lam, epochs, lr, seed, batch_size, rois,
+                             options, source_sha)
         name = name or f"{model.card.name}-{method}"
         done = existing_result(out, name, settings)
         if done is not None:
@@ -234,7 +249,8 @@ def _train(model: LoadedModel, data: TrainingSet, method: str, settings: dict[st
     positive = card.positive_class if card.positive_class is not None else 1
     torch.manual_seed(settings["seed"])
     gen = torch.Generator().manual_seed(settings["seed"])
-    optimizer = torch.optim.Adam(module.parameters(), lr=settings["lr"])
+    optimizer = torch.optim.AdamW(module.parameters(), lr=settings["lr"],
+                                  weight_decay=settings["weight_decay"])
     state = ckpt.load_checkpoint(out, settings)
     first, seconds, history = 0, 0.0, []
     if state is not None:
@@ -248,7 +264,7 @@ def _train(model: LoadedModel, data: TrainingSet, method: str, settings: dict[st
     try:
         for epoch in range(first + 1, settings["epochs"] + 1):
             started = time.monotonic()
-            freeze_batchnorm(module)
+            freeze_batchnorm(module, frozen=not settings["train_batchnorm"])
             order = torch.randperm(n, generator=gen)
             sums = [0.0, 0.0, 0.0]
             for b in range(n_batches):
@@ -259,6 +275,8 @@ def _train(model: LoadedModel, data: TrainingSet, method: str, settings: dict[st
                 idx = order[b * bs:(b + 1) * bs]
                 x, y = data.x[idx].to(dev), data.y[idx].to(dev)
                 outside = data.outside[idx].to(dev)
+                if settings["flip"] and bool(torch.rand((), generator=gen) < 0.5):
+                    x, outside = x.flip(-1), outside.flip(-1)
                 optimizer.zero_grad(set_to_none=True)
                 loss, ce, pen = batch_loss(method, module, x, y, outside,
                                            settings["lambda"], positive=positive,

@@ -1,7 +1,8 @@
 """Tiny generated cohorts and a tiny card for the refine tests.
 
 Cases are 64x64 slices of smooth noise; a lesion (a faint disc, ROI ``lesion``) sits on a
-few middle slices; a bright square marker (ROI ``marker``) sits in a corner on
+few middle slices inside a central disc (ROI ``organ``, on every slice); a bright square
+marker (ROI ``marker``) sits in a corner on
 ``p_marker_lesion`` of the lesion slices and ``p_marker_other`` of the others -- with
 0.95 / 0.0 the marker is a shortcut a classifier learns first.
 """
@@ -20,7 +21,7 @@ N_SLICES = 8
 
 def write_cohort(folder: Path, n_cases: int, seed: int, p_marker_lesion: float,
                  p_marker_other: float, lesion_signal: float = 0.4) -> Path:
-    """Write NIfTI images + ROI label maps (names lesion, marker) and a manifest."""
+    """Write NIfTI images + ROI label maps (names lesion, marker, organ) and a manifest."""
     import SimpleITK as sitk
 
     from coloc_viewer.imaging.roi import RoiSet
@@ -31,6 +32,7 @@ def write_cohort(folder: Path, n_cases: int, seed: int, p_marker_lesion: float,
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:SIZE, :SIZE]
+    organ = (yy - SIZE / 2) ** 2 + (xx - SIZE / 2) ** 2 <= (SIZE / 2 - 6) ** 2
     rows = ["image,roi,case_id"]
     for i in range(n_cases):
         img = rng.normal(0.0, 0.25, (N_SLICES, SIZE, SIZE)).astype(np.float32) + 1.0
@@ -55,6 +57,7 @@ def write_cohort(folder: Path, n_cases: int, seed: int, p_marker_lesion: float,
         rois = RoiSet.for_volume(vol)
         rois.add("lesion", lesion, record=False)
         rois.add("marker", marker, record=False)
+        rois.add("organ", np.broadcast_to(organ, img.shape).copy(), record=False)
         save_rois(rois, folder / f"c{i}_rois.nii.gz", like=vol)
         rows.append(f"c{i}.nii.gz,c{i}_rois.nii.gz,case{seed}-{i}")
     manifest = folder / "manifest.csv"

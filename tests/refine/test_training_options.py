@@ -1,0 +1,78 @@
+"""The organ ROI's "outside" on lesion-free slices, and the training options (flip,
+adapting BatchNorm, weight decay): recorded in the card, repeatable bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from coloc_viewer.cohort.manifest import read_manifest
+from coloc_viewer.errors import InputError
+from coloc_viewer.imaging.load import load_volume
+from coloc_viewer.imaging.roi_io import load_rois
+from coloc_viewer.model.loading import load_model
+from coloc_viewer.refine import refine
+from coloc_viewer.refine.data import build_training_set
+
+
+def _case_masks(manifest, case):
+    vol = load_volume(case.image)
+    rois = load_rois(case.roi, like=vol)
+    return {n: rois.mask(n) for n in ("lesion", "organ", "marker")}
+
+
+def test_organ_roi_is_the_inside_of_lesion_free_slices(tiny_card, shortcut_manifest):
+    model = load_model(str(tiny_card), device="cpu")
+    cases = read_manifest(shortcut_manifest, [])
+    plain = build_training_set(model, cases)
+    organ = build_training_set(model, cases, organ_roi="organ", shortcut_roi="marker")
+    assert plain.origin == organ.origin
+    masks = {c.case_id: _case_masks(shortcut_manifest, c) for c in cases}
+    seen = {"lesion": 0, "free": 0}
+    for k, (case_id, z) in enumerate(organ.origin):
+        m = masks[case_id]
+        got, before = organ.outside[k, 0].numpy(), plain.outside[k, 0].numpy()
+        marker = m["marker"][z]
+        if m["lesion"][z].any():  # lesion slice: outside = not lesion (+ marker), unchanged
+            np.testing.assert_array_equal(got, ~m["lesion"][z] | marker)
+            np.testing.assert_array_equal(before, ~m["lesion"][z])
+            seen["lesion"] += 1
+        else:  # lesion-free: nothing before; now everything outside the organ (+ marker)
+            assert not before.any()
+            np.testing.assert_array_equal(got, ~m["organ"][z] | marker)
+            assert 0.05 < got.mean() < 0.6
+            seen["free"] += 1
+    assert seen["lesion"] > 5 and seen["free"] > 5
+
+
+def test_unknown_organ_roi_names_the_case(tiny_card, shortcut_manifest, tmp_path):
+    with pytest.raises(InputError, match="no organ ROI named 'gland'.*lesion, marker, organ"):
+        refine(str(tiny_card), shortcut_manifest, "actdiff", epochs=1, out_dir=tmp_path,
+               organ_roi="gland", threads=1)
+
+
+def test_options_repeat_bit_for_bit_and_are_recorded(tiny_card, shortcut_manifest, tmp_path):
+    kw = dict(lam=0.1, epochs=1, lr=1e-3, seed=5, threads=1, organ_roi="organ",
+              weight_decay=1e-2, flip=True, train_batchnorm=True)
+    runs = [refine(str(tiny_card), shortcut_manifest, "actdiff", out_dir=tmp_path / f"r{k}",
+                   **kw) for k in range(2)]
+    w0, w1 = (load_file(str(r.weights_path)) for r in runs)
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+    info = runs[0].card.refine
+    assert (info["organ_roi"], info["weight_decay"], info["flip"],
+            info["train_batchnorm"]) == ("organ", 1e-2, True, True)
+    # adapting BatchNorm moves the running statistics; the default keeps them
+    src = load_file(str(tiny_card.with_suffix(".safetensors")))
+    stats = [k for k in src if k.endswith("running_mean")]
+    assert stats and any(not torch.equal(w0[k], src[k]) for k in stats)
+    frozen = refine(str(tiny_card), shortcut_manifest, "actdiff", out_dir=tmp_path / "frozen",
+                    **{**kw, "train_batchnorm": False})
+    wf = load_file(str(frozen.weights_path))
+    assert all(torch.equal(wf[k], src[k]) for k in stats)
+    # the flip draws from the run's generator: without it the weights differ
+    noflip = refine(str(tiny_card), shortcut_manifest, "actdiff", out_dir=tmp_path / "noflip",
+                    **{**kw, "flip": False})
+    wn = load_file(str(noflip.weights_path))
+    assert any(not torch.equal(wn[k], w0[k]) for k in w0)
