@@ -31,6 +31,7 @@ from pydicom.uid import (
 )
 
 from coloc_viewer.pacs.errors import PacsError, RetrievalCancelled
+from coloc_viewer.pacs.part10 import part10_bytes
 from coloc_viewer.pacs.query import SERIES_FIELDS, STUDY_FIELDS, Query, SeriesRow, StudyRow
 from coloc_viewer.pacs.servers import ServerConfig
 
@@ -45,8 +46,27 @@ OnInstance = Callable[[str, bytes], None]
 RETRIEVE_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian,
                      DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, JPEGLSLossless,
                      JPEG2000Lossless, RLELossless, JPEGLosslessSV1, JPEGBaseline8Bit]
+MAX_PDU = 0  # the largest PDU we accept (0: no limit; pynetdicom's requestor default 16382)
 _SUCCESS, _CANCEL = 0x0000, 0xFE00
 _PENDING = (0xFF00, 0xFF01)
+
+
+def _quiet_handlers() -> None:
+    """pynetdicom's "standard" event handlers format every PDU and DIMSE message for its
+    log (15 % of the C-GET receive time, measured); off unless its logger shows INFO."""
+    from pynetdicom import _config
+
+    _config.LOG_HANDLER_LEVEL = "standard" if _net_log.isEnabledFor(logging.INFO) else "none"
+
+
+def _received_file(event: Any) -> bytes:
+    """The C-STORE request's data set as a Part 10 file, its bytes as sent (no decoding)."""
+    req = event.request
+    try:
+        return part10_bytes(req.AffectedSOPClassUID, req.AffectedSOPInstanceUID,
+                            event.context.transfer_syntax, req.DataSet.getvalue())
+    except (ValueError, AttributeError, UnicodeError):  # an odd UID: pynetdicom's encoder
+        return bytes(event.encoded_dataset(include_meta=True))
 
 
 def _storage_classes() -> list[str]:
@@ -69,7 +89,8 @@ class DimseClient:
         t = self.server.timeout
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = t
         ae.connection_timeout = min(t, 10.0)
-        ae.maximum_pdu_size = 0  # no limit: fewer, larger PDUs
+        ae.maximum_pdu_size = MAX_PDU  # as acceptor (the C-MOVE listener)
+        _quiet_handlers()
         return ae
 
     def _tls(self) -> tuple[ssl.SSLContext, str] | None:
@@ -82,8 +103,9 @@ class DimseClient:
                    **kwargs: Any) -> Iterator[Any]:
         """An established association (``needs``: a SOP class it must have accepted)."""
         s = self.server
+        # max_pdu: as requestor, AE.maximum_pdu_size is not used (16382 unless given here)
         assoc = ae.associate(s.host, int(s.port), ae_title=s.called_aet, tls_args=self._tls(),
-                             **kwargs)
+                             max_pdu=MAX_PDU, **kwargs)
         if not assoc.is_established:
             if assoc.is_rejected:
                 reason = (f"association rejected (called AE title {s.called_aet!r}, ours "
@@ -179,8 +201,7 @@ class DimseClient:
             if cancel is not None and cancel.is_set():
                 return 0xA700  # refused: the transfer stops at the next response
             try:
-                on_instance(str(event.request.AffectedSOPInstanceUID),
-                            event.encoded_dataset(include_meta=True))
+                on_instance(str(event.request.AffectedSOPInstanceUID), _received_file(event))
             except Exception as err:  # noqa: BLE001 - reported after the association
                 failure.append(err)
                 return 0xA700
