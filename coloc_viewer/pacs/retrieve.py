@@ -17,7 +17,7 @@ from coloc_viewer.pacs.servers import ServerConfig
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Progress", "connect", "retrieve_series", "retrieve_study"]
+__all__ = ["Progress", "connect", "retrieve_series", "retrieve_study", "retrieve_volume"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,32 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
     if enforce_limit:
         cache.enforce_limit(keep=folder.parent)
     return folder
+
+
+def retrieve_volume(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
+                    progress: ProgressCallback | None = None,
+                    cancel: threading.Event | None = None,
+                    total: int | None = None) -> tuple[Path, Any]:
+    """:func:`retrieve_series` and the series' Volume, decoded while it streams in (equal to
+    ``load_volume`` of the cached folder, which is read instead when it was cached already).
+    Nothing changes in the cache rules: a cancelled or failed transfer keeps nothing."""
+    from coloc_viewer.pacs.assemble import SeriesAssembler
+
+    assembler = SeriesAssembler(cache.series_dir(client.server.address, study_uid,
+                                                 series_uid), expected=total)
+
+    def tee(p: Progress) -> None:
+        if p.path is not None:
+            assembler.add(p.path)
+        if progress is not None:
+            progress(p)
+
+    try:
+        folder = retrieve_series(client, cache, study_uid, series_uid, tee, cancel, total)
+    except BaseException:
+        assembler.cancel()
+        raise
+    return folder, assembler.finish()
 
 
 def retrieve_study(client: Any, cache: StudyCache, study_uid: str,
