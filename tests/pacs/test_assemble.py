@@ -98,3 +98,14 @@ def test_an_odd_folder_is_read_the_usual_way(tmp_path: Path) -> None:
     volume = assembler.finish()
     assert assembler.fallback is not None
     assert_same_volume(volume, load_volume(folder))
+
+
+def test_planes_reordered_in_place() -> None:
+    from coloc_viewer.pacs.assemble import _permute_in_place
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 7, 40):
+        buffer = rng.random((n, 3, 2)).astype(np.float32)
+        order = [int(i) for i in rng.permutation(n)]
+        want = buffer[order]
+        assert np.array_equal(_permute_in_place(buffer, order), want)
