@@ -12,7 +12,7 @@ the series in it, then in the same run times (median of ``--repeats``, a fresh c
 * ``wado_stream`` / ``cget_stream``: ``retrieve_volume`` into an empty cache: the volume
   decoded while the instances stream in (``pacs.assemble``), what the viewer now uses;
 * ``first_slice``: from the call (pressing Retrieve) until the first instance is on disk
-  and decoded to the 8-bit preview (``gui.pacs_dialog.first_slice_preview``);
+  and decoded to the 8-bit preview (``gui.pacs_preview.preview_slice``);
 * ``main_window_first_paint``: with ``--gui`` (offscreen Qt), from the Retrieve click in
   File > Open from PACS… until the main window's canvas painted the first retrieved slice.
   Target <= 1 s.
@@ -56,7 +56,7 @@ def _stream(server: ServerConfig, study: str, series: str, n: int, root: Path
 
 def _retrieve(server: ServerConfig, study: str, series: str, n: int, root: Path
               ) -> dict[str, float]:
-    from coloc_viewer.gui.pacs_dialog import first_slice_preview
+    from coloc_viewer.gui.pacs_preview import preview_slice
 
     cache = StudyCache(root, limit_bytes=10 * 1024**3)
     first: list[float] = []
@@ -64,7 +64,7 @@ def _retrieve(server: ServerConfig, study: str, series: str, n: int, root: Path
 
     def progress(p: Progress) -> None:
         if p.path is not None and not first:
-            assert first_slice_preview(p.path) is not None
+            assert preview_slice(p.path) is not None
             first.append(time.perf_counter() - t0)
 
     folder = retrieve_series(connect(server), cache, study, series, progress, total=n)
@@ -75,11 +75,77 @@ def _retrieve(server: ServerConfig, study: str, series: str, n: int, root: Path
     return {"first_slice_s": first[0], "retrieve_s": retrieved, "then_load_s": whole}
 
 
+def _wait(app: object, until: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not until():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError("the GUI did not get there in time")
+        app.processEvents()  # type: ignore[attr-defined]
+        time.sleep(0.001)
+
+
+def _gui_once(app: object, index: int, server: ServerConfig, patient_id: str, n: int
+              ) -> tuple[float, float]:
+    from coloc_viewer.gui.main_window import MainWindow
+    from coloc_viewer.gui.pacs_dialog import open_from_pacs
+    from coloc_viewer.pacs.query import Query
+
+    window = MainWindow()
+    window.ask_before_quit = False
+    window.resize(1200, 800)
+    window.show()
+    dialog = open_from_pacs(window)
+    dialog.server_box.setCurrentIndex(index)
+    dialog._show_studies(connect(server).find_studies(Query(patient_id=patient_id)))
+    dialog.study_table.selectRow(0)
+    _wait(app, lambda: dialog.series_table.rowCount() == 1, 30)
+    dialog.series_table.selectRow(0)
+    painted: list[float] = []
+    loaded: list[float] = []
+    window.pacs_preview.painted.connect(painted.append)
+    window.study_loaded.connect(lambda: loaded.append(time.perf_counter()))
+    t0 = time.perf_counter()
+    dialog.retrieve_button.click()
+    _wait(app, lambda: bool(loaded), 120)
+    assert window.state.volume is not None and window.state.volume.shape[0] == n
+    window.close()
+    window.runner.shutdown(10000)
+    window.deleteLater()
+    app.processEvents()  # type: ignore[attr-defined]
+    return painted[0] - t0, loaded[0] - t0
+
+
+def _gui(servers: list[ServerConfig], patient_id: str, n: int, root: Path, repeats: int
+         ) -> dict[str, list[float]]:
+    """File > Open from PACS… in a real (offscreen) main window: Retrieve click to the first
+    slice painted over the main canvas, and to the complete series shown (study_loaded)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["COLOC_VIEWER_CONFIG_DIR"] = str(root / "config")
+    os.environ["COLOC_VIEWER_NO_SETTINGS"] = "1"  # the user's settings and ROIs untouched
+    os.environ["COLOC_VIEWER_DATA_DIR"] = str(root / "data")
+    from PySide6.QtWidgets import QApplication
+
+    from coloc_viewer.pacs.servers import save_servers
+
+    save_servers(servers)
+    app = QApplication.instance() or QApplication([])
+    out: dict[str, list[float]] = {}
+    for i, server in enumerate(servers):
+        for k in range(repeats):
+            os.environ["COLOC_VIEWER_CACHE_DIR"] = str(root / f"gui-cache-{i}-{k}")
+            first, shown = _gui_once(app, i, server, patient_id, n)
+            out.setdefault(f"{server.name}_first_paint_s", []).append(first)
+            out.setdefault(f"{server.name}_series_shown_s", []).append(shown)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--slices", type=int, default=200)
     ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--gui", action="store_true",
+                    help="also time the main window (offscreen Qt): first paint, series shown")
     args = ap.parse_args()
     if find_orthanc() is None:
         print(json.dumps({"skipped": f"Orthanc is not installed ({ORTHANC_PACKAGES})"}))
@@ -117,6 +183,8 @@ def main() -> None:
                     run.update(_stream(server, study, series, len(paths),
                                        tmp_path / f"cache-{name}-stream-{k}"))
                     runs[name].append(run)
+            gui = _gui([web, dimse], "BENCH-01", len(paths), tmp_path, args.repeats) \
+                if args.gui else {}
         disk_s = statistics.median(disk)
         out: dict[str, object] = {
             "benchmark": "pacs_retrieve", "series": [args.slices, args.size, args.size],
@@ -139,6 +207,8 @@ def main() -> None:
                 "first_slice_target_met": med["first_slice_s"] <= 1.0,
                 "whole_series_target_met": med["retrieve_volume_s"] / disk_s <= 2.0,
             }
+        if gui:
+            out["main_window"] = {key: round(statistics.median(v), 3) for key, v in gui.items()}
         print(json.dumps(out, indent=1))
 
 

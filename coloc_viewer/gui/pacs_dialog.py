@@ -1,7 +1,8 @@
 """File → Open from PACS…: search (patient ID or name, accession, date range, modality), a
-study table and a series table, Retrieve with progress, a preview of the first slice that
-arrives, and Cancel. Searches and retrievals run in workers (``gui.workers``); the
-retrieved folder opens in the viewer the way File → Open does."""
+study table and a series table, Retrieve with progress, the first slice that arrives (in the
+dialog and, labelled as a partial series, over the main canvas: ``gui.pacs_preview``), and
+Cancel. Searches and retrievals run in workers (``gui.workers``); a series is decoded while
+it streams in (``pacs.retrieve_volume``) and opens in the viewer the way File → Open does."""
 
 from __future__ import annotations
 
@@ -30,41 +31,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from coloc_viewer.gui.pacs_preview import PacsPreview, PreviewSlice, preview_slice
 from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.pacs.cache import open_cache
 from coloc_viewer.pacs.errors import RetrievalCancelled
 from coloc_viewer.pacs.query import Query, SeriesRow, StudyRow
-from coloc_viewer.pacs.retrieve import Progress, connect, retrieve_series, retrieve_study
+from coloc_viewer.pacs.retrieve import Progress, connect, retrieve_study, retrieve_volume
 from coloc_viewer.pacs.servers import ServerConfig, load_servers
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OpenFromPacsDialog", "first_slice_preview"]
+__all__ = ["OpenFromPacsDialog", "open_from_pacs"]
 
 STUDY_COLUMNS = ("Patient ID", "Patient name", "Date", "Accession", "Modalities", "Series",
                  "Description")
 SERIES_COLUMNS = ("#", "Modality", "Instances", "Description")
-
-
-def first_slice_preview(path: Path) -> np.ndarray | None:
-    """The first retrieved instance as an 8-bit image (windowed), or None if not an image."""
-    import pydicom
-
-    from coloc_viewer.imaging.display import robust_window
-
-    try:
-        ds = pydicom.dcmread(path)
-        pixels = ds.pixel_array
-    except Exception:  # noqa: BLE001 - no preview for what cannot be decoded
-        return None
-    plane = np.asarray(pixels[pixels.shape[0] // 2] if pixels.ndim == 3 and
-                       "SamplesPerPixel" in ds and ds.SamplesPerPixel == 1 else pixels,
-                       dtype=np.float32)
-    if plane.ndim != 2:
-        return None
-    center, width = robust_window(plane)
-    low = center - width / 2
-    return np.clip((plane - low) / max(width, 1e-6) * 255, 0, 255).astype(np.uint8)
 
 
 def _table(columns: tuple[str, ...]) -> QTableWidget:
@@ -83,8 +64,10 @@ class OpenFromPacsDialog(QDialog):
     """Search a configured server and retrieve a series (or a whole study) into the cache."""
 
     progressed = Signal(object)  # Progress, from the retrieval thread
-    previewed = Signal(object)  # the first slice (uint8 array), from the retrieval thread
-    retrieved = Signal(str)  # the cached folder to open
+    started = Signal(object)  # Retrieve pressed: the instance count (None: unknown)
+    previewed = Signal(object)  # the first slice (PreviewSlice), from the retrieval thread
+    retrieved = Signal(str)  # the cached folder to open (``volume``: its decoded Volume)
+    stopped = Signal()  # the retrieval was cancelled or failed
     failed = Signal(str)  # a one-line error shown in the dialog
     searched = Signal(int)  # studies found (tests wait on it)
     series_listed = Signal(int)
@@ -98,6 +81,7 @@ class OpenFromPacsDialog(QDialog):
         self.studies: list[StudyRow] = []
         self.series: list[SeriesRow] = []
         self._preview_sent = False
+        self.volume: Any = None  # the retrieved series' Volume (decoded while retrieving)
 
         self.server_box = QComboBox()
         self.settings_button = QPushButton("Servers…")
@@ -273,24 +257,26 @@ class OpenFromPacsDialog(QDialog):
         self.retrieve_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.status.setText("Retrieving…")
+        self.volume = None
+        self.started.emit(total)
 
         def report(p: Progress) -> None:  # in the retrieval thread
             if p.path is not None and not self._preview_sent:
                 self._preview_sent = True
-                image = first_slice_preview(p.path)
-                if image is not None:
-                    self.previewed.emit(image)
+                shown = preview_slice(p.path)
+                if shown is not None:
+                    self.previewed.emit(shown)
             self.progressed.emit(p)
 
         listed = [r for r in self.series if r.study_uid == study.study_uid] or None
 
-        def work() -> Path:
+        def work() -> tuple[Path, Any]:
             client, cache = connect(server), open_cache()
             if series is not None:
-                return retrieve_series(client, cache, study.study_uid, series.series_uid,
+                return retrieve_volume(client, cache, study.study_uid, series.series_uid,
                                        report, cancel, total=series.n_instances)
             return retrieve_study(client, cache, study.study_uid, report, cancel,
-                                  series=listed)
+                                  series=listed), None
 
         self.runner.submit("retrieve", work, on_result=self._retrieved,
                            on_error=self._retrieve_failed, on_done=self._retrieve_done)
@@ -305,7 +291,8 @@ class OpenFromPacsDialog(QDialog):
         self.status.setText(f"Retrieved {p.done}" + (f" of {p.total}" if p.total else "")
                             + " instances")
 
-    def _on_preview(self, image: np.ndarray) -> None:
+    def _on_preview(self, shown: PreviewSlice) -> None:
+        image = shown.image
         h, w = image.shape
         qimage = QImage(np.ascontiguousarray(image).data, w, h, w,
                         QImage.Format.Format_Grayscale8).copy()
@@ -317,11 +304,13 @@ class OpenFromPacsDialog(QDialog):
         self.cancel_event.set()
         self.status.setText("Cancelling…")
 
-    def _retrieved(self, folder: Path) -> None:
+    def _retrieved(self, result: tuple[Path, Any]) -> None:
+        folder, self.volume = result
         self.status.setText("Retrieved")
         self.retrieved.emit(str(folder))
 
     def _retrieve_failed(self, err: Exception) -> None:
+        self.stopped.emit()
         if isinstance(err, RetrievalCancelled):
             self.status.setText("Cancelled: nothing kept")
         else:
@@ -343,9 +332,27 @@ class OpenFromPacsDialog(QDialog):
 
 
 def open_from_pacs(window: Any) -> OpenFromPacsDialog:
-    """Show the dialog for the main window; a retrieved folder opens like File → Open."""
+    """Show the dialog for the main window: the first retrieved slice appears over the main
+    canvas at once (read-only, labelled partial), the complete series opens like File → Open
+    (with the volume decoded while retrieving) and replaces it."""
     dialog = OpenFromPacsDialog(window)
-    dialog.retrieved.connect(lambda folder: (window.open_path(folder), dialog.accept()))
+    preview = getattr(window, "pacs_preview", None)
+    if preview is None:
+        preview = window.pacs_preview = PacsPreview(window.view)
+        window.state.events.volume.connect(lambda _v: preview.finish())
+        window.error_shown.connect(lambda _text: preview.finish())
+    dialog.started.connect(preview.start)
+    dialog.previewed.connect(preview.show_slice)
+    dialog.progressed.connect(lambda p: preview.set_progress(p.done, p.total))
+    dialog.stopped.connect(preview.finish)
+    dialog.rejected.connect(preview.finish)  # closed: a running retrieval is cancelled
+
+    def opened(folder: str) -> None:
+        preview.set_status("Retrieved: opening the complete series…")
+        window.open_path(folder, volume=dialog.volume)
+        dialog.accept()
+
+    dialog.retrieved.connect(opened)
     dialog.setModal(False)
     dialog.show()
     window._pacs_dialog = dialog  # noqa: SLF001 - keep it alive while shown

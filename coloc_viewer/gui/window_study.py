@@ -53,14 +53,16 @@ class StudyActions:
             self.open_path(path)
 
     def open_path(self, path: str | os.PathLike[str], series: str | None = None,
-                  rois: str | os.PathLike[str] | None = None) -> None:
-        """Load a study in the background; the first slice shows before the rest decodes."""
+                  rois: str | os.PathLike[str] | None = None, volume: Volume | None = None
+                  ) -> None:
+        """Load a study in the background; the first slice shows before the rest decodes.
+        ``volume``: the series at ``path`` decoded already (a PACS retrieval)."""
         path = os.fspath(path)
         self._pending_rois = os.fspath(rois) if rois else None
         self.statusBar().showMessage(f"Opening {Path(path).name}…")
         self._loading_path = path
         self.runner.submit("load", load_study, path, series, series is None, workspace_root(),
-                           self.autosave.session,
+                           self.autosave.session, volume,
                            on_yield=self._load_step,
                            on_result=lambda result: self._study_loaded(path, *result),
                            on_error=lambda err: self.show_error("Cannot open study", err))

@@ -51,7 +51,8 @@ class LoadStep:
 
 def load_study(path: str | os.PathLike[str], series: str | None = None,
                with_series_list: bool = True, autosave_root: Any = False,
-               previous_session: Any = None) -> Iterator[LoadStep]:
+               previous_session: Any = None, volume: Volume | None = None
+               ) -> Iterator[LoadStep]:
     """Generator for a worker: a first Volume early (only its middle slice decoded; the
     other slices fill in place), the series list, progress, and finally the complete
     :class:`Volume` (``StopIteration.value``, equal to ``load_volume``'s). Closing the
@@ -61,13 +62,19 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
     ``autosave_root`` is False, the study's autosave session is opened here (it writes
     small files with fsync) and its restored ROIs, if any, replace the empty set;
     ``previous_session`` (the study shown so far) is closed first, here, once the new path
-    proved readable. The return value is
+    proved readable. ``volume``: the series at ``path`` decoded already (e.g. while it was
+    retrieved from a PACS; what ``load_volume(path, series)`` gives). The return value is
     (volume, window presets), the presets computed here too."""
     from coloc_viewer.imaging.inspect import scan, series_infos
     from coloc_viewer.imaging.progressive import open_series
 
     path = os.fspath(path)
-    loader = open_series(path, series=series)
+    if volume is not None:
+        from coloc_viewer.imaging.progressive import SeriesLoader
+
+        loader = SeriesLoader(path, None, dict(volume.metadata), volume=volume)
+    else:
+        loader = open_series(path, series=series)
     if previous_session is not None:
         previous_session.close()  # flushes and fsyncs: not on the GUI thread
     try:

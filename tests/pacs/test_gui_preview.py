@@ -1,0 +1,115 @@
+"""The first retrieved slice in the main window before the series is complete (labelled
+partial, read-only, never in the viewer's state), timed from the Retrieve click; then the
+complete series replaces it. Real Orthanc, real mouse events, offscreen Qt."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pydicom
+import pytest
+from test_gui import click, click_row, open_pacs_dialog, search, window  # noqa: F401
+
+from coloc_viewer.imaging.dicom_write import write_dicom_series
+from coloc_viewer.imaging.load import load_volume
+from coloc_viewer.pacs.cache import SeriesWriter, StudyCache
+
+pytestmark = pytest.mark.gui
+N = 60
+
+
+@pytest.fixture(scope="module")
+def preview_series(orthanc, tmp_path_factory):
+    """A 60-slice series in the session Orthanc: its folder and UIDs."""
+    folder = tmp_path_factory.mktemp("preview")
+    vox = np.random.default_rng(7).integers(0, 3000, size=(N, 96, 80)).astype(np.float32)
+    paths = write_dicom_series(vox, folder, spacing=(2.0, 0.5, 0.75), patient_id="PREV-01",
+                               patient_name="PREVIEW^SERIES")
+    orthanc.upload(paths)
+    ds = pydicom.dcmread(paths[0], stop_before_pixels=True)
+    return folder, str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
+
+
+@pytest.fixture
+def held_after_three(monkeypatch):
+    """The retrieval pauses after its third instance until the test releases it (the
+    transfer stays open on the real server, as a slow network would keep it)."""
+    release = threading.Event()
+    written: list = []
+    original = SeriesWriter.write
+
+    def write(self, key, data):
+        path = original(self, key, data)
+        written.append(path)
+        if self.count == 3:
+            release.wait(20)
+        return path
+
+    monkeypatch.setattr(SeriesWriter, "write", write)
+    yield release, written
+    release.set()
+
+
+@pytest.mark.parametrize("server_index", [0, 1], ids=["wado", "cget"])
+def test_first_slice_in_the_main_window_before_the_series_is_complete(
+        qtbot, window, configured, preview_series, held_after_three, server_index) -> None:  # noqa: F811
+    from coloc_viewer.gui.pacs_preview import preview_slice
+
+    folder, study, series = preview_series
+    release, written = held_after_three
+    dialog = open_pacs_dialog(qtbot, window)
+    dialog.server_box.setCurrentIndex(server_index)
+    search(qtbot, dialog, "PREVIEW*")
+    with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+        click_row(qtbot, dialog.study_table, 0)
+    click_row(qtbot, dialog.series_table, 0)
+    preview = window.pacs_preview
+    with qtbot.waitSignal(preview.painted, timeout=10000) as painted:
+        clicked = time.perf_counter()
+        click(qtbot, dialog.retrieve_button)
+    first_paint = painted.args[0] - clicked
+    print(f"Retrieve click to first slice painted in the main window: {first_paint:.3f} s")
+    assert first_paint < 1.0
+    qtbot.waitUntil(lambda: len(written) >= 3, timeout=10000)
+    # partial: shown over the canvas, labelled, not in the viewer's state, not cached
+    assert preview.isVisible() and preview.geometry() == window.view.rect()
+    assert "Partial series" in preview.text and f"/{N}" in preview.text
+    assert window.state.volume is None or window.state.volume.shape[0] != N
+    assert not StudyCache().series_complete(configured[server_index].address, study, series)
+    # the right pixels: the first instance that arrived, as the viewer shows it
+    first = pydicom.dcmread(written[0], stop_before_pixels=True).SOPInstanceUID
+    original = next(p for p in folder.glob("*.dcm")
+                    if pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID == first)
+    want = preview_slice(original).image
+    shown = preview._qimage  # noqa: SLF001
+    got = np.array(shown.constBits(), dtype=np.uint8).reshape(shown.height(),
+                                                             shown.bytesPerLine())
+    np.testing.assert_array_equal(got[:, :shown.width()], want)
+    # complete: the series replaces the preview, equal to the originals
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        release.set()
+    assert not preview.isVisible()
+    volume = window.state.volume
+    assert volume.shape[0] == N
+    np.testing.assert_array_equal(np.sort(volume.voxels.ravel()),
+                                  np.sort(load_volume(folder).voxels.ravel()))
+
+
+def test_closing_the_dialog_mid_retrieval_removes_the_preview(
+        qtbot, window, configured, preview_series, held_after_three) -> None:  # noqa: F811
+    _folder, study, series = preview_series
+    release, written = held_after_three
+    dialog = open_pacs_dialog(qtbot, window)
+    search(qtbot, dialog, "PREVIEW*")
+    with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+        click_row(qtbot, dialog.study_table, 0)
+    click_row(qtbot, dialog.series_table, 0)
+    with qtbot.waitSignal(window.pacs_preview.painted, timeout=10000):
+        click(qtbot, dialog.retrieve_button)
+    qtbot.waitUntil(lambda: len(written) >= 3, timeout=10000)
+    threading.Timer(0.3, release.set).start()  # the transfer goes on after Close
+    dialog.reject()  # Close: the retrieval is cancelled (waits for the worker to stop)
+    assert not window.pacs_preview.isVisible()
+    assert not StudyCache().series_complete(configured[0].address, study, series)
