@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "refine"
 NO_SHORTCUT = "(none)"
+ORGAN_NAMES = ("prostate", "gland", "organ")  # an organ ROI chosen by default
 MANIFEST_FILTER = "Cohort manifest (*.csv);;All files (*)"
 
 
@@ -99,6 +100,9 @@ class RefineDialog(QDialog):
         self.lesion_box.setToolTip("Where the model should look")
         self.shortcut_box = QComboBox()
         self.shortcut_box.setToolTip("Optional: where it must not look (e.g. a marker)")
+        self.organ_box = QComboBox()
+        self.organ_box.setToolTip("Optional: the organ; on slices without a lesion the "
+                                  "model is taught to look inside it")
         self.manifest = QLineEdit()
         self.manifest.setPlaceholderText("optional: more cases (cohort manifest CSV)")
         self.out = QLineEdit()
@@ -122,6 +126,7 @@ class RefineDialog(QDialog):
         form.addRow("Training slices", self.slices_box)
         form.addRow("Lesion ROI", self.lesion_box)
         form.addRow("Shortcut ROI", self.shortcut_box)
+        form.addRow("Organ ROI", self.organ_box)
         form.addRow("Extra cases", _with_button(self.manifest, "Browse…", self._pick_manifest))
         form.addRow("Output folder", _with_button(self.out, "Browse…", self._pick_out))
         self.buttons = QDialogButtonBox()
@@ -142,13 +147,15 @@ class RefineDialog(QDialog):
         layout.addWidget(self.buttons)
         self.settings_widgets: list[QWidget] = [
             self.model_box, self.method_box, self.lam, self.epochs, self.lr, self.seed,
-            self.slices_box, self.lesion_box, self.shortcut_box, self.manifest, self.out]
+            self.slices_box, self.lesion_box, self.shortcut_box, self.organ_box,
+            self.manifest, self.out]
         self.method_box.currentIndexChanged.connect(self._method_changed)
         self.model_box.currentIndexChanged.connect(lambda _i: self._default_out())
 
     def refresh(self) -> None:
         """Fill the model and ROI choices from the window (the current model, the ROI
-        called lesion or the active one, a shortcut ROI called marker if there is one)."""
+        called lesion or the active one, a shortcut ROI called marker and an organ ROI
+        called prostate, gland or organ if there is one)."""
         if self.running:
             return
         choices = self.window_.state.choices
@@ -169,6 +176,12 @@ class RefineDialog(QDialog):
         self.shortcut_box.addItems([n for n in names if n != lesion])
         if "marker" in names and lesion != "marker":
             self.shortcut_box.setCurrentText("marker")
+        self.organ_box.clear()
+        self.organ_box.addItem(NO_SHORTCUT)
+        self.organ_box.addItems([n for n in names if n != lesion])
+        organ = next((n for n in ORGAN_NAMES if n in names and n != lesion), None)
+        if organ is not None:
+            self.organ_box.setCurrentText(organ)
         self._method_changed()
 
     def _method_changed(self, _index: int = 0) -> None:
@@ -210,13 +223,14 @@ class RefineDialog(QDialog):
         """The request the widgets describe."""
         name = self.model_box.currentData() or ""
         registry = self.window_.registry
-        shortcut = self.shortcut_box.currentText()
+        shortcut, organ = self.shortcut_box.currentText(), self.organ_box.currentText()
         return RefineRequest(
             model=name, source=registry.sources.get(name, name),
             method=self.method_box.currentData(), lam=self.lam.value(),
             epochs=self.epochs.value(), lr=self.lr.value(), seed=self.seed.value(),
             lesion_roi=self.lesion_box.currentText(), out_dir=Path(self.out.text().strip()),
             shortcut_roi=None if shortcut in ("", NO_SHORTCUT) else shortcut,
+            organ_roi=None if organ in ("", NO_SHORTCUT) else organ,
             extra_manifest=self.manifest.text().strip() or None,
             slices=self.slices_box.currentData())
 

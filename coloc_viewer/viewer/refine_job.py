@@ -71,6 +71,7 @@ class RefineRequest:
     lesion_roi: str
     out_dir: Path
     shortcut_roi: str | None = None
+    organ_roi: str | None = None
     extra_manifest: str | None = None
     slices: str = "balanced"
     batch_size: int = 16
@@ -131,6 +132,11 @@ def check_request(req: RefineRequest, volume: Any, rois: Any, card: Any = None) 
         if req.shortcut_roi not in names or not rois[req.shortcut_roi].mask.any():
             return (f"The shortcut ROI {req.shortcut_roi!r} is empty: draw it or choose "
                     "(none).")
+    if req.organ_roi is not None:
+        if req.organ_roi in (req.lesion_roi, req.shortcut_roi):
+            return "The organ ROI must differ from the lesion and shortcut ROIs."
+        if req.organ_roi not in names or not rois[req.organ_roi].mask.any():
+            return f"The organ ROI {req.organ_roi!r} is empty: draw it or choose (none)."
     if req.method not in METHODS:
         return f"Unknown method {req.method!r}."
     if req.epochs < 1 or not (req.lr > 0 and math.isfinite(req.lr)) \
@@ -283,7 +289,8 @@ def run_refine(req: RefineRequest, volume: Any, rois: Any, cancel: threading.Eve
         return refine(req.source, manifest, req.method, lam=req.lam, epochs=req.epochs,
                       lr=req.lr, seed=req.seed, out_dir=out, shortcut_roi=req.shortcut_roi,
                       lesion_roi=req.lesion_roi, progress=clock.progress, cancel=cancel,
-                      batch_size=req.batch_size, on_plan=clock.on_plan)
+                      batch_size=req.batch_size, on_plan=clock.on_plan,
+                      organ_roi=req.organ_roi)
     except RefineCancelled:
         raise
     except ColocError as err:

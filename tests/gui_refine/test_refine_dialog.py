@@ -33,6 +33,7 @@ def test_refine_adds_the_refined_model_and_compares_it(qtbot, window, demo, tmp_
     assert dialog.model_box.currentData() == "demo-shortcut"
     assert dialog.lesion_box.currentText() == "lesion"
     assert dialog.shortcut_box.currentText() == "marker"
+    assert dialog.organ_box.currentText() == "prostate"  # the demo's gland ROI
     assert Path(dialog.out.text()).is_relative_to(tmp_path / "data" / "refined")
     choose(qtbot, dialog.method_box, "rrr")
     assert "Right for the Right Reasons" in dialog.method_help.text()
@@ -61,6 +62,7 @@ def test_refine_adds_the_refined_model_and_compares_it(qtbot, window, demo, tmp_
     assert model.card.refine["method"] == "rrr" and model.card.refine["epochs"] == 1
     card = json.loads((out / "demo-shortcut-rrr.json").read_text())
     assert card["refine"]["shortcut_roi"] == "marker" and card["refine"]["slices"] == 4
+    assert card["refine"]["organ_roi"] == "prostate"
     assert str(out) in dialog.message.text()
     assert steps and steps[-1] == 1  # 4 slices, batch 16: one batch, shown as done
     assert not dialog.running and dialog.run_button.isEnabled()

@@ -121,6 +121,8 @@ def test_checks_are_one_sentence(study, tmp_path):
         check_request(_request(tmp_path), None, None),
         check_request(_request(tmp_path, lesion_roi=""), shown, rois),
         check_request(_request(tmp_path, shortcut_roi="lesion"), shown, rois),
+        check_request(_request(tmp_path, organ_roi="lesion"), shown, rois),
+        check_request(_request(tmp_path, organ_roi="nowhere"), shown, rois),
         check_request(_request(tmp_path, epochs=0), shown, rois),
         check_request(_request(tmp_path, method="magic"), shown, rois),
         check_request(_request(tmp_path, extra_manifest=str(tmp_path / "no.csv")), shown, rois),
