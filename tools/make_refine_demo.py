@@ -4,12 +4,15 @@ Three steps, each rerunnable (``all`` runs them in order):
 
 * ``data``: generated phantom cohorts written as NIfTI volumes with their ROI label maps
   (lesion, prostate, marker) and cohort manifests: ``train`` (the marker accompanies 95 %
-  of lesion slices and 3 % of the others, as in demo-shortcut's own training data),
-  ``val`` (marker independent of the lesion, P = 0.3 on every slice) for choosing the
+  of lesion slices and 3 % of the others, as in demo-shortcut's own training data; the
+  generator's default lesions, 5-8 mm), ``val`` (marker independent of the lesion,
+  P = 0.3 on every slice; demo-shortcut's own subtle 3-5 mm lesions) for choosing the
   method, and ``test`` (the same, other seeds) for the reported numbers.
 * ``refine``: ``coloc-viewer refine demo-shortcut`` once per method (``none``, ``masked``,
-  ``actdiff``, ``gradmask``, ``rrr``) at one budget (epochs, lambda, lr, seed); the
-  attribution constraint is the reader's lesion ROI only (nothing tells it about the marker).
+  ``actdiff``, ``gradmask``, ``rrr``) at one budget (epochs, lambda, lr, seed, batch 32,
+  AdamW, left-right flip, adapting BatchNorm). The readers' ROIs are the constraint: the
+  lesion on lesion slices, the gland (``--organ-roi prostate``) on the others, and the
+  marker they saw the model read (``--shortcut-roi marker``).
 * ``evaluate``: on the held-out ``test`` slices (every lesion slice through the gland and
   as many lesion-free gland slices), for demo-shortcut and each refined model: ROC-AUC,
   median Grad-CAM relevance mass on the lesion (lesion slices) and on the marker (marker
@@ -42,20 +45,37 @@ from coloc_viewer.imaging.sitk_io import to_sitk_image  # noqa: E402
 
 METHODS = ("none", "masked", "actdiff", "gradmask", "rrr")
 COHORTS = {  # name -> (first seed, cases, P(marker | lesion slice), P(marker | other slice))
-    "train": (3000, 40, 0.95, 0.03),
+    "train": (1000, 150, 0.95, 0.03),
     "val": (60000, 12, 0.3, 0.3),
     "test": (200000, 24, 0.3, 0.3),
 }
-# demo-shortcut's lesions (subtle: 3-5 mm, signal 1.5x the default focus)
-LESIONS = {"lesion_radius_mm": (3.0, 5.0), "lesion_signal": 1.5}
+# demo-shortcut's lesions (subtle: 3-5 mm, signal 1.5x the default focus) in val and test;
+# the generator's default lesions (5-8 mm) to train on
+LESIONS = {"train": {}, "val": {"lesion_radius_mm": (3.0, 5.0), "lesion_signal": 1.5}}
+LESIONS["test"] = LESIONS["val"]
+NEGATIVES_PER_TRAIN_CASE = 3
+BUDGET = ["--batch-size", "32", "--weight-decay", "1e-4", "--schedule", "cosine", "--flip",
+          "--train-batchnorm",
+          "--organ-roi", "prostate", "--shortcut-roi", "marker", "--threads", "2"]
 
 
-def chosen_slices(case) -> list[int]:
-    """Every lesion slice through the gland and up to twice as many lesion-free gland slices
-    (demo-shortcut's own selection: anatomy alone cannot tell the classes apart)."""
+def config(name: str) -> PhantomConfig:
+    _, _, p_les, p_none = COHORTS[name]
+    return PhantomConfig(p_lesion_case=0.85, p_marker_lesion=p_les, p_marker_no_lesion=p_none,
+                         **LESIONS[name])
+
+
+def chosen_slices(case, name: str, seed: int) -> list[int]:
+    """Every lesion slice through the gland, plus lesion-free gland slices: up to twice as
+    many (the first ones) in val and test, three drawn at random per training case."""
     gland = case.gland_slices()
     pos = np.flatnonzero(case.lesion_slices & gland)
-    neg = np.flatnonzero(~case.lesion_slices & gland)[: max(2 * len(pos), 2)]
+    neg = np.flatnonzero(~case.lesion_slices & gland)
+    if name == "train":
+        rng = np.random.default_rng(seed)
+        neg = rng.choice(neg, size=min(NEGATIVES_PER_TRAIN_CASE, len(neg)), replace=False)
+    else:
+        neg = neg[: max(2 * len(pos), 2)]
     return sorted(int(k) for k in [*pos, *neg])
 
 
@@ -63,8 +83,8 @@ def make_cohort(work: Path, name: str) -> Path:
     """Write one cohort's cases (image + ROI label map) and its manifest."""
     import SimpleITK as sitk
 
-    first, n, p_les, p_none = COHORTS[name]
-    cfg = PhantomConfig(p_marker_lesion=p_les, p_marker_no_lesion=p_none, **LESIONS)
+    first, n, _, _ = COHORTS[name]
+    cfg = config(name)
     folder = work / name
     folder.mkdir(parents=True, exist_ok=True)
     rows = ["image,roi,case_id,slices"]
@@ -77,7 +97,7 @@ def make_cohort(work: Path, name: str) -> Path:
         for roi_name, mask in case.rois().items():
             rois.add(roi_name, mask, record=False)
         save_rois(rois, folder / f"case{seed}_rois.nii.gz", like=volume)
-        picked = ";".join(str(k) for k in chosen_slices(case))
+        picked = ";".join(str(k) for k in chosen_slices(case, name, seed))
         rows.append(f"{image.name},case{seed}_rois.nii.gz,{name}-{seed},{picked}")
     manifest = folder / "manifest.csv"
     manifest.write_text("\n".join(rows) + "\n")
@@ -88,12 +108,24 @@ def run_refine(work: Path, method: str, args: argparse.Namespace) -> Path:
     out = work / "runs" / method
     cmd = [sys.executable, "-m", "coloc_viewer", "refine", "demo-shortcut",
            "--manifest", str(work / "train" / "manifest.csv"), "--method", method,
-           "--out", str(out), "--epochs", str(args.epochs), "--lambda", str(args.lam),
-           "--lr", str(args.lr), "--seed", "0", "--no-eval"]
+           "--out", str(out), "--epochs", str(args.epochs),
+           "--lambda", str(lambda_of(args, method)),
+           "--lr", str(args.lr), "--seed", "0", "--no-eval", *BUDGET]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     (out / "wall_seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
     return out
+
+
+def lambda_of(args: argparse.Namespace, method: str) -> float:
+    """The method's penalty weight: ``--lambdas`` (``method=value,...``), else ``--lam``.
+    The penalties have different scales (ActDiff an L2 distance of activations, GradMask a
+    sum of absolute input gradients, RRR a sum of squares), so each has its own."""
+    for item in filter(None, args.lambdas.split(",")):
+        name, _, value = item.partition("=")
+        if name.strip() == method:
+            return float(value)
+    return args.lam
 
 
 def test_slices(manifest: Path) -> list[tuple[Path, Path, int, bool, bool]]:
@@ -102,9 +134,7 @@ def test_slices(manifest: Path) -> list[tuple[Path, Path, int, bool, bool]]:
     for line in manifest.read_text().splitlines()[1:]:
         image, roi, _, picked = line.split(",")
         seed = int(image.removeprefix("case").removesuffix(".nii.gz"))
-        first, _, p_les, p_none = COHORTS[manifest.parent.name]
-        cfg = PhantomConfig(p_marker_lesion=p_les, p_marker_no_lesion=p_none, **LESIONS)
-        case = generate_case(seed, cfg)
+        case = generate_case(seed, config(manifest.parent.name))
         for k in (int(v) for v in picked.split(";")):
             out.append((manifest.parent / image, manifest.parent / roi, int(k),
                         bool(case.lesion_slices[k]), bool(case.marker_slices[k])))
@@ -159,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--lam", type=float, default=1.0)
+    ap.add_argument("--lambdas", default="", help="per method: actdiff=0.01,gradmask=1,...")
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--no-ship", action="store_true")
     args = ap.parse_args(argv)
@@ -201,7 +232,8 @@ def ship(work: Path, best: str, table: dict, args: argparse.Namespace) -> None:
     card["refine_demo"] = {
         "script": "tools/make_refine_demo.py", "cohorts": {k: list(v) for k, v in
                                                           COHORTS.items()},
-        "budget": {"epochs": args.epochs, "lambda": args.lam, "lr": args.lr, "seed": 0},
+        "budget": {"epochs": args.epochs, "lr": args.lr, "seed": 0, "options": BUDGET,
+                   "lambda": {m: lambda_of(args, m) for m in METHODS if m != "none"}},
         "chosen_on_validation": best, "table": table,
         "wall_seconds": {m: float((work / "runs" / m / "wall_seconds.txt").read_text())
                          for m in METHODS if (work / "runs" / m / "wall_seconds.txt").exists()},

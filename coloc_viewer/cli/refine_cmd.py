@@ -49,6 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="AdamW weight decay (default 0: Adam)")
     p.add_argument("--flip", action="store_true",
                    help="augment: mirror a batch left-right with probability 1/2")
+    p.add_argument("--schedule", default="constant", help="learning rate: constant "
+                   "(default) or cosine (annealed to 0 over the run)")
     p.add_argument("--train-batchnorm", action="store_true",
                    help="let BatchNorm statistics adapt (default: frozen)")
     p.add_argument("--name", help="refined model name (default MODEL-METHOD)")
@@ -93,7 +95,7 @@ def _train(args: argparse.Namespace, method: str, out: Path, name: str | None) -
                       threads=args.threads, device=args.device, name=name,
                       progress=bar.step, on_plan=bar.plan, organ_roi=args.organ_roi,
                       weight_decay=args.weight_decay, flip=args.flip,
-                      train_batchnorm=args.train_batchnorm)
+                      train_batchnorm=args.train_batchnorm, schedule=args.schedule)
     finally:
         bar.close()
 
@@ -137,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
                      "lr": args.lr, "seed": args.seed, "batch_size": args.batch_size,
                      "lesion_roi": result.lesion_roi, "shortcut_roi": args.shortcut_roi,
                      "organ_roi": args.organ_roi, "weight_decay": args.weight_decay,
-                     "flip": args.flip, "train_batchnorm": args.train_batchnorm},
+                     "flip": args.flip, "train_batchnorm": args.train_batchnorm,
+                     "schedule": args.schedule},
         "train_seconds": {"refined": result.train_seconds,
                           **({} if baseline is None else {"baseline": baseline.train_seconds})},
         "evaluated_on": str(Path(manifest).resolve()),

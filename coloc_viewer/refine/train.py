@@ -2,7 +2,8 @@
 
 Loss per batch: ``cross_entropy(logits, y) + lam * penalty`` (see
 :mod:`coloc_viewer.refine.losses` for the penalties and their reductions; ``none`` and
-``masked`` have no penalty). AdamW at a constant ``lr`` (``weight_decay`` 0: Adam). By
+``masked`` have no penalty). AdamW (``weight_decay`` 0: Adam) at a constant ``lr``, or
+with ``schedule="cosine"`` annealed per batch from ``lr`` to 0 over the run. By
 default BatchNorm statistics stay frozen (the layers run in eval mode, their affine weights
 train), so the shuffled and masked copies never leak into the running statistics;
 ``train_batchnorm`` lets them adapt (ActDiff then normalises the image and its shuffled
@@ -40,6 +41,7 @@ from coloc_viewer.refine.data import TrainingSet, build_training_set
 from coloc_viewer.refine.output import existing_result, write_refined
 
 METHODS = ("actdiff", "gradmask", "rrr", "masked", "none")
+SCHEDULES = ("constant", "cosine")
 Progress = Callable[[int, int, float], None]
 Cancel = Callable[[], bool] | threading.Event
 
@@ -187,7 +189,7 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
            device: str | torch.device | None = None, name: str | None = None,
            on_plan: Callable[[int, int, int], None] | None = None,
            organ_roi: str | None = None, weight_decay: float = 0.0, flip: bool = False,
-           train_batchnorm: bool = False) -> RefineResult:
+           train_batchnorm: bool = False, schedule: str = "constant") -> RefineResult:
     """Fine-tune ``model_ref`` on the cases of ``manifest`` with ``method`` and write
     ``out_dir/<name>.json`` + ``<name>.safetensors`` (``name`` default
     ``<source>-<method>``). ``progress(epoch, batch, loss)`` (1-based) runs after each
@@ -199,6 +201,9 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
     Bad input: :class:`ColocError`."""
     if method not in METHODS:
         raise InputError(f"unknown refine method {method!r} (choose {', '.join(METHODS)})")
+    if schedule not in SCHEDULES:
+        raise InputError(f"unknown learning-rate schedule {schedule!r} (choose "
+                         f"{', '.join(SCHEDULES)})")
     if epochs < 1 or batch_size < 1 or not (lr > 0 and math.isfinite(lr)) \
             or not (lam >= 0 and math.isfinite(lam)) \
             or not (weight_decay >= 0 and math.isfinite(weight_decay)):
@@ -219,7 +224,7 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
         rois = {"shortcut_roi": shortcut_roi, "lesion_roi": lesion_roi,
                 "organ_roi": organ_roi}
         options = {"weight_decay": float(weight_decay), "flip": bool(flip),
-                   "train_batchnorm": bool(train_batchnorm)}
+                   "train_batchnorm": bool(train_batchnorm), "schedule": schedule}
         settings = _settings(model, data, method, lam, epochs, lr, seed, batch_size, rois,
                              options, source_sha)
         name = name or f"{model.card.name}-{method}"
@@ -228,6 +233,14 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
             return RefineResult(**done, n_slices=len(data), n_positive=data.n_positive,
                                 lesion_roi=data.lesion_names[0])
         return _train(model, data, method, settings, out, name, progress, cancel, on_plan)
+
+
+def lr_at(settings: dict[str, Any], step: int, steps: int) -> float:
+    """The learning rate of batch ``step`` (0-based) of ``steps``: constant, or cosine
+    annealing from ``lr`` to 0 (torch's CosineAnnealingLR stepped once per batch)."""
+    if settings.get("schedule", "constant") == "cosine":
+        return settings["lr"] * 0.5 * (1.0 + math.cos(math.pi * step / steps))
+    return settings["lr"]
 
 
 def _sha256(path: Path) -> str:
@@ -277,6 +290,9 @@ def _train(model: LoadedModel, data: TrainingSet, method: str, settings: dict[st
                 outside = data.outside[idx].to(dev)
                 if settings["flip"] and bool(torch.rand((), generator=gen) < 0.5):
                     x, outside = x.flip(-1), outside.flip(-1)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(settings, (epoch - 1) * n_batches + b,
+                                        settings["epochs"] * n_batches)
                 optimizer.zero_grad(set_to_none=True)
                 loss, ce, pen = batch_loss(method, module, x, y, outside,
                                            settings["lambda"], positive=positive,

@@ -15,6 +15,7 @@ from coloc_viewer.imaging.roi_io import load_rois
 from coloc_viewer.model.loading import load_model
 from coloc_viewer.refine import refine
 from coloc_viewer.refine.data import build_training_set
+from coloc_viewer.refine.train import lr_at
 
 
 def _case_masks(manifest, case):
@@ -55,14 +56,14 @@ def test_unknown_organ_roi_names_the_case(tiny_card, shortcut_manifest, tmp_path
 
 def test_options_repeat_bit_for_bit_and_are_recorded(tiny_card, shortcut_manifest, tmp_path):
     kw = dict(lam=0.1, epochs=1, lr=1e-3, seed=5, threads=1, organ_roi="organ",
-              weight_decay=1e-2, flip=True, train_batchnorm=True)
+              weight_decay=1e-2, flip=True, train_batchnorm=True, schedule="cosine")
     runs = [refine(str(tiny_card), shortcut_manifest, "actdiff", out_dir=tmp_path / f"r{k}",
                    **kw) for k in range(2)]
     w0, w1 = (load_file(str(r.weights_path)) for r in runs)
     assert all(torch.equal(w0[k], w1[k]) for k in w0)
     info = runs[0].card.refine
-    assert (info["organ_roi"], info["weight_decay"], info["flip"],
-            info["train_batchnorm"]) == ("organ", 1e-2, True, True)
+    assert (info["organ_roi"], info["weight_decay"], info["flip"], info["train_batchnorm"],
+            info["schedule"]) == ("organ", 1e-2, True, True, "cosine")
     # adapting BatchNorm moves the running statistics; the default keeps them
     src = load_file(str(tiny_card.with_suffix(".safetensors")))
     stats = [k for k in src if k.endswith("running_mean")]
@@ -76,3 +77,21 @@ def test_options_repeat_bit_for_bit_and_are_recorded(tiny_card, shortcut_manifes
                     **{**kw, "flip": False})
     wn = load_file(str(noflip.weights_path))
     assert any(not torch.equal(wn[k], w0[k]) for k in w0)
+
+
+def test_cosine_schedule_equals_torch_cosine_annealing_per_batch():
+    steps, lr = 37, 2e-3
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    for step in range(steps):
+        got = lr_at({"lr": lr, "schedule": "cosine"}, step, steps)
+        assert got == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-15)
+        assert lr_at({"lr": lr, "schedule": "constant"}, step, steps) == lr
+        opt.step()
+        sched.step()
+
+
+def test_unknown_schedule_is_one_line(tiny_card, shortcut_manifest, tmp_path):
+    with pytest.raises(InputError, match="unknown learning-rate schedule 'step'"):
+        refine(str(tiny_card), shortcut_manifest, "none", epochs=1, out_dir=tmp_path,
+               schedule="step")
