@@ -65,3 +65,22 @@ def test_cget_stores_what_orthanc_stored_without_transcoding(dimse_server: Serve
         want = pydicom.dcmread(originals[str(ds.SOPInstanceUID)])
         assert ds.file_meta.TransferSyntaxUID == want.file_meta.TransferSyntaxUID
         np.testing.assert_array_equal(ds.pixel_array, want.pixel_array)
+
+
+def test_cget_association_settings(dimse_server: ServerConfig, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """No PDU limit negotiated (Orthanc then sends its largest PDUs, not 16 kB ones) and
+    the DUL reactor does not nap between PDUs."""
+    from coloc_viewer.pacs import dimse
+
+    seen: list[tuple[int, float]] = []
+    original = dimse._no_reactor_nap
+
+    def spy(assoc):  # noqa: ANN001, ANN202
+        original(assoc)
+        seen.append((assoc.requestor.maximum_length, assoc.dul._run_loop_delay))
+
+    monkeypatch.setattr(dimse, "_no_reactor_nap", spy)
+    retrieve_series(connect(dimse_server), StudyCache(tmp_path / "c"), demo_study_uid(),
+                    series_uid_of(CASE2_T2), total=20)
+    assert seen == [(0, 0.0)]
