@@ -5,6 +5,7 @@ mid-stream keeps nothing; out-of-order arrival and odd folders (``SeriesAssemble
 from __future__ import annotations
 
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -48,8 +49,10 @@ def test_decode_while_retrieving_gives_the_original_voxels(server: ServerConfig,
                                                            tmp_path: Path) -> None:
     cache = StudyCache(tmp_path / "c")
     seen: list[Progress] = []
+    switch = sys.getswitchinterval()
     folder, volume = retrieve_volume(connect(server), cache, demo_study_uid(),
                                      series_uid_of(CASE2_T2), seen.append, total=20)
+    assert sys.getswitchinterval() == switch  # lowered while decoding, then given back
     assert [p.done for p in seen] == list(range(1, 21))
     assert_same_volume(volume, load_volume(folder))
     original = load_volume(CASE2_T2)
