@@ -47,6 +47,7 @@ RETRIEVE_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian,
                      DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, JPEGLSLossless,
                      JPEG2000Lossless, RLELossless, JPEGLosslessSV1, JPEGBaseline8Bit]
 MAX_PDU = 0  # the largest PDU we accept (0: no limit; pynetdicom's requestor default 16382)
+_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 _SUCCESS, _CANCEL = 0x0000, 0xFE00
 _PENDING = (0xFF00, 0xFF01)
 
@@ -77,6 +78,24 @@ def _no_reactor_nap(assoc: Any) -> None:
     dul = getattr(assoc, "dul", None)
     if dul is not None and hasattr(dul, "_run_loop_delay"):
         dul._run_loop_delay = 0.0
+
+
+def _quick_ack(event: Any) -> None:
+    """After each PDU we send: acknowledge the peer's next segments at once (Linux).
+
+    In a C-GET/C-MOVE the PACS sends a C-STORE request as a small command PDU and then the
+    data set; our kernel, seeing a request/response exchange, delays its ACK (up to 40 ms)
+    and a PACS that keeps Nagle's algorithm on (DCMTK as Debian builds it, so Orthanc) holds
+    the data set's last segment until that ACK: 48 ms per small instance. 40 instances of
+    128 x 128: 2.05 s -> 0.30 s; 200 of 512 x 512: 1.59 -> 1.27 s (medians, here)."""
+    with contextlib.suppress(AttributeError, OSError):
+        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+
+
+def _ack_handlers() -> list[tuple[Any, Callable[[Any], None]]]:
+    from pynetdicom import evt
+
+    return [(evt.EVT_PDU_SENT, _quick_ack)] if _TCP_QUICKACK is not None else []
 
 
 def _storage_classes() -> list[str]:
@@ -257,7 +276,8 @@ class DimseClient:
             ae.add_requested_context(uid, RETRIEVE_SYNTAXES)
             roles.append(build_role(uid, scp_role=True))
         with self._associate(ae, "C-GET", needs=Model, ext_neg=roles,
-                             evt_handlers=[(evt.EVT_C_STORE, handler)]) as assoc:
+                             evt_handlers=[(evt.EVT_C_STORE, handler), *_ack_handlers()]
+                             ) as assoc:
             _no_reactor_nap(assoc)
             self._run_retrieve(assoc.send_c_get(ident, Model), assoc, "C-GET", cancel, failure)
 
@@ -273,7 +293,7 @@ class DimseClient:
             listener = listener_ae.start_server(
                 ("127.0.0.1" if self.server.host in ("localhost", "127.0.0.1") else "",
                  int(self.server.move_port)), block=False,
-                evt_handlers=[(evt.EVT_C_STORE, handler)])
+                evt_handlers=[(evt.EVT_C_STORE, handler), *_ack_handlers()])
         except OSError as err:
             raise PacsError(f"C-MOVE: cannot listen on port {self.server.move_port} "
                             f"({err.strerror})", self.server.label) from None
