@@ -349,7 +349,8 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
 
     def opened(folder: str) -> None:
         preview.set_status("Retrieved: opening the complete series…")
-        window.open_path(folder, volume=dialog.volume)
+        volume, dialog.volume = dialog.volume, None  # the dialog outlives it: no reference
+        window.open_path(folder, volume=volume)
         dialog.accept()
 
     dialog.retrieved.connect(opened)
