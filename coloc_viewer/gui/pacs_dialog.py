@@ -343,7 +343,7 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
         window.error_shown.connect(lambda _text: preview.finish())
     dialog.started.connect(preview.start)
     dialog.previewed.connect(preview.show_slice)
-    dialog.progressed.connect(lambda p: preview.set_progress(p.done, p.total))
+    dialog.progressed.connect(preview.follow)  # queued: emitted by the retrieval thread
     dialog.stopped.connect(preview.finish)
     dialog.rejected.connect(preview.finish)  # closed: a running retrieval is cancelled
 

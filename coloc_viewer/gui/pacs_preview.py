@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
@@ -99,6 +100,11 @@ class PacsPreview(QWidget):
         self.show()
         self.raise_()
         self.update()
+
+    def follow(self, progress: Any) -> None:
+        """A ``pacs.retrieve.Progress`` (connect the dialog's signal to this method, not to
+        a lambda: a lambda would run in the retrieval thread and touch widgets there)."""
+        self.set_progress(progress.done, progress.total)
 
     def set_progress(self, done: int, total: int | None) -> None:
         self.done, self.total = done, total or self.total

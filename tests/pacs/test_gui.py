@@ -4,6 +4,7 @@ into the viewer, cancel, the server settings with Test connection, send SEG + SR
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from pacs_helpers import PASSWORD, USER, demo_study_uid, series_uid_of
 
 from coloc_viewer.imaging.dicom_write import write_dicom_series
 from coloc_viewer.imaging.load import load_volume
-from coloc_viewer.pacs.cache import StudyCache
+from coloc_viewer.pacs.cache import SeriesWriter, StudyCache
 from coloc_viewer.pacs.query import Query
 from coloc_viewer.pacs.retrieve import connect, retrieve_series
 from coloc_viewer.pacs.servers import get_password, load_servers, settings_file
@@ -108,16 +109,26 @@ def many_slices(orthanc, tmp_path_factory) -> tuple[str, str]:
     return str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
 
 
-def test_cancel_a_retrieval(qtbot, window, configured, many_slices) -> None:
+def test_cancel_a_retrieval(qtbot, window, configured, many_slices, monkeypatch) -> None:
     study, series = many_slices
+    original = SeriesWriter.write
+
+    def slow_write(self, key, data):  # 120 small instances now take < 1 s: time to Cancel
+        time.sleep(0.02)
+        return original(self, key, data)
+
+    monkeypatch.setattr(SeriesWriter, "write", slow_write)
     dialog = open_pacs_dialog(qtbot, window)
     dialog.server_box.setCurrentIndex(1)  # DIMSE: C-GET
     search(qtbot, dialog, "MANY*")
     with qtbot.waitSignal(dialog.series_listed, timeout=20000):
         click_row(qtbot, dialog.study_table, 0)
     click_row(qtbot, dialog.series_table, 0)
-    with qtbot.waitSignal(dialog.progressed, timeout=20000):
-        click(qtbot, dialog.retrieve_button)
+    # not waitSignal(dialog.progressed): that signal comes from the retrieval thread, many
+    # times a second now, and pytest-qt's blocker can be freed with calls still queued for
+    # it (a use-after-free that crashed the test process now and then)
+    click(qtbot, dialog.retrieve_button)
+    qtbot.waitUntil(lambda: dialog.progress.value() > 0, timeout=20000)
     assert dialog.cancel_button.isEnabled()
     click(qtbot, dialog.cancel_button)
     qtbot.waitUntil(lambda: dialog.retrieve_button.isEnabled(), timeout=20000)
