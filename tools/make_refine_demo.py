@@ -17,7 +17,8 @@ Three steps, each rerunnable (``all`` runs them in order):
   as many lesion-free gland slices), for demo-shortcut and each refined model: ROC-AUC,
   median Grad-CAM relevance mass on the lesion (lesion slices) and on the marker (marker
   slices), and the share of marker slices where the marker co-localizes (p < 0.05). The
-  method with the best validation AUC (ties: lesion mass) is copied to
+  method that meets most of the four targets on validation (then: the higher AUC, then
+  the higher lesion mass) is copied to
   ``resources/models/demo-refined.*`` with the table in its card.
 
     python tools/make_refine_demo.py all --work /tmp/refine-demo
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -175,11 +175,20 @@ def evaluate(model_ref: str, slices: list) -> dict:
     from sklearn.metrics import roc_auc_score  # only the demo tool uses it
 
     return {"auc": round(float(roc_auc_score(labels, probs)), 3),
-            "median_lesion_mass": round(float(np.median(lesion_mass)), 4),
-            "median_marker_mass": round(float(np.median(marker_mass)), 4),
+            "median_lesion_mass": round(float(np.median(lesion_mass)), 5),
+            "median_marker_mass": round(float(np.median(marker_mass)), 5),
             "marker_p_below_005": round(float(np.mean(np.asarray(marker_p) < 0.05)), 3),
             "slices": len(slices), "lesion_slices": len(lesion_mass),
             "marker_slices": len(marker_mass)}
+
+
+def targets_met(row: dict, source: dict) -> int:
+    """How many of the issue's four targets a model meets against demo-shortcut: AUC >= 0.90,
+    lesion mass >= 2x, marker mass <= 1/5, marker p < 0.05 on under 5 % of its slices."""
+    return sum((row["auc"] >= 0.90,
+                row["median_lesion_mass"] >= 2 * source["median_lesion_mass"],
+                row["median_marker_mass"] <= source["median_marker_mass"] / 5,
+                row["marker_p_below_005"] < 0.05))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(name, m, table[name][m], flush=True)
         (args.work / "table.json").write_text(json.dumps(table, indent=1))
         refined = [m for m in methods if m != "none"]
-        best = max(refined, key=lambda m: (table["val"][m]["auc"],
+        best = max(refined, key=lambda m: (targets_met(table["val"][m],
+                                                       table["val"]["demo-shortcut"]),
+                                           table["val"][m]["auc"],
                                            table["val"][m]["median_lesion_mass"]))
         print("best on validation:", best, flush=True)
         if not args.no_ship:
@@ -234,11 +245,28 @@ def ship(work: Path, best: str, table: dict, args: argparse.Namespace) -> None:
                                                           COHORTS.items()},
         "budget": {"epochs": args.epochs, "lr": args.lr, "seed": 0, "options": BUDGET,
                    "lambda": {m: lambda_of(args, m) for m in METHODS if m != "none"}},
-        "chosen_on_validation": best, "table": table,
+        "chosen_on_validation": best,
+        "selection": "most of the four targets met on val, then AUC, then lesion mass",
+        "targets_met": {c: {m: targets_met(table[c][m], table[c]["demo-shortcut"])
+                            for m in METHODS} for c in ("val", "test")},
+        "table": table,
         "wall_seconds": {m: float((work / "runs" / m / "wall_seconds.txt").read_text())
                          for m in METHODS if (work / "runs" / m / "wall_seconds.txt").exists()},
         "cpu": "2 cores, no GPU"}
-    shutil.copyfile(weights, dest / "demo-refined.safetensors")
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    # float16 like the other bundled models (resources stay under 80 MB); the copy that
+    # ships is evaluated again, as ``shipped`` in the table
+    state = {k: (v.to(torch.float16) if v.is_floating_point() else v).contiguous()
+             for k, v in load_file(str(weights)).items()}
+    save_file(state, str(dest / "demo-refined.safetensors"),
+              metadata={"refined_from": "demo-shortcut", "dtype": "float16"})
+    (dest / "demo-refined.json").write_text(json.dumps(card, indent=1) + "\n")
+    for name in ("val", "test"):
+        slices = test_slices(work / name / "manifest.csv")
+        table[name]["shipped"] = evaluate(str(dest / "demo-refined.json"), slices)
+        print(name, "shipped (float16)", table[name]["shipped"], flush=True)
     (dest / "demo-refined.json").write_text(json.dumps(card, indent=1) + "\n")
     print("shipped", dest / "demo-refined.json", flush=True)
 
