@@ -5,10 +5,10 @@ lesion slices and 3 % of the others, as in demo-shortcut's training data) with t
 lesion / marker ROIs and a cohort manifest, loads them once through
 ``coloc_viewer.refine.data.build_training_set`` (the model's own preprocessing), then in
 the same run times one epoch of ``none`` (plain fine-tuning: one forward + backward per
-batch), ``masked``, ``actdiff`` (two forwards), ``gradmask`` and ``rrr`` (a forward, an
-input gradient with ``create_graph`` and a double backward), each from the same start
-weights, same batches (seed 0), same threads, in ``--rounds`` rounds (the fastest epoch of each
-method counts). Data loading is timed apart.
+batch), ``masked``, ``actdiff`` (the image and its shuffled copy in one forward),
+``gradmask`` and ``rrr`` (a forward, an input gradient with ``create_graph`` and a double
+backward), each from the same start weights, same batches (seed 0), same threads, in
+``--rounds`` rounds (the fastest epoch of each method counts). Data loading is timed apart.
 
 Prints JSON: seconds per epoch and per batch of each method, the ratio to ``none``, the
 thread count, and the 1-minute load average before and after (the build machine is shared:
@@ -136,7 +136,8 @@ def main() -> None:
         "ratio_to_none": None if base is None else {m: round(s / base, 2)
                                                     for m, (s, _) in runs.items()},
         "note": "gradmask and rrr: forward + input gradient with create_graph + double "
-                "backward; actdiff: two forwards (image and shuffled copy) + backward",
+                "backward; actdiff: one forward of the image and its shuffled copy as one "
+                "batch + backward",
         "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     print(json.dumps(result, indent=1))
