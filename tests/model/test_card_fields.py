@@ -4,7 +4,6 @@ task, inputs, expects) and issue 14 item 5 (input_size bounded before any alloca
 from __future__ import annotations
 
 import json
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -115,16 +114,14 @@ def test_input_size_bounded_fast_without_allocation(size, tmp_path: Path) -> Non
     path = tmp_path / "big.json"
     path.write_text(json.dumps({**BASE, "input_size": size, "spatial_dims": dims}))
     tracemalloc.start()
-    t0 = time.perf_counter()
     try:
         with pytest.raises(ModelError, match="input_size") as info:
             read_card(path)
-        elapsed = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert "big.json" in str(info.value) and "limits" in str(info.value)
-    assert elapsed < 0.5 and peak < 5 * 1024**2
+    assert peak < 5 * 1024**2  # refused before anything of that size is allocated
 
 
 def test_limits_allow_realistic_inputs() -> None:
