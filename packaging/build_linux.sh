@@ -94,12 +94,16 @@ text = text.replace("@INSTALLED_SIZE@", size)
 text = text.replace("@RELATIONS@", open(relations).read().strip())
 open(out, "w").write(text)
 PYEOF
-    rm -f "$DEB"
+    # written under another name and renamed when complete: a build that fails (a full disk)
+    # leaves no truncated .deb that a later run could take for a fresh one
+    rm -f "$DEB" "$DEB.part"
     if [ "$COMPRESS" = none ]; then
-        dpkg-deb --build --root-owner-group -Znone "$STAGE" "$DEB" >/dev/null
+        dpkg-deb --build --root-owner-group -Znone "$STAGE" "$DEB.part" >/dev/null
     else
-        dpkg-deb --build --root-owner-group "-Z$COMPRESS" "-z$LEVEL" "$STAGE" "$DEB" >/dev/null
+        dpkg-deb --build --root-owner-group "-Z$COMPRESS" "-z$LEVEL" "$STAGE" "$DEB.part" \
+            >/dev/null
     fi
+    mv -f "$DEB.part" "$DEB"
     deb_s=$(secs "$t0" "$(now)")
 fi
 
