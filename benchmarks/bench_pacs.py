@@ -87,16 +87,31 @@ def _wait(app: object, until: object, timeout: float) -> None:
         time.sleep(0.001)
 
 
-def _gui_once(app: object, index: int, server: ServerConfig, patient_id: str, n: int
-              ) -> tuple[float, float]:
+def _new_window() -> object:
+    """A shown main window that does not ask before closing."""
     from coloc_viewer.gui.main_window import MainWindow
-    from coloc_viewer.gui.pacs_dialog import open_from_pacs
-    from coloc_viewer.pacs.query import Query
 
     window = MainWindow()
     window.ask_before_quit = False
     window.resize(1200, 800)
     window.show()
+    return window
+
+
+def _close_window(app: object, window: object) -> None:
+    """Close ``window``, stop its worker threads and let Qt delete it."""
+    window.close()  # type: ignore[attr-defined]
+    window.runner.shutdown(10000)  # type: ignore[attr-defined]
+    window.deleteLater()  # type: ignore[attr-defined]
+    app.processEvents()  # type: ignore[attr-defined]
+
+
+def _gui_once(app: object, index: int, server: ServerConfig, patient_id: str, n: int
+              ) -> tuple[float, float]:
+    from coloc_viewer.gui.pacs_dialog import open_from_pacs
+    from coloc_viewer.pacs.query import Query
+
+    window = _new_window()
     dialog = open_from_pacs(window)
     dialog.server_box.setCurrentIndex(index)
     dialog._show_studies(connect(server).find_studies(Query(patient_id=patient_id)))
@@ -111,31 +126,20 @@ def _gui_once(app: object, index: int, server: ServerConfig, patient_id: str, n:
     dialog.retrieve_button.click()
     _wait(app, lambda: bool(loaded), 120)
     assert window.state.volume is not None and window.state.volume.shape[0] == n
-    window.close()
-    window.runner.shutdown(10000)
-    window.deleteLater()
-    app.processEvents()  # type: ignore[attr-defined]
+    _close_window(app, window)
     return painted[0] - t0, loaded[0] - t0
 
 
 def _gui_disk(app: object, folder: Path, n: int) -> float:
     """File > Open of the same series from disk: call to the series shown (study_loaded)."""
-    from coloc_viewer.gui.main_window import MainWindow
-
-    window = MainWindow()
-    window.ask_before_quit = False
-    window.resize(1200, 800)
-    window.show()
+    window = _new_window()
     loaded: list[float] = []
     window.study_loaded.connect(lambda: loaded.append(time.perf_counter()))
     t0 = time.perf_counter()
     window.open_path(folder)
     _wait(app, lambda: bool(loaded), 120)
     assert window.state.volume is not None and window.state.volume.shape[0] == n
-    window.close()
-    window.runner.shutdown(10000)
-    window.deleteLater()
-    app.processEvents()  # type: ignore[attr-defined]
+    _close_window(app, window)
     return loaded[0] - t0
 
 
