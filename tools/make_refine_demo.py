@@ -105,12 +105,14 @@ def make_cohort(work: Path, name: str) -> Path:
 
 
 def run_refine(work: Path, method: str, args: argparse.Namespace) -> Path:
-    out = work / "runs" / method
+    out = work / args.runs / method
+    layer = ["--actdiff-layer", args.actdiff_layer] if method == "actdiff" and \
+        args.actdiff_layer else []
     cmd = [sys.executable, "-m", "coloc_viewer", "refine", "demo-shortcut",
            "--manifest", str(work / "train" / "manifest.csv"), "--method", method,
            "--out", str(out), "--epochs", str(args.epochs),
            "--lambda", str(lambda_of(args, method)),
-           "--lr", str(args.lr), "--seed", "0", "--no-eval", *BUDGET]
+           "--lr", str(args.lr), "--seed", "0", "--no-eval", *BUDGET, *layer]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     (out / "wall_seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
@@ -200,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lam", type=float, default=1.0)
     ap.add_argument("--lambdas", default="", help="per method: actdiff=0.01,gradmask=1,...")
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--actdiff-layer", default="",
+                    help="ActDiff's layer (default: the card's target layer)")
+    ap.add_argument("--runs", default="runs", help="the runs' folder under --work")
     ap.add_argument("--no-ship", action="store_true")
     args = ap.parse_args(argv)
     methods = args.methods.split(",")
@@ -215,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             slices = test_slices(args.work / name / "manifest.csv")
             table[name] = {"demo-shortcut": evaluate("demo-shortcut", slices)}
             for m in methods:
-                table[name][m] = evaluate(str(refined_card(args.work / "runs" / m)), slices)
+                table[name][m] = evaluate(str(refined_card(args.work / args.runs / m)), slices)
                 print(name, m, table[name][m], flush=True)
-        (args.work / "table.json").write_text(json.dumps(table, indent=1))
+        (args.work / args.runs / "table.json").write_text(json.dumps(table, indent=1))
         refined = [m for m in methods if m != "none"]
         best = max(refined, key=lambda m: (targets_met(table["val"][m],
                                                        table["val"]["demo-shortcut"]),
@@ -231,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def ship(work: Path, best: str, table: dict, args: argparse.Namespace) -> None:
     """Copy the winner to resources/models/demo-refined.{json,safetensors} with the table."""
-    run = work / "runs" / best
+    run = work / args.runs / best
     card = json.loads(refined_card(run).read_text())
     weights = run / card["weights"]
     dest = ROOT / "resources" / "models"
@@ -244,14 +249,16 @@ def ship(work: Path, best: str, table: dict, args: argparse.Namespace) -> None:
         "script": "tools/make_refine_demo.py", "cohorts": {k: list(v) for k, v in
                                                           COHORTS.items()},
         "budget": {"epochs": args.epochs, "lr": args.lr, "seed": 0, "options": BUDGET,
+                   "actdiff_layer": args.actdiff_layer or "the card's target layer",
                    "lambda": {m: lambda_of(args, m) for m in METHODS if m != "none"}},
         "chosen_on_validation": best,
         "selection": "most of the four targets met on val, then AUC, then lesion mass",
         "targets_met": {c: {m: targets_met(table[c][m], table[c]["demo-shortcut"])
                             for m in METHODS} for c in ("val", "test")},
         "table": table,
-        "wall_seconds": {m: float((work / "runs" / m / "wall_seconds.txt").read_text())
-                         for m in METHODS if (work / "runs" / m / "wall_seconds.txt").exists()},
+        "wall_seconds": {m: float((work / args.runs / m / "wall_seconds.txt").read_text())
+                         for m in METHODS
+                         if (work / args.runs / m / "wall_seconds.txt").exists()},
         "cpu": "2 cores, no GPU"}
     import torch
     from safetensors.torch import load_file, save_file

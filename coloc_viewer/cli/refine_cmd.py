@@ -53,6 +53,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    "(default) or cosine (annealed to 0 over the run)")
     p.add_argument("--train-batchnorm", action="store_true",
                    help="let BatchNorm statistics adapt (default: frozen)")
+    p.add_argument("--actdiff-layer", help="layer whose activations ActDiff compares "
+                   "(default: the card's target layer; the paper: the encoder output, "
+                   "e.g. layer4)")
     p.add_argument("--name", help="refined model name (default MODEL-METHOD)")
     p.add_argument("--baseline", action="store_true",
                    help="also fine-tune with method none at the same budget and report it")
@@ -95,7 +98,8 @@ def _train(args: argparse.Namespace, method: str, out: Path, name: str | None) -
                       threads=args.threads, device=args.device, name=name,
                       progress=bar.step, on_plan=bar.plan, organ_roi=args.organ_roi,
                       weight_decay=args.weight_decay, flip=args.flip,
-                      train_batchnorm=args.train_batchnorm, schedule=args.schedule)
+                      train_batchnorm=args.train_batchnorm, schedule=args.schedule,
+                      actdiff_layer=args.actdiff_layer if method == args.method else None)
     finally:
         bar.close()
 

@@ -5,7 +5,8 @@ What to call (stable API; see docs/refine.md):
 * :func:`refine` ``(model_ref, manifest, method, *, lam, epochs, lr, seed, out_dir,
   shortcut_roi=None, lesion_roi=None, progress=None, cancel=None, batch_size=16,
   threads=None, device=None, name=None, on_plan=None, organ_roi=None, weight_decay=0,
-  flip=False, train_batchnorm=False, schedule="constant") -> RefineResult`` -- fine-tune a
+  flip=False, train_batchnorm=False, schedule="constant", actdiff_layer=None)
+  -> RefineResult`` -- fine-tune a
   2-D slice classifier on a cohort manifest's cases and write ``out_dir/<name>.json`` +
   ``.safetensors``. ``progress(epoch, batch, loss)`` after each batch;
   ``on_plan(epochs, batches_per_epoch, first_epoch)`` once; ``cancel`` (callable or

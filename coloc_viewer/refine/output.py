@@ -3,7 +3,8 @@
 The card is the source card with a new ``name``, ``weights`` and ``description``, plus
 ``refined_from`` = ``{name, sha256}`` (the source card's name and the SHA-256 of its
 weights file) and ``refine`` = ``{method, lambda, epochs, lr, seed, batch_size,
-lesion_roi, shortcut_roi, organ_roi, weight_decay, flip, train_batchnorm, schedule, cases,
+lesion_roi, shortcut_roi, organ_roi, weight_decay, flip, train_batchnorm, schedule,
+actdiff_layer (when not the target layer), cases,
 slices, train_seconds, threads, device, losses, settings_key}``. Both files are written
 atomically, the weights first; the checkpoint is removed once the card is in place.
 """
@@ -40,6 +41,8 @@ def card_dict(source: ModelCard, name: str, settings: dict[str, Any], seconds: f
         "weight_decay": settings.get("weight_decay", 0.0), "flip": settings.get("flip", False),
         "train_batchnorm": settings.get("train_batchnorm", False),
         "schedule": settings.get("schedule", "constant"),
+        **({"actdiff_layer": settings["actdiff_layer"]} if settings.get("actdiff_layer")
+           else {}),
         "cases": len(settings["cases"]),
         "slices": settings["slices"], "train_seconds": round(float(seconds), 3),
         "threads": torch.get_num_threads(), "device": device,

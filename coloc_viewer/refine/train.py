@@ -138,10 +138,13 @@ class ActivationCapture:
         self.handle.remove()
 
 
-def activation_layer(model: LoadedModel) -> nn.Module:
+def activation_layer(model: LoadedModel, name: str | None = None) -> nn.Module:
+    """The layer whose activations ActDiff compares: ``name``, else the card's target layer
+    (else the last spatial layer). An unknown name is a :class:`ModelError` listing near
+    names."""
     card = model.card
     layers = list_layers(model.module, (card.in_channels, *card.input_size), model.device)
-    info = resolve_layer(layers, None, card.target_layer)
+    info = resolve_layer(layers, name or None, card.target_layer)
     return model.module.get_submodule(info.name)
 
 
@@ -189,14 +192,17 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
            device: str | torch.device | None = None, name: str | None = None,
            on_plan: Callable[[int, int, int], None] | None = None,
            organ_roi: str | None = None, weight_decay: float = 0.0, flip: bool = False,
-           train_batchnorm: bool = False, schedule: str = "constant") -> RefineResult:
+           train_batchnorm: bool = False, schedule: str = "constant",
+           actdiff_layer: str | None = None) -> RefineResult:
     """Fine-tune ``model_ref`` on the cases of ``manifest`` with ``method`` and write
     ``out_dir/<name>.json`` + ``<name>.safetensors`` (``name`` default
     ``<source>-<method>``). ``progress(epoch, batch, loss)`` (1-based) runs after each
     batch; ``cancel`` (a callable or ``threading.Event``) is checked before each batch and
     raises :class:`RefineCancelled`; ``on_plan(epochs, batches_per_epoch, first_epoch)``
     runs once before training. ``organ_roi``: on lesion-free slices the model must look
-    inside this ROI (see :mod:`coloc_viewer.refine.data`). A rerun into the same
+    inside this ROI (see :mod:`coloc_viewer.refine.data`). ``actdiff_layer``: the layer
+    whose activations ActDiff compares (default the card's target layer; the paper uses
+    the encoder's output, e.g. ``layer4`` of a ResNet). A rerun into the same
     ``out_dir`` resumes from the last complete epoch (or returns the finished result).
     Bad input: :class:`ColocError`."""
     if method not in METHODS:
@@ -212,6 +218,10 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
     out = Path(out_dir)
     with _deterministic(threads):
         model = trainable_model(model_ref, device)
+        if actdiff_layer:
+            if method != "actdiff":
+                raise InputError(f"an ActDiff layer was given but the method is {method}")
+            activation_layer(model, actdiff_layer)  # an unknown layer fails before reading
         cases = read_manifest(manifest, [str(r["role"]) for r in model.card.inputs or ()])
         if threads:
             torch.set_num_threads(int(threads))  # load_model set its own default
@@ -225,6 +235,8 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
                 "organ_roi": organ_roi}
         options = {"weight_decay": float(weight_decay), "flip": bool(flip),
                    "train_batchnorm": bool(train_batchnorm), "schedule": schedule}
+        if actdiff_layer:
+            options["actdiff_layer"] = actdiff_layer
         settings = _settings(model, data, method, lam, epochs, lr, seed, batch_size, rois,
                              options, source_sha)
         name = name or f"{model.card.name}-{method}"
@@ -269,7 +281,8 @@ def _train(model: LoadedModel, data: TrainingSet, method: str, settings: dict[st
     if state is not None:
         ckpt.restore(state, module, optimizer, gen)
         first, seconds, history = int(state["epoch"]), float(state["seconds"]), state["losses"]
-    capture = ActivationCapture(activation_layer(model)) if method == "actdiff" else None
+    capture = (ActivationCapture(activation_layer(model, settings.get("actdiff_layer")))
+               if method == "actdiff" else None)
     bs, n = settings["batch_size"], len(data)
     n_batches = math.ceil(n / bs)
     if on_plan is not None:

@@ -95,3 +95,36 @@ def test_unknown_schedule_is_one_line(tiny_card, shortcut_manifest, tmp_path):
     with pytest.raises(InputError, match="unknown learning-rate schedule 'step'"):
         refine(str(tiny_card), shortcut_manifest, "none", epochs=1, out_dir=tmp_path,
                schedule="step")
+
+
+def test_actdiff_layer_is_the_one_compared_and_recorded(tiny_card, shortcut_manifest,
+                                                          tmp_path):
+    from coloc_viewer.refine.train import activation_layer
+
+    model = load_model(str(tiny_card), device="cpu")
+    assert activation_layer(model) is model.module.layer3  # the card's target layer
+    assert activation_layer(model, "layer4") is model.module.layer4
+    kw = dict(lam=1.0, epochs=1, lr=1e-3, seed=2, threads=1, organ_roi="organ")
+    deep = refine(str(tiny_card), shortcut_manifest, "actdiff", out_dir=tmp_path / "l4",
+                  actdiff_layer="layer4", **kw)
+    card = refine(str(tiny_card), shortcut_manifest, "actdiff", out_dir=tmp_path / "l3", **kw)
+    assert deep.card.refine["actdiff_layer"] == "layer4"
+    assert "actdiff_layer" not in card.card.refine  # the default is not written
+    # a different layer is a different penalty: the losses and the weights differ
+    assert deep.losses[0]["penalty"] != pytest.approx(card.losses[0]["penalty"])
+    wd, wc = load_file(str(deep.weights_path)), load_file(str(card.weights_path))
+    assert any(not torch.equal(wd[k], wc[k]) for k in wd)
+
+
+@pytest.mark.parametrize(("method", "layer", "message"), [
+    ("actdiff", "layer9", "no layer 'layer9'"),
+    ("rrr", "layer4", "an ActDiff layer was given but the method is rrr"),
+])
+def test_bad_actdiff_layer_is_one_line(tiny_card, shortcut_manifest, tmp_path, method, layer,
+                                       message):
+    from coloc_viewer.errors import ColocError
+
+    with pytest.raises(ColocError, match=message):
+        refine(str(tiny_card), shortcut_manifest, method, epochs=1, out_dir=tmp_path,
+               actdiff_layer=layer)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
