@@ -89,12 +89,31 @@ class FileDecoder:
     def __init__(self, frames: list[FrameHeader]):
         self.frames = frames
 
-    def decode_into(self, out: np.ndarray, rows: list[int]) -> None:
+    def decode_into(self, out: np.ndarray, rows: list[int], data: bytes | None = None) -> None:
+        """Decode the frames into ``out[rows]``. ``data``: the file's whole content when it
+        is in memory already (uncompressed frames are then taken from it, not re-read)."""
         fast = [f.pixel_offset is not None and not f.modality_lut_sequence for f in self.frames]
-        if all(fast):
+        if all(fast) and data is not None:
+            self._from_bytes(out, rows, data)
+        elif all(fast):
             self._fast(out, rows)
         else:
             self._pydicom(out, rows)
+
+    def _from_bytes(self, out: np.ndarray, rows: list[int], data: bytes) -> None:
+        f0 = self.frames[0]
+        dtype = _stored_dtype(f0)
+        count = f0.rows * f0.cols
+        if any(count * dtype.itemsize != f.frame_bytes for f in self.frames):
+            self._fast(out, rows)  # not one plain plane per frame: the file reader's checks
+            return
+        for f, r in zip(self.frames, rows):
+            offset = int(f.pixel_offset)  # type: ignore[arg-type]
+            if offset + f.frame_bytes > len(data):
+                raise InputError("truncated file: pixel data ends early", str(f.ref))
+            stored = np.frombuffer(data, dtype, count, offset).reshape(f0.rows, f0.cols)
+            native = stored if dtype.isnative else stored.astype(dtype.newbyteorder("="))
+            _rescale(_fix_bits(native, f), f, out[r])
 
     def _fast(self, out: np.ndarray, rows: list[int]) -> None:
         f0 = self.frames[0]

@@ -160,15 +160,17 @@ def _transfer_syntax(ds: Dataset) -> str:
                else ExplicitVRLittleEndian)
 
 
-def read_headers(ref: FileRef) -> list[FrameHeader] | NonImageObject:
+def read_headers(ref: FileRef, data: bytes | None = None) -> list[FrameHeader] | NonImageObject:
     """The frames of one DICOM file (header only) or, for non-image objects, a listing.
+    ``data``: the file's whole content when it is in memory already (a retrieval that
+    just wrote it); the result is the same as reading ``ref``.
 
     Raises ``ValueError`` with a short reason for files that are not usable DICOM images.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pydicom warns about every odd value
-            return _read_headers(ref)
+            return _read_headers(ref, data)
     except ValueError:
         raise
     except OSError as exc:
@@ -177,15 +179,24 @@ def read_headers(ref: FileRef) -> list[FrameHeader] | NonImageObject:
         raise ValueError(f"malformed DICOM header ({type(exc).__name__})") from None
 
 
-def _read_headers(ref: FileRef) -> list[FrameHeader] | NonImageObject:
-    with ref.open() as fh:
-        raw = fh.read(_FIRST_READ)
+def _read_headers(ref: FileRef, data: bytes | None = None) -> list[FrameHeader] | NonImageObject:
+    if data is not None:
+        raw = data[:_FIRST_READ]
         if not raw:
             raise ValueError("empty file (0 bytes)")
         fast = parse_fast_header(raw)
         if fast is NEED_MORE:
-            raw += fh.read()
+            raw = data
             fast = parse_fast_header(raw)
+    else:
+        with ref.open() as fh:
+            raw = fh.read(_FIRST_READ)
+            if not raw:
+                raise ValueError("empty file (0 bytes)")
+            fast = parse_fast_header(raw)
+            if fast is NEED_MORE:
+                raw += fh.read()
+                fast = parse_fast_header(raw)
     if isinstance(fast, FastHeader):
         ds: Any = fast
         ts = fast.transfer_syntax

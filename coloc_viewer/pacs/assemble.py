@@ -1,5 +1,6 @@
-"""Decode a series while it is being retrieved: each instance written to the cache is read
-and decoded on a second thread as the transfer goes on, so the volume is ready shortly after
+"""Decode a series while it is being retrieved: each instance written to the cache is
+decoded on a second thread as the transfer goes on (from the bytes just received, which are
+what the file holds; the file is read when they are not given), so the volume is ready shortly after
 the last instance arrives (instead of scanning and decoding the cached folder afterwards).
 
 The result is the same :class:`~coloc_viewer.imaging.volume.Volume` that ``load_volume`` of
@@ -59,7 +60,7 @@ class SeriesAssembler:
     def __init__(self, folder: Path, expected: int | None = None):
         self.folder = Path(folder)
         self.expected = expected if expected and expected > 0 else None
-        self._queue: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Path, bytes | None] | None] = queue.SimpleQueue()
         self._frames: list[FrameHeader] = []  # in arrival order; row i of the buffer
         self._buffer: np.ndarray | None = None
         self._planes: list[np.ndarray] = []  # when the count is not known in advance
@@ -72,23 +73,25 @@ class SeriesAssembler:
     def decoded(self) -> int:
         return len(self._frames)
 
-    def add(self, path: Path) -> None:
-        self._queue.put(Path(path))
+    def add(self, path: Path, data: bytes | None = None) -> None:
+        """Queue the instance written at ``path``; ``data``, its bytes when the caller holds
+        them, spares reading the file back."""
+        self._queue.put((Path(path), data))
 
     def _run(self) -> None:
         while True:
-            path = self._queue.get()
-            if path is None or self._cancelled.is_set():
+            item = self._queue.get()
+            if item is None or self._cancelled.is_set():
                 return
             if self.fallback is not None:
                 continue
             try:
-                self._decode(path)
+                self._decode(*item)
             except Exception as err:  # noqa: BLE001 - the folder is read the usual way then
                 self.fallback = f"{type(err).__name__} while decoding"
 
-    def _decode(self, path: Path) -> None:
-        found = read_headers(FileRef(str(path)))
+    def _decode(self, path: Path, data: bytes | None) -> None:
+        found = read_headers(FileRef(str(path)), data)
         if not isinstance(found, list) or len(found) != 1:
             self.fallback = "not a single-frame image"
             return
@@ -105,10 +108,10 @@ class SeriesAssembler:
             if row >= self.expected:
                 self.fallback = "more instances than announced"
                 return
-            FileDecoder([frame]).decode_into(self._buffer, [row])
+            FileDecoder([frame]).decode_into(self._buffer, [row], data)
         else:
             plane = np.empty((1, frame.rows, frame.cols), np.float32)
-            FileDecoder([frame]).decode_into(plane, [0])
+            FileDecoder([frame]).decode_into(plane, [0], data)
             self._planes.append(plane[0])
         self._frames.append(frame)
 

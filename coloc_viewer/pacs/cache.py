@@ -75,13 +75,15 @@ class SeriesWriter:
 
     def write(self, key: str, data: bytes) -> Path:
         """Store one instance (a Part 10 file's bytes) under ``key`` (unique in the series:
-        the SOP Instance UID, or the WADO-RS part number); returns its path."""
+        the SOP Instance UID, or the WADO-RS part number); returns its path. Written in
+        place: only the completeness marker (:meth:`commit`) makes the folder a cached
+        series, and an interrupted series folder is removed by the next attempt."""
         target = self.folder / f"{_key(key)}.dcm"
-        tmp = target.with_name(".tmp-" + target.name)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "wb", buffering=0) as fh:
+            view = memoryview(data)
+            while view:
+                view = view[fh.write(view):]
         self.count += 1
         self.nbytes += len(data)
         return target

@@ -52,8 +52,10 @@ def connect(server: ServerConfig) -> Any:
 def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
                     progress: ProgressCallback | None = None,
                     cancel: threading.Event | None = None, total: int | None = None,
-                    enforce_limit: bool = True) -> Path:
-    """The cached folder of the series, downloaded unless already complete."""
+                    enforce_limit: bool = True,
+                    on_written: Callable[[Path, bytes], Any] | None = None) -> Path:
+    """The cached folder of the series, downloaded unless already complete.
+    ``on_written(path, data)`` runs after each instance is written, with its bytes."""
     key = client.server.address
     folder = cache.series_dir(key, study_uid, series_uid)
     if cache.series_complete(key, study_uid, series_uid):
@@ -67,6 +69,8 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
         if cancel is not None and cancel.is_set():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
         path = writer.write(key, data)
+        if on_written is not None:
+            on_written(path, data)
         if progress is not None:
             progress(Progress(writer.count, total, path, series_uid))
 
@@ -108,14 +112,9 @@ def retrieve_volume(client: Any, cache: StudyCache, study_uid: str, series_uid: 
     assembler = SeriesAssembler(cache.series_dir(client.server.address, study_uid,
                                                  series_uid), expected=total)
 
-    def tee(p: Progress) -> None:
-        if p.path is not None:
-            assembler.add(p.path)
-        if progress is not None:
-            progress(p)
-
     try:
-        folder = retrieve_series(client, cache, study_uid, series_uid, tee, cancel, total)
+        folder = retrieve_series(client, cache, study_uid, series_uid, progress, cancel, total,
+                                 on_written=assembler.add)
     except BaseException:
         assembler.cancel()
         raise
