@@ -20,14 +20,15 @@ from urllib.parse import unquote, urlsplit
 from coloc_viewer.errors import InputError
 from coloc_viewer.workspace.atomic import atomic_write_text
 
-__all__ = ["DEFAULT_CALLING_AET", "KEYRING_SERVICE", "ServerConfig", "delete_password",
-           "get_password", "load_cache_limit", "load_servers", "parse_server",
+__all__ = ["DEFAULT_CALLING_AET", "DIMSE_BACKENDS", "KEYRING_SERVICE", "ServerConfig",
+           "delete_password", "get_password", "load_cache_limit", "load_servers", "parse_server",
            "save_cache_limit", "save_servers", "set_password", "settings_dir", "settings_file"]
 
 ENV_CONFIG_DIR = "COLOC_VIEWER_CONFIG_DIR"
 KEYRING_SERVICE = "coloc-viewer-pacs"
 DEFAULT_CALLING_AET = "COLOCVIEWER"
 SETTINGS_NAME = "pacs_servers.json"
+DIMSE_BACKENDS = ("auto", "dcmtk", "pynetdicom")
 _AET = re.compile(r"^[ -~]{1,16}$")
 _DIMSE = re.compile(r"^dicom://(?P<aet>[^@/]+)@(?P<host>\[[^\]]+\]|[^:/]+):(?P<port>\d+)/?$",
                     re.IGNORECASE)
@@ -49,6 +50,9 @@ class ServerConfig:
     retrieve: str = "get"  # DIMSE: "get" (C-GET) or "move" (C-MOVE to our listener)
     move_port: int = 11113  # our storage listener for C-MOVE
     timeout: float = 30.0
+    # DIMSE C-GET: "auto" (DCMTK's getscu when installed and usable, else pynetdicom),
+    # "dcmtk" (getscu required) or "pynetdicom"; C-MOVE always goes through pynetdicom
+    dimse_backend: str = "auto"
 
     def __post_init__(self) -> None:
         if self.protocol not in ("dicomweb", "dimse"):
@@ -56,6 +60,9 @@ class ServerConfig:
                              f"not {self.protocol!r}")
         if self.protocol == "dicomweb" and not re.match(r"^https?://", self.url, re.I):
             raise InputError(f"server {self.name!r}: a DICOMweb server needs an http(s):// URL")
+        if self.dimse_backend not in DIMSE_BACKENDS:
+            raise InputError(f"server {self.name!r}: dimse_backend must be one of "
+                             f"{', '.join(DIMSE_BACKENDS)}, not {self.dimse_backend!r}")
         if self.protocol == "dimse":
             if not self.host or not 0 < int(self.port) < 65536:
                 raise InputError(f"server {self.name!r}: a DIMSE server needs a host and a "
