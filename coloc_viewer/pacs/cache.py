@@ -88,6 +88,18 @@ class SeriesWriter:
         self.nbytes += len(data)
         return target
 
+    def adopt(self, path: Path, key: str | None = None) -> Path:
+        """Record an instance a receiver (getscu) already wrote into the folder: renamed to
+        the name :meth:`write` gives ``key`` (default: its file name, the SOP Instance UID),
+        made private, counted; returns its new path."""
+        path = Path(path)
+        target = self.folder / f"{_key(key if key is not None else path.name)}.dcm"
+        os.chmod(path, 0o600)
+        os.replace(path, target)
+        self.count += 1
+        self.nbytes += target.stat().st_size
+        return target
+
     def commit(self, expected: int | None = None) -> None:
         """Write the completeness marker (after the last instance; atomic)."""
         atomic_write_json(self.folder / MARKER, {
