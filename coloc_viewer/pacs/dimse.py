@@ -1,5 +1,6 @@
 """DIMSE through ``pynetdicom``: C-ECHO, C-FIND (study and series level), C-GET, C-MOVE to
-our own storage listener, C-STORE.
+our own storage listener, C-STORE. C-GET goes through DCMTK's ``getscu`` instead when the
+server's ``dimse_backend`` asks for it (``pacs.getscu``: about 4x faster).
 
 pynetdicom's own logger is held at WARNING (unless the user set it): at INFO and DEBUG it
 prints the identifiers of every C-FIND, patient names and IDs included.
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import ssl
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -217,9 +220,54 @@ class DimseClient:
         ident.StudyInstanceUID = study_uid
         return [SeriesRow.from_dataset(d) for d in self._find(ident, "C-FIND (series)")]
 
+    def getscu(self) -> str | None:
+        """getscu's path when C-GET of this server goes through DCMTK, else None (pynetdicom:
+        C-MOVE, TLS, ``dimse_backend`` pynetdicom, or auto without DCMTK installed).
+        A :class:`PacsError` naming the package when ``dcmtk`` is asked for and missing."""
+        from coloc_viewer.pacs.getscu import DEBIAN_PACKAGE, ENV_GETSCU, find_getscu
+
+        s = self.server
+        if s.dimse_backend == "pynetdicom" or s.retrieve != "get":
+            return None
+        if s.tls:  # getscu 3.6.7 has no TLS
+            if s.dimse_backend == "dcmtk":
+                log.info("C-GET over TLS: through pynetdicom (getscu has no TLS)")
+            return None
+        exe = find_getscu()
+        if exe is None and s.dimse_backend == "dcmtk":
+            raise PacsError(f"C-GET through DCMTK: getscu not found (install the Debian "
+                            f"package {DEBIAN_PACKAGE}, or set {ENV_GETSCU})", s.label)
+        return exe if os.name == "posix" else None
+
+    def retrieves_into_folder(self) -> bool:
+        """True when :meth:`fetch_series_files` writes the files itself (getscu)."""
+        return self.getscu() is not None
+
+    def fetch_series_files(self, study_uid: str, series_uid: str, folder: Path,
+                           on_file: Callable[[Path], Any],
+                           cancel: threading.Event | None = None) -> None:
+        """C-GET through getscu into ``folder``; ``on_file(path)`` for each complete file,
+        in arrival order, on this thread."""
+        from coloc_viewer.pacs.getscu import run_getscu
+
+        exe = self.getscu()
+        if exe is None:
+            raise PacsError("C-GET into a folder needs DCMTK's getscu", self.server.label)
+        run_getscu(self.server, study_uid, series_uid, folder, on_file, cancel, exe, MAX_PDU)
+
     def fetch_series(self, study_uid: str, series_uid: str, on_instance: OnInstance,
                      cancel: threading.Event | None = None) -> None:
-        """C-GET (or C-MOVE to our listener): instances reach ``on_instance`` as they come."""
+        """C-GET (or C-MOVE to our listener): instances reach ``on_instance`` as they come
+        (through getscu: read from a temporary folder, keyed by file name = SOP Instance
+        UID)."""
+        if self.getscu() is not None:
+            with tempfile.TemporaryDirectory(prefix="coloc-getscu-") as tmp:
+                def passed_on(path: Path) -> None:
+                    on_instance(path.name, path.read_bytes())
+                    path.unlink()
+
+                self.fetch_series_files(study_uid, series_uid, Path(tmp), passed_on, cancel)
+            return
         ident = Dataset()
         ident.QueryRetrieveLevel = "SERIES"
         ident.StudyInstanceUID = study_uid

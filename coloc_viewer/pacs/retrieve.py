@@ -53,9 +53,10 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
                     progress: ProgressCallback | None = None,
                     cancel: threading.Event | None = None, total: int | None = None,
                     enforce_limit: bool = True,
-                    on_written: Callable[[Path, bytes], Any] | None = None) -> Path:
+                    on_written: Callable[[Path, bytes | None], Any] | None = None) -> Path:
     """The cached folder of the series, downloaded unless already complete.
-    ``on_written(path, data)`` runs after each instance is written, with its bytes."""
+    ``on_written(path, data)`` runs after each instance is written, with its bytes (None
+    when a receiver such as getscu wrote the file itself: read it from ``path``)."""
     key = client.server.address
     folder = cache.series_dir(key, study_uid, series_uid)
     if cache.series_complete(key, study_uid, series_uid):
@@ -65,17 +66,28 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
         return folder
     writer = cache.begin_series(key, study_uid, series_uid)
 
-    def on_instance(key: str, data: bytes) -> None:
-        if cancel is not None and cancel.is_set():
-            raise RetrievalCancelled("retrieval cancelled", client.server.label)
-        path = writer.write(key, data)
+    def written(path: Path, data: bytes | None) -> None:
         if on_written is not None:
             on_written(path, data)
         if progress is not None:
             progress(Progress(writer.count, total, path, series_uid))
 
+    def on_instance(key: str, data: bytes) -> None:
+        if cancel is not None and cancel.is_set():
+            raise RetrievalCancelled("retrieval cancelled", client.server.label)
+        written(writer.write(key, data), data)
+
+    def on_file(path: Path) -> None:  # already in the folder (getscu)
+        if cancel is not None and cancel.is_set():
+            raise RetrievalCancelled("retrieval cancelled", client.server.label)
+        written(writer.adopt(path), None)
+
     try:
-        client.fetch_series(study_uid, series_uid, on_instance, cancel)
+        into_folder = getattr(client, "retrieves_into_folder", None)
+        if into_folder is not None and into_folder():
+            client.fetch_series_files(study_uid, series_uid, writer.folder, on_file, cancel)
+        else:
+            client.fetch_series(study_uid, series_uid, on_instance, cancel)
         if cancel is not None and cancel.is_set():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
         if writer.count == 0:
