@@ -5,13 +5,13 @@
 #
 #   tools/install_system_deps.sh window   # Qt's xcb libraries + Xvfb/xdotool/ImageMagick
 #   tools/install_system_deps.sh dicom    # dicom3tools (dciodvfy)
-#   tools/install_system_deps.sh pacs     # Orthanc + its DICOMweb plugin (tests/pacs)
+#   tools/install_system_deps.sh pacs     # Orthanc + its DICOMweb plugin, DCMTK getscu (tests/pacs)
 set -uo pipefail
 
 declare -A PKG_GROUPS=(
     [window]="xvfb xdotool imagemagick x11-utils libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0 libxcb-xkb1 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libegl1 libgl1 libfontconfig1 libdbus-1-3"
     [dicom]="dicom3tools"
-    [pacs]="orthanc orthanc-dicomweb"
+    [pacs]="orthanc orthanc-dicomweb dcmtk"
 )
 wanted=()
 for group in "$@"; do
