@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ __all__ = ["OpenFromPacsDialog", "open_from_pacs"]
 STUDY_COLUMNS = ("Patient ID", "Patient name", "Date", "Accession", "Modalities", "Series",
                  "Description")
 SERIES_COLUMNS = ("#", "Modality", "Instances", "Description")
+PROGRESS_INTERVAL = 0.1  # seconds between progress updates from a retrieval
 
 
 def _table(columns: tuple[str, ...]) -> QTableWidget:
@@ -260,13 +262,20 @@ class OpenFromPacsDialog(QDialog):
         self.volume = None
         self.started.emit(total)
 
+        last = [0.0]
+
         def report(p: Progress) -> None:  # in the retrieval thread
             if p.path is not None and not self._preview_sent:
                 self._preview_sent = True
                 shown = preview_slice(p.path)
                 if shown is not None:
                     self.previewed.emit(shown)
-            self.progressed.emit(p)
+            now = time.monotonic()
+            # a few updates a second: a repaint per instance would slow the retrieval
+            if now - last[0] >= PROGRESS_INTERVAL or p.cached or p.done == 1 or \
+                    (p.total is not None and p.done >= p.total):
+                last[0] = now
+                self.progressed.emit(p)
 
         listed = [r for r in self.series if r.study_uid == study.study_uid] or None
 

@@ -101,7 +101,8 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
             yield LoadStep("series", series_infos(found, path) if found is not None
                            else list(scan(path)))
         fresh: list[int] = []
-        for index, _plane in loader.iter_slices():
+        # a volume decoded already (given) has nothing left to fill in: no progress steps
+        for index, _plane in (() if volume is not None else loader.iter_slices()):
             fresh.append(int(index))
             done, total = loader.progress
             if len(fresh) >= 8 or done == total:
