@@ -3,8 +3,12 @@
 getscu receives straight into a folder (``-od``, ``+B``: each data set written as it arrives,
 its bytes as sent; file name = SOP Instance UID). Its debug log on stderr says when a file is
 complete ("Stored instance to disk" + "Filename: ..."); that log is parsed here and never
-passed on (only counts reach our DEBUG log). 200 x 512 x 512 (105 MB) from a local Orthanc:
-about 0.36 s, against 1.3 s through pynetdicom.
+passed on (only counts reach our DEBUG log).
+
+Speed (200 x 512 x 512, 105 MB, local Orthanc, getscu alone): 9.3 s as getscu starts by
+default (each instance waits ~48 ms: Nagle's algorithm against a delayed ACK), 3.3 s with
+``TCP_NODELAY=1`` (DCMTK's switch, set for the child), 0.44 s with 128 kB PDUs as well
+(``-pdu``; getscu's default is 16 kB); pynetdicom: 1.3 s.
 
 Transfer syntaxes: getscu 3.6.7 proposes the uncompressed ones (explicit VR little endian
 first, as pynetdicom does); when the installed getscu offers ``--accept-all`` it is used, so
@@ -173,7 +177,8 @@ def run_getscu(server: ServerConfig, study_uid: str, series_uid: str, folder: Pa
     cmd = getscu_command(exe, server, study_uid, series_uid, folder, max_pdu)
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, cwd=folder, umask=0o077)
+                                stderr=subprocess.PIPE, cwd=folder, umask=0o077,
+                                env={**os.environ, "TCP_NODELAY": "1"})
     except OSError as err:
         raise PacsError(f"C-GET: cannot run getscu ({err.strerror})", server.label) from None
     parsed = _Log(folder)
