@@ -252,15 +252,16 @@ def test_dcmtk_required_but_missing(dimse_server: ServerConfig, tmp_path: Path,
     monkeypatch.setenv(ENV_GETSCU, str(tmp_path / "no-such-getscu"))
     err = one_line_error(replace(dimse_server, dimse_backend="dcmtk"), tmp_path, "getscu")
     assert "dcmtk" in str(err)
-    auto = connect(dimse_server)  # auto: pynetdicom then
-    assert dimse_server.dimse_backend == "auto" and not auto.retrieves_into_folder()
+    auto = connect(replace(dimse_server, dimse_backend="auto"))  # pynetdicom then
+    assert not auto.retrieves_into_folder()
     folder = retrieve_series(auto, StudyCache(tmp_path / "c"), demo_study_uid(),
                              series_uid_of(CASE2_T2), total=20)
     assert len(list(folder.glob("*.dcm"))) == 20
 
 
 def test_backend_choice(getscu: str, dimse_server: ServerConfig) -> None:
-    assert connect(dimse_server).getscu() == getscu  # auto, installed
+    assert ServerConfig("x", url="http://pacs/dicom-web").dimse_backend == "auto"
+    assert connect(replace(dimse_server, dimse_backend="auto")).getscu() == getscu
     for changes in ({"dimse_backend": "pynetdicom"}, {"tls": True}, {"retrieve": "move"},
                     {"tls": True, "dimse_backend": "dcmtk"}):
         assert connect(replace(dimse_server, **changes)).getscu() is None, changes
