@@ -22,21 +22,21 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
     QProgressBar,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from coloc_viewer.gui.refine_options import TrainingOptions, model_layers, with_button
 from coloc_viewer.gui.workers import lower_thread_priority
 from coloc_viewer.viewer.compare import PaneSpec
 from coloc_viewer.viewer.refine_job import (
     METHOD_HELP,
+    RECIPES,
     SLICE_POLICIES,
     RefineProgress,
     RefineRequest,
@@ -83,7 +83,8 @@ class RefineDialog(QDialog):
             self.method_box.addItem(m, m)
             self.method_box.setItemData(i, METHOD_HELP.get(m, m), Qt.ItemDataRole.ToolTipRole)
         self.method_help = QLabel()
-        self.method_help.setWordWrap(True)
+        self.method_help.setWordWrap(True)  # a form row gives a wrapped label one line
+        self.method_help.setMinimumHeight(2 * self.method_help.fontMetrics().lineSpacing() + 4)
         self.lam = QDoubleSpinBox(decimals=4, minimum=0.0, maximum=1e6, value=1.0)
         self.lam.setToolTip("Weight of the attribution penalty (actdiff, gradmask, rrr)")
         self.epochs = QSpinBox(minimum=1, maximum=1000, value=3)
@@ -109,6 +110,9 @@ class RefineDialog(QDialog):
         self.out.setMinimumWidth(360)
         self.out.setToolTip("The refined card, its weights, checkpoints and the training "
                             "case go here; Run again into it to resume a cancelled run")
+        self.options = TrainingOptions()
+        self.options.recipe.activated.connect(lambda _i: self.apply_recipe(
+            self.options.recipe.currentData()))
         self.select_after = QCheckBox("Switch to the refined model when done")
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
@@ -127,8 +131,8 @@ class RefineDialog(QDialog):
         form.addRow("Lesion ROI", self.lesion_box)
         form.addRow("Shortcut ROI", self.shortcut_box)
         form.addRow("Organ ROI", self.organ_box)
-        form.addRow("Extra cases", _with_button(self.manifest, "Browse…", self._pick_manifest))
-        form.addRow("Output folder", _with_button(self.out, "Browse…", self._pick_out))
+        form.addRow("Extra cases", with_button(self.manifest, "Browse…", self._pick_manifest))
+        form.addRow("Output folder", with_button(self.out, "Browse…", self._pick_out))
         self.buttons = QDialogButtonBox()
         self.run_button = self.buttons.addButton("Run", QDialogButtonBox.ButtonRole.AcceptRole)
         self.cancel_button = self.buttons.addButton("Cancel",
@@ -141,6 +145,7 @@ class RefineDialog(QDialog):
         self.cancel_button.setEnabled(False)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.options)
         layout.addWidget(self.select_after)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_text)
@@ -148,9 +153,25 @@ class RefineDialog(QDialog):
         self.settings_widgets: list[QWidget] = [
             self.model_box, self.method_box, self.lam, self.epochs, self.lr, self.seed,
             self.slices_box, self.lesion_box, self.shortcut_box, self.organ_box,
-            self.manifest, self.out]
+            self.manifest, self.out, *self.options.widgets]
         self.method_box.currentIndexChanged.connect(self._method_changed)
-        self.model_box.currentIndexChanged.connect(lambda _i: self._default_out())
+        self.model_box.currentIndexChanged.connect(lambda _i: self._model_changed())
+
+    def apply_recipe(self, key: str) -> None:
+        """Set method, lambda, epochs, learning rate and the training options at once."""
+        recipe = RECIPES[key]
+        if recipe.get("method"):
+            self.method_box.setCurrentIndex(self.method_box.findData(recipe["method"]))
+        self.lam.setValue(recipe["lam"])
+        self.epochs.setValue(recipe["epochs"])
+        self.lr.setValue(recipe["lr"])
+        self.options.apply(recipe)
+
+    def _model_changed(self) -> None:  # ActDiff's layers, when the model is loaded already
+        name, registry = self.model_box.currentData(), self.window_.registry
+        layers = model_layers(registry.get(name)) if name and registry.is_loaded(name) else []
+        self.options.set_layers(layers)
+        self._default_out()
 
     def refresh(self) -> None:
         """Fill the model and ROI choices from the window (the current model, the ROI
@@ -191,8 +212,9 @@ class RefineDialog(QDialog):
         self._default_out()
 
     def _update_lambda(self) -> None:
-        self.lam.setEnabled(not self.running and
-                            self.method_box.currentData() in ("actdiff", "gradmask", "rrr"))
+        method = self.method_box.currentData()
+        self.lam.setEnabled(not self.running and method in ("actdiff", "gradmask", "rrr"))
+        self.options.set_actdiff(not self.running and method == "actdiff")
 
     def _default_out(self) -> None:
         """A new folder per model and method, unless the user typed one."""
@@ -232,7 +254,8 @@ class RefineDialog(QDialog):
             shortcut_roi=None if shortcut in ("", NO_SHORTCUT) else shortcut,
             organ_roi=None if organ in ("", NO_SHORTCUT) else organ,
             extra_manifest=self.manifest.text().strip() or None,
-            slices=self.slices_box.currentData())
+            slices=self.slices_box.currentData(),
+            **self.options.values(self.method_box.currentData() or ""))
 
     def run(self) -> bool:
         """Check the settings and start the worker; False (and one sentence) if they fail."""
@@ -350,17 +373,6 @@ class RefineDialog(QDialog):
     def reject(self) -> None:
         self.cancel()  # so does Esc
         super().reject()
-
-
-def _with_button(edit: QLineEdit, text: str, slot: Any) -> QWidget:
-    row = QWidget()
-    box = QHBoxLayout(row)
-    box.setContentsMargins(0, 0, 0, 0)
-    box.addWidget(edit, 1)
-    button = QPushButton(text)
-    button.clicked.connect(slot)
-    box.addWidget(button)
-    return row
 
 
 def compare_before_after(window: Any, original: str, refined: str) -> Any:

@@ -75,6 +75,25 @@ class RefineRequest:
     extra_manifest: str | None = None
     slices: str = "balanced"
     batch_size: int = 16
+    weight_decay: float = 0.0
+    flip: bool = False
+    train_batchnorm: bool = False
+    schedule: str = "constant"
+    actdiff_layer: str | None = None
+
+
+#: Whole-form settings the dialog offers (key -> label and RefineRequest values): the
+#: defaults, and the recipe that made the bundled demo-refined (tools/make_refine_demo.py).
+RECIPES: dict[str, dict[str, Any]] = {
+    "defaults": {"label": "Defaults", "lam": 1.0, "epochs": 3, "lr": 1e-4,
+                 "schedule": "constant", "weight_decay": 0.0, "batch_size": 16,
+                 "flip": False, "train_batchnorm": False, "actdiff_layer": None},
+    "demo-refined": {"label": "demo-refined's recipe (ActDiff, lambda 0.01, 4 epochs, "
+                                "lr 2e-3 cosine)", "method": "actdiff", "lam": 0.01,
+                     "epochs": 4, "lr": 2e-3, "schedule": "cosine", "weight_decay": 1e-4,
+                     "batch_size": 32, "flip": True, "train_batchnorm": True,
+                     "actdiff_layer": None},
+}
 
 
 def default_out_dir(model: str, method: str, now: datetime | None = None) -> Path:
@@ -116,7 +135,7 @@ def training_slices(lesion: np.ndarray, policy: str) -> list[int]:
 
 def check_request(req: RefineRequest, volume: Any, rois: Any, card: Any = None) -> str | None:
     """One sentence saying why ``req`` cannot run on this study, or None when it can."""
-    from coloc_viewer.refine import METHODS
+    from coloc_viewer.refine import METHODS, SCHEDULES
 
     if volume is None:
         return "Open a study first: refine trains on the open study and its ROIs."
@@ -139,6 +158,12 @@ def check_request(req: RefineRequest, volume: Any, rois: Any, card: Any = None) 
             return f"The organ ROI {req.organ_roi!r} is empty: draw it or choose (none)."
     if req.method not in METHODS:
         return f"Unknown method {req.method!r}."
+    if req.schedule not in SCHEDULES:
+        return f"Unknown learning-rate schedule {req.schedule!r}."
+    if req.actdiff_layer and req.method != "actdiff":
+        return "An ActDiff layer applies to the actdiff method only."
+    if req.batch_size < 1 or not (req.weight_decay >= 0 and math.isfinite(req.weight_decay)):
+        return "The batch size must be at least 1 and the weight decay not negative."
     if req.epochs < 1 or not (req.lr > 0 and math.isfinite(req.lr)) \
             or not (req.lam >= 0 and math.isfinite(req.lam)):
         return "Epochs must be at least 1, the learning rate positive and lambda not negative."
@@ -290,7 +315,9 @@ def run_refine(req: RefineRequest, volume: Any, rois: Any, cancel: threading.Eve
                       lr=req.lr, seed=req.seed, out_dir=out, shortcut_roi=req.shortcut_roi,
                       lesion_roi=req.lesion_roi, progress=clock.progress, cancel=cancel,
                       batch_size=req.batch_size, on_plan=clock.on_plan,
-                      organ_roi=req.organ_roi)
+                      organ_roi=req.organ_roi, weight_decay=req.weight_decay, flip=req.flip,
+                      train_batchnorm=req.train_batchnorm, schedule=req.schedule,
+                      actdiff_layer=req.actdiff_layer)
     except RefineCancelled:
         raise
     except ColocError as err:

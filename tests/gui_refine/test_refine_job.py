@@ -125,6 +125,10 @@ def test_checks_are_one_sentence(study, tmp_path):
         check_request(_request(tmp_path, organ_roi="nowhere"), shown, rois),
         check_request(_request(tmp_path, epochs=0), shown, rois),
         check_request(_request(tmp_path, method="magic"), shown, rois),
+        check_request(_request(tmp_path, schedule="step"), shown, rois),
+        check_request(_request(tmp_path, method="rrr", actdiff_layer="layer4"), shown, rois),
+        check_request(_request(tmp_path, batch_size=0), shown, rois),
+        check_request(_request(tmp_path, weight_decay=-1.0), shown, rois),
         check_request(_request(tmp_path, extra_manifest=str(tmp_path / "no.csv")), shown, rois),
     ]
     for text in problems:

@@ -1,0 +1,118 @@
+"""The refine dialog's "Training options" group: schedule, weight decay, flips, BatchNorm,
+batch size and ActDiff's layer, plus the recipes (:data:`RECIPES` in
+:mod:`coloc_viewer.viewer.refine_job`) that set the whole form at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from coloc_viewer.viewer.refine_job import RECIPES
+
+TARGET_LAYER = "(the card's target layer)"
+
+
+class TrainingOptions(QGroupBox):
+    """Widgets for the options of :func:`coloc_viewer.refine.refine` beyond method, lambda,
+    epochs, learning rate and seed; :meth:`values` gives them as RefineRequest fields."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        from coloc_viewer.refine import SCHEDULES
+
+        super().__init__("Training options", parent)
+        self.recipe = QComboBox()
+        for key, recipe in RECIPES.items():
+            self.recipe.addItem(recipe["label"], key)
+        self.recipe.setToolTip("Set the whole form at once (the demo's recipe is how "
+                               "demo-refined was made from demo-shortcut)")
+        self.schedule = QComboBox()
+        self.schedule.addItems(list(SCHEDULES))
+        self.schedule.setToolTip("constant: the same learning rate throughout; cosine: "
+                                 "annealed to 0 over the run")
+        self.weight_decay = QDoubleSpinBox(decimals=6, minimum=0.0, maximum=1.0, value=0.0,
+                                           singleStep=0.0001)
+        self.weight_decay.setToolTip("AdamW weight decay (0: Adam)")
+        self.batch_size = QSpinBox(minimum=1, maximum=512, value=16)
+        self.flip = QCheckBox("Mirror batches left-right (augmentation)")
+        self.batchnorm = QCheckBox("Let BatchNorm statistics adapt")
+        self.actdiff_layer = QComboBox()
+        self.actdiff_layer.setEditable(True)
+        self.actdiff_layer.setToolTip("ActDiff compares this layer's activations of the image "
+                                      "and of its shuffled copy (the paper: the encoder "
+                                      "output, e.g. layer4)")
+        form = QFormLayout(self)
+        form.addRow("Recipe", self.recipe)
+        form.addRow("Schedule", self.schedule)
+        form.addRow("Weight decay", self.weight_decay)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("", self.flip)
+        form.addRow("", self.batchnorm)
+        form.addRow("ActDiff layer", self.actdiff_layer)
+        self.widgets: list[QWidget] = [self.recipe, self.schedule, self.weight_decay,
+                                       self.batch_size, self.flip, self.batchnorm,
+                                       self.actdiff_layer]
+
+    def set_layers(self, names: list[str]) -> None:
+        """The layer choices for ActDiff (the model's spatial layers, deepest last)."""
+        current = self.actdiff_layer.currentText()
+        self.actdiff_layer.clear()
+        self.actdiff_layer.addItem(TARGET_LAYER)
+        self.actdiff_layer.addItems(names)
+        if current and current != TARGET_LAYER:
+            self.actdiff_layer.setCurrentText(current)
+
+    def set_actdiff(self, enabled: bool) -> None:
+        self.actdiff_layer.setEnabled(enabled)
+
+    def values(self, method: str) -> dict[str, Any]:
+        layer = self.actdiff_layer.currentText().strip()
+        return {"schedule": self.schedule.currentText(),
+                "weight_decay": self.weight_decay.value(),
+                "batch_size": self.batch_size.value(), "flip": self.flip.isChecked(),
+                "train_batchnorm": self.batchnorm.isChecked(),
+                "actdiff_layer": layer if method == "actdiff" and layer and
+                layer != TARGET_LAYER else None}
+
+    def apply(self, options: dict[str, Any]) -> None:
+        """Set the option widgets from a recipe's values."""
+        self.schedule.setCurrentText(options.get("schedule", "constant"))
+        self.weight_decay.setValue(float(options.get("weight_decay", 0.0)))
+        self.batch_size.setValue(int(options.get("batch_size", 16)))
+        self.flip.setChecked(bool(options.get("flip", False)))
+        self.batchnorm.setChecked(bool(options.get("train_batchnorm", False)))
+        self.actdiff_layer.setCurrentText(options.get("actdiff_layer") or TARGET_LAYER)
+
+
+def model_layers(model: Any) -> list[str]:
+    """The names of a loaded 2-D model's layers with a spatial output (deepest last)."""
+    from coloc_viewer.explain.layers import list_layers
+
+    card = model.card
+    if card.spatial_dims != 2:
+        return []
+    found = list_layers(model.module, (card.in_channels, *card.input_size), model.device)
+    return [info.name for info in found if info.n_cells > 1]
+
+
+def with_button(edit: QLineEdit, text: str, slot: Any) -> QWidget:
+    """A line edit with a push button beside it (e.g. Browse…)."""
+    row = QWidget()
+    box = QHBoxLayout(row)
+    box.setContentsMargins(0, 0, 0, 0)
+    box.addWidget(edit, 1)
+    button = QPushButton(text)
+    button.clicked.connect(slot)
+    box.addWidget(button)
+    return row
