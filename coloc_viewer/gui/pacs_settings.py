@@ -93,6 +93,12 @@ class PacsSettingsDialog(QDialog):
         self.move_port = QSpinBox()
         self.move_port.setRange(1, 65535)
         self.move_port.setValue(11113)
+        self.backend = QComboBox()
+        self.backend.addItem("Automatic (DCMTK getscu when installed)", "auto")
+        self.backend.addItem("DCMTK getscu", "dcmtk")
+        self.backend.addItem("pynetdicom", "pynetdicom")
+        self.backend.setToolTip("Which program receives a C-GET (C-MOVE and TLS always use "
+                                "pynetdicom)")
         form = QFormLayout()
         for label, widget in (("Name", self.name), ("Protocol", self.protocol),
                               ("DICOMweb URL", self.url), ("Host", self.host),
@@ -100,7 +106,8 @@ class PacsSettingsDialog(QDialog):
                               ("Our AE title", self.calling_aet), ("", self.tls),
                               ("User", self.username), ("Password", self.password),
                               ("Retrieve with", self.retrieve),
-                              ("Our C-MOVE port", self.move_port)):
+                              ("Our C-MOVE port", self.move_port),
+                              ("C-GET receiver", self.backend)):
             form.addRow(label, widget)
             widget.setObjectName(f"pacs-{label.lower().replace(' ', '-') or 'tls'}")
         self.test_button = QPushButton("Test connection")
@@ -181,6 +188,7 @@ class PacsSettingsDialog(QDialog):
         self.password.setText(self.passwords.get(s.name, ""))
         self.retrieve.setCurrentIndex(self.retrieve.findData(s.retrieve))
         self.move_port.setValue(int(s.move_port))
+        self.backend.setCurrentIndex(max(0, self.backend.findData(s.dimse_backend)))
         self.test_result.setText("")
 
     def _current_row(self) -> int:
@@ -194,7 +202,7 @@ class PacsSettingsDialog(QDialog):
             port=self.port.value(), called_aet=self.called_aet.text().strip(),
             calling_aet=self.calling_aet.text().strip(), tls=self.tls.isChecked(),
             username=self.username.text().strip(), retrieve=self.retrieve.currentData(),
-            move_port=self.move_port.value())
+            move_port=self.move_port.value(), dimse_backend=self.backend.currentData())
 
     def _store_form(self, quiet: bool = False) -> ServerConfig | None:
         row = self._current_row()

@@ -144,7 +144,11 @@ class DimseClient:
                           f"{s.calling_aet!r}: is our AE title registered at the PACS and "
                           "its AE title right?)")
             elif assoc.is_aborted and self._reachable():
-                reason = "the server aborted the association"
+                # a PACS that resets the connection right after its rejection can lose the
+                # A-ASSOCIATE-RJ in transit (seen with Orthanc under load): same advice
+                reason = (f"the server aborted the association (check the PACS AE title "
+                          f"{s.called_aet!r} and that ours, {s.calling_aet!r}, is registered "
+                          "there)")
             else:
                 reason = f"cannot connect to {s.host}:{s.port} (unreachable or not listening)"
             raise PacsError(f"{doing}: {reason}", s.label)

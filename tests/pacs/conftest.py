@@ -88,7 +88,8 @@ def web_server(orthanc: LocalOrthanc, private_dirs: Path) -> ServerConfig:
 def dimse_server(orthanc: LocalOrthanc, move_port: int) -> ServerConfig:
     return ServerConfig(name="orthanc-dimse", protocol="dimse", host="127.0.0.1",
                         port=orthanc.dicom_port, called_aet=orthanc.aet, calling_aet=OUR_AET,
-                        move_port=move_port, timeout=15)
+                        move_port=move_port, timeout=15,
+                        dimse_backend="pynetdicom")  # its internals are tested here
 
 
 @pytest.fixture

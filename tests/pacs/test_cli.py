@@ -4,6 +4,7 @@ manifests, against the real Orthanc."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -84,7 +85,7 @@ def test_bad_input_is_one_line_exit_2(configured: list[ServerConfig],
         (["echo", "--server", "nowhere"], "not a configured PACS"),
         (["echo", "--server", f"dicom://ORTHANC@127.0.0.1:{port}"], "cannot connect"),
         (["echo", "--server", dimse.address.replace("ORTHANC@", "WRONG@")],
-         "association rejected"),
+         "association rejected|aborted the association"),  # see test_client
         (["find", "--server", web.url], "401"),  # no user given: refused
         (["find", "--server", "orthanc-web", "--date-from", "2020-13"], "not YYYYMMDD"),
         (["send", "--server", "orthanc-web", str(not_dicom)], "not a DICOM file"),
@@ -94,7 +95,7 @@ def test_bad_input_is_one_line_exit_2(configured: list[ServerConfig],
     for argv, reason in cases:
         code, out, err = _run(capsys, *argv)
         assert code == 2, (argv, err)
-        assert err.count("\n") == 1 and reason in err, (argv, err)
+        assert err.count("\n") == 1 and re.search(reason, err), (argv, err)
         assert "Traceback" not in err
     code, out, err = _run(capsys, "echo", "--server", "orthanc-dimse")
     assert code == 0 and "answers (C-ECHO)" in out

@@ -177,9 +177,11 @@ def test_store_and_read_back_seg_and_sr(server: ServerConfig, tmp_path: Path) ->
 
 def test_wrong_called_ae_title_is_one_line(dimse_server: ServerConfig) -> None:
     bad = ServerConfig(**{**dimse_server.to_json(), "called_aet": "NOT-ORTHANC"})
-    with pytest.raises(PacsError, match="association rejected") as err:
+    # Orthanc rejects; under load its reset can overtake the rejection (an abort then)
+    with pytest.raises(PacsError, match="association rejected|aborted the association") as err:
         connect(bad).echo()
     assert "\n" not in str(err.value) and "orthanc-dimse" in str(err.value)
+    assert "'NOT-ORTHANC'" in str(err.value)
 
 
 def test_unknown_calling_ae_may_not_query(dimse_server: ServerConfig) -> None:
