@@ -266,9 +266,8 @@ class DimseClient:
         UID)."""
         if self.getscu() is not None:
             with tempfile.TemporaryDirectory(prefix="coloc-getscu-") as tmp:
-                def passed_on(path: Path) -> None:
-                    on_instance(path.name, path.read_bytes())
-                    path.unlink()
+                def passed_on(path: Path) -> None:  # kept until the end: getscu's files
+                    on_instance(path.name, path.read_bytes())  # are told apart by inode
 
                 self.fetch_series_files(study_uid, series_uid, Path(tmp), passed_on, cancel)
             return
