@@ -3,6 +3,7 @@ and the completeness rule (a series is cached only once every instance arrived).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -15,6 +16,7 @@ from coloc_viewer.pacs.cache import StudyCache
 from coloc_viewer.pacs.errors import PacsError, RetrievalCancelled
 from coloc_viewer.pacs.query import SeriesRow
 from coloc_viewer.pacs.servers import ServerConfig
+from coloc_viewer.pacs.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +74,18 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
         if progress is not None:
             progress(Progress(writer.count, total, path, series_uid))
 
+    behind: WriteBehind | None = None
+
+    def write(key: str, data: bytes) -> Path:  # on the writing thread
+        if cancel is not None and cancel.is_set():
+            raise RetrievalCancelled("retrieval cancelled", client.server.label)
+        return writer.write(key, data)
+
     def on_instance(key: str, data: bytes) -> None:
         if cancel is not None and cancel.is_set():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
-        written(writer.write(key, data), data)
+        assert behind is not None
+        behind.put(key, data)  # written (and reported) on the writing thread
 
     def on_file(path: Path) -> None:  # already in the folder (getscu)
         if cancel is not None and cancel.is_set():
@@ -87,7 +97,9 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
         if into_folder is not None and into_folder():
             client.fetch_series_files(study_uid, series_uid, writer.folder, on_file, cancel)
         else:
+            behind = WriteBehind(write, written)
             client.fetch_series(study_uid, series_uid, on_instance, cancel)
+            behind.close()
         if cancel is not None and cancel.is_set():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
         if writer.count == 0:
@@ -96,6 +108,9 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
             raise PacsError(f"the transfer ended after {writer.count} of {total} instances",
                             client.server.label)
     except BaseException:
+        if behind is not None:
+            with contextlib.suppress(Exception):
+                behind.close()  # nothing is written after the folder is removed
         writer.discard()  # never a partial series that looks like one
         raise
     writer.commit(expected=total)
