@@ -6,7 +6,9 @@ Generates (once, in a temporary folder) a 200-slice 512 x 512 uint16 MR series w
 the series in it, then in the same run times (median of ``--repeats``, a fresh cache each):
 
 * ``disk``: ``load_volume(folder)`` of the original files (scan, sort, decode, rescale);
-* ``wado`` / ``cget``: ``retrieve_series`` into an empty cache (every instance written,
+* ``wado`` / ``cget`` / ``cget_pynetdicom``: ``retrieve_series`` into an empty cache
+  (``cget`` receives through DCMTK's getscu when it is installed, ``cget_receiver`` says
+  which; ``cget_pynetdicom`` through pynetdicom) (every instance written,
   the completeness marker committed), and the same plus ``load_volume`` of the cached
   folder (``*_then_load``: the whole series in memory, what the viewer needs);
 * ``retrieve_volume``: ``pacs.retrieve.retrieve_volume`` into an empty cache: the volume
@@ -200,10 +202,13 @@ def main() -> None:
             web = ServerConfig("bench-web", url=pacs.dicomweb_url, timeout=120)
             dimse = ServerConfig("bench-dimse", protocol="dimse", host="127.0.0.1",
                                  port=pacs.dicom_port, called_aet=pacs.aet, calling_aet=AET,
-                                 timeout=120)
+                                 timeout=120)  # C-GET through getscu when DCMTK is there
+            pynet = ServerConfig(**{**dimse.to_json(), "name": "bench-pynetdicom",
+                                    "dimse_backend": "pynetdicom"})
             load_volume(tmp_path / "series")  # warm-up (imports, page cache)
             load_before = [round(x, 2) for x in os.getloadavg()]
-            runs: dict[str, list[dict[str, float]]] = {"wado": [], "cget": []}
+            runs: dict[str, list[dict[str, float]]] = {"wado": [], "cget": [],
+                                                       "cget_pynetdicom": []}
             disk: list[float] = []
 
             def disk_read() -> float:
@@ -213,7 +218,8 @@ def main() -> None:
                 return disk[-1]
 
             for k in range(args.repeats):
-                for name, server in (("wado", web), ("cget", dimse)):
+                for name, server in (("wado", web), ("cget", dimse),
+                                     ("cget_pynetdicom", pynet)):
                     # each timing paired with a disk read just before it: the load of the
                     # machine changes within a run, a ratio to the same moment's read less
                     before = disk_read()
@@ -235,6 +241,8 @@ def main() -> None:
             "platform": platform.platform(), "cpus": os.cpu_count(),
             "load_average_before": load_before,
             "load_average": [round(x, 2) for x in os.getloadavg()],
+            "cget_receiver": "getscu" if connect(dimse).retrieves_into_folder()
+            else "pynetdicom",
         }
         for name, rs in runs.items():
             med = {key: statistics.median(r[key] for r in rs) for key in rs[0]}
