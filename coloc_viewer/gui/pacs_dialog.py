@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -79,6 +79,11 @@ class OpenFromPacsDialog(QDialog):
         self.setWindowTitle("Open from PACS")
         self.resize(900, 620)
         self.runner = TaskRunner(parent=self)
+        self._latest: Progress | None = None  # set by the retrieval thread
+        self._shown: Progress | None = None
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setInterval(int(PROGRESS_INTERVAL * 1000))
+        self._progress_timer.timeout.connect(self._show_latest)
         self.cancel_event = threading.Event()
         self.studies: list[StudyRow] = []
         self.series: list[SeriesRow] = []
@@ -263,6 +268,7 @@ class OpenFromPacsDialog(QDialog):
         self.started.emit(total)
 
         last = [0.0]
+        self._latest = self._shown = None
 
         def report(p: Progress) -> None:  # in the retrieval thread
             if p.path is not None and not self._preview_sent:
@@ -270,12 +276,17 @@ class OpenFromPacsDialog(QDialog):
                 shown = preview_slice(p.path)
                 if shown is not None:
                     self.previewed.emit(shown)
+            self._latest = p
             now = time.monotonic()
-            # a few updates a second: a repaint per instance would slow the retrieval
+            # a few updates a second: a repaint per instance would slow the retrieval (the
+            # timer shows the last one when the transfer pauses between them)
             if now - last[0] >= PROGRESS_INTERVAL or p.cached or p.done == 1 or \
                     (p.total is not None and p.done >= p.total):
                 last[0] = now
+                self._shown = p
                 self.progressed.emit(p)
+
+        self._progress_timer.start()
 
         listed = [r for r in self.series if r.study_uid == study.study_uid] or None
 
@@ -325,7 +336,15 @@ class OpenFromPacsDialog(QDialog):
         else:
             self.failed.emit(str(err))
 
+    def _show_latest(self) -> None:
+        """The last progress of the retrieval thread, if it was not shown (GUI thread)."""
+        latest = self._latest
+        if latest is not None and latest is not self._shown:
+            self._shown = latest
+            self.progressed.emit(latest)
+
     def _retrieve_done(self) -> None:
+        self._progress_timer.stop()
         self.retrieve_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.progress.setVisible(False)

@@ -90,7 +90,9 @@ class StudyActions:
         else:
             self.set_volume(volume)
         self._refresh_recent(path)
-        self.statusBar().showMessage(f"Opened {Path(path).name}: {volume.shape[0]} slices", 5000)
+        # the series description when there is one (a PACS cache folder's name is a hash)
+        shown = str(volume.metadata.get("description") or "") or Path(path).name
+        self.statusBar().showMessage(f"Opened {shown}: {volume.shape[0]} slices", 5000)
         log.info("study shown: %s, %s slices of %s x %s", volume.metadata.get("modality", "?"),
                  *volume.shape)
         if self._pending_rois:

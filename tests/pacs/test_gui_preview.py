@@ -74,6 +74,11 @@ def test_first_slice_in_the_main_window_before_the_series_is_complete(
     # transfer is held after three instances, so a paint now proves it did not wait for it
     print(f"Retrieve click to first slice painted in the main window: {first_paint:.3f} s")
     qtbot.waitUntil(lambda: len(written) >= 3, timeout=10000)
+    # progress reaches the window a few times a second; while the transfer is held the
+    # last instance reported (the second: the third's write is the one held) still shows
+    qtbot.waitUntil(lambda: dialog.status.text() == f"Retrieved 2 of {N} instances",
+                    timeout=5000)
+    qtbot.waitUntil(lambda: f"2/{N}" in preview.text, timeout=5000)
     # partial: shown over the canvas, labelled, not in the viewer's state, not cached
     assert preview.isVisible() and preview.geometry() == window.view.rect()
     assert "Partial series" in preview.text and f"/{N}" in preview.text
