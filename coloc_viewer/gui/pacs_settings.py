@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from coloc_viewer.gui.form_widgets import file_row
 from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.pacs.cache import DEFAULT_LIMIT_BYTES, StudyCache
 from coloc_viewer.pacs.servers import (
@@ -99,11 +100,24 @@ class PacsSettingsDialog(QDialog):
         self.backend.addItem("pynetdicom", "pynetdicom")
         self.backend.setToolTip("Which program receives a C-GET (C-MOVE and TLS always use "
                                 "pynetdicom)")
+        self.ca_file, self.client_cert, self.client_key = QLineEdit(), QLineEdit(), QLineEdit()
+        self.ca_file.setPlaceholderText("the system's CA store")
+        self.ca_file.setToolTip("TLS: CA certificates (PEM) to trust for this server, e.g. "
+                                "the hospital's own CA")
+        self.client_cert.setPlaceholderText("none (only if the PACS asks for one)")
+        self.client_key.setPlaceholderText("in the certificate file")
+        pem = "PEM files (*.pem *.crt *.cer *.key);;All files (*)"
         form = QFormLayout()
         for label, widget in (("Name", self.name), ("Protocol", self.protocol),
                               ("DICOMweb URL", self.url), ("Host", self.host),
                               ("Port", self.port), ("PACS AE title", self.called_aet),
                               ("Our AE title", self.calling_aet), ("", self.tls),
+                              ("CA certificates", file_row(self.ca_file, "CA certificates",
+                                                           pem)),
+                              ("Our certificate", file_row(self.client_cert,
+                                                           "Our certificate", pem)),
+                              ("Our private key", file_row(self.client_key, "Our private key",
+                                                           pem)),
                               ("User", self.username), ("Password", self.password),
                               ("Retrieve with", self.retrieve),
                               ("Our C-MOVE port", self.move_port),
@@ -184,6 +198,9 @@ class PacsSettingsDialog(QDialog):
         self.called_aet.setText(s.called_aet)
         self.calling_aet.setText(s.calling_aet)
         self.tls.setChecked(s.tls)
+        self.ca_file.setText(s.ca_file)
+        self.client_cert.setText(s.client_cert)
+        self.client_key.setText(s.client_key)
         self.username.setText(s.username)
         self.password.setText(self.passwords.get(s.name, ""))
         self.retrieve.setCurrentIndex(self.retrieve.findData(s.retrieve))
@@ -202,7 +219,9 @@ class PacsSettingsDialog(QDialog):
             port=self.port.value(), called_aet=self.called_aet.text().strip(),
             calling_aet=self.calling_aet.text().strip(), tls=self.tls.isChecked(),
             username=self.username.text().strip(), retrieve=self.retrieve.currentData(),
-            move_port=self.move_port.value(), dimse_backend=self.backend.currentData())
+            move_port=self.move_port.value(), dimse_backend=self.backend.currentData(),
+            ca_file=self.ca_file.text().strip(), client_cert=self.client_cert.text().strip(),
+            client_key=self.client_key.text().strip())
 
     def _store_form(self, quiet: bool = False) -> ServerConfig | None:
         row = self._current_row()

@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.gui.refine_options import TrainingOptions, model_layers, with_button
+from coloc_viewer.gui.form_widgets import file_row, with_button
+from coloc_viewer.gui.refine_options import TrainingOptions, model_layers
 from coloc_viewer.gui.workers import lower_thread_priority
 from coloc_viewer.viewer.compare import PaneSpec
 from coloc_viewer.viewer.refine_job import (
@@ -131,7 +132,8 @@ class RefineDialog(QDialog):
         form.addRow("Lesion ROI", self.lesion_box)
         form.addRow("Shortcut ROI", self.shortcut_box)
         form.addRow("Organ ROI", self.organ_box)
-        form.addRow("Extra cases", with_button(self.manifest, "Browse…", self._pick_manifest))
+        form.addRow("Extra cases", file_row(self.manifest, "Extra cases (cohort manifest)",
+                                                    MANIFEST_FILTER))
         form.addRow("Output folder", with_button(self.out, "Browse…", self._pick_out))
         self.buttons = QDialogButtonBox()
         self.run_button = self.buttons.addButton("Run", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -224,12 +226,6 @@ class RefineDialog(QDialog):
         if model and method:
             self._auto_out = str(default_out_dir(model, method))
             self.out.setText(self._auto_out)
-
-    def _pick_manifest(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Extra cases (cohort manifest)", "",
-                                              MANIFEST_FILTER)
-        if path:
-            self.manifest.setText(path)
 
     def _pick_out(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Output folder", self.out.text())

@@ -12,9 +12,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
-    QLineEdit,
-    QPushButton,
     QSpinBox,
     QWidget,
 )
@@ -104,15 +101,3 @@ def model_layers(model: Any) -> list[str]:
         return []
     found = list_layers(model.module, (card.in_channels, *card.input_size), model.device)
     return [info.name for info in found if info.n_cells > 1]
-
-
-def with_button(edit: QLineEdit, text: str, slot: Any) -> QWidget:
-    """A line edit with a push button beside it (e.g. Browse…)."""
-    row = QWidget()
-    box = QHBoxLayout(row)
-    box.setContentsMargins(0, 0, 0, 0)
-    box.addWidget(edit, 1)
-    button = QPushButton(text)
-    button.clicked.connect(slot)
-    box.addWidget(button)
-    return row

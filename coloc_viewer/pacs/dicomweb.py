@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pydicom
@@ -17,6 +18,7 @@ from coloc_viewer.pacs.errors import PacsError, RetrievalCancelled
 from coloc_viewer.pacs.multipart import boundary_of, iter_parts
 from coloc_viewer.pacs.query import SERIES_FIELDS, STUDY_FIELDS, Query, SeriesRow, StudyRow
 from coloc_viewer.pacs.servers import ServerConfig
+from coloc_viewer.pacs.tls import requests_tls, tls_reason
 
 log = logging.getLogger(__name__)
 # both log every request URL at DEBUG, and a QIDO URL holds the patient name or ID searched
@@ -50,6 +52,15 @@ class _QidoSession(requests.Session):
             request.url = base + "?" + query.replace("%2A", "*").replace("%5E", "^")
         return super().send(request, **kwargs)
 
+    def merge_environment_settings(self, url: str | None, proxies: Any, stream: Any,
+                                   verify: Any, cert: Any) -> dict[str, Any]:
+        """The server's own CA file wins over ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``
+        (requests lets the environment override a session's ``verify``)."""
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if isinstance(self.verify, str):
+            merged["verify"] = self.verify
+        return merged
+
 
 class DicomWebClient:
     """One DICOMweb server (basic auth from the keyring when a user is configured)."""
@@ -59,6 +70,7 @@ class DicomWebClient:
 
         self.server = server
         session = _QidoSession()
+        session.verify, session.cert = requests_tls(server)
         if server.username:
             session.auth = (server.username, server.password() or "")
         self._session = session
@@ -79,6 +91,8 @@ class DicomWebClient:
                              self.server.label)
         if isinstance(err, ValueError) and not isinstance(err, requests.RequestException):
             return PacsError(f"{doing}: {err}", self.server.label)
+        if isinstance(err, requests.exceptions.SSLError):
+            return PacsError(f"{doing}: {tls_reason(err)}", self.server.label)
         if isinstance(err, requests.ConnectionError):
             return PacsError(f"{doing}: cannot connect (server unreachable or closed the "
                              "connection)", self.server.label)

@@ -107,6 +107,12 @@ def _storage_classes() -> list[str]:
     return [cx.abstract_syntax for cx in StoragePresentationContexts][:120]
 
 
+def _tls_problem(server: ServerConfig) -> str | None:
+    from coloc_viewer.pacs.tls import tls_problem
+
+    return tls_problem(server)
+
+
 class DimseClient:
     """One DIMSE peer: the PACS at ``host:port`` with AE title ``called_aet``."""
 
@@ -128,7 +134,9 @@ class DimseClient:
     def _tls(self) -> tuple[ssl.SSLContext, str] | None:
         if not self.server.tls:
             return None
-        return ssl.create_default_context(ssl.Purpose.SERVER_AUTH), self.server.host
+        from coloc_viewer.pacs.tls import ssl_context
+
+        return ssl_context(self.server), self.server.host
 
     @contextlib.contextmanager
     def _associate(self, ae: Any, doing: str, needs: str | None = None,
@@ -143,6 +151,8 @@ class DimseClient:
                 reason = (f"association rejected (called AE title {s.called_aet!r}, ours "
                           f"{s.calling_aet!r}: is our AE title registered at the PACS and "
                           "its AE title right?)")
+            elif s.tls and self._reachable() and (problem := _tls_problem(s)) is not None:
+                reason = problem
             elif assoc.is_aborted and self._reachable():
                 # a PACS that resets the connection right after its rejection can lose the
                 # A-ASSOCIATE-RJ in transit (seen with Orthanc under load): same advice

@@ -53,7 +53,11 @@ class LocalOrthanc:
     def __init__(self, folder: str | os.PathLike[str], aet: str = "ORTHANC",
                  users: dict[str, str] | None = None,
                  modalities: dict[str, int] | None = None, http_port: int | None = None,
-                 dicom_port: int | None = None):
+                 dicom_port: int | None = None, tls: dict[str, str] | None = None):
+        """``tls``: PEM paths ``cert``, ``key`` and ``ca`` for DICOM TLS on the DICOM port
+        (``ca`` signs the client certificates it accepts), optionally ``require_client``
+        ("1": a peer must present one). HTTP stays plain: Debian's Orthanc 1.10.1 crashes
+        (SIGSEGV) on the first HTTPS request, so a test puts a TLS proxy in front."""
         found = find_orthanc()
         if found is None:
             raise RuntimeError(f"Orthanc is not installed (Debian: {ORTHANC_PACKAGES})")
@@ -64,6 +68,7 @@ class LocalOrthanc:
         self.modalities = dict(modalities or {})
         self.http_port = http_port or free_port()
         self.dicom_port = dicom_port or free_port()
+        self.tls = dict(tls or {})
         self.process: subprocess.Popen | None = None
 
     @property
@@ -92,10 +97,19 @@ class LocalOrthanc:
             "DicomScuTimeout": 10, "HttpTimeout": 30, "StorageCompression": False,
         }
 
+    def _tls_config(self) -> dict:
+        if not self.tls:
+            return {}
+        return {"DicomTlsEnabled": True, "DicomTlsCertificate": self.tls["cert"],
+                "DicomTlsPrivateKey": self.tls["key"],
+                "DicomTlsTrustedCertificates": self.tls["ca"],
+                "DicomTlsRemoteCertificateRequired": self.tls.get("require_client") == "1"}
+
     def start(self, timeout: float = 30.0) -> LocalOrthanc:
         self.folder.mkdir(parents=True, exist_ok=True)
         cfg = self.folder / "orthanc.json"
-        cfg.write_text(json.dumps(self.config(), indent=1), encoding="utf-8")
+        cfg.write_text(json.dumps({**self.config(), **self._tls_config()}, indent=1),
+                       encoding="utf-8")
         log = open(self.folder / "orthanc.log", "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen([self.executable, str(cfg)], stdout=log,
                                         stderr=subprocess.STDOUT, cwd=self.folder,

@@ -53,6 +53,11 @@ class ServerConfig:
     # DIMSE C-GET: "auto" (DCMTK's getscu when installed and usable, else pynetdicom),
     # "dcmtk" (getscu required) or "pynetdicom"; C-MOVE always goes through pynetdicom
     dimse_backend: str = "auto"
+    # TLS: CA certificates (PEM) to trust instead of the system's (a hospital's own CA),
+    # and our certificate + key (PEM) for a PACS that asks for one (mutual TLS)
+    ca_file: str = ""
+    client_cert: str = ""
+    client_key: str = ""
 
     def __post_init__(self) -> None:
         if self.protocol not in ("dicomweb", "dimse"):

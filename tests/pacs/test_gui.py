@@ -182,6 +182,7 @@ def test_server_settings_test_connection_and_keyring(qtbot, orthanc, memory_keyr
         assert dialog.error.text() == ""
     assert re.search("association rejected|aborted the association", blocker.args[0])
     dialog.backend.setCurrentIndex(dialog.backend.findData("pynetdicom"))
+    qtbot.keyClicks(dialog.ca_file, "/etc/hospital/ca.pem")  # checked when used
     click(qtbot, dialog.save_button)
     text = settings_file().read_text()
     assert PASSWORD not in text and "wrong" not in text and USER in text
@@ -191,6 +192,7 @@ def test_server_settings_test_connection_and_keyring(qtbot, orthanc, memory_keyr
     assert json.loads(text)["servers"][1]["called_aet"] == "WRONG"
     assert (saved["modality"].dimse_backend, saved["hospital"].dimse_backend) == \
         ("pynetdicom", "auto")
+    assert (saved["modality"].ca_file, saved["hospital"].ca_file) == ("/etc/hospital/ca.pem", "")
     dialog.server_list.setCurrentRow(1)  # shown again as saved
     assert dialog.backend.currentData() == "pynetdicom"
 
