@@ -220,3 +220,50 @@ def test_deb_program_opens_its_window_in_a_real_x_session(built, tmp_path):
     (ROOT / "artifacts" / "package_real_window.json").write_text(
         json.dumps({k: v for k, v in facts.items() if k != "log"}, indent=2))
     assert_real_window(facts)
+
+
+def test_bundle_talks_to_a_pacs(built, tmp_path):
+    """The bundled CLI's PACS client: C-ECHO (pynetdicom) to a peer started here, and a
+    QIDO-RS ping (dicomweb-client, requests) to a tiny DICOMweb answerer, once for a server
+    with a user name, so the keyring is asked for its password inside the bundle too (no
+    keyring service in this clean session: no password, no crash)."""
+    import http.server
+    import threading
+
+    from pynetdicom import AE
+    from pynetdicom.sop_class import Verification
+
+    class Qido(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = b"[]"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/dicom+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Qido)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    scp = AE(ae_title="BUNDLESCP")
+    scp.add_supported_context(Verification)
+    dimse = scp.start_server(("127.0.0.1", 0), block=False)
+    url = f"http://127.0.0.1:{web.server_address[1]}/dicom-web"
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "pacs_servers.json").write_text(json.dumps({"servers": [
+        {"name": "with-user", "protocol": "dicomweb", "url": url, "username": "reader"}]}))
+    env = {**clean_env(tmp_path / "h"), "COLOC_VIEWER_CONFIG_DIR": str(config)}
+    exe = str(built["bundle"] / NAME)
+    try:
+        for server in (f"dicom://BUNDLESCP@127.0.0.1:{dimse.server_address[1]}", url,
+                       "with-user"):
+            proc = subprocess.run([exe, "pacs", "echo", "--server", server], cwd=tmp_path,
+                                  env=env, capture_output=True, text=True, timeout=300)
+            assert proc.returncode == 0 and "answers" in proc.stdout, _explain(proc)
+            assert "Traceback" not in proc.stderr
+    finally:
+        dimse.shutdown()
+        web.shutdown()
