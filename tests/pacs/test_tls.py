@@ -36,16 +36,14 @@ def _pem_pair(folder: Path, name: str, subject: str, issuer=None, ca: bool = Fal
     """A key and a certificate (signed by ``issuer`` = (key, cert), else self-signed)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
     from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
     sign_key, issuer_name = (key, subject_name) if issuer is None else (issuer[0],
                                                                          issuer[1].subject)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (x509.CertificateBuilder().subject_name(subject_name).issuer_name(issuer_name)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(now - datetime.timedelta(days=1))
