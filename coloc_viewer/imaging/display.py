@@ -35,16 +35,25 @@ def robust_window(voxels: np.ndarray, low: float = 0.5, high: float = 99.5,
     return (lo + hi) / 2.0, width
 
 
+def nan_range(voxels: np.ndarray) -> tuple[float, float]:
+    """(min, max) ignoring NaN (both NaN when every value is)."""
+    flat = np.asarray(voxels).reshape(-1)
+    return float(np.fmin.reduce(flat)), float(np.fmax.reduce(flat))
+
+
 def window_presets(modality: str, voxels: np.ndarray | None = None,
-                   auto: tuple[float, float] | None = None) -> dict[str, tuple[float, float]]:
+                   auto: tuple[float, float] | None = None,
+                   value_range: tuple[float, float] | None = None
+                   ) -> dict[str, tuple[float, float]]:
     """Named (center, width) presets: CT tissue presets; for every modality the robust
-    percentile window (``auto`` when already computed) and the full range of ``voxels``."""
+    percentile window (``auto`` when already computed) and the full range of ``voxels``
+    (``value_range``: its NaN-ignoring min and max when already known)."""
     presets: dict[str, tuple[float, float]] = {}
     if modality.upper() == "CT":
         presets.update(CT_PRESETS)
     if voxels is not None and np.asarray(voxels).size:
         presets["Auto (0.5-99.5 %)"] = auto or robust_window(voxels)
-        lo, hi = float(np.nanmin(voxels)), float(np.nanmax(voxels))
+        lo, hi = value_range or nan_range(voxels)
         if np.isfinite(lo) and np.isfinite(hi):
             presets["Full range"] = ((lo + hi) / 2.0, max(hi - lo, 1e-6))
     return presets

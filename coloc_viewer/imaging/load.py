@@ -77,24 +77,26 @@ def group_metadata(group: SeriesGroup, warnings: list[str]) -> dict[str, Any]:
     }
 
 
-def finish_metadata(meta: dict[str, Any], voxels: np.ndarray) -> dict[str, Any]:
-    """Fill the percentile window (when the file has none) and the presets."""
+def finish_metadata(meta: dict[str, Any], voxels: np.ndarray,
+                    value_range: tuple[float, float] | None = None) -> dict[str, Any]:
+    """Fill the percentile window (when the file has none) and the presets
+    (``value_range``: the voxels' NaN-ignoring min and max, when already known)."""
     auto = robust_window(voxels)
     if meta.get("window") is None:
         meta["window"] = list(auto)
-    meta["presets"] = {k: list(v)
-                       for k, v in window_presets(meta["modality"], voxels, auto).items()}
+    meta["presets"] = {k: list(v) for k, v in
+                       window_presets(meta["modality"], voxels, auto, value_range).items()}
     if meta["window_source"] == "file":
         meta["presets"] = {"File": list(meta["window"]), **meta["presets"]}
     return meta
 
 
 def volume_from_group(group: SeriesGroup, voxels: np.ndarray, meta: dict[str, Any],
-                      source: str) -> Volume:
+                      source: str, value_range: tuple[float, float] | None = None) -> Volume:
     private = {k: group.first.private.get(k, "")
                for k in ("patient_name", "patient_id", "accession_number")}
     return Volume(voxels=voxels, spacing=group.spacing, origin=group.origin,
-                  direction=group.direction, metadata=finish_metadata(meta, voxels),
+                  direction=group.direction, metadata=finish_metadata(meta, voxels, value_range),
                   source=source, files=tuple(str(f.ref) for f in group.frames),
                   private=private)
 

@@ -21,6 +21,7 @@ import numpy as np
 from coloc_viewer.imaging.dicom_decode import FileDecoder
 from coloc_viewer.imaging.dicom_headers import FrameHeader, read_headers
 from coloc_viewer.imaging.dicom_scan import ScanResult, group_frames
+from coloc_viewer.imaging.display import nan_range
 from coloc_viewer.imaging.guards import check_shape
 from coloc_viewer.imaging.load import group_metadata, load_volume, volume_from_group
 from coloc_viewer.imaging.sources import FileRef
@@ -65,6 +66,7 @@ class SeriesAssembler:
         self._buffer: np.ndarray | None = None
         self._planes: list[np.ndarray] = []  # when the count is not known in advance
         self.fallback: str | None = None  # why load_volume of the folder will be used
+        self._range: tuple[float, float] | None = None  # of the planes decoded so far
         self._cancelled = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pacs-decode", daemon=True)
         self._thread.start()
@@ -109,11 +111,20 @@ class SeriesAssembler:
                 self.fallback = "more instances than announced"
                 return
             FileDecoder([frame]).decode_into(self._buffer, [row], data)
+            self._extend_range(self._buffer[row])
         else:
             plane = np.empty((1, frame.rows, frame.cols), np.float32)
             FileDecoder([frame]).decode_into(plane, [0], data)
+            self._extend_range(plane[0])
             self._planes.append(plane[0])
         self._frames.append(frame)
+
+    def _extend_range(self, plane: np.ndarray) -> None:
+        """The running NaN-ignoring min and max (the presets' full range, computed here
+        while the transfer goes on instead of over the whole volume afterwards)."""
+        lo, hi = nan_range(plane)
+        self._range = (lo, hi) if self._range is None else (
+            float(np.fmin(self._range[0], lo)), float(np.fmax(self._range[1], hi)))
 
     def _stop(self) -> None:
         self._queue.put(None)
@@ -157,4 +168,4 @@ class SeriesAssembler:
             voxels = np.stack([self._planes[i] for i in order])
         warnings = ScanResult(series=groups, non_images=[], skipped=[]).warnings()
         return volume_from_group(group, voxels, group_metadata(group, warnings),
-                                 str(self.folder))
+                                 str(self.folder), value_range=self._range)
