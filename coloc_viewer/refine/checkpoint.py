@@ -2,8 +2,9 @@
 
 One file, ``checkpoint.pt``, replaced after every complete epoch: the model and optimiser
 state, the data generator's and torch's RNG states, the epoch count, the seconds trained
-so far and the run's settings (a rerun with other settings refuses the folder rather than
-mixing two runs). Read back with ``weights_only=True`` (no pickled code runs).
+so far, the torch thread count and the run's settings (a rerun with other settings or
+another thread count refuses the folder rather than mixing two runs). Read back with
+``weights_only=True`` (no pickled code runs).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def save_checkpoint(out_dir: Path, *, epoch: int, seconds: float, settings: dict
         "optimizer": optimizer.state_dict(),
         "generator": generator.get_state(),
         "torch_rng": torch.get_rng_state(),
+        "threads": torch.get_num_threads(),  # a run repeats bit for bit at one count only
     }
     buf = io.BytesIO()
     torch.save(state, buf)
@@ -64,6 +66,12 @@ def load_checkpoint(out_dir: Path, settings: dict[str, Any]) -> dict[str, Any] |
         raise InputError("this folder holds a checkpoint of a refine run with other settings "
                          "(method, lambda, epochs, lr, seed, batch size, cases or model); "
                          "choose another --out or delete the checkpoint", path)
+    threads = state.get("threads")
+    if threads is not None and int(threads) != torch.get_num_threads():
+        raise InputError(f"this checkpoint was written with {int(threads)} torch threads and "
+                         f"this run has {torch.get_num_threads()}: resume with --threads "
+                         f"{int(threads)} (a run repeats bit for bit at one thread count "
+                         "only), or choose another --out", path)
     state["losses"] = json.loads(state.get("losses") or "[]")
     return state
 

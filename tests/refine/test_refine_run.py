@@ -112,3 +112,26 @@ def test_cancel_keeps_the_last_epoch_and_a_rerun_resumes(tiny_card, shortcut_man
     r = refine(str(tiny_card), shortcut_manifest, "rrr", epochs=2, seed=0, out_dir=tmp_path,
                threads=1)
     assert r.resumed_from == 1 and len(r.losses) == 2
+
+
+def test_resume_refuses_another_thread_count(tiny_card, shortcut_manifest, tmp_path):
+    """Results repeat bit for bit for one thread count: a resume with another one is one
+    line naming the count to use, and the checkpoint stays for that resume."""
+    from coloc_viewer.errors import InputError
+
+    stop = threading.Event()
+
+    def progress(epoch: int, batch: int, loss: float) -> None:
+        if epoch == 2 and batch == 1:
+            stop.set()
+
+    with pytest.raises(RefineCancelled):
+        refine(str(tiny_card), shortcut_manifest, "none", epochs=2, seed=0, out_dir=tmp_path,
+               threads=1, progress=progress, cancel=stop)
+    with pytest.raises(InputError, match="written with 1 torch threads.*--threads 1") as err:
+        refine(str(tiny_card), shortcut_manifest, "none", epochs=2, seed=0, out_dir=tmp_path,
+               threads=2)
+    assert "\n" not in str(err.value)
+    r = refine(str(tiny_card), shortcut_manifest, "none", epochs=2, seed=0, out_dir=tmp_path,
+               threads=1)
+    assert r.resumed_from == 1
