@@ -37,6 +37,7 @@ from coloc_viewer.pacs.errors import PacsError, RetrievalCancelled
 from coloc_viewer.pacs.part10 import part10_bytes
 from coloc_viewer.pacs.query import SERIES_FIELDS, STUDY_FIELDS, Query, SeriesRow, StudyRow
 from coloc_viewer.pacs.servers import ServerConfig
+from coloc_viewer.pacs.tls import ssl_context, tls_problem
 
 log = logging.getLogger(__name__)
 _net_log = logging.getLogger("pynetdicom")
@@ -107,12 +108,6 @@ def _storage_classes() -> list[str]:
     return [cx.abstract_syntax for cx in StoragePresentationContexts][:120]
 
 
-def _tls_problem(server: ServerConfig) -> str | None:
-    from coloc_viewer.pacs.tls import tls_problem
-
-    return tls_problem(server)
-
-
 class DimseClient:
     """One DIMSE peer: the PACS at ``host:port`` with AE title ``called_aet``."""
 
@@ -134,8 +129,6 @@ class DimseClient:
     def _tls(self) -> tuple[ssl.SSLContext, str] | None:
         if not self.server.tls:
             return None
-        from coloc_viewer.pacs.tls import ssl_context
-
         return ssl_context(self.server), self.server.host
 
     @contextlib.contextmanager
@@ -151,7 +144,7 @@ class DimseClient:
                 reason = (f"association rejected (called AE title {s.called_aet!r}, ours "
                           f"{s.calling_aet!r}: is our AE title registered at the PACS and "
                           "its AE title right?)")
-            elif s.tls and self._reachable() and (problem := _tls_problem(s)) is not None:
+            elif s.tls and self._reachable() and (problem := tls_problem(s)) is not None:
                 reason = problem
             elif assoc.is_aborted and self._reachable():
                 # a PACS that resets the connection right after its rejection can lose the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pydicom
@@ -36,3 +38,23 @@ def series_uid_of(folder: Path) -> str:
 def study_uid_of(folder: Path) -> str:
     first = sorted(folder.glob("*.dcm"))[0]
     return str(pydicom.dcmread(first, stop_before_pixels=True).StudyInstanceUID)
+
+
+@contextlib.contextmanager
+def picky_scp(sop_class: str) -> Iterator[int]:
+    """A DICOM peer (AE title PICKY) offering ``sop_class`` that talks only to the AE title
+    SOMEONE-ELSE, so it rejects every association of ours; yields its port."""
+    from pynetdicom import AE
+
+    from coloc_viewer.pacs.orthanc_local import free_port
+
+    port = free_port()
+    scp = AE(ae_title="PICKY")
+    scp.add_supported_context(sop_class)
+    scp.require_calling_aet = ["SOMEONE-ELSE"]
+    server = scp.start_server(("127.0.0.1", port), block=False)
+    try:
+        yield port
+    finally:
+        server.shutdown()
+

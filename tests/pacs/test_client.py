@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pacs_helpers import USER, demo_study_uid, series_uid_of
+from pacs_helpers import USER, demo_study_uid, picky_scp, series_uid_of
 
 from coloc_viewer.imaging.load import load_volume
 from coloc_viewer.pacs.cache import StudyCache
@@ -196,21 +196,13 @@ def test_unknown_calling_ae_may_not_query(dimse_server: ServerConfig) -> None:
 
 def test_refused_association() -> None:
     """A DICOM peer that only talks to another AE title rejects the association."""
-    from pynetdicom import AE
     from pynetdicom.sop_class import Verification
 
-    port = free_port()
-    scp = AE(ae_title="PICKY")
-    scp.add_supported_context(Verification)
-    scp.require_calling_aet = ["SOMEONE-ELSE"]
-    server = scp.start_server(("127.0.0.1", port), block=False)
-    try:
+    with picky_scp(Verification) as port:
         cfg = ServerConfig("picky", protocol="dimse", host="127.0.0.1", port=port,
                            called_aet="PICKY", timeout=5)
         with pytest.raises(PacsError, match="association rejected"):
             connect(cfg).echo()
-    finally:
-        server.shutdown()
 
 
 def test_unreachable_server(dimse_server: ServerConfig) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pacs_helpers import OUR_AET, demo_study_uid, series_uid_of
+from pacs_helpers import OUR_AET, demo_study_uid, picky_scp, series_uid_of
 
 from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.dicom_write import write_dicom_series
@@ -125,20 +125,12 @@ def test_wrong_called_ae_unknown_calling_ae_and_unreachable(dcmtk: ServerConfig,
 
 def test_refused_association(getscu: str, tmp_path: Path) -> None:
     """A DICOM peer that only talks to another AE title rejects the association."""
-    from pynetdicom import AE
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
 
-    port = free_port()
-    scp = AE(ae_title="PICKY")
-    scp.add_supported_context(StudyRootQueryRetrieveInformationModelGet)
-    scp.require_calling_aet = ["SOMEONE-ELSE"]
-    server = scp.start_server(("127.0.0.1", port), block=False)
-    try:
+    with picky_scp(StudyRootQueryRetrieveInformationModelGet) as port:
         cfg = ServerConfig("picky", protocol="dimse", host="127.0.0.1", port=port,
                            called_aet="PICKY", timeout=5, dimse_backend="dcmtk")
         one_line_error(cfg, tmp_path, "association rejected")
-    finally:
-        server.shutdown()
 
 
 @pytest.fixture(scope="module")
