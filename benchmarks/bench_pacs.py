@@ -111,12 +111,12 @@ def _close_window(app: object, window: object) -> None:
 def _gui_once(app: object, index: int, server: ServerConfig, patient_id: str, n: int
               ) -> tuple[float, float]:
     from coloc_viewer.gui.pacs_dialog import open_from_pacs
-    from coloc_viewer.pacs.query import Query
-
     window = _new_window()
     dialog = open_from_pacs(window)
     dialog.server_box.setCurrentIndex(index)
-    dialog._show_studies(connect(server).find_studies(Query(patient_id=patient_id)))
+    dialog.patient_id.setText(patient_id)
+    dialog.search_button.click()
+    _wait(app, lambda: dialog.study_table.rowCount() == 1, 30)
     dialog.study_table.selectRow(0)
     _wait(app, lambda: dialog.series_table.rowCount() == 1, 30)
     dialog.series_table.selectRow(0)

@@ -8,6 +8,7 @@ are decoded together; files are decoded on a thread pool.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import warnings
@@ -22,6 +23,7 @@ from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.dicom_headers import FrameHeader, read_bounded
 from coloc_viewer.imaging.dicom_scan import SeriesGroup
 from coloc_viewer.imaging.guards import check_allocation, check_shape
+from coloc_viewer.imaging.sources import open_source
 from coloc_viewer.limits import MAX_VOLUME_BYTES
 
 __all__ = ["allocate_volume", "check_decodable", "decode_frame", "decode_series", "FileDecoder",
@@ -91,21 +93,21 @@ class FileDecoder:
 
     def decode_into(self, out: np.ndarray, rows: list[int], data: bytes | None = None) -> None:
         """Decode the frames into ``out[rows]``. ``data``: the file's whole content when it
-        is in memory already (uncompressed frames are then taken from it, not re-read)."""
+        is in memory already (the file is then not read: it may still be being written)."""
         fast = [f.pixel_offset is not None and not f.modality_lut_sequence for f in self.frames]
         if all(fast) and data is not None:
             self._from_bytes(out, rows, data)
         elif all(fast):
             self._fast(out, rows)
         else:
-            self._pydicom(out, rows)
+            self._pydicom(out, rows, data)
 
     def _from_bytes(self, out: np.ndarray, rows: list[int], data: bytes) -> None:
         f0 = self.frames[0]
         dtype = _stored_dtype(f0)
         count = f0.rows * f0.cols
         if any(count * dtype.itemsize != f.frame_bytes for f in self.frames):
-            self._fast(out, rows)  # not one plain plane per frame: the file reader's checks
+            self._fast(out, rows, data)  # not one plain plane per frame: the reader's checks
             return
         for f, r in zip(self.frames, rows):
             offset = int(f.pixel_offset)  # type: ignore[arg-type]
@@ -115,13 +117,14 @@ class FileDecoder:
             native = stored if dtype.isnative else stored.astype(dtype.newbyteorder("="))
             _rescale(_fix_bits(native, f), f, out[r])
 
-    def _fast(self, out: np.ndarray, rows: list[int]) -> None:
+    def _fast(self, out: np.ndarray, rows: list[int], data: bytes | None = None) -> None:
         f0 = self.frames[0]
         dtype = _stored_dtype(f0)
         buf = np.empty((f0.rows, f0.cols), dtype=dtype)
         view = memoryview(buf).cast("B")
         try:
-            with open(f0.ref.path, "rb", buffering=0) as fh:
+            with (open(f0.ref.path, "rb", buffering=0) if data is None  # noqa: SIM115
+                  else io.BytesIO(data)) as fh:
                 for f, r in zip(self.frames, rows):
                     fh.seek(f.pixel_offset)  # type: ignore[arg-type]
                     if fh.readinto(view) != f.frame_bytes:
@@ -133,16 +136,17 @@ class FileDecoder:
             raise InputError(f"cannot read pixel data ({exc.strerror or exc})", str(f0.ref)) \
                 from None
 
-    def _pydicom(self, out: np.ndarray, rows: list[int]) -> None:
+    def _pydicom(self, out: np.ndarray, rows: list[int], data: bytes | None = None) -> None:
         f0 = self.frames[0]
         check_decodable(f0)
         # pydicom decodes every frame of the file at once (plus a colour-converted copy)
         check_allocation(2 * f0.n_frames * f0.rows * f0.cols * f0.samples_per_pixel
                          * max(1, f0.bits_allocated // 8), str(f0.ref), "pixel data")
         try:
-            with f0.ref.open() as fh, warnings.catch_warnings():
+            source, size = open_source(f0.ref, data)
+            with source as fh, warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # e.g. "excess padding removed"
-                ds = read_bounded(fh, f0.ref.size())
+                ds = read_bounded(fh, size)
                 arr = ds.pixel_array
         except (InputError, KeyboardInterrupt, SystemExit):
             raise

@@ -26,7 +26,7 @@ from pydicom.uid import (
 )
 
 from coloc_viewer.imaging.guards import ORTHONORMAL_TOLERANCE, expected_pixel_bytes
-from coloc_viewer.imaging.sources import FileRef
+from coloc_viewer.imaging.sources import FileRef, open_source
 from coloc_viewer.limits import MAX_FRAMES
 
 __all__ = ["FrameHeader", "frames_from_dataset", "count_fragments", "FAST_SYNTAXES"]
@@ -185,17 +185,18 @@ def _check_pixel_attributes(allocated: int, stored: int, representation: int,
 
 def _check_pixel_data(ref: FileRef, ts: str, pixel: tuple[int, int] | None, rows: int,
                       cols: int, samples: int, bits: int, n_frames: int,
-                      photometric: str) -> None:
-    """Pixel data against the header: byte counts (native) or fragments (encapsulated)."""
+                      photometric: str, data: bytes | None) -> None:
+    """Pixel data against the header: byte counts (native) or fragments (encapsulated).
+    ``data``: the file's content when it is in memory (read instead of ``ref``)."""
     if pixel is None or pixel[0] < 0:
         return
     value_offset, length = pixel
     uid = UID(ts)
-    size = ref.size()
+    size = len(data) if data is not None else ref.size()
     if length == _UNDEFINED:
         if not uid.is_compressed:
             return  # malformed; pydicom decides
-        with ref.open() as fh:
+        with open_source(ref, data)[0] as fh:
             n, bot = count_fragments(fh, value_offset)
         if n < n_frames or (uid == RLELossless and n != n_frames):
             raise ValueError(f"header declares {n_frames} frames but the encapsulated pixel "
@@ -229,7 +230,9 @@ def _item(ds: Dataset | None, seq: str) -> Dataset | None:
 
 
 def frames_from_dataset(ref: FileRef, ds: Any, ts: str,
-                         pixel: tuple[int, int] | None) -> list[FrameHeader]:
+                         pixel: tuple[int, int] | None, data: bytes | None = None
+                         ) -> list[FrameHeader]:
+    """The frames of a parsed header; ``data``, the file's content when it is in memory."""
     if "Rows" not in ds or "Columns" not in ds:
         raise ValueError("image without Rows/Columns")
     rows, cols = int(ds.Rows), int(ds.Columns)
@@ -243,7 +246,8 @@ def frames_from_dataset(ref: FileRef, ds: Any, ts: str,
     _check_pixel_attributes(bits_alloc, _int(ds.get("BitsStored"), bits_alloc),
                             _int(ds.get("PixelRepresentation"), 0), samples)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
-    _check_pixel_data(ref, ts, pixel, rows, cols, samples, bits_alloc, n_frames, photometric)
+    _check_pixel_data(ref, ts, pixel, rows, cols, samples, bits_alloc, n_frames, photometric,
+                      data)
     modality = str(ds.get("Modality", "") or "OT")
     shared = _item(ds, "SharedFunctionalGroupsSequence")
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")

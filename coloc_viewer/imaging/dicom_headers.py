@@ -25,7 +25,7 @@ from pydicom.uid import (
 from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.dicom_frames import FAST_SYNTAXES, FrameHeader, frames_from_dataset
 from coloc_viewer.imaging.fast_header import NEED_MORE, FastHeader, parse_fast_header
-from coloc_viewer.imaging.sources import FileRef
+from coloc_viewer.imaging.sources import FileRef, open_source
 
 __all__ = ["FrameHeader", "NonImageObject", "read_headers", "read_bounded",
            "NON_IMAGE_SOP_CLASSES"]
@@ -125,9 +125,10 @@ def read_bounded(fh: BinaryIO, size: int, stop_before_pixels: bool = False) -> D
     return read_partial(fh, stop_when=stop, force=True)
 
 
-def _read_dataset(ref: FileRef) -> tuple[Dataset, bytes, int]:
+def _read_dataset(ref: FileRef, data: bytes | None = None) -> tuple[Dataset, bytes, int]:
     """Parse the header (no pixels); returns the dataset, the raw prefix and its stop offset."""
-    with ref.open() as fh:
+    source, size = open_source(ref, data)
+    with source as fh:
         head = fh.read(132)
         if not head:
             raise ValueError("empty file (0 bytes)")
@@ -137,7 +138,7 @@ def _read_dataset(ref: FileRef) -> tuple[Dataset, bytes, int]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ds = read_bounded(fh, ref.size(), stop_before_pixels=True)
+                ds = read_bounded(fh, size, stop_before_pixels=True)
         except (InvalidDicomError, Exception) as exc:  # noqa: BLE001
             raise ValueError(f"not a readable DICOM file ({type(exc).__name__})") from None
         stop = fh.tell()
@@ -202,7 +203,7 @@ def _read_headers(ref: FileRef, data: bytes | None = None) -> list[FrameHeader] 
         ts = fast.transfer_syntax
         pixel = fast.pixel
     else:
-        ds, raw, stop = _read_dataset(ref)
+        ds, raw, stop = _read_dataset(ref, data)
         ts = _transfer_syntax(ds)
         pixel = _pydicom_pixel_element(raw, stop, ts)
         if pixel is None and UID(ts) == DeflatedExplicitVRLittleEndian and "Rows" in ds:
@@ -213,7 +214,7 @@ def _read_headers(ref: FileRef, data: bytes | None = None) -> list[FrameHeader] 
                               str(ds.get("SeriesInstanceUID", "")), str(ds.get("SOPClassUID", "")),
                               str(ds.get("SeriesDescription", "")))
     try:
-        return frames_from_dataset(ref, ds, ts, pixel)
+        return frames_from_dataset(ref, ds, ts, pixel, data)
     except (AttributeError, TypeError, KeyError, IndexError) as exc:
         raise ValueError(f"incomplete image header ({type(exc).__name__}: {exc})") from None
 

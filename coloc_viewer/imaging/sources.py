@@ -57,6 +57,14 @@ def ref_from_string(text: str) -> FileRef:
     return FileRef(text)
 
 
+def open_source(ref: FileRef, data: bytes | None = None) -> tuple[BinaryIO, int]:
+    """A binary file object over ``data`` when the file's content is in memory already
+    (a retrieval that is still writing it), else over ``ref``; and its size."""
+    if data is not None:
+        return io.BytesIO(data), len(data)
+    return ref.open(), ref.size()
+
+
 def open_ref(text: str) -> BinaryIO:
     return ref_from_string(text).open()
 

@@ -73,12 +73,16 @@ class SeriesWriter:
     count: int = 0
     nbytes: int = 0
 
+    def path_for(self, key: str) -> Path:
+        """Where :meth:`write` stores the instance ``key``."""
+        return self.folder / f"{_key(key)}.dcm"
+
     def write(self, key: str, data: bytes) -> Path:
         """Store one instance (a Part 10 file's bytes) under ``key`` (unique in the series:
         the SOP Instance UID, or the WADO-RS part number); returns its path. Written in
         place: only the completeness marker (:meth:`commit`) makes the folder a cached
         series, and an interrupted series folder is removed by the next attempt."""
-        target = self.folder / f"{_key(key)}.dcm"
+        target = self.path_for(key)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with open(fd, "wb", buffering=0) as fh:
             view = memoryview(data)

@@ -55,10 +55,11 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
                     progress: ProgressCallback | None = None,
                     cancel: threading.Event | None = None, total: int | None = None,
                     enforce_limit: bool = True,
-                    on_written: Callable[[Path, bytes | None], Any] | None = None) -> Path:
+                    on_instance: Callable[[Path, bytes | None], Any] | None = None) -> Path:
     """The cached folder of the series, downloaded unless already complete.
-    ``on_written(path, data)`` runs after each instance is written, with its bytes (None
-    when a receiver such as getscu wrote the file itself: read it from ``path``)."""
+    ``on_instance(path, data)`` runs once per instance: with its bytes as soon as they
+    arrived (``path`` is where they are being written), or, when a receiver such as getscu
+    wrote the file itself, with None once the file is there (read it from ``path``)."""
     key = client.server.address
     folder = cache.series_dir(key, study_uid, series_uid)
     if cache.series_complete(key, study_uid, series_uid):
@@ -68,9 +69,7 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
         return folder
     writer = cache.begin_series(key, study_uid, series_uid)
 
-    def written(path: Path, data: bytes | None) -> None:
-        if on_written is not None:
-            on_written(path, data)
+    def written(path: Path, _data: bytes | None = None) -> None:
         if progress is not None:
             progress(Progress(writer.count, total, path, series_uid))
 
@@ -81,16 +80,21 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
         return writer.write(key, data)
 
-    def on_instance(key: str, data: bytes) -> None:
+    def received(key: str, data: bytes) -> None:
         if cancel is not None and cancel.is_set():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
         assert behind is not None
+        if on_instance is not None:  # decoded while it is being written, not after
+            on_instance(writer.path_for(key), data)
         behind.put(key, data)  # written (and reported) on the writing thread
 
     def on_file(path: Path) -> None:  # already in the folder (getscu)
         if cancel is not None and cancel.is_set():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
-        written(writer.adopt(path), None)
+        path = writer.adopt(path)
+        if on_instance is not None:
+            on_instance(path, None)
+        written(path)
 
     try:
         into_folder = getattr(client, "retrieves_into_folder", None)
@@ -98,7 +102,7 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
             client.fetch_series_files(study_uid, series_uid, writer.folder, on_file, cancel)
         else:
             behind = WriteBehind(write, written)
-            client.fetch_series(study_uid, series_uid, on_instance, cancel)
+            client.fetch_series(study_uid, series_uid, received, cancel)
             behind.close()
         if cancel is not None and cancel.is_set():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
@@ -141,7 +145,7 @@ def retrieve_volume(client: Any, cache: StudyCache, study_uid: str, series_uid: 
 
     try:
         folder = retrieve_series(client, cache, study_uid, series_uid, progress, cancel, total,
-                                 on_written=assembler.add)
+                                 on_instance=assembler.add)
     except BaseException:
         assembler.cancel()
         raise
