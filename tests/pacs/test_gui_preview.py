@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import pydicom
@@ -15,6 +16,8 @@ from test_gui import click, click_row, open_pacs_dialog, search, window  # noqa:
 from coloc_viewer.imaging.dicom_write import write_dicom_series
 from coloc_viewer.imaging.load import load_volume
 from coloc_viewer.pacs.cache import SeriesWriter, StudyCache
+from coloc_viewer.pacs.getscu import find_getscu
+from coloc_viewer.pacs.servers import save_servers
 
 pytestmark = pytest.mark.gui
 N = 60
@@ -38,25 +41,41 @@ def held_after_three(monkeypatch):
     transfer stays open on the real server, as a slow network would keep it)."""
     release = threading.Event()
     written: list = []
-    original = SeriesWriter.write
 
-    def write(self, key, data):
-        path = original(self, key, data)
-        written.append(path)
-        if self.count == 3:
-            release.wait(20)
-        return path
+    def held(original):
+        def step(self, *args):  # write(key, data), or adopt(path) of getscu's file
+            path = original(self, *args)
+            written.append(path)
+            if self.count == 3:
+                release.wait(20)
+            return path
+        return step
 
-    monkeypatch.setattr(SeriesWriter, "write", write)
+    monkeypatch.setattr(SeriesWriter, "write", held(SeriesWriter.write))
+    monkeypatch.setattr(SeriesWriter, "adopt", held(SeriesWriter.adopt))
     yield release, written
     release.set()
 
 
-@pytest.mark.parametrize("server_index", [0, 1], ids=["wado", "cget"])
+@pytest.fixture
+def with_getscu(configured):
+    """The configured servers plus the DIMSE one receiving through DCMTK's getscu."""
+    if find_getscu() is None:
+        pytest.skip("DCMTK's getscu is not installed: sudo apt-get install dcmtk")
+    servers = [*configured, replace(configured[1], name="orthanc-getscu",
+                                    dimse_backend="dcmtk")]
+    save_servers(servers)
+    return servers
+
+
+@pytest.mark.parametrize("server_index", [0, 1, 2], ids=["wado", "cget", "cget-getscu"])
 def test_first_slice_in_the_main_window_before_the_series_is_complete(
-        qtbot, window, configured, preview_series, held_after_three, server_index) -> None:  # noqa: F811
+        qtbot, window, configured, preview_series, held_after_three, server_index,  # noqa: F811
+        request) -> None:
     from coloc_viewer.gui.pacs_preview import preview_slice
 
+    if server_index == 2:
+        configured = request.getfixturevalue("with_getscu")
     folder, study, series = preview_series
     release, written = held_after_three
     dialog = open_pacs_dialog(qtbot, window)
