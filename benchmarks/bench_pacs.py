@@ -11,6 +11,9 @@ the series in it, then in the same run times (median of ``--repeats``, a fresh c
   which; ``cget_pynetdicom`` through pynetdicom) (every instance written,
   the completeness marker committed), and the same plus ``load_volume`` of the cached
   folder (``*_then_load``: the whole series in memory, what the viewer needs);
+* ``cget_server_nodelay``: ``cget`` from a second Orthanc started with DCMTK's
+  ``TCP_NODELAY=1`` (Nagle's algorithm off on the server's side; Debian's build leaves it
+  on, and Orthanc's C-STORE of each instance then waits on TCP acknowledgements);
 * ``retrieve_volume``: ``pacs.retrieve.retrieve_volume`` into an empty cache: the volume
   decoded while the instances stream in (``pacs.assemble``), what the viewer now uses;
 * ``first_slice``: from the call (pressing Retrieve) until the first instance is on disk
@@ -19,6 +22,10 @@ the series in it, then in the same run times (median of ``--repeats``, a fresh c
   from PACS… until the main window painted the first retrieved slice (target <= 1 s) and
   until the complete series is shown (``study_loaded``), against File > Open of the same
   files from disk (``disk_series_shown_s``).
+
+Each timing starts from the same state: the previous timing's cache folder is deleted and
+``os.sync()`` has written back what it dirtied (otherwise the kernel writes ~100 MB back to
+disk during the next timing).
 
 Ratios are to ``disk`` (target for the whole series: <= 2 at loopback speed): of the
 medians, and ``paired_*`` the median of each timing over the disk read just before it (more
@@ -32,6 +39,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -162,9 +170,13 @@ def _gui(servers: list[ServerConfig], patient_id: str, n: int, root: Path, repea
     out: dict[str, list[float]] = {}
     _gui_disk(app, root / "series", n)  # warm-up: first window, imports
     for _ in range(repeats):
+        os.sync()
         out.setdefault("disk_series_shown_s", []).append(_gui_disk(app, root / "series", n))
     for i, server in enumerate(servers):
         for k in range(repeats):
+            for old in root.glob("gui-cache-*"):
+                shutil.rmtree(old, ignore_errors=True)
+            os.sync()
             os.environ["COLOC_VIEWER_CACHE_DIR"] = str(root / f"gui-cache-{i}-{k}")
             first, shown = _gui_once(app, i, server, patient_id, n)
             out.setdefault(f"{server.name}_first_paint_s", []).append(first)
@@ -195,23 +207,35 @@ def main() -> None:
         ds = pydicom.dcmread(paths[0], stop_before_pixels=True)
         study, series = str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
         size_mb = sum(p.stat().st_size for p in paths) / 1e6
-        with LocalOrthanc(tmp_path / "orthanc", modalities={AET: 104}) as pacs:
+        with LocalOrthanc(tmp_path / "orthanc", modalities={AET: 104}) as pacs, \
+                LocalOrthanc(tmp_path / "orthanc-nodelay", modalities={AET: 104},
+                             nodelay=True) as tuned:
             t = time.perf_counter()
             pacs.upload(paths)
             upload_s = time.perf_counter() - t
+            tuned.upload(paths)
             web = ServerConfig("bench-web", url=pacs.dicomweb_url, timeout=120)
             dimse = ServerConfig("bench-dimse", protocol="dimse", host="127.0.0.1",
                                  port=pacs.dicom_port, called_aet=pacs.aet, calling_aet=AET,
                                  timeout=120)  # C-GET through getscu when DCMTK is there
             pynet = ServerConfig(**{**dimse.to_json(), "name": "bench-pynetdicom",
                                     "dimse_backend": "pynetdicom"})
+            nodelay = ServerConfig(**{**dimse.to_json(), "name": "bench-dimse-nodelay",
+                                      "port": tuned.dicom_port})
+            def settle() -> None:
+                """Remove the timed caches and wait for the kernel to write back."""
+                for old in tmp_path.glob("cache-*"):
+                    shutil.rmtree(old, ignore_errors=True)
+                os.sync()
+
             load_volume(tmp_path / "series")  # warm-up (imports, page cache)
             load_before = [round(x, 2) for x in os.getloadavg()]
-            runs: dict[str, list[dict[str, float]]] = {"wado": [], "cget": [],
-                                                       "cget_pynetdicom": []}
+            runs: dict[str, list[dict[str, float]]] = {
+                "wado": [], "cget": [], "cget_pynetdicom": [], "cget_server_nodelay": []}
             disk: list[float] = []
 
             def disk_read() -> float:
+                settle()
                 t = time.perf_counter()
                 load_volume(tmp_path / "series")
                 disk.append(time.perf_counter() - t)
@@ -219,19 +243,21 @@ def main() -> None:
 
             for k in range(args.repeats):
                 for name, server in (("wado", web), ("cget", dimse),
-                                     ("cget_pynetdicom", pynet)):
+                                     ("cget_pynetdicom", pynet),
+                                     ("cget_server_nodelay", nodelay)):
                     # each timing paired with a disk read just before it: the load of the
                     # machine changes within a run, a ratio to the same moment's read less
                     before = disk_read()
                     run = _retrieve(server, study, series, len(paths),
                                     tmp_path / f"cache-{name}-{k}")
                     run["paired_whole"] = run["then_load_s"] / before
-                    before = disk_read()
+                    before = disk_read()  # settles first
                     run.update(_stream(server, study, series, len(paths),
                                        tmp_path / f"cache-{name}-stream-{k}"))
                     run["paired_volume"] = run["retrieve_volume_s"] / before
                     runs[name].append(run)
-            gui = _gui([web, dimse], "BENCH-01", len(paths), tmp_path, args.repeats) \
+            gui = _gui([web, dimse, nodelay], "BENCH-01", len(paths), tmp_path,
+                       args.repeats) \
                 if args.gui else {}
         disk_s = statistics.median(disk)
         out: dict[str, object] = {

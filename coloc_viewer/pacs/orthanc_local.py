@@ -53,11 +53,16 @@ class LocalOrthanc:
     def __init__(self, folder: str | os.PathLike[str], aet: str = "ORTHANC",
                  users: dict[str, str] | None = None,
                  modalities: dict[str, int] | None = None, http_port: int | None = None,
-                 dicom_port: int | None = None, tls: dict[str, str] | None = None):
+                 dicom_port: int | None = None, tls: dict[str, str] | None = None,
+                 nodelay: bool = False):
         """``tls``: PEM paths ``cert``, ``key`` and ``ca`` for DICOM TLS on the DICOM port
         (``ca`` signs the client certificates it accepts), optionally ``require_client``
         ("1": a peer must present one). HTTP stays plain: Debian's Orthanc 1.10.1 crashes
-        (SIGSEGV) on the first HTTPS request, so a test puts a TLS proxy in front."""
+        (SIGSEGV) on the first HTTPS request, so a test puts a TLS proxy in front.
+        ``nodelay``: DCMTK's ``TCP_NODELAY=1`` in Orthanc's environment (Nagle's algorithm
+        off on its DICOM connections; as Debian ships it, it is on, and each instance it
+        sends by C-STORE can wait for an acknowledgement)."""
+        self.nodelay = nodelay
         found = find_orthanc()
         if found is None:
             raise RuntimeError(f"Orthanc is not installed (Debian: {ORTHANC_PACKAGES})")
@@ -111,9 +116,12 @@ class LocalOrthanc:
         cfg.write_text(json.dumps({**self.config(), **self._tls_config()}, indent=1),
                        encoding="utf-8")
         log = open(self.folder / "orthanc.log", "ab")  # noqa: SIM115 - owned by the process
+        env = {k: v for k, v in os.environ.items() if k != "TCP_NODELAY"}
+        if self.nodelay:
+            env["TCP_NODELAY"] = "1"
         self.process = subprocess.Popen([self.executable, str(cfg)], stdout=log,
                                         stderr=subprocess.STDOUT, cwd=self.folder,
-                                        start_new_session=True)
+                                        start_new_session=True, env=env)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
