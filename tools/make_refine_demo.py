@@ -112,7 +112,7 @@ def run_refine(work: Path, method: str, args: argparse.Namespace) -> Path:
            "--manifest", str(work / "train" / "manifest.csv"), "--method", method,
            "--out", str(out), "--epochs", str(args.epochs),
            "--lambda", str(lambda_of(args, method)),
-           "--lr", str(args.lr), "--seed", "0", "--no-eval", *BUDGET, *layer]
+           "--lr", str(args.lr), "--seed", str(args.seed), "--no-eval", *BUDGET, *layer]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     (out / "wall_seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--actdiff-layer", default="",
                     help="ActDiff's layer (default: the card's target layer)")
+    ap.add_argument("--seed", type=int, default=0, help="the training seed of every method")
     ap.add_argument("--runs", default="runs", help="the runs' folder under --work")
     ap.add_argument("--no-ship", action="store_true")
     args = ap.parse_args(argv)
@@ -248,7 +249,7 @@ def ship(work: Path, best: str, table: dict, args: argparse.Namespace) -> None:
     card["refine_demo"] = {
         "script": "tools/make_refine_demo.py", "cohorts": {k: list(v) for k, v in
                                                           COHORTS.items()},
-        "budget": {"epochs": args.epochs, "lr": args.lr, "seed": 0, "options": BUDGET,
+        "budget": {"epochs": args.epochs, "lr": args.lr, "seed": args.seed, "options": BUDGET,
                    "actdiff_layer": args.actdiff_layer or "the card's target layer",
                    "lambda": {m: lambda_of(args, m) for m in METHODS if m != "none"}},
         "chosen_on_validation": best,
