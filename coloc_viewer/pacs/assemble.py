@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SeriesAssembler"]
 
+READ_WHOLE_BYTES = 64 << 20  # files up to this size are read at once to be decoded
+
 
 def _permute_in_place(buffer: np.ndarray, order: list[int]) -> np.ndarray:
     """``buffer[order]`` without a second volume: planes moved along the permutation's
@@ -93,6 +95,8 @@ class SeriesAssembler:
                 self.fallback = f"{type(err).__name__} while decoding"
 
     def _decode(self, path: Path, data: bytes | None) -> None:
+        if data is None and path.stat().st_size <= READ_WHOLE_BYTES:
+            data = path.read_bytes()  # a file a receiver wrote (getscu): one read, not two
         found = read_headers(FileRef(str(path)), data)
         if not isinstance(found, list) or len(found) != 1:
             self.fallback = "not a single-frame image"
