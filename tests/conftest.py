@@ -12,7 +12,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("COLOC_VIEWER_NO_SETTINGS", "1")
 # The test run's logs stay out of the user's log folder (GUI test mode, set above, already
 # gives every window a throw-away settings file and autosave folder).
-os.environ.setdefault("COLOC_VIEWER_LOG_DIR", tempfile.mkdtemp(prefix="coloc-viewer-test-log-"))
+# Removed when the test run ends (as the settings and autosave folders of test mode are).
+_LOG_DIR = tempfile.TemporaryDirectory(prefix="coloc-viewer-test-log-")
+os.environ.setdefault("COLOC_VIEWER_LOG_DIR", _LOG_DIR.name)
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"

@@ -8,6 +8,7 @@ import tempfile
 from PySide6.QtCore import QSettings
 
 _TEMP_DIR: tempfile.TemporaryDirectory | None = None
+_WORKSPACES: tempfile.TemporaryDirectory | None = None  # test mode: removed at exit
 MAX_RECENT = 10
 
 
@@ -39,8 +40,11 @@ def workspace_root() -> str | None:
     """Where autosaved ROIs go: None (the workspace default, ``$COLOC_VIEWER_DATA_DIR`` or
     the user's data folder), or in test mode (``COLOC_VIEWER_NO_SETTINGS=1`` without a
     data dir) a fresh temporary folder, so tests never restore each other's ROIs nor write
-    into the user's folder."""
+    into the user's folder. The process's temporary folders are removed when it exits."""
+    global _WORKSPACES
     if os.environ.get("COLOC_VIEWER_NO_SETTINGS") == "1" and \
             not os.environ.get("COLOC_VIEWER_DATA_DIR"):
-        return tempfile.mkdtemp(prefix="coloc-viewer-workspace-")
+        if _WORKSPACES is None:
+            _WORKSPACES = tempfile.TemporaryDirectory(prefix="coloc-viewer-workspaces-")
+        return tempfile.mkdtemp(prefix="workspace-", dir=_WORKSPACES.name)
     return None
