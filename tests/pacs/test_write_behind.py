@@ -51,3 +51,44 @@ def test_an_error_reaches_the_receiver_and_nothing_more_is_written(tmp_path: Pat
     with pytest.raises(OSError):
         behind.close()
     assert written == ["i0", "i1", "i2"]
+
+
+def test_held_instances_wait_until_released(tmp_path: Path) -> None:
+    written: list[str] = []
+    behind = WriteBehind(lambda k, d: tmp_path / k, lambda p, d: written.append(p.name),
+                         depth=2, hold_bytes=1000)
+    for k in range(20):  # far more than depth: a held queue does not block the receiver
+        behind.put(f"i{k:02d}", b"x" * 10)
+    threading.Event().wait(0.2)
+    assert written == [] and behind.held
+    behind.release()
+    behind.close()
+    assert written == [f"i{k:02d}" for k in range(20)]
+
+
+def test_too_much_held_starts_the_writing(tmp_path: Path) -> None:
+    written: list[str] = []
+    started = threading.Event()
+
+    def after(path: Path, data: bytes) -> None:
+        written.append(path.name)
+        started.set()
+
+    behind = WriteBehind(lambda k, d: tmp_path / k, after, depth=2, hold_bytes=25)
+    for k in range(3):  # 30 bytes > 25
+        behind.put(f"i{k}", b"x" * 10)
+    assert started.wait(10) and not behind.held
+    for k in range(3, 40):  # depth applies again: the receiver waits for the disk
+        behind.put(f"i{k}", b"x" * 10)
+    behind.close()
+    assert written == [f"i{k}" for k in range(40)]
+
+
+def test_close_without_writing_the_rest(tmp_path: Path) -> None:
+    written: list[str] = []
+    behind = WriteBehind(lambda k, d: tmp_path / k, lambda p, d: written.append(p.name),
+                         hold_bytes=1 << 20)
+    for k in range(5):
+        behind.put(f"i{k}", b"x")
+    behind.close(write_rest=False)
+    assert written == []
