@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -139,13 +141,17 @@ class SeriesAssembler:
         self._stop()
         self._buffer, self._planes = None, []
 
-    def finish(self) -> Volume:
-        """The series' Volume, equal to ``load_volume(folder)`` (call once it is complete)."""
+    def finish(self, files_ready: Callable[[], Any] | None = None) -> Volume:
+        """The series' Volume, equal to ``load_volume(folder)`` (call once every instance
+        arrived). ``files_ready()`` runs first when the folder has to be read after all (its
+        files may still be being written)."""
         self._stop()
         volume = None if self.fallback else self._assemble()
         if volume is None:
             log.info("decode while retrieving not used (%s): reading the cached folder",
                      self.fallback or "nothing decoded")
+            if files_ready is not None:
+                files_ready()
             volume = load_volume(self.folder)
         self._buffer, self._planes = None, []
         return volume

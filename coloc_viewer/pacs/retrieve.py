@@ -51,6 +51,20 @@ def connect(server: ServerConfig) -> Any:
     return DimseClient(server)
 
 
+# background completions (writes + commit) by series folder: a new retrieval of the same
+# series waits for them instead of clearing a folder that is still being written
+_PENDING: dict[Path, threading.Thread] = {}
+_PENDING_LOCK = threading.Lock()
+HOLD_BYTES = 2 << 30  # at most this much is held in memory until the volume is shown
+
+
+def _wait_pending(folder: Path) -> None:
+    with _PENDING_LOCK:
+        pending = _PENDING.get(folder)
+    if pending is not None:
+        pending.join()
+
+
 def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
                     progress: ProgressCallback | None = None,
                     cancel: threading.Event | None = None, total: int | None = None,
@@ -60,14 +74,37 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
     ``on_instance(path, data)`` runs once per instance: with its bytes as soon as they
     arrived (``path`` is where they are being written), or, when a receiver such as getscu
     wrote the file itself, with None once the file is there (read it from ``path``)."""
+    folder, complete, _detach = _fetch(client, cache, study_uid, series_uid, progress, cancel,
+                                       total, on_instance, hold=False)
+    if complete is not None:
+        complete(enforce_limit)
+    return folder
+
+
+def _fetch(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
+           progress: ProgressCallback | None, cancel: threading.Event | None,
+           total: int | None, on_instance: Callable[[Path, bytes | None], Any] | None,
+           hold: bool) -> tuple[Path, Callable[..., None] | None, Callable[[], None] | None]:
+    """Receive the series; returns its folder, the step that finishes caching it (waits
+    for the writes, then commits) and ``detach()``, after which ``cancel`` no longer stops
+    the writes (both None: it was cached already). ``hold``: the instances stay in memory,
+    unwritten (the first one aside, for the preview), until that step runs; progress then
+    follows the instances received, not written."""
     key = client.server.address
     folder = cache.series_dir(key, study_uid, series_uid)
+    _wait_pending(folder)
     if cache.series_complete(key, study_uid, series_uid):
         cache.touch(folder)
         if progress is not None:
             progress(Progress(total or 0, total, None, series_uid, cached=True))
-        return folder
+        return folder, None, None
     writer = cache.begin_series(key, study_uid, series_uid)
+    receiving = threading.Event()
+    receiving.set()  # cleared by detach(): the volume is shown, the writes always finish
+    received = [0]
+
+    def cancelled() -> bool:
+        return cancel is not None and cancel.is_set() and receiving.is_set()
 
     def written(path: Path, _data: bytes | None = None) -> None:
         if progress is not None:
@@ -76,62 +113,105 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
     behind: WriteBehind | None = None
 
     def write(key: str, data: bytes) -> Path:  # on the writing thread
-        if cancel is not None and cancel.is_set():
+        if cancelled():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
         return writer.write(key, data)
 
-    def received(key: str, data: bytes) -> None:
-        if cancel is not None and cancel.is_set():
+    def on_bytes(key: str, data: bytes) -> None:
+        if cancelled():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
         assert behind is not None
         if on_instance is not None:  # decoded while it is being written, not after
             on_instance(writer.path_for(key), data)
-        behind.put(key, data)  # written (and reported) on the writing thread
+        received[0] += 1
+        if not hold:
+            behind.put(key, data)  # written (and reported) on the writing thread
+            return
+        path: Path | None = None
+        if received[0] == 1:
+            path = writer.write(key, data)  # the first one at once: the preview reads it
+        else:
+            behind.put(key, data)
+        if progress is not None:
+            progress(Progress(received[0], total, path, series_uid))
 
     def on_file(path: Path) -> None:  # already in the folder (getscu)
-        if cancel is not None and cancel.is_set():
+        if cancelled():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
         path = writer.adopt(path)
+        received[0] += 1
         if on_instance is not None:
             on_instance(path, None)
         written(path)
+
+    def discard() -> None:
+        if behind is not None:
+            with contextlib.suppress(Exception):
+                behind.close(write_rest=False)  # nothing is written after the folder goes
+        writer.discard()  # never a partial series that looks like one
 
     try:
         into_folder = getattr(client, "retrieves_into_folder", None)
         if into_folder is not None and into_folder():
             client.fetch_series_files(study_uid, series_uid, writer.folder, on_file, cancel)
         else:
-            behind = WriteBehind(write, written)
-            client.fetch_series(study_uid, series_uid, received, cancel)
-            behind.close()
+            behind = WriteBehind(write, written if not hold else (lambda _p, _d: None),
+                                 hold_bytes=HOLD_BYTES if hold else 0)
+            client.fetch_series(study_uid, series_uid, on_bytes, cancel)
         if cancel is not None and cancel.is_set():
             raise RetrievalCancelled("retrieval cancelled", client.server.label)
-        if writer.count == 0:
+        if received[0] == 0:
             raise PacsError("the server sent no instance of the series", client.server.label)
-        if total is not None and writer.count < total:
-            raise PacsError(f"the transfer ended after {writer.count} of {total} instances",
+        if total is not None and received[0] < total:
+            raise PacsError(f"the transfer ended after {received[0]} of {total} instances",
                             client.server.label)
     except BaseException:
-        if behind is not None:
-            with contextlib.suppress(Exception):
-                behind.close()  # nothing is written after the folder is removed
-        writer.discard()  # never a partial series that looks like one
+        discard()
         raise
-    writer.commit(expected=total)
-    log.info("series retrieved from %s: %d instances, %.1f MB", client.server.label,
-             writer.count, writer.nbytes / 1e6)
-    if enforce_limit:
-        cache.enforce_limit(keep=folder.parent)
-    return folder
+    done: list[BaseException | None] = []
+
+    def complete(enforce_limit: bool = True) -> None:
+        """Wait for the writes and commit (once; later calls repeat the outcome)."""
+        if done:
+            if done[0] is not None:
+                raise done[0]
+            return
+        try:
+            if behind is not None:
+                behind.close()
+            if cancelled():
+                raise RetrievalCancelled("retrieval cancelled", client.server.label)
+            if total is not None and writer.count < total:
+                raise PacsError(f"only {writer.count} of {total} instances were written",
+                                client.server.label)
+            writer.commit(expected=total)
+        except BaseException as err:
+            discard()
+            done.append(err)
+            raise
+        done.append(None)
+        log.info("series retrieved from %s: %d instances, %.1f MB", client.server.label,
+                 writer.count, writer.nbytes / 1e6)
+        if enforce_limit:
+            cache.enforce_limit(keep=folder.parent)
+
+    return folder, complete, receiving.clear
 
 
 def retrieve_volume(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
                     progress: ProgressCallback | None = None,
                     cancel: threading.Event | None = None,
-                    total: int | None = None) -> tuple[Path, Any]:
+                    total: int | None = None,
+                    on_cached: Callable[[BaseException | None], Any] | None = None
+                    ) -> tuple[Path, Any]:
     """:func:`retrieve_series` and the series' Volume, decoded while it streams in (equal to
     ``load_volume`` of the cached folder, which is read instead when it was cached already).
-    Nothing changes in the cache rules: a cancelled or failed transfer keeps nothing."""
+    Nothing changes in the cache rules: a cancelled or failed transfer keeps nothing.
+
+    ``on_cached``: the volume is returned as soon as it is decoded; the received instances
+    are held in memory meanwhile and written to the cache after it (on a thread; a cancel
+    no longer applies then), and ``on_cached(error)`` is called once the series is cached
+    (error None) or was dropped. Without it, the series is cached when this returns."""
     from coloc_viewer.pacs.assemble import SeriesAssembler
 
     switch = sys.getswitchinterval()
@@ -142,17 +222,50 @@ def retrieve_volume(client: Any, cache: StudyCache, study_uid: str, series_uid: 
         sys.setswitchinterval(DECODE_SWITCH_INTERVAL)
     assembler = SeriesAssembler(cache.series_dir(client.server.address, study_uid,
                                                  series_uid), expected=total)
-
     try:
-        folder = retrieve_series(client, cache, study_uid, series_uid, progress, cancel, total,
-                                 on_instance=assembler.add)
+        folder, complete, detach = _fetch(client, cache, study_uid, series_uid, progress,
+                                          cancel, total, assembler.add,
+                                          hold=on_cached is not None)
     except BaseException:
         assembler.cancel()
         raise
     finally:
         if sys.getswitchinterval() == DECODE_SWITCH_INTERVAL < switch:
             sys.setswitchinterval(switch)
-    return folder, assembler.finish()
+    if complete is None or detach is None:  # cached already: read from the folder
+        volume = assembler.finish()
+        if on_cached is not None:
+            on_cached(None)
+        return folder, volume
+    try:
+        volume = assembler.finish(files_ready=complete)  # files needed: cache them first
+    except BaseException:
+        with contextlib.suppress(Exception):
+            complete()
+        raise
+    if on_cached is None:
+        complete()
+        return folder, volume
+    detach()  # the volume is the caller's now: a cancel cannot drop the cache any more
+
+    def finish_caching() -> None:
+        try:
+            complete()
+        except BaseException as err:  # noqa: BLE001 - reported to the caller
+            log.warning("series not cached: %s", err)
+            on_cached(err)
+        else:
+            on_cached(None)
+        finally:
+            with _PENDING_LOCK:
+                if _PENDING.get(folder) is threading.current_thread():
+                    del _PENDING[folder]
+
+    thread = threading.Thread(target=finish_caching, name="pacs-cache", daemon=True)
+    with _PENDING_LOCK:
+        _PENDING[folder] = thread
+    thread.start()
+    return folder, volume
 
 
 def retrieve_study(client: Any, cache: StudyCache, study_uid: str,
