@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.gui.pacs_preview import PacsPreview, PreviewSlice, preview_slice
+from coloc_viewer.gui.pacs_preview import PreviewSlice, preview_slice
 from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.pacs.cache import open_cache
 from coloc_viewer.pacs.errors import RetrievalCancelled
@@ -42,7 +42,7 @@ from coloc_viewer.pacs.servers import ServerConfig, load_servers
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OpenFromPacsDialog", "open_from_pacs"]
+__all__ = ["OpenFromPacsDialog"]
 
 STUDY_COLUMNS = ("Patient ID", "Patient name", "Date", "Accession", "Modalities", "Series",
                  "Description")
@@ -70,6 +70,9 @@ class OpenFromPacsDialog(QDialog):
     previewed = Signal(object)  # the first slice (PreviewSlice), from the retrieval thread
     retrieved = Signal(str)  # the cached folder to open (``volume``: its decoded Volume)
     stopped = Signal()  # the retrieval was cancelled or failed
+    # the series shown is now in the cache (""), or could not be kept there (the reason);
+    # emitted from the caching thread, after ``retrieved``
+    cached = Signal(str)
     failed = Signal(str)  # a one-line error shown in the dialog
     searched = Signal(int)  # studies found (tests wait on it)
     series_listed = Signal(int)
@@ -293,8 +296,11 @@ class OpenFromPacsDialog(QDialog):
         def work() -> tuple[Path, Any]:
             client, cache = connect(server), open_cache()
             if series is not None:
+                # the volume is shown first, the instances are written to the cache then
                 return retrieve_volume(client, cache, study.study_uid, series.series_uid,
-                                       report, cancel, total=series.n_instances)
+                                       report, cancel, total=series.n_instances,
+                                       on_cached=lambda err: self.cached.emit(
+                                           "" if err is None else str(err)))
             return retrieve_study(client, cache, study.study_uid, report, cancel,
                                   series=listed), None
 
@@ -357,32 +363,3 @@ class OpenFromPacsDialog(QDialog):
         self.cancel_event.set()
         self.runner.shutdown(5000)
         super().done(result)
-
-
-def open_from_pacs(window: Any) -> OpenFromPacsDialog:
-    """Show the dialog for the main window: the first retrieved slice appears over the main
-    canvas at once (read-only, labelled partial), the complete series opens like File → Open
-    (with the volume decoded while retrieving) and replaces it."""
-    dialog = OpenFromPacsDialog(window)
-    preview = getattr(window, "pacs_preview", None)
-    if preview is None:
-        preview = window.pacs_preview = PacsPreview(window.view)
-        window.state.events.volume.connect(lambda _v: preview.finish())
-        window.error_shown.connect(lambda _text: preview.finish())
-    dialog.started.connect(preview.start)
-    dialog.previewed.connect(preview.show_slice)
-    dialog.progressed.connect(preview.follow)  # queued: emitted by the retrieval thread
-    dialog.stopped.connect(preview.finish)
-    dialog.rejected.connect(preview.finish)  # closed: a running retrieval is cancelled
-
-    def opened(folder: str) -> None:
-        preview.set_status("Retrieved: opening the complete series…")
-        volume, dialog.volume = dialog.volume, None  # the dialog outlives it: no reference
-        window.open_path(folder, volume=volume)
-        dialog.accept()
-
-    dialog.retrieved.connect(opened)
-    dialog.setModal(False)
-    dialog.show()
-    window._pacs_dialog = dialog  # noqa: SLF001 - keep it alive while shown
-    return dialog

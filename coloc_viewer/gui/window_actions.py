@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox, QToolBar, QWidget
 
-from coloc_viewer.gui.pacs_dialog import open_from_pacs
+from coloc_viewer.gui.pacs_open import open_from_pacs
 from coloc_viewer.gui.pacs_send import send_to_pacs
 from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
 from coloc_viewer.gui.refine_dialog import open_refine_dialog

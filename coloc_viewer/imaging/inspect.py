@@ -12,9 +12,10 @@ from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.dicom_scan import ScanResult, scan_dicom
 from coloc_viewer.imaging.redact import redact_description
 from coloc_viewer.imaging.sources import is_volume_file
+from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.imaging.volume_file_checks import check_volume_file
 
-__all__ = ["SeriesInfo", "scan"]
+__all__ = ["SeriesInfo", "scan", "series_info_of"]
 
 
 @dataclass
@@ -119,3 +120,17 @@ def series_infos(result: ScanResult, path: str | os.PathLike[str]) -> list[Serie
         raise InputError("no DICOM files found", p)
     infos[0].warnings.extend(result.warnings())
     return infos
+
+
+def series_info_of(volume: Volume) -> SeriesInfo:
+    """The series-list entry of a DICOM series decoded already (e.g. while it was retrieved
+    from a PACS): what ``scan`` of its folder gives, without reading the folder (whose files
+    may still be being written)."""
+    m = volume.metadata
+    uid = str(m.get("series_uid") or "")
+    return SeriesInfo(series_uid=uid, series_key=str(m.get("series_key") or uid),
+                      kind="image", modality=str(m.get("modality") or ""),
+                      description=str(m.get("description") or ""), shape=list(volume.shape),
+                      spacing=list(volume.spacing), origin=list(volume.origin),
+                      n_files=int(m.get("n_files") or len(set(volume.files))),
+                      warnings=list(m.get("warnings") or []), identity=dict(volume.private))

@@ -65,7 +65,7 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
     proved readable. ``volume``: the series at ``path`` decoded already (e.g. while it was
     retrieved from a PACS; what ``load_volume(path, series)`` gives). The return value is
     (volume, window presets), the presets computed here too."""
-    from coloc_viewer.imaging.inspect import scan, series_infos
+    from coloc_viewer.imaging.inspect import scan, series_info_of, series_infos
     from coloc_viewer.imaging.progressive import open_series
 
     path = os.fspath(path)
@@ -96,10 +96,15 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
                 session.close()
             raise
         if with_series_list:
-            # the loader's own folder scan: no second pass over every header
+            # the loader's own folder scan: no second pass over every header; a volume
+            # given (a PACS retrieval, its files maybe still being written): the volume's
             found = loader.scan_result
-            yield LoadStep("series", series_infos(found, path) if found is not None
-                           else list(scan(path)))
+            if found is not None:
+                yield LoadStep("series", series_infos(found, path))
+            elif volume is not None and volume.metadata.get("series_uid"):
+                yield LoadStep("series", [series_info_of(volume)])
+            else:
+                yield LoadStep("series", list(scan(path)))
         fresh: list[int] = []
         # a volume decoded already (given) has nothing left to fill in: no progress steps
         for index, _plane in (() if volume is not None else loader.iter_slices()):

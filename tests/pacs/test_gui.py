@@ -13,6 +13,7 @@ from pacs_helpers import PASSWORD, USER, demo_study_uid, series_uid_of
 
 from coloc_viewer.imaging.dicom_write import write_dicom_series
 from coloc_viewer.imaging.load import load_volume
+from coloc_viewer.pacs.assemble import SeriesAssembler
 from coloc_viewer.pacs.cache import SeriesWriter, StudyCache
 from coloc_viewer.pacs.query import Query
 from coloc_viewer.pacs.retrieve import connect, retrieve_series
@@ -86,6 +87,35 @@ def test_open_from_pacs_shows_the_series_in_the_viewer(qtbot, window, configured
     assert got.metadata.get("series_uid") == series_uid_of(CASE2 / "dicom")
     np.testing.assert_array_equal(np.sort(got.voxels.ravel()), np.sort(want.voxels.ravel()))
     assert dialog.preview.pixmap() is not None and not dialog.preview.pixmap().isNull()
+    # the instances are written to the cache after the series is shown
+    qtbot.waitUntil(lambda: StudyCache().series_complete(
+        configured[0].address, demo_study_uid(), series_uid_of(CASE2 / "dicom")), timeout=20000)
+
+
+def test_a_failed_cache_write_keeps_the_series_shown(qtbot, window, configured,
+                                                     monkeypatch) -> None:
+    original = SeriesWriter.write
+
+    def disk_full(self, key, data):
+        if self.count == 2:
+            raise OSError(28, "No space left on device")
+        return original(self, key, data)
+
+    monkeypatch.setattr(SeriesWriter, "write", disk_full)
+    dialog = open_pacs_dialog(qtbot, window)
+    search(qtbot, dialog, "SYNTHETIC*")
+    row = [r.patient_id for r in dialog.studies].index("SYNTH-02")
+    with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+        click_row(qtbot, dialog.study_table, row)
+    series = series_uid_of(CASE2 / "dicom")
+    click_row(qtbot, dialog.series_table, [r.series_uid for r in dialog.series].index(series))
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        click(qtbot, dialog.retrieve_button)
+    qtbot.waitUntil(lambda: "not kept in the PACS cache" in window.statusBar().currentMessage(),
+                    timeout=20000)
+    assert "No space left on device" in window.statusBar().currentMessage()
+    assert window.state.volume.shape == load_volume(CASE2 / "dicom").shape
+    assert not StudyCache().series_complete(configured[0].address, demo_study_uid(), series)
 
 
 def test_search_error_is_shown_in_the_dialog(qtbot, window, configured) -> None:
@@ -112,13 +142,13 @@ def many_slices(orthanc, tmp_path_factory) -> tuple[str, str]:
 
 def test_cancel_a_retrieval(qtbot, window, configured, many_slices, monkeypatch) -> None:
     study, series = many_slices
-    original = SeriesWriter.write
+    original = SeriesAssembler.add
 
-    def slow_write(self, key, data):  # 120 small instances now take < 1 s: time to Cancel
+    def slow(self, path, data=None):  # 120 small instances now take < 1 s: time to Cancel
         time.sleep(0.02)
-        return original(self, key, data)
+        return original(self, path, data)
 
-    monkeypatch.setattr(SeriesWriter, "write", slow_write)
+    monkeypatch.setattr(SeriesAssembler, "add", slow)
     dialog = open_pacs_dialog(qtbot, window)
     dialog.server_box.setCurrentIndex(1)  # DIMSE: C-GET
     search(qtbot, dialog, "MANY*")

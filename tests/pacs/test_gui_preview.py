@@ -15,7 +15,8 @@ from test_gui import click, click_row, open_pacs_dialog, search, window  # noqa:
 
 from coloc_viewer.imaging.dicom_write import write_dicom_series
 from coloc_viewer.imaging.load import load_volume
-from coloc_viewer.pacs.cache import SeriesWriter, StudyCache
+from coloc_viewer.pacs.assemble import SeriesAssembler
+from coloc_viewer.pacs.cache import StudyCache
 from coloc_viewer.pacs.getscu import find_getscu
 from coloc_viewer.pacs.servers import save_servers
 
@@ -37,22 +38,20 @@ def preview_series(orthanc, tmp_path_factory):
 
 @pytest.fixture
 def held_after_three(monkeypatch):
-    """The retrieval pauses after its third instance until the test releases it (the
-    transfer stays open on the real server, as a slow network would keep it)."""
+    """The retrieval pauses at its third instance until the test releases it (the
+    transfer stays open on the real server, as a slow network would keep it). Every
+    receiver hands each instance to the decoder as it arrives: that is where it waits."""
     release = threading.Event()
     written: list = []
+    original = SeriesAssembler.add
 
-    def held(original):
-        def step(self, *args):  # write(key, data), or adopt(path) of getscu's file
-            path = original(self, *args)
-            written.append(path)
-            if self.count == 3:
-                release.wait(20)
-            return path
-        return step
+    def add(self, path, data=None):
+        written.append(path)
+        if len(written) == 3:
+            release.wait(20)
+        return original(self, path, data)
 
-    monkeypatch.setattr(SeriesWriter, "write", held(SeriesWriter.write))
-    monkeypatch.setattr(SeriesWriter, "adopt", held(SeriesWriter.adopt))
+    monkeypatch.setattr(SeriesAssembler, "add", add)
     yield release, written
     release.set()
 
@@ -94,7 +93,7 @@ def test_first_slice_in_the_main_window_before_the_series_is_complete(
     print(f"Retrieve click to first slice painted in the main window: {first_paint:.3f} s")
     qtbot.waitUntil(lambda: len(written) >= 3, timeout=10000)
     # progress reaches the window a few times a second; while the transfer is held the
-    # last instance reported (the second: the third's write is the one held) still shows
+    # last instance reported (the second: the third is the one held) still shows
     qtbot.waitUntil(lambda: dialog.status.text() == f"Retrieved 2 of {N} instances",
                     timeout=5000)
     qtbot.waitUntil(lambda: f"2/{N}" in preview.text, timeout=5000)

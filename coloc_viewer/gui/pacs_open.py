@@ -1,0 +1,58 @@
+"""File → Open from PACS… in the main window: the dialog (``gui.pacs_dialog``) wired to the
+partial-series preview over the main canvas, to File → Open of the retrieved series with
+its decoded volume, and to the status bar when the series could not be kept in the cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coloc_viewer.gui.pacs_dialog import OpenFromPacsDialog
+from coloc_viewer.gui.pacs_preview import PacsPreview
+
+__all__ = ["open_from_pacs"]
+
+
+def open_from_pacs(window: Any) -> OpenFromPacsDialog:
+    """Show the dialog for the main window: the first retrieved slice appears over the main
+    canvas at once (read-only, labelled partial), the complete series opens like File → Open
+    (with the volume decoded while retrieving) and replaces it."""
+    dialog = OpenFromPacsDialog(window)
+    preview = getattr(window, "pacs_preview", None)
+    if preview is None:
+        preview = window.pacs_preview = PacsPreview(window.view)
+        window.state.events.volume.connect(lambda _v: preview.finish())
+        window.error_shown.connect(lambda _text: preview.finish())
+    dialog.started.connect(preview.start)
+    dialog.previewed.connect(preview.show_slice)
+    dialog.progressed.connect(preview.follow)  # queued: emitted by the retrieval thread
+    dialog.stopped.connect(preview.finish)
+    dialog.rejected.connect(preview.finish)  # closed: a running retrieval is cancelled
+
+    def opened(folder: str) -> None:
+        preview.set_status("Retrieved: opening the complete series…")
+        volume, dialog.volume = dialog.volume, None  # the dialog outlives it: no reference
+        window.open_path(folder, volume=volume)
+        dialog.accept()
+
+    dialog.retrieved.connect(opened)
+    failed: list[str] = []  # the caching's outcome, shown once the series is (not before)
+
+    def not_cached(reason: str) -> None:
+        if reason:
+            failed.append(f"The series is shown but was not kept in the PACS cache: {reason}")
+            if not loading:
+                window.statusBar().showMessage(failed[-1], 15000)
+
+    def loaded() -> None:
+        loading.clear()
+        window.study_loaded.disconnect(loaded)
+        if failed:
+            window.statusBar().showMessage(failed[-1], 15000)
+
+    loading = [True]
+    window.study_loaded.connect(loaded)
+    dialog.cached.connect(not_cached)
+    dialog.setModal(False)
+    dialog.show()
+    window._pacs_dialog = dialog  # noqa: SLF001 - keep it alive while shown
+    return dialog
