@@ -35,21 +35,24 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
         dialog.accept()
 
     dialog.retrieved.connect(opened)
-    failed: list[str] = []  # the caching's outcome, shown once the series is (not before)
+    # a cache that could not be kept is said once the series is shown (not before: the
+    # study's own status messages would cover it)
+    shown, message = False, ""
 
     def not_cached(reason: str) -> None:
+        nonlocal message
         if reason:
-            failed.append(f"The series is shown but was not kept in the PACS cache: {reason}")
-            if not loading:
-                window.statusBar().showMessage(failed[-1], 15000)
+            message = f"The series is shown but was not kept in the PACS cache: {reason}"
+            if shown:
+                window.statusBar().showMessage(message, 15000)
 
     def loaded() -> None:
-        loading.clear()
+        nonlocal shown
+        shown = True
         window.study_loaded.disconnect(loaded)
-        if failed:
-            window.statusBar().showMessage(failed[-1], 15000)
+        if message:
+            window.statusBar().showMessage(message, 15000)
 
-    loading = [True]
     window.study_loaded.connect(loaded)
     dialog.cached.connect(not_cached)
     dialog.setModal(False)

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from coloc_viewer.pacs.cache import StudyCache
 from coloc_viewer.pacs.errors import PacsError, RetrievalCancelled
@@ -74,22 +74,30 @@ def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: 
     ``on_instance(path, data)`` runs once per instance: with its bytes as soon as they
     arrived (``path`` is where they are being written), or, when a receiver such as getscu
     wrote the file itself, with None once the file is there (read it from ``path``)."""
-    folder, complete, _detach = _fetch(client, cache, study_uid, series_uid, progress, cancel,
-                                       total, on_instance, hold=False)
-    if complete is not None:
-        complete(enforce_limit)
+    folder, caching = _fetch(client, cache, study_uid, series_uid, progress, cancel, total,
+                             on_instance, hold=False)
+    if caching is not None:
+        caching.complete(enforce_limit)
     return folder
+
+
+class _Caching(NamedTuple):
+    """What is left of a retrieval once every instance arrived: ``complete(enforce_limit)``
+    waits for the writes and commits (once; later calls repeat the outcome); after
+    ``detach()`` a cancel no longer stops the writes."""
+
+    complete: Callable[..., None]
+    detach: Callable[[], None]
 
 
 def _fetch(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
            progress: ProgressCallback | None, cancel: threading.Event | None,
            total: int | None, on_instance: Callable[[Path, bytes | None], Any] | None,
-           hold: bool) -> tuple[Path, Callable[..., None] | None, Callable[[], None] | None]:
-    """Receive the series; returns its folder, the step that finishes caching it (waits
-    for the writes, then commits) and ``detach()``, after which ``cancel`` no longer stops
-    the writes (both None: it was cached already). ``hold``: the instances stay in memory,
-    unwritten (the first one aside, for the preview), until that step runs; progress then
-    follows the instances received, not written."""
+           hold: bool) -> tuple[Path, _Caching | None]:
+    """Receive the series; returns its folder and what finishes caching it (None: it was
+    cached already). ``hold``: the instances stay in memory, unwritten (the first one aside,
+    for the preview), until ``complete`` runs; progress then follows the instances
+    received, not written."""
     key = client.server.address
     folder = cache.series_dir(key, study_uid, series_uid)
     _wait_pending(folder)
@@ -97,7 +105,7 @@ def _fetch(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
         cache.touch(folder)
         if progress is not None:
             progress(Progress(total or 0, total, None, series_uid, cached=True))
-        return folder, None, None
+        return folder, None
     writer = cache.begin_series(key, study_uid, series_uid)
     receiving = threading.Event()
     receiving.set()  # cleared by detach(): the volume is shown, the writes always finish
@@ -171,7 +179,6 @@ def _fetch(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
     done: list[BaseException | None] = []
 
     def complete(enforce_limit: bool = True) -> None:
-        """Wait for the writes and commit (once; later calls repeat the outcome)."""
         if done:
             if done[0] is not None:
                 raise done[0]
@@ -195,7 +202,7 @@ def _fetch(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
         if enforce_limit:
             cache.enforce_limit(keep=folder.parent)
 
-    return folder, complete, receiving.clear
+    return folder, _Caching(complete, receiving.clear)
 
 
 def retrieve_volume(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
@@ -223,20 +230,20 @@ def retrieve_volume(client: Any, cache: StudyCache, study_uid: str, series_uid: 
     assembler = SeriesAssembler(cache.series_dir(client.server.address, study_uid,
                                                  series_uid), expected=total)
     try:
-        folder, complete, detach = _fetch(client, cache, study_uid, series_uid, progress,
-                                          cancel, total, assembler.add,
-                                          hold=on_cached is not None)
+        folder, caching = _fetch(client, cache, study_uid, series_uid, progress, cancel,
+                                 total, assembler.add, hold=on_cached is not None)
     except BaseException:
         assembler.cancel()
         raise
     finally:
         if sys.getswitchinterval() == DECODE_SWITCH_INTERVAL < switch:
             sys.setswitchinterval(switch)
-    if complete is None or detach is None:  # cached already: read from the folder
+    if caching is None:  # cached already: read from the folder
         volume = assembler.finish()
         if on_cached is not None:
             on_cached(None)
         return folder, volume
+    complete = caching.complete
     try:
         volume = assembler.finish(files_ready=complete)  # files needed: cache them first
     except BaseException:
@@ -246,7 +253,7 @@ def retrieve_volume(client: Any, cache: StudyCache, study_uid: str, series_uid: 
     if on_cached is None:
         complete()
         return folder, volume
-    detach()  # the volume is the caller's now: a cancel cannot drop the cache any more
+    caching.detach()  # the volume is the caller's now: a cancel cannot drop the cache any more
 
     def finish_caching() -> None:
         try:
