@@ -206,8 +206,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="ActDiff's layer (default: the card's target layer)")
     ap.add_argument("--seed", type=int, default=0, help="the training seed of every method")
     ap.add_argument("--runs", default="runs", help="the runs' folder under --work")
+    ap.add_argument("--train-cases", type=int, default=COHORTS["train"][1],
+                    help="training cases (seeds from 1000 on)")
     ap.add_argument("--no-ship", action="store_true")
     args = ap.parse_args(argv)
+    first, _, p_les, p_none = COHORTS["train"]
+    COHORTS["train"] = (first, args.train_cases, p_les, p_none)  # also recorded by ship()
     methods = args.methods.split(",")
     if args.step in ("data", "all"):
         for name in COHORTS:
