@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.pacs.servers import ServerConfig, load_servers
+from coloc_viewer.viewer.study import source_files_ready
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def write_results(volume: Any, roiset: Any, rows: list[dict[str, Any]],
     """Write the SEG (and the SR when ``with_sr`` and there are rows) into ``folder``."""
     from coloc_viewer.imaging.roi_io import save_rois
 
+    source_files_ready(volume)
     if with_sr and rows:
         from coloc_viewer.report.dicom_sr import build_dicom_results
 

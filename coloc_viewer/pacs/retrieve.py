@@ -7,6 +7,7 @@ import contextlib
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,19 @@ def _wait_pending(folder: Path) -> None:
         pending = _PENDING.get(folder)
     if pending is not None:
         pending.join()
+
+
+def wait_cached(timeout: float | None = None) -> bool:
+    """Wait until every series returned by ``retrieve_volume(on_cached=...)`` is written to
+    the cache (or dropped); False if some still are after ``timeout`` seconds. Call it
+    before reading a retrieved volume's files (``Volume.files``). The program's exit waits
+    for them as well."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with _PENDING_LOCK:
+        threads = list(_PENDING.values())
+    for thread in threads:
+        thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+    return not any(t.is_alive() for t in threads)
 
 
 def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
@@ -256,19 +270,23 @@ def retrieve_volume(client: Any, cache: StudyCache, study_uid: str, series_uid: 
     caching.detach()  # the volume is the caller's now: a cancel cannot drop the cache any more
 
     def finish_caching() -> None:
+        error: BaseException | None = None
         try:
             complete()
         except BaseException as err:  # noqa: BLE001 - reported to the caller
             log.warning("series not cached: %s", err)
-            on_cached(err)
-        else:
-            on_cached(None)
+            error = err
+        try:
+            on_cached(error)
+        except Exception as err:  # noqa: BLE001 - e.g. its window closed: the cache stays
+            log.info("on_cached failed: %s", err.__class__.__name__)
         finally:
             with _PENDING_LOCK:
                 if _PENDING.get(folder) is threading.current_thread():
                     del _PENDING[folder]
 
-    thread = threading.Thread(target=finish_caching, name="pacs-cache", daemon=True)
+    # not a daemon: a program that quits right after the volume is shown still caches it
+    thread = threading.Thread(target=finish_caching, name="pacs-cache")
     with _PENDING_LOCK:
         _PENDING[folder] = thread
     thread.start()

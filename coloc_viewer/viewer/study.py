@@ -160,10 +160,24 @@ def load_rois_for(path: str | os.PathLike[str], volume: Volume) -> Any:
     return regrid(rois, volume, orientation_of(volume).to_display)
 
 
+CACHE_WAIT_S = 60.0  # at most this long for a retrieved series' cache writes
+
+
+def source_files_ready(volume: Volume) -> None:
+    """Before reading ``volume``'s source files (a DICOM SEG references them): a series just
+    retrieved from a PACS is shown before its files are written; wait for those writes. A
+    series whose writes failed keeps its missing files (the SEG writer names them)."""
+    if volume.files and not all(Path(f).is_file() for f in dict.fromkeys(volume.files)):
+        from coloc_viewer.pacs.retrieve import wait_cached
+
+        wait_cached(CACHE_WAIT_S)
+
+
 def save_rois_to(rois: Any, path: str | os.PathLike[str], volume: Volume) -> None:
     """Write ``rois`` (on ``volume``'s display grid) on the stored grid of the series."""
     from coloc_viewer.imaging.roi_io import save_rois
 
+    source_files_ready(volume)
     stored = storage_of(volume)
     save_rois(regrid(rois, stored, orientation_of(volume).to_storage), os.fspath(path),
               like=stored)

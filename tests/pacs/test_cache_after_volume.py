@@ -116,3 +116,68 @@ def test_the_same_series_again_waits_for_the_writes(web_server: ServerConfig, tm
                            total=N) == folder
     assert outcome.done.is_set() and outcome.error is None
     assert [p.cached for p in again] == [True]  # not downloaded a second time
+
+
+def test_a_seg_saved_at_once_waits_for_the_source_files(server: ServerConfig, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """The SEG references the source images: saved while they are still being written, it
+    waits for them instead of failing on a missing file."""
+    import highdicom as hd
+
+    from coloc_viewer.imaging.roi import RoiSet
+    from coloc_viewer.viewer.study import save_rois_to
+
+    slow_writes(monkeypatch)
+    cache, outcome = StudyCache(tmp_path / "c"), Outcome()
+    _folder, volume = retrieve_volume(connect(server), cache, demo_study_uid(),
+                                      series_uid_of(CASE2_T2), total=N, on_cached=outcome)
+    assert not outcome.done.is_set()
+    rois = RoiSet.for_volume(volume)
+    mask = np.zeros(volume.shape, bool)
+    mask[N // 2, 20:30, 20:30] = True
+    rois.add("lesion", mask, record=False)
+    save_rois_to(rois, tmp_path / "rois.seg.dcm", volume)
+    assert outcome.done.is_set() and outcome.error is None
+    seg = hd.seg.segread(tmp_path / "rois.seg.dcm")
+    assert seg.number_of_segments == 1
+
+
+EXIT_SCRIPT = """
+import json, sys, time
+from coloc_viewer.pacs.cache import SeriesWriter, StudyCache
+from coloc_viewer.pacs.retrieve import connect, retrieve_volume
+from coloc_viewer.pacs.servers import ServerConfig
+
+original = SeriesWriter.write
+def write(self, key, data):
+    time.sleep(0.05)
+    return original(self, key, data)
+SeriesWriter.write = write
+server = ServerConfig(**json.loads(sys.argv[1]))
+folder, volume = retrieve_volume(connect(server), StudyCache(sys.argv[2]), sys.argv[3],
+                                 sys.argv[4], total=int(sys.argv[5]),
+                                 on_cached=lambda err: print("cached", err, flush=True))
+print("shown", volume.shape[0], flush=True)
+"""
+
+
+def test_quitting_right_after_the_volume_still_caches_it(dimse_server: ServerConfig,
+                                                         tmp_path: Path) -> None:
+    """The program may quit as soon as the series is on screen: the exit waits for the
+    cache writes (a daemon thread would have been killed, leaving an unmarked folder)."""
+    import dataclasses
+    import json
+    import subprocess
+    import sys
+
+    study, series = demo_study_uid(), series_uid_of(CASE2_T2)
+    done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT,
+                           json.dumps(dataclasses.asdict(dimse_server)), str(tmp_path / "c"),
+                           study, series, str(N)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == [f"shown {N}", "cached None"]
+    cache = StudyCache(tmp_path / "c")
+    assert cache.series_complete(dimse_server.address, study, series)
+    assert len(list(cache.series_dir(dimse_server.address, study, series).glob("*"))) >= N
