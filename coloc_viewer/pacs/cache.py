@@ -10,6 +10,11 @@ identifier appears in a path)::
 A series folder without its marker is partial (a cancelled or failed transfer) and is
 emptied before the next retrieval; nothing reads it as a study. The cache keeps at most
 ``limit_bytes``: completing a series evicts the least recently used other studies.
+
+Whoever retrieves a series holds its lock (``ROOT/.locks/<key>.lock``, an OS file lock, so
+two programs sharing the cache coordinate and a killed one leaves no stale lock): a second
+retrieval of the series waits and then finds it cached, and eviction passes over a study
+while one of its series is being retrieved.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from coloc_viewer.workspace.atomic import atomic_write_json
 
 __all__ = ["DEFAULT_LIMIT_BYTES", "MARKER", "SeriesWriter", "StudyCache", "cache_root",
@@ -31,6 +38,7 @@ __all__ = ["DEFAULT_LIMIT_BYTES", "MARKER", "SeriesWriter", "StudyCache", "cache
 
 ENV_CACHE_DIR = "COLOC_VIEWER_CACHE_DIR"
 MARKER = ".complete.json"
+LOCKS = ".locks"  # the series locks
 DEFAULT_LIMIT_BYTES = 20 * 1024**3
 KEY_LENGTH = 24
 
@@ -134,6 +142,26 @@ class StudyCache:
     def study_complete(self, server_key: str, study_uid: str) -> bool:
         return (self.study_dir(server_key, study_uid) / MARKER).is_file()
 
+    def series_lock(self, folder: Path) -> FileLock:
+        """The lock of a series folder (not yet acquired), shared by every process; it may
+        be released on another thread than the one that acquired it."""
+        name = _key(folder.relative_to(self.root).as_posix())
+        return FileLock(_private_dir(self.root / LOCKS) / f"{name}.lock", mode=0o600,
+                        thread_local=False)
+
+    def being_retrieved(self, study: Path) -> bool:
+        """Whether a series of ``study`` is being retrieved now (its lock is held)."""
+        for series in (p for p in study.iterdir() if p.is_dir()):
+            if (series / MARKER).exists():
+                continue
+            lock = self.series_lock(series)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                return True
+            lock.release()
+        return False
+
     def begin_series(self, server_key: str, study_uid: str, series_uid: str) -> SeriesWriter:
         """An empty folder for the series (what a failed earlier attempt left is removed)."""
         folder = self.series_dir(server_key, study_uid, series_uid)
@@ -158,7 +186,7 @@ class StudyCache:
     def studies(self) -> Iterator[Path]:
         if not self.root.exists():
             return
-        for server in sorted(p for p in self.root.iterdir() if p.is_dir()):
+        for server in sorted(p for p in self.root.iterdir() if p.is_dir() and p.name != LOCKS):
             yield from sorted(p for p in server.iterdir() if p.is_dir())
 
     def size_bytes(self) -> int:
@@ -179,7 +207,7 @@ class StudyCache:
         for study in sorted(self.studies(), key=last_use):
             if total <= self.limit_bytes:
                 break
-            if keep is not None and study == keep:
+            if (keep is not None and study == keep) or self.being_retrieved(study):
                 continue
             size = _tree_bytes(study)
             shutil.rmtree(study, ignore_errors=True)
@@ -191,6 +219,8 @@ class StudyCache:
         """Remove every cached study; returns the bytes freed."""
         freed = self.size_bytes()
         for child in list(self.root.iterdir()):
+            if child.name == LOCKS:
+                continue  # a retrieval in progress elsewhere may hold one
             if child.is_dir():
                 shutil.rmtree(child, ignore_errors=True)
             else:

@@ -56,6 +56,7 @@ def connect(server: ServerConfig) -> Any:
 # series waits for them instead of clearing a folder that is still being written
 _PENDING: dict[Path, threading.Thread] = {}
 _PENDING_LOCK = threading.Lock()
+LOCK_POLL_S = 0.1  # how often a retrieval waiting for a series' lock looks at its cancel
 HOLD_BYTES = 2 << 30  # at most this much is held in memory until the volume is shown
 
 
@@ -77,6 +78,23 @@ def wait_cached(timeout: float | None = None) -> bool:
     for thread in threads:
         thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
     return not any(t.is_alive() for t in threads)
+
+
+def _acquire(lock: Any, cancel: threading.Event | None, label: str) -> None:
+    """Take a series' lock, waiting while another retrieval holds it (cancellable)."""
+    from filelock import Timeout
+
+    waited = False
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise RetrievalCancelled("retrieval cancelled", label)
+        try:
+            lock.acquire(timeout=LOCK_POLL_S)
+            return
+        except Timeout:
+            if not waited:
+                log.info("waiting for another retrieval of the same series")
+                waited = True
 
 
 def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
@@ -115,12 +133,19 @@ def _fetch(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
     key = client.server.address
     folder = cache.series_dir(key, study_uid, series_uid)
     _wait_pending(folder)
-    if cache.series_complete(key, study_uid, series_uid):
-        cache.touch(folder)
-        if progress is not None:
-            progress(Progress(total or 0, total, None, series_uid, cached=True))
-        return folder, None
-    writer = cache.begin_series(key, study_uid, series_uid)
+    lock = cache.series_lock(folder)
+    _acquire(lock, cancel, client.server.label)  # another program may be retrieving it
+    try:
+        if cache.series_complete(key, study_uid, series_uid):
+            cache.touch(folder)
+            if progress is not None:
+                progress(Progress(total or 0, total, None, series_uid, cached=True))
+            lock.release()
+            return folder, None
+        writer = cache.begin_series(key, study_uid, series_uid)
+    except BaseException:
+        lock.release()
+        raise
     receiving = threading.Event()
     receiving.set()  # cleared by detach(): the volume is shown, the writes always finish
     received = [0]
@@ -171,6 +196,7 @@ def _fetch(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
             with contextlib.suppress(Exception):
                 behind.close(write_rest=False)  # nothing is written after the folder goes
         writer.discard()  # never a partial series that looks like one
+        lock.release()
 
     try:
         into_folder = getattr(client, "retrieves_into_folder", None)
@@ -210,6 +236,7 @@ def _fetch(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
             discard()
             done.append(err)
             raise
+        lock.release()
         done.append(None)
         log.info("series retrieved from %s: %d instances, %.1f MB", client.server.label,
                  writer.count, writer.nbytes / 1e6)
