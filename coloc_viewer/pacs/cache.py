@@ -216,17 +216,20 @@ class StudyCache:
         return evicted
 
     def purge(self) -> int:
-        """Remove every cached study; returns the bytes freed."""
-        freed = self.size_bytes()
+        """Remove every cached study but those being retrieved now; returns the bytes freed."""
+        before = self.size_bytes()
+        for study in list(self.studies()):
+            if not self.being_retrieved(study):
+                shutil.rmtree(study, ignore_errors=True)
         for child in list(self.root.iterdir()):
             if child.name == LOCKS:
                 continue  # a retrieval in progress elsewhere may hold one
-            if child.is_dir():
-                shutil.rmtree(child, ignore_errors=True)
-            else:
+            if not child.is_dir():
                 with contextlib.suppress(OSError):
                     child.unlink()
-        return freed
+            elif not any(child.iterdir()):
+                child.rmdir()
+        return before - self.size_bytes()
 
     def describe(self) -> dict:
         complete = sum(1 for s in self.studies() if (s / MARKER).is_file())
