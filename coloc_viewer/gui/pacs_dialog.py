@@ -48,6 +48,7 @@ STUDY_COLUMNS = ("Patient ID", "Patient name", "Date", "Accession", "Modalities"
                  "Description")
 SERIES_COLUMNS = ("#", "Modality", "Instances", "Description")
 PROGRESS_INTERVAL = 0.1  # seconds between progress updates from a retrieval
+WAITING_TEXT = "Waiting: this series is being retrieved by another window or program…"
 
 
 def _table(columns: tuple[str, ...]) -> QTableWidget:
@@ -283,7 +284,7 @@ class OpenFromPacsDialog(QDialog):
             now = time.monotonic()
             # a few updates a second: a repaint per instance would slow the retrieval (the
             # timer shows the last one when the transfer pauses between them)
-            if now - last[0] >= PROGRESS_INTERVAL or p.cached or p.done == 1 or \
+            if now - last[0] >= PROGRESS_INTERVAL or p.cached or p.waiting or p.done == 1 or \
                     (p.total is not None and p.done >= p.total):
                 last[0] = now
                 self._shown = p
@@ -310,6 +311,9 @@ class OpenFromPacsDialog(QDialog):
     def _on_progress(self, p: Progress) -> None:
         if p.cached:
             self.status.setText("In the local cache already")
+            return
+        if p.waiting:
+            self.status.setText(WAITING_TEXT)
             return
         if p.total:
             self.progress.setRange(0, p.total)

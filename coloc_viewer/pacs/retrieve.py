@@ -34,6 +34,7 @@ class Progress:
     path: Path | None
     series_uid: str
     cached: bool = False  # the series came from the cache, nothing was downloaded
+    waiting: bool = False  # another retrieval of the series (any program) goes first
 
 
 ProgressCallback = Callable[[Progress], Any]
@@ -80,11 +81,18 @@ def wait_cached(timeout: float | None = None) -> bool:
     return not any(t.is_alive() for t in threads)
 
 
-def _acquire(lock: Any, cancel: threading.Event | None, label: str) -> None:
-    """Take a series' lock, waiting while another retrieval holds it (cancellable)."""
+def _acquire(lock: Any, cancel: threading.Event | None, label: str,
+             waiting: Callable[[], Any]) -> None:
+    """Take a series' lock, waiting while another retrieval holds it (cancellable);
+    ``waiting()`` once if it has to wait."""
     from filelock import Timeout
 
-    waited = False
+    try:
+        lock.acquire(timeout=0)
+        return
+    except Timeout:
+        log.info("waiting for another retrieval of the same series")
+        waiting()
     while True:
         if cancel is not None and cancel.is_set():
             raise RetrievalCancelled("retrieval cancelled", label)
@@ -92,9 +100,7 @@ def _acquire(lock: Any, cancel: threading.Event | None, label: str) -> None:
             lock.acquire(timeout=LOCK_POLL_S)
             return
         except Timeout:
-            if not waited:
-                log.info("waiting for another retrieval of the same series")
-                waited = True
+            continue
 
 
 def retrieve_series(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
@@ -134,7 +140,9 @@ def _fetch(client: Any, cache: StudyCache, study_uid: str, series_uid: str,
     folder = cache.series_dir(key, study_uid, series_uid)
     _wait_pending(folder)
     lock = cache.series_lock(folder)
-    _acquire(lock, cancel, client.server.label)  # another program may be retrieving it
+    _acquire(lock, cancel, client.server.label,  # another program may be retrieving it
+             lambda: progress(Progress(0, total, None, series_uid, waiting=True))
+             if progress is not None else None)
     try:
         if cache.series_complete(key, study_uid, series_uid):
             cache.touch(folder)

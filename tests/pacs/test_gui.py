@@ -118,6 +118,33 @@ def test_a_failed_cache_write_keeps_the_series_shown(qtbot, window, configured,
     assert not StudyCache().series_complete(configured[0].address, demo_study_uid(), series)
 
 
+def test_a_series_another_program_retrieves_is_waited_for(qtbot, window, configured) -> None:
+    """Another program holds the series' lock: the dialog says it waits, and the series is
+    shown once that retrieval ends (here: the lock is released)."""
+    from coloc_viewer.gui.pacs_dialog import WAITING_TEXT
+
+    series = series_uid_of(CASE2 / "dicom")
+    cache = StudyCache()
+    lock = cache.series_lock(cache.series_dir(configured[0].address, demo_study_uid(), series))
+    lock.acquire()
+    try:
+        dialog = open_pacs_dialog(qtbot, window)
+        search(qtbot, dialog, "SYNTHETIC*")
+        row = [r.patient_id for r in dialog.studies].index("SYNTH-02")
+        with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+            click_row(qtbot, dialog.study_table, row)
+        click_row(qtbot, dialog.series_table,
+                  [r.series_uid for r in dialog.series].index(series))
+        click(qtbot, dialog.retrieve_button)
+        qtbot.waitUntil(lambda: dialog.status.text() == WAITING_TEXT, timeout=10000)
+        assert window.state.volume is None or \
+            window.state.volume.metadata.get("series_uid") != series
+    finally:
+        lock.release()
+    qtbot.waitUntil(lambda: window.state.volume is not None and
+                    window.state.volume.metadata.get("series_uid") == series, timeout=30000)
+
+
 def test_search_error_is_shown_in_the_dialog(qtbot, window, configured) -> None:
     dialog = open_pacs_dialog(qtbot, window)
     qtbot.keyClicks(dialog.date_from, "2020-13-45x")

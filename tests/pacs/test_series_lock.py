@@ -61,7 +61,8 @@ def test_a_second_program_waits_and_finds_the_series_cached(dimse_server: Server
         cache = StudyCache(tmp_path / "c")
         folder = retrieve_series(connect(dimse_server), cache, study, series, seen.append,
                                  total=N)
-        assert [p.cached for p in seen] == [True]  # not downloaded a second time
+        # it waited, then took the series from the cache: not downloaded a second time
+        assert [(p.waiting, p.cached) for p in seen] == [(True, False), (False, True)]
         out, err = other.communicate(timeout=60)
         assert other.returncode == 0, err
         assert out.strip() == "done"
@@ -103,18 +104,19 @@ def test_waiting_for_the_lock_can_be_cancelled(web_server: ServerConfig,
     cache = StudyCache(tmp_path / "c")
     lock = cache.series_lock(cache.series_dir(web_server.address, study, series))
     lock.acquire()  # another program is retrieving it
-    cancel, raised = threading.Event(), []
+    cancel, raised, seen = threading.Event(), [], []
 
     def run() -> None:
         try:
-            retrieve_series(connect(web_server), cache, study, series, cancel=cancel, total=N)
+            retrieve_series(connect(web_server), cache, study, series, seen.append,
+                            cancel=cancel, total=N)
         except RetrievalCancelled as err:
             raised.append((err, time.perf_counter()))
 
     t = threading.Thread(target=run)
     t.start()
     time.sleep(0.3)
-    assert t.is_alive()  # waiting
+    assert t.is_alive() and [p.waiting for p in seen] == [True]  # waiting, and says so
     cancel.set()
     at = time.perf_counter()
     t.join(5)
