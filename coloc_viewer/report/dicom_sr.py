@@ -90,8 +90,14 @@ def _segment_numbers(seg: Any) -> dict[str, int]:
 def _seg_frames(seg: Any) -> dict[tuple[int, str, int | None], int]:
     """(segment number, source SOP instance UID, source frame or None) -> SEG frame (1-based)."""
     out = {}
+    # with one segment, highdicom puts its identification in the shared functional groups
+    shared = seg.get("SharedFunctionalGroupsSequence") or [{}]
     for i, item in enumerate(seg.PerFrameFunctionalGroupsSequence, start=1):
-        number = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+        ident = item.get("SegmentIdentificationSequence") or \
+            shared[0].get("SegmentIdentificationSequence")
+        if not ident:
+            raise InputError(f"SEG frame {i} names no segment", None)
+        number = int(ident[0].ReferencedSegmentNumber)
         for der in item.get("DerivationImageSequence", []):
             for src in der.get("SourceImageSequence", []):
                 frame = src.get("ReferencedFrameNumber")

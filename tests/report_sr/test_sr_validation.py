@@ -90,3 +90,32 @@ def test_writing_logs_no_patient_identifier(written, tmp_path, caplog):
         value = str(sources[0].get(key, "")).strip()
         if value:
             assert value not in text
+
+
+def test_one_roi_gives_a_valid_seg_and_sr(written, tmp_path):
+    """With a single segment highdicom identifies it in the shared functional groups, not
+    per frame; the SR still finds its frames (it had failed on every one-ROI study)."""
+    from coloc_viewer.imaging.roi_io import load_rois, save_rois
+
+    volume = load_volume(written.image)
+    rois = load_rois(written.roi, like=volume)
+    only = type(rois).for_volume(volume)
+    only.add("lesion", rois.mask("lesion"), record=False)
+    roi = save_rois(only, tmp_path / "lesion.nii.gz", like=volume)
+    seg, sr = tmp_path / "one.seg.dcm", tmp_path / "one.sr.dcm"
+    out = run_analyze([str(written.image), "--roi", str(roi), "--seg", str(seg),
+                       "--sr", str(sr)])
+    assert out["roi"] == "lesion" and "per_roi" not in out["scores"]
+    ds = pydicom.dcmread(seg)
+    assert "SegmentIdentificationSequence" not in ds.PerFrameFunctionalGroupsSequence[0]
+    assert dciodvfy(sr)[0] == []
+    groups = hd.sr.srread(sr).content.get_planar_roi_measurement_groups()
+    assert len(groups) == len(out["scores"])  # one per map (the top map, Grad-CAM)
+    scored = volume.files[out["slice"]]  # the source image of the scored slice
+    scored_uid = pydicom.dcmread(scored, stop_before_pixels=True).SOPInstanceUID
+    for group in groups:
+        ref = group.referenced_segmentation_frame
+        assert ref.referenced_sop_instance_uid == ds.SOPInstanceUID
+        frame = ds.PerFrameFunctionalGroupsSequence[int(ref.referenced_frame_numbers[0]) - 1]
+        assert frame.DerivationImageSequence[0].SourceImageSequence[0] \
+            .ReferencedSOPInstanceUID == scored_uid
