@@ -164,9 +164,8 @@ def _echo(args: argparse.Namespace) -> int:
     from coloc_viewer.pacs.retrieve import connect
 
     server = _server(args)
-    connect(server).echo()
-    print(f"{server.label}: answers "
-          f"({'C-ECHO' if server.protocol == 'dimse' else 'QIDO-RS ping'})")
+    how = connect(server).verify()
+    print(f"{server.label}: answers ({how})")
     return 0
 
 

@@ -47,8 +47,7 @@ def echo_server(server: ServerConfig) -> str:
     """Test one server (run in a worker); the sentence the dialog shows."""
     from coloc_viewer.pacs.retrieve import connect
 
-    connect(server).echo()
-    how = "C-ECHO" if server.protocol == "dimse" else "QIDO-RS ping"
+    how = connect(server).verify()
     return f"{server.label} answers ({how})"
 
 

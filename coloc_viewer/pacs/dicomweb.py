@@ -108,6 +108,11 @@ class DicomWebClient:
         except (requests.RequestException, ValueError) as err:
             raise self._fail(err, "QIDO-RS ping") from None
 
+    def verify(self) -> str:
+        """The connection test (a search, so it also checks access); what was checked."""
+        self.echo()
+        return "QIDO-RS ping"
+
     def find_studies(self, query: Query, limit: int | None = None) -> list[StudyRow]:
         filters = query.study_filters()
         try:

@@ -193,6 +193,22 @@ class DimseClient:
         if code != _SUCCESS:
             raise PacsError(f"C-ECHO: failed with status 0x{code:04X}", self.server.label)
 
+    def verify(self) -> str:
+        """The connection test: C-ECHO, then a study search that matches nothing. Most
+        PACS answer C-ECHO from any AE title but refuse searches from one they do not
+        know, so an echo alone says too little. Returns what was checked."""
+        from pydicom.uid import generate_uid
+
+        self.echo()
+        ident = Dataset()
+        ident.QueryRetrieveLevel = "STUDY"
+        ident.StudyInstanceUID = str(generate_uid())
+        try:
+            self._find(ident, "C-FIND")
+        except PacsError as err:
+            raise PacsError(f"answers C-ECHO, but {err.reason}", self.server.label) from None
+        return "C-ECHO and C-FIND"
+
     def _find(self, identifier: Dataset, doing: str) -> list[Dataset]:
         from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as Model
 

@@ -98,7 +98,15 @@ def test_bad_input_is_one_line_exit_2(configured: list[ServerConfig],
         assert err.count("\n") == 1 and re.search(reason, err), (argv, err)
         assert "Traceback" not in err
     code, out, err = _run(capsys, "echo", "--server", "orthanc-dimse")
-    assert code == 0 and "answers (C-ECHO)" in out
+    assert code == 0 and "answers (C-ECHO and C-FIND)" in out
+    # Orthanc answers C-ECHO from any AE title but refuses searches from unknown ones: the
+    # test says so instead of "answers"
+    dimse = configured[1]
+    code, out, err = _run(capsys, "echo", "--server",
+                          f"dicom://{dimse.called_aet}@{dimse.host}:{dimse.port}",
+                          "--calling-aet", "STRANGER")
+    assert code == 2 and err.count("\n") == 1
+    assert "answers C-ECHO, but C-FIND" in err and "'STRANGER'" in err
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from pacs_helpers import PASSWORD, USER, demo_study_uid, series_uid_of
+from pacs_helpers import OUR_AET, PASSWORD, USER, demo_study_uid, series_uid_of
 
 from coloc_viewer.imaging.dicom_write import write_dicom_series
 from coloc_viewer.imaging.load import load_volume
@@ -238,6 +238,24 @@ def test_server_settings_test_connection_and_keyring(qtbot, orthanc, memory_keyr
         click(qtbot, dialog.test_button)
         assert dialog.error.text() == ""
     assert re.search("association rejected|aborted the association", blocker.args[0])
+    # the right PACS AE title, but ours unknown to it: Orthanc echoes anyone, and refuses
+    # the search; the test says that instead of "answers"
+    dialog.called_aet.clear()
+    qtbot.keyClicks(dialog.called_aet, orthanc.aet)
+    dialog.calling_aet.clear()
+    qtbot.keyClicks(dialog.calling_aet, "STRANGER")
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10000)
+    with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
+        click(qtbot, dialog.test_button)
+    assert "answers C-ECHO, but C-FIND" in blocker.args[0] and "'STRANGER'" in blocker.args[0]
+    dialog.calling_aet.clear()
+    qtbot.keyClicks(dialog.calling_aet, OUR_AET)
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10000)
+    with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
+        click(qtbot, dialog.test_button)
+    assert blocker.args[0] == "modality answers (C-ECHO and C-FIND)"
+    dialog.called_aet.clear()
+    qtbot.keyClicks(dialog.called_aet, "WRONG")
     dialog.backend.setCurrentIndex(dialog.backend.findData("pynetdicom"))
     qtbot.keyClicks(dialog.ca_file, "/etc/hospital/ca.pem")  # checked when used
     click(qtbot, dialog.save_button)
