@@ -3,6 +3,7 @@ dicts out)."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -22,6 +23,11 @@ def date_range(date_from: str | None, date_to: str | None) -> str:
         text = (value or "").replace("-", "").strip()
         if text and not _DATE.match(text):
             raise InputError(f"date {label} {value!r} is not YYYYMMDD or YYYY-MM-DD")
+        if text:
+            try:
+                datetime.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+            except ValueError:
+                raise InputError(f"date {label} {value!r} is not a calendar date") from None
         ends.append(text)
     if not any(ends):
         return ""

@@ -88,6 +88,7 @@ def test_bad_input_is_one_line_exit_2(configured: list[ServerConfig],
          "association rejected|aborted the association"),  # see test_client
         (["find", "--server", web.url], "401"),  # no user given: refused
         (["find", "--server", "orthanc-web", "--date-from", "2020-13"], "not YYYYMMDD"),
+        (["find", "--server", "orthanc-web", "--date-to", "2021-02-29"], "not a calendar date"),
         (["send", "--server", "orthanc-web", str(not_dicom)], "not a DICOM file"),
         (["get", "--server", "orthanc-web", "pacs://orthanc-web/1.2.3/4.5.6"],
          "no such series"),

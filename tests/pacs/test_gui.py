@@ -152,6 +152,11 @@ def test_search_error_is_shown_in_the_dialog(qtbot, window, configured) -> None:
         click(qtbot, dialog.search_button)
     assert "not YYYYMMDD" in blocker.args[0]
     assert "not YYYYMMDD" in dialog.status.text()
+    dialog.date_from.clear()
+    qtbot.keyClicks(dialog.date_from, "2020-13-45")  # the right shape, but no such day
+    with qtbot.waitSignal(dialog.failed, timeout=5000) as blocker:
+        click(qtbot, dialog.search_button)
+    assert "'2020-13-45' is not a calendar date" in blocker.args[0]
 
 
 @pytest.fixture
