@@ -16,23 +16,30 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from coloc_viewer.gui.pacs_preview import PreviewSlice, preview_slice
+from coloc_viewer.gui.pacs_tables import (
+    SERIES_COLUMNS,
+    STUDY_COLUMNS,
+    fill_table,
+    make_table,
+    not_an_image,
+    series_cells,
+    sorted_series,
+    sorted_studies,
+    study_cells,
+)
 from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.pacs.cache import open_cache
 from coloc_viewer.pacs.errors import RetrievalCancelled
@@ -44,23 +51,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["OpenFromPacsDialog"]
 
-STUDY_COLUMNS = ("Patient ID", "Patient name", "Date", "Accession", "Modalities", "Series",
-                 "Description")
-SERIES_COLUMNS = ("#", "Modality", "Instances", "Description")
 PROGRESS_INTERVAL = 0.1  # seconds between progress updates from a retrieval
 WAITING_TEXT = "Waiting: this series is being retrieved by another window or program…"
-
-
-def _table(columns: tuple[str, ...]) -> QTableWidget:
-    table = QTableWidget(0, len(columns))
-    table.setHorizontalHeaderLabels(columns)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    table.horizontalHeader().setStretchLastSection(True)
-    table.verticalHeader().setVisible(False)
-    return table
 
 
 class OpenFromPacsDialog(QDialog):
@@ -123,7 +115,8 @@ class OpenFromPacsDialog(QDialog):
         form.addRow("Modality", self.modality)
         form.addRow("", self.search_button)
 
-        self.study_table, self.series_table = _table(STUDY_COLUMNS), _table(SERIES_COLUMNS)
+        self.study_table = make_table(STUDY_COLUMNS)
+        self.series_table = make_table(SERIES_COLUMNS)
         self.study_table.itemSelectionChanged.connect(self._study_selected)
         self.preview = QLabel("")
         self.preview.setFixedSize(160, 160)
@@ -208,14 +201,8 @@ class OpenFromPacsDialog(QDialog):
                            on_done=lambda: self.search_button.setEnabled(True))
 
     def _show_studies(self, rows: list[StudyRow]) -> None:
-        self.studies = list(rows)
-        self.study_table.setRowCount(len(rows))
-        for i, r in enumerate(rows):
-            values = (r.patient_id, r.patient_name.replace("^", " "), r.study_date,
-                      r.accession, r.modalities, "" if r.n_series is None else str(r.n_series),
-                      r.description)
-            for j, v in enumerate(values):
-                self.study_table.setItem(i, j, QTableWidgetItem(v))
+        self.studies = sorted_studies(rows)
+        fill_table(self.study_table, [study_cells(r) for r in self.studies])
         self.series_table.setRowCount(0)
         self.series = []
         self.status.setText(f"{len(rows)} studies")
@@ -231,13 +218,10 @@ class OpenFromPacsDialog(QDialog):
                            on_error=lambda err: self.failed.emit(str(err)))
 
     def _show_series(self, rows: list[SeriesRow]) -> None:
-        self.series = sorted(rows, key=lambda r: (r.series_number is None, r.series_number or 0))
-        self.series_table.setRowCount(len(self.series))
-        for i, r in enumerate(self.series):
-            values = ("" if r.series_number is None else str(r.series_number), r.modality,
-                      "" if r.n_instances is None else str(r.n_instances), r.description)
-            for j, v in enumerate(values):
-                self.series_table.setItem(i, j, QTableWidgetItem(v))
+        self.series = sorted_series(rows)
+        fill_table(self.series_table, [series_cells(r) for r in self.series],
+                   {i: f"not an image series: {why}" for i, r in enumerate(self.series)
+                    if (why := not_an_image(r)) is not None})
         self.series_listed.emit(len(self.series))
 
     def selected_study(self) -> StudyRow | None:

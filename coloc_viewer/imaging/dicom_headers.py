@@ -28,7 +28,7 @@ from coloc_viewer.imaging.fast_header import NEED_MORE, FastHeader, parse_fast_h
 from coloc_viewer.imaging.sources import FileRef, open_source
 
 __all__ = ["FrameHeader", "NonImageObject", "read_headers", "read_bounded",
-           "NON_IMAGE_SOP_CLASSES"]
+           "NON_IMAGE_MODALITIES", "NON_IMAGE_SOP_CLASSES"]
 
 #: Storage classes that are listed by ``scan`` but never loaded as images (prefix match).
 NON_IMAGE_SOP_CLASSES: dict[str, str] = {
@@ -46,10 +46,11 @@ NON_IMAGE_SOP_CLASSES: dict[str, str] = {
     "1.2.840.10008.1.3.10": "media storage directory",
     "1.2.840.10008.5.1.4.1.1.481.9": "RT ion plan",
 }
-_NON_IMAGE_MODALITIES = {"SR": "structured report", "RTSTRUCT": "RT structure set",
-                         "RTPLAN": "RT plan", "RTDOSE": "RT dose", "SEG": "segmentation (SEG)",
-                         "PR": "presentation state", "ECG": "waveform", "KO": "key object",
-                         "REG": "registration", "DOC": "encapsulated document"}
+#: Modalities that are never images (what the object is, for messages).
+NON_IMAGE_MODALITIES = {"SR": "structured report", "RTSTRUCT": "RT structure set",
+                        "RTPLAN": "RT plan", "RTDOSE": "RT dose", "SEG": "segmentation (SEG)",
+                        "PR": "presentation state", "ECG": "waveform", "KO": "key object",
+                        "REG": "registration", "DOC": "encapsulated document"}
 _FIRST_READ = 65536
 _PIXEL_TAG = {"<": b"\xe0\x7f\x10\x00", ">": b"\x7f\xe0\x00\x10"}
 _LONG_VRS = {b"OB", b"OW", b"OD", b"OF", b"OL", b"OV", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV",
@@ -74,8 +75,8 @@ def _non_image_kind(ds: Dataset, has_pixels: bool) -> str | None:
         if sop.startswith(prefix):
             return kind
     modality = str(ds.get("Modality", "")).upper()
-    if modality in _NON_IMAGE_MODALITIES:
-        return _NON_IMAGE_MODALITIES[modality]
+    if modality in NON_IMAGE_MODALITIES:
+        return NON_IMAGE_MODALITIES[modality]
     if not has_pixels:
         return "no pixel data"
     return None

@@ -172,6 +172,58 @@ def many_slices(orthanc, tmp_path_factory) -> tuple[str, str]:
     return str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
 
 
+@pytest.fixture
+def study_with_seg(orthanc, tmp_path_factory) -> tuple[str, str, str]:
+    """A new study in the session Orthanc: a 6-slice MR series and a DICOM SEG on it."""
+    import pydicom
+
+    from coloc_viewer.imaging.roi import RoiSet
+    from coloc_viewer.imaging.roi_io import save_rois
+
+    folder = tmp_path_factory.mktemp("segstudy")
+    vox = np.random.default_rng(2).integers(0, 1000, size=(6, 32, 32)).astype(np.float32)
+    paths = write_dicom_series(vox, folder / "mr", patient_id="SEGT-01",
+                               patient_name="WITH^SEG")
+    volume = load_volume(folder / "mr")
+    rois = RoiSet.for_volume(volume)
+    mask = np.zeros(volume.shape, bool)
+    mask[2, 8:16, 8:16] = True
+    rois.add("lesion", mask, record=False)
+    seg = save_rois(rois, folder / "rois.seg.dcm", like=volume)
+    orthanc.upload([*paths, seg])
+    ds = pydicom.dcmread(paths[0], stop_before_pixels=True)
+    return (str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID),
+            str(pydicom.dcmread(seg, stop_before_pixels=True).SeriesInstanceUID))
+
+
+def test_tables_read_as_a_reader_expects(qtbot, window, configured, study_with_seg,
+                                         artifacts_dir) -> None:
+    """Dates as YYYY-MM-DD, modalities as "MR, SEG", newest study first; a SEG series is
+    greyed with its reason and cannot be picked (it had been retrieved, then refused)."""
+    from PySide6.QtCore import Qt
+
+    study, mr_series, seg_series = study_with_seg
+    dialog = open_pacs_dialog(qtbot, window)
+    search(qtbot, dialog, "*")
+    dates = [dialog.study_table.item(i, 2).text() for i in range(dialog.study_table.rowCount())]
+    assert dates == sorted(dates, reverse=True)
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in dates if d)
+    row = [r.study_uid for r in dialog.studies].index(study)
+    assert dialog.study_table.item(row, 4).text() == "MR, SEG"
+    assert dialog.study_table.item(row, 1).text() == "WITH SEG"
+    with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+        click_row(qtbot, dialog.study_table, row)
+    uids = [r.series_uid for r in dialog.series]
+    seg_item = dialog.series_table.item(uids.index(seg_series), 0)
+    assert not seg_item.flags() & Qt.ItemFlag.ItemIsSelectable
+    assert seg_item.toolTip() == "not an image series: segmentation (SEG)"
+    click_row(qtbot, dialog.series_table, uids.index(seg_series))
+    assert dialog.selected_series() is None
+    click_row(qtbot, dialog.series_table, uids.index(mr_series))
+    assert dialog.selected_series().series_uid == mr_series
+    dialog.grab().save(str(artifacts_dir / "pacs_dialog_tables.png"))
+
+
 def test_cancel_a_retrieval(qtbot, window, configured, many_slices, monkeypatch) -> None:
     study, series = many_slices
     original = SeriesAssembler.add

@@ -1,0 +1,97 @@
+"""The study and series tables of Open from PACS: their columns, how a row reads (dates as
+YYYY-MM-DD, modalities as "MR, SEG", names without ^), their order (newest study first),
+and which series cannot be opened as images (SEG, SR, ...: shown greyed, with the reason)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from coloc_viewer.imaging.dicom_headers import NON_IMAGE_MODALITIES
+from coloc_viewer.pacs.query import SeriesRow, StudyRow
+
+__all__ = ["SERIES_COLUMNS", "STUDY_COLUMNS", "fill_table", "make_table", "not_an_image",
+           "series_cells", "show_date", "show_modalities", "sorted_series", "sorted_studies",
+           "study_cells"]
+
+STUDY_COLUMNS = ("Patient ID", "Patient name", "Date", "Accession", "Modalities", "Series",
+                 "Description")
+SERIES_COLUMNS = ("#", "Modality", "Instances", "Description")
+MAX_COLUMN_PX = 260  # a long name or accession does not push the description out of view
+
+
+def make_table(columns: Sequence[str]) -> QTableWidget:
+    table = QTableWidget(0, len(columns))
+    table.setHorizontalHeaderLabels(list(columns))
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.verticalHeader().setVisible(False)
+    return table
+
+
+def show_date(value: str) -> str:
+    """A DICOM date (YYYYMMDD) as YYYY-MM-DD, like the search fields; anything else as is."""
+    text = value.strip()
+    return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else text
+
+
+def show_modalities(value: str) -> str:
+    """``MR\\SEG`` (DICOM's value separator) as ``MR, SEG``."""
+    return ", ".join(p.strip() for p in value.split("\\") if p.strip())
+
+
+def not_an_image(row: SeriesRow) -> str | None:
+    """Why a series cannot be opened as an image (e.g. "segmentation (SEG)"), or None."""
+    return NON_IMAGE_MODALITIES.get(row.modality.strip().upper())
+
+
+def sorted_studies(rows: Sequence[StudyRow]) -> list[StudyRow]:
+    """Newest first, then by patient name and ID: the same order for every search."""
+    by_name = sorted(rows, key=lambda r: (r.patient_name, r.patient_id, r.study_uid))
+    return sorted(by_name, key=lambda r: r.study_date, reverse=True)
+
+
+def sorted_series(rows: Sequence[SeriesRow]) -> list[SeriesRow]:
+    """By series number (unnumbered last), then description."""
+    return sorted(rows, key=lambda r: (r.series_number is None, r.series_number or 0,
+                                       r.description, r.series_uid))
+
+
+def study_cells(r: StudyRow) -> tuple[str, ...]:
+    return (r.patient_id, r.patient_name.replace("^", " ").strip(), show_date(r.study_date),
+            r.accession, show_modalities(r.modalities),
+            "" if r.n_series is None else str(r.n_series), r.description)
+
+
+def series_cells(r: SeriesRow) -> tuple[str, ...]:
+    return ("" if r.series_number is None else str(r.series_number), r.modality,
+            "" if r.n_instances is None else str(r.n_instances), r.description)
+
+
+def fill_table(table: QTableWidget, rows: Sequence[Sequence[str]],
+               disabled: dict[int, str] | None = None) -> None:
+    """Put ``rows`` in ``table``; the rows in ``disabled`` (row -> reason) are greyed and
+    cannot be selected, the reason as their tooltip. Columns fit their contents."""
+    table.clearSelection()
+    table.setRowCount(len(rows))
+    for i, cells in enumerate(rows):
+        reason = (disabled or {}).get(i)
+        for j, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            if reason is not None:
+                item.setFlags(item.flags() & ~(Qt.ItemFlag.ItemIsSelectable |
+                                               Qt.ItemFlag.ItemIsEnabled))
+                item.setToolTip(reason)
+            table.setItem(i, j, item)
+    header = table.horizontalHeader()
+    header.setStretchLastSection(False)
+    table.resizeColumnsToContents()
+    for j in range(table.columnCount() - 1):
+        if table.columnWidth(j) > MAX_COLUMN_PX:
+            table.setColumnWidth(j, MAX_COLUMN_PX)
+    header.setStretchLastSection(True)  # the description takes the rest of the width
