@@ -65,6 +65,10 @@ def open_sync(window: Any, path: str, rois: str | None = None,
     from coloc_viewer.imaging.load import load_volume
     from coloc_viewer.viewer.study import load_rois_for
 
+    if str(path).lower().startswith("pacs://"):  # the cached folder (retrieved if need be)
+        from coloc_viewer.pacs.resolve import local_path
+
+        path = local_path(path)
     volume = load_volume(path, series=series)
     roiset = load_rois_for(rois, volume) if rois else None
     window.set_volume(volume, roiset)

@@ -35,6 +35,7 @@ from coloc_viewer.gui.pacs_tables import (
     fill_table,
     make_table,
     not_an_image,
+    recent_entry,
     series_cells,
     sorted_series,
     sorted_studies,
@@ -85,6 +86,7 @@ class OpenFromPacsDialog(QDialog):
         self.series: list[SeriesRow] = []
         self._preview_sent = False
         self.volume: Any = None  # the retrieved series' Volume (decoded while retrieving)
+        self.recent: tuple[str, str] | None = None  # what Recent studies keeps of it
 
         self.server_box = QComboBox()
         self.settings_button = QPushButton("Servers…")
@@ -243,6 +245,7 @@ class OpenFromPacsDialog(QDialog):
             return
         self.cancel_event = threading.Event()
         cancel = self.cancel_event
+        self.recent = recent_entry(server, study, series)
         self._preview_sent = False
         self.preview.clear()
         total = series.n_instances if series is not None else study.n_instances

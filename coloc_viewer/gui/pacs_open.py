@@ -31,7 +31,7 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
     def opened(folder: str) -> None:
         preview.set_status("Retrieved: opening the complete series…")
         volume, dialog.volume = dialog.volume, None  # the dialog outlives it: no reference
-        window.open_path(folder, volume=volume)
+        window.open_path(folder, volume=volume, recent=dialog.recent)
         dialog.accept()
 
     dialog.retrieved.connect(opened)

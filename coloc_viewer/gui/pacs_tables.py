@@ -11,10 +11,12 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from coloc_viewer.imaging.dicom_headers import NON_IMAGE_MODALITIES
 from coloc_viewer.pacs.query import SeriesRow, StudyRow
+from coloc_viewer.pacs.resolve import pacs_url
+from coloc_viewer.pacs.servers import ServerConfig
 
 __all__ = ["SERIES_COLUMNS", "STUDY_COLUMNS", "fill_table", "make_table", "not_an_image",
-           "series_cells", "show_date", "show_modalities", "sorted_series", "sorted_studies",
-           "study_cells"]
+           "recent_entry", "series_cells", "show_date", "show_modalities", "sorted_series",
+           "sorted_studies", "study_cells"]
 
 STUDY_COLUMNS = ("Patient ID", "Patient name", "Date", "Accession", "Modalities", "Series",
                  "Description")
@@ -95,3 +97,15 @@ def fill_table(table: QTableWidget, rows: Sequence[Sequence[str]],
         if table.columnWidth(j) > MAX_COLUMN_PX:
             table.setColumnWidth(j, MAX_COLUMN_PX)
     header.setStretchLastSection(True)  # the description takes the rest of the width
+
+
+def recent_entry(server: ServerConfig, study: StudyRow, series: SeriesRow | None
+                 ) -> tuple[str, str]:
+    """(``pacs://`` address, menu text) for Recent studies: the address opens it again
+    (from the cache, or retrieved anew once evicted); the text names the server, the
+    series (or study) and its date, not the patient."""
+    what = (series.description or series.modality) if series is not None else \
+        (study.description or show_modalities(study.modalities) or "study")
+    date = show_date(study.study_date)
+    label = f"PACS {server.name}: {what}" + (f" ({date})" if date else "")
+    return pacs_url(server.name, study.study_uid, series.series_uid if series else None), label

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 
@@ -29,11 +30,26 @@ def recent_studies(settings: QSettings) -> list[str]:
     return [str(v) for v in (value or [])]
 
 
-def add_recent(settings: QSettings, path: str) -> list[str]:
+def recent_labels(settings: QSettings) -> dict[str, str]:
+    """What the Recent menu shows for entries that are not paths (a PACS series)."""
+    try:
+        value = json.loads(str(settings.value("recent/labels", "{}") or "{}"))
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def add_recent(settings: QSettings, path: str, label: str | None = None) -> list[str]:
+    """Put ``path`` (a file, folder or ``pacs://`` address) first; ``label``: its menu text."""
     items = [p for p in recent_studies(settings) if p != path]
     items.insert(0, path)
-    settings.setValue("recent/studies", items[:MAX_RECENT])
-    return items[:MAX_RECENT]
+    items = items[:MAX_RECENT]
+    settings.setValue("recent/studies", items)
+    labels = {k: v for k, v in recent_labels(settings).items() if k in items and k != path}
+    if label:
+        labels[path] = label
+    settings.setValue("recent/labels", json.dumps(labels))
+    return items
 
 
 def workspace_root() -> str | None:

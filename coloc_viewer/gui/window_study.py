@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
-from coloc_viewer.gui.settings import add_recent, recent_studies, workspace_root
+from coloc_viewer.gui.settings import add_recent, recent_labels, recent_studies, workspace_root
 from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.viewer.analysis import (
     series_key,
@@ -53,18 +53,23 @@ class StudyActions:
             self.open_path(path)
 
     def open_path(self, path: str | os.PathLike[str], series: str | None = None,
-                  rois: str | os.PathLike[str] | None = None, volume: Volume | None = None
-                  ) -> None:
+                  rois: str | os.PathLike[str] | None = None, volume: Volume | None = None,
+                  recent: tuple[str, str] | None = None) -> None:
         """Load a study in the background; the first slice shows before the rest decodes.
-        ``volume``: the series at ``path`` decoded already (a PACS retrieval)."""
+        ``path`` may be a ``pacs://`` address (retrieved unless cached). ``volume``: the
+        series at ``path`` decoded already (a PACS retrieval); ``recent``: (entry, label)
+        for Recent studies instead of ``path`` (a PACS series' address, not its cache
+        folder)."""
         path = os.fspath(path)
         self._pending_rois = os.fspath(rois) if rois else None
-        self.statusBar().showMessage(f"Opening {Path(path).name}…")
-        self._loading_path = path
+        label = recent[1] if recent else recent_labels(self.settings).get(path)
+        self.statusBar().showMessage(f"Opening {label or Path(path).name}…")
+        self._loading_path = recent[0] if recent else path
+        entry = (recent[0], recent[1]) if recent else (path, label)
         self.runner.submit("load", load_study, path, series, series is None, workspace_root(),
                            self.autosave.session, volume,
                            on_yield=self._load_step,
-                           on_result=lambda result: self._study_loaded(path, *result),
+                           on_result=lambda result: self._study_loaded(entry, *result),
                            on_error=lambda err: self.show_error("Cannot open study", err))
 
     def _load_step(self, step: LoadStep) -> None:
@@ -78,7 +83,9 @@ class StudyActions:
             self.state.voxels_filled(step.payload)
             self.statusBar().showMessage(f"Loading slices {step.done}/{step.total}")
 
-    def _study_loaded(self, path: str, volume: Volume, presets: Any = None) -> None:
+    def _study_loaded(self, entry: tuple[str, str | None], volume: Volume,
+                      presets: Any = None) -> None:
+        path = entry[0]
         volume = oriented(volume)
         current = self.state.volume
         if current is not None and current.shape == volume.shape and \
@@ -89,7 +96,7 @@ class StudyActions:
             self._update_title()
         else:
             self.set_volume(volume)
-        self._refresh_recent(path)
+        self._refresh_recent(*entry)
         # the series description when there is one (a PACS cache folder's name is a hash)
         shown = str(volume.metadata.get("description") or "") or Path(path).name
         self.statusBar().showMessage(f"Opened {shown}: {volume.shape[0]} slices", 5000)
@@ -179,14 +186,16 @@ class StudyActions:
         parts = [str(p) for p in (name, desc) if p]
         self.setWindowTitle(" — ".join(parts + [APP_NAME]))
 
-    def _refresh_recent(self, path: str) -> None:
-        add_recent(self.settings, path)
+    def _refresh_recent(self, path: str, label: str | None = None) -> None:
+        add_recent(self.settings, path, label)
         self._refresh_recent_menu()
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
+        labels = recent_labels(self.settings)
         for path in recent_studies(self.settings):
-            act = self.recent_menu.addAction(path)
+            act = self.recent_menu.addAction(labels.get(path, path))
+            act.setData(path)
             act.triggered.connect(lambda _c=False, p=path: self.open_path(p))
 
     def dragEnterEvent(self, event):  # noqa: N802

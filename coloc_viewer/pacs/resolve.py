@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from coloc_viewer.errors import InputError
 from coloc_viewer.pacs.cache import StudyCache, open_cache
@@ -19,7 +19,7 @@ from coloc_viewer.pacs.errors import PacsError
 from coloc_viewer.pacs.retrieve import ProgressCallback, connect, retrieve_series, retrieve_study
 from coloc_viewer.pacs.servers import ServerConfig, parse_server
 
-__all__ = ["PacsRef", "fetch_ref", "is_pacs_url", "local_path", "parse_pacs_url"]
+__all__ = ["PacsRef", "fetch_ref", "is_pacs_url", "local_path", "pacs_url", "parse_pacs_url"]
 
 SCHEME = "pacs://"
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
@@ -50,6 +50,13 @@ def parse_pacs_url(url: str, calling_aet: str | None = None) -> PacsRef:
             raise InputError(f"{url}: {uid!r} is not a DICOM UID")
     server = parse_server(parts[0], calling_aet)
     return PacsRef(server, uids[0], uids[1] if len(uids) > 1 else None)
+
+
+def pacs_url(server: str, study_uid: str, series_uid: str | None = None) -> str:
+    """The ``pacs://`` address of a study or series (``server``: a configured name, a
+    DICOMweb root or ``dicom://AET@host:port``); :func:`parse_pacs_url` reads it back."""
+    parts = [quote(server, safe=""), study_uid, *([series_uid] if series_uid else [])]
+    return SCHEME + "/".join(parts)
 
 
 def local_path(value: str | os.PathLike[str], cache: StudyCache | None = None,

@@ -69,6 +69,10 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
     from coloc_viewer.imaging.progressive import open_series
 
     path = os.fspath(path)
+    if path.lower().startswith("pacs://"):  # e.g. from Recent studies: the cached folder,
+        from coloc_viewer.pacs.resolve import local_path  # retrieved again if evicted
+
+        path = local_path(path)
     if volume is not None:
         from coloc_viewer.imaging.progressive import SeriesLoader
 

@@ -92,6 +92,47 @@ def test_open_from_pacs_shows_the_series_in_the_viewer(qtbot, window, configured
         configured[0].address, demo_study_uid(), series_uid_of(CASE2 / "dicom")), timeout=20000)
 
 
+def test_recent_studies_keep_the_pacs_address(qtbot, window, configured) -> None:
+    """Recent studies lists a retrieved series by server and description (not its cache
+    folder's hash path) and opens it again from its pacs:// address, retrieving it anew
+    once the cache was purged."""
+    series = series_uid_of(CASE2 / "dicom")
+    dialog = open_pacs_dialog(qtbot, window)
+    search(qtbot, dialog, "SYNTHETIC*")
+    row = [r.patient_id for r in dialog.studies].index("SYNTH-02")
+    with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+        click_row(qtbot, dialog.study_table, row)
+    picked = [r.series_uid for r in dialog.series].index(series)
+    click_row(qtbot, dialog.series_table, picked)
+    description = dialog.series[picked].description
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        click(qtbot, dialog.retrieve_button)
+    recent = window.recent_menu.actions()[0]
+    assert recent.data() == f"pacs://orthanc-web/{demo_study_uid()}/{series}"
+    assert recent.text().startswith(f"PACS orthanc-web: {description}")
+    assert "cache" not in recent.text() and "SYNTH" not in recent.text()
+    cache = StudyCache()
+    qtbot.waitUntil(lambda: cache.series_complete(configured[0].address, demo_study_uid(),
+                                                  series), timeout=20000)
+    cache.purge()
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):  # something else meanwhile
+        window.open_path(demo_dir() / "case-01" / "dicom")
+    assert window.state.volume.metadata.get("series_uid") != series
+    recent = next(a for a in window.recent_menu.actions() if a.data().startswith("pacs://"))
+    address = recent.data()
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        recent.trigger()
+    assert window.state.volume.metadata.get("series_uid") == series
+    assert cache.series_complete(configured[0].address, demo_study_uid(), series)
+    assert window.recent_menu.actions()[0].data() == address  # first again
+    # `coloc-viewer --screenshot out.png pacs://...` opens the same way (offscreen render)
+    from coloc_viewer.gui.app import open_sync
+
+    cache.purge()
+    open_sync(window, address)
+    assert window.state.volume.metadata.get("series_uid") == series
+
+
 def test_a_failed_cache_write_keeps_the_series_shown(qtbot, window, configured,
                                                      monkeypatch) -> None:
     original = SeriesWriter.write
