@@ -101,24 +101,24 @@ class SendResultsDialog(QDialog):
         self.server_box = QComboBox()
         for s in self.servers:
             self.server_box.addItem(s.name)
-        self.rows, self.model_info = results_from_window(window)
-        self.seg_box = QCheckBox("ROIs as DICOM SEG")
+        self.server_box.currentIndexChanged.connect(lambda _i: self._changed())
+        self.rows: list[dict[str, Any]] = []
+        self.model_info: dict[str, Any] = {}
+        self.seg_box = QCheckBox("ROIs as DICOM SEG (always: the SR refers to it)")
         self.seg_box.setChecked(True)
-        self.seg_box.setEnabled(False)  # the SR references the SEG: it always goes
+        self.seg_box.setEnabled(False)
         self.sr_box = QCheckBox("Scores as DICOM SR (TID 1500)")
-        self.sr_box.setChecked(bool(self.rows))
-        self.sr_box.setEnabled(bool(self.rows))
-        if not self.rows:
-            self.sr_box.setToolTip("analyse a slice first: there are no scores to send")
+        self.sr_hint = QLabel("")  # why there is no SR to send
+        self.sr_hint.setStyleSheet("color: palette(mid)")
         form = QFormLayout()
         form.addRow("Server", self.server_box)
         form.addRow("", self.seg_box)
         form.addRow("", self.sr_box)
+        form.addRow("", self.sr_hint)
         self.status = QLabel("" if self.servers else "No PACS configured (File → PACS "
                              "servers…)")
         self.status.setWordWrap(True)
         self.send_button = QPushButton("Send")
-        self.send_button.setEnabled(bool(self.servers))
         self.send_button.clicked.connect(self.send)
         close = QPushButton("Close")
         close.clicked.connect(self.reject)
@@ -129,9 +129,48 @@ class SendResultsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        self._sending = self._sent = False
+        self._refresh_scores()
+        # the dialog stays open while the reader works: scores and ROIs follow the window
+        events = window.state.events
+        self._listening = [(events.scores, self._scores_changed),
+                           (events.roi_list, self._scores_changed),
+                           (events.rois, self._scores_changed)]
+        for event, callback in self._listening:
+            event.connect(callback)
         self.sent.connect(self.status.setText)
         self.failed.connect(lambda t: self.status.setText(
             f"<span style='color:#d04040'>{t}</span>"))
+
+    def _refresh_scores(self) -> None:
+        self.rows, self.model_info = results_from_window(self.window_)
+        self.sr_box.setEnabled(bool(self.rows))
+        self.sr_box.setChecked(bool(self.rows))
+        self.sr_hint.setText("" if self.rows else "No scores yet: analyse a slice (F5) to "
+                             "send them as an SR.")
+        self._update_button()
+
+    def _scores_changed(self, _value: Any = None) -> None:
+        self._refresh_scores()
+        self._changed()
+
+    def _changed(self) -> None:
+        """The server, the ROIs or the scores changed: what was sent is no longer the same."""
+        if self._sent:
+            self._sent = False
+            self.status.setText("")
+        elif not self._sending and self.status.text().startswith("<span"):
+            self.status.setText("")  # an error about the previous choice
+        self._update_button()
+
+    def _update_button(self) -> None:
+        self.send_button.setEnabled(bool(self.servers) and not self._sending and not self._sent)
+        self.send_button.setToolTip("sent: change the server, the ROIs or the scores to send "
+                                    "again" if self._sent else "")
+
+    def _finished(self, ok: bool) -> None:
+        self._sending, self._sent = False, ok
+        self._update_button()
 
     def send(self) -> None:
         state = self.window_.state
@@ -144,17 +183,26 @@ class SendResultsDialog(QDialog):
             return
         server = self.servers[i]
         roiset = copy.deepcopy(state.rois)  # the reader may keep drawing meanwhile
-        self.send_button.setEnabled(False)
+        self._sending = True
+        self._update_button()
         self.status.setText(f"Sending to {server.label}…")
+
+        def sent(names: list[str]) -> None:
+            self._finished(True)
+            self.sent.emit(f"Sent {' and '.join(names)} to {server.label}")
+
+        def failed(err: BaseException) -> None:
+            self._finished(False)
+            self.failed.emit(str(err))
+
         self.runner.submit(
             "send", send_results, server, state.volume, roiset, self.rows, self.model_info,
-            self.sr_box.isChecked(),
-            on_result=lambda names: self.sent.emit(f"Sent {' and '.join(names)} to "
-                                                   f"{server.label}"),
-            on_error=lambda err: self.failed.emit(str(err)),
-            on_done=lambda: self.send_button.setEnabled(True))
+            self.sr_box.isChecked(), on_result=sent, on_error=failed)
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt override
+        for event, callback in self._listening:
+            event.disconnect(callback)
+        self._listening = []
         self.runner.shutdown(5000)
         super().done(result)
 

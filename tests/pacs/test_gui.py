@@ -384,7 +384,7 @@ def test_purge_from_the_settings(qtbot, web_server) -> None:
     assert dialog.cache_info.text().startswith("0 studies, 0.0 MB")
 
 
-def test_send_results_seg_and_sr(qtbot, window, configured, orthanc) -> None:
+def test_send_results_seg_and_sr(qtbot, window, configured, orthanc, artifacts_dir) -> None:
     """The demo case's ROIs and the scores of an analysed slice go to the PACS as SEG + SR
     and come back from it (highdicom reads both)."""
     import highdicom as hd
@@ -396,17 +396,27 @@ def test_send_results_seg_and_sr(qtbot, window, configured, orthanc) -> None:
         window.open_path(CASE2 / "dicom", rois=CASE2 / "rois.nii.gz")
     with qtbot.waitSignal(window.model_ready, timeout=60000):
         window.select_model(default_model_name())
-    with qtbot.waitSignal(window.analysis_done, timeout=120000):
-        window.analyse_current()
+    # opened before any analysis: no SR, and the dialog says why
     window.actions_by_name["Send results to PACS…"].trigger()
     dialog = window._pacs_send_dialog  # noqa: SLF001
     qtbot.waitExposed(dialog)
+    assert not dialog.sr_box.isEnabled() and "analyse a slice (F5)" in dialog.sr_hint.text()
+    dialog.grab().save(str(artifacts_dir / "pacs_send_before_analysis.png"))
+    # the dialog stays open while the reader analyses: the scores follow
+    with qtbot.waitSignal(window.analysis_done, timeout=120000):
+        window.analyse_current()
     assert dialog.sr_box.isEnabled() and dialog.sr_box.isChecked()
+    assert dialog.sr_hint.text() == ""
     web = connect(configured[0])
     before = {r.series_uid for r in web.find_series(demo_study_uid())}
     with qtbot.waitSignal(dialog.sent, timeout=60000) as blocker:
         click(qtbot, dialog.send_button)
     assert blocker.args[0] == "Sent DICOM SEG and DICOM SR to orthanc-web"
+    # sent: a second click would store duplicates, until the server or the results change
+    assert not dialog.send_button.isEnabled()
+    dialog.server_box.setCurrentIndex(1)
+    assert dialog.send_button.isEnabled() and dialog.status.text() == ""
+    dialog.server_box.setCurrentIndex(0)
     new = [r for r in web.find_series(demo_study_uid()) if r.series_uid not in before]
     by_modality = {r.modality: r for r in new}
     assert sorted(by_modality) == ["SEG", "SR"] and len(new) == 2
