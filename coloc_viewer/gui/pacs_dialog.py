@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["OpenFromPacsDialog"]
 
+COMPACT_WIDTH = 420  # pixels: the dialog while a retrieval runs (progress, status, Cancel)
 PROGRESS_INTERVAL = 0.1  # seconds between progress updates from a retrieval
 WAITING_TEXT = "Waiting: this series is being retrieved by another window or program…"
 
@@ -144,8 +145,10 @@ class OpenFromPacsDialog(QDialog):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(close)
 
+        self.search_box = QWidget()  # hidden while a retrieval runs (compact dialog)
+        self.search_box.setLayout(form)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.search_box)
         layout.addWidget(self.study_table, 2)
         layout.addLayout(lower, 1)
         layout.addWidget(self.progress)
@@ -256,6 +259,7 @@ class OpenFromPacsDialog(QDialog):
         self.cancel_button.setEnabled(True)
         self.status.setText("Retrieving…")
         self.volume = None
+        self._set_compact(True)
         self.started.emit(total)
 
         last = [0.0]
@@ -340,7 +344,25 @@ class OpenFromPacsDialog(QDialog):
             self._shown = latest
             self.progressed.emit(latest)
 
+    def _set_compact(self, compact: bool) -> None:
+        """While a retrieval runs only the progress and buttons show (the first slice is on
+        the main canvas), so the dialog can sit in a corner and leave the canvas in view;
+        the search comes back when the retrieval stops without opening a series."""
+        if compact == self.search_box.isHidden():
+            return
+        if compact:
+            self._full_size = self.size()
+        for widget in (self.search_box, self.study_table, self.series_table, self.preview,
+                       self.retrieve_button):
+            widget.setVisible(not compact)
+        if compact:
+            self.adjustSize()
+            self.resize(COMPACT_WIDTH, self.minimumSizeHint().height())
+        else:
+            self.resize(self._full_size)
+
     def _retrieve_done(self) -> None:
+        self._set_compact(False)
         self._progress_timer.stop()
         self.retrieve_button.setEnabled(True)
         self.cancel_button.setEnabled(False)

@@ -11,6 +11,8 @@ from coloc_viewer.gui.pacs_preview import PacsPreview
 
 __all__ = ["open_from_pacs"]
 
+ASIDE_MARGIN = 12  # pixels between the moved dialog and the canvas' corner
+
 
 def open_from_pacs(window: Any) -> OpenFromPacsDialog:
     """Show the dialog for the main window: the first retrieved slice appears over the main
@@ -23,6 +25,24 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
         window.state.events.volume.connect(lambda _v: preview.finish())
         window.error_shown.connect(lambda _text: preview.finish())
     dialog.started.connect(preview.start)
+    home = None  # where the dialog was before it moved aside
+
+    def aside(_total: object) -> None:
+        """The compact dialog moves to the canvas' bottom-right corner, out of the way of
+        the series arriving; it goes back if the retrieval stops without opening it."""
+        nonlocal home
+        home = dialog.pos()
+        corner = window.view.mapToGlobal(window.view.rect().bottomRight())
+        frame = dialog.frameGeometry()
+        dialog.move(max(0, corner.x() - frame.width() - ASIDE_MARGIN),
+                    max(0, corner.y() - frame.height() - ASIDE_MARGIN))
+
+    def back() -> None:
+        if home is not None:
+            dialog.move(home)
+
+    dialog.started.connect(aside)
+    dialog.stopped.connect(back)
     dialog.previewed.connect(preview.show_slice)
     dialog.progressed.connect(preview.follow)  # queued: emitted by the retrieval thread
     dialog.stopped.connect(preview.finish)

@@ -265,7 +265,8 @@ def test_tables_read_as_a_reader_expects(qtbot, window, configured, study_with_s
     dialog.grab().save(str(artifacts_dir / "pacs_dialog_tables.png"))
 
 
-def test_cancel_a_retrieval(qtbot, window, configured, many_slices, monkeypatch) -> None:
+def test_cancel_a_retrieval(qtbot, window, configured, many_slices, monkeypatch,
+                            artifacts_dir) -> None:
     study, series = many_slices
     original = SeriesAssembler.add
 
@@ -283,13 +284,24 @@ def test_cancel_a_retrieval(qtbot, window, configured, many_slices, monkeypatch)
     # not waitSignal(dialog.progressed): that signal comes from the retrieval thread, many
     # times a second now, and pytest-qt's blocker can be freed with calls still queued for
     # it (a use-after-free that crashed the test process now and then)
+    where, size = dialog.pos(), dialog.size()
     click(qtbot, dialog.retrieve_button)
     qtbot.waitUntil(lambda: dialog.progress.value() > 0, timeout=20000)
+    # compact, in the canvas' corner: the series arriving stays in view
+    assert dialog.search_box.isHidden() and dialog.study_table.isHidden()
+    canvas = window.view.rect().translated(window.view.mapToGlobal(window.view.rect().topLeft()))
+    dialog.grab().save(str(artifacts_dir / "pacs_dialog_retrieving.png"))
+    window.grab().save(str(artifacts_dir / "pacs_window_retrieving.png"))
+    covered = dialog.frameGeometry().intersected(canvas)
+    assert covered.width() * covered.height() < 0.25 * canvas.width() * canvas.height()
     assert dialog.cancel_button.isEnabled()
     click(qtbot, dialog.cancel_button)
     qtbot.waitUntil(lambda: dialog.retrieve_button.isEnabled(), timeout=20000)
     assert dialog.status.text() == "Cancelled: nothing kept"
     assert dialog.progress.isHidden()
+    # the search comes back where it was
+    assert dialog.search_box.isVisible() and dialog.retrieve_button.isVisible()
+    assert (dialog.pos(), dialog.size()) == (where, size)
     cache = StudyCache()
     assert not cache.series_complete(configured[1].address, study, series)
     assert not cache.series_dir(configured[1].address, study, series).exists()
