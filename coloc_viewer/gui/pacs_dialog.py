@@ -201,11 +201,11 @@ class OpenFromPacsDialog(QDialog):
         self.status.setText(f"Searching {server.label}…")
         self.search_button.setEnabled(False)
         self.runner.submit("find", lambda: connect(server).find_studies(query),
-                           on_result=self._show_studies,
+                           on_result=self.show_studies,
                            on_error=lambda err: self.failed.emit(str(err)),
                            on_done=lambda: self.search_button.setEnabled(True))
 
-    def _show_studies(self, rows: list[StudyRow]) -> None:
+    def show_studies(self, rows: list[StudyRow]) -> None:
         self.studies = sorted_studies(rows)
         fill_table(self.study_table, [study_cells(r) for r in self.studies])
         self.series_table.setRowCount(0)

@@ -12,6 +12,30 @@ from coloc_viewer.gui.pacs_preview import PacsPreview
 __all__ = ["open_from_pacs"]
 
 ASIDE_MARGIN = 12  # pixels between the moved dialog and the canvas' corner
+SEARCH_FIELDS = ("patient_id", "patient_name", "accession", "date_from", "date_to",
+                 "modality")
+
+
+def _remember_search(dialog: OpenFromPacsDialog, window: Any) -> None:
+    """The server, criteria and studies found, for the next Open from PACS of this window
+    (in memory only: no patient name or ID is written to the settings)."""
+    window.pacs_last_search = (dialog.server_box.currentText(),
+                               {f: getattr(dialog, f).text() for f in SEARCH_FIELDS},
+                               list(dialog.studies))
+
+
+def _restore_search(dialog: OpenFromPacsDialog, window: Any) -> None:
+    last = getattr(window, "pacs_last_search", None)
+    if last is None:
+        return
+    server, fields, studies = last
+    index = dialog.server_box.findText(server)
+    if index < 0:  # the server was removed meanwhile: start afresh
+        return
+    dialog.server_box.setCurrentIndex(index)
+    for name, text in fields.items():
+        getattr(dialog, name).setText(text)
+    dialog.show_studies(studies)
 
 
 def open_from_pacs(window: Any) -> OpenFromPacsDialog:
@@ -19,6 +43,8 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
     canvas at once (read-only, labelled partial), the complete series opens like File → Open
     (with the volume decoded while retrieving) and replaces it."""
     dialog = OpenFromPacsDialog(window)
+    _restore_search(dialog, window)
+    dialog.searched.connect(lambda _n: _remember_search(dialog, window))
     preview = getattr(window, "pacs_preview", None)
     if preview is None:
         preview = window.pacs_preview = PacsPreview(window.view)

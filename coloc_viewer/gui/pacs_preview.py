@@ -128,11 +128,14 @@ class PacsPreview(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(0, 0, 0))
         if self._qimage is not None:
+            # fitted below the banner, not under it (its top rows had been hidden)
+            top = self.label.height() if self.label.isVisible() else 0
+            width, height = self.width(), max(1, self.height() - top)
             sy, sx = self._spacing
             w_mm, h_mm = self._qimage.width() * sx, self._qimage.height() * sy
-            scale = min(self.width() / max(w_mm, 1e-6), self.height() / max(h_mm, 1e-6))
+            scale = min(width / max(w_mm, 1e-6), height / max(h_mm, 1e-6))
             w, h = w_mm * scale, h_mm * scale
-            target = QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+            target = QRectF((width - w) / 2, top + (height - h) / 2, w, h)
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(target, self._qimage)
         painter.end()

@@ -123,6 +123,14 @@ class PacsSettingsDialog(QDialog):
                               ("C-GET receiver", self.backend)):
             form.addRow(label, widget)
             widget.setObjectName(f"pacs-{label.lower().replace(' ', '-') or 'tls'}")
+        self.form = form
+        # each protocol's own fields only (TLS certificate files serve both)
+        self._protocol_rows = {
+            "dicomweb": (self.url, self.username, self.password),
+            "dimse": (self.host, self.port, self.called_aet, self.calling_aet, self.tls,
+                      self.retrieve, self.move_port, self.backend)}
+        self.protocol.currentIndexChanged.connect(lambda _i: self._show_protocol_rows())
+        self.retrieve.currentIndexChanged.connect(lambda _i: self._show_protocol_rows())
         self.test_button = QPushButton("Test connection")
         self.test_button.clicked.connect(self.test_connection)
         self.test_result = QLabel("")
@@ -152,6 +160,7 @@ class PacsSettingsDialog(QDialog):
         if self.servers:
             self.server_list.setCurrentRow(0)
         self._current = self.server_list.currentRow()
+        self._show_protocol_rows()
 
     # -- cache -----------------------------------------------------------------------------
     def _cache_box(self) -> QGroupBox:
@@ -206,6 +215,17 @@ class PacsSettingsDialog(QDialog):
         self.move_port.setValue(int(s.move_port))
         self.backend.setCurrentIndex(max(0, self.backend.findData(s.dimse_backend)))
         self.test_result.setText("")
+
+    def _show_protocol_rows(self) -> None:
+        """Show the fields of the chosen protocol (and the C-MOVE port only for C-MOVE)."""
+        chosen = self.protocol.currentData()
+        for protocol, widgets in self._protocol_rows.items():
+            for widget in widgets:
+                self.form.setRowVisible(widget, protocol == chosen)
+        if chosen == "dimse":
+            moving = self.retrieve.currentData() == "move"
+            self.form.setRowVisible(self.move_port, moving)
+            self.form.setRowVisible(self.backend, not moving)
 
     def _current_row(self) -> int:
         return getattr(self, "_current", -1)

@@ -39,7 +39,7 @@ __all__ = ["DEFAULT_LIMIT_BYTES", "MARKER", "SeriesWriter", "StudyCache", "cache
 ENV_CACHE_DIR = "COLOC_VIEWER_CACHE_DIR"
 MARKER = ".complete.json"
 LOCKS = ".locks"  # the series locks
-DEFAULT_LIMIT_BYTES = 20 * 1024**3
+DEFAULT_LIMIT_BYTES = 20 * 10**9  # 20 GB, as the settings dialog shows it (GB = 1e9 bytes)
 KEY_LENGTH = 24
 
 

@@ -186,6 +186,22 @@ def test_a_series_another_program_retrieves_is_waited_for(qtbot, window, configu
                     window.state.volume.metadata.get("series_uid") == series, timeout=30000)
 
 
+def test_the_dialog_reopens_on_the_last_search(qtbot, window, configured) -> None:
+    dialog = open_pacs_dialog(qtbot, window)
+    dialog.server_box.setCurrentIndex(1)
+    search(qtbot, dialog, "SYNTHETIC*")
+    found = [r.study_uid for r in dialog.studies]
+    dialog.reject()
+    again = open_pacs_dialog(qtbot, window)
+    assert again is not dialog
+    assert again.server_box.currentText() == "orthanc-dimse"
+    assert again.patient_name.text() == "SYNTHETIC*"
+    assert [r.study_uid for r in again.studies] == found
+    assert again.study_table.rowCount() == len(found) == 2
+    with qtbot.waitSignal(again.series_listed, timeout=20000):  # the rows work as found
+        click_row(qtbot, again.study_table, 0)
+
+
 def test_search_error_is_shown_in_the_dialog(qtbot, window, configured) -> None:
     dialog = open_pacs_dialog(qtbot, window)
     qtbot.keyClicks(dialog.date_from, "2020-13-45x")
@@ -332,11 +348,23 @@ def test_server_settings_test_connection_and_keyring(qtbot, orthanc, memory_keyr
     with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
         click(qtbot, dialog.test_button)
     assert blocker.args[0] == "hospital answers (QIDO-RS ping)"
+    # each protocol shows its own fields only
+    assert dialog.form.isRowVisible(dialog.url) and dialog.form.isRowVisible(dialog.password)
+    assert not dialog.form.isRowVisible(dialog.host)
+    assert not dialog.form.isRowVisible(dialog.called_aet)
+    assert dialog.cache_limit.value() == 20.0  # the default, 20 GB as the docs say
     # a DIMSE server with the wrong PACS AE title: the test says why
     click(qtbot, dialog.add_button)
     dialog.name.clear()
     qtbot.keyClicks(dialog.name, "modality")
     dialog.protocol.setCurrentIndex(dialog.protocol.findData("dimse"))
+    assert dialog.form.isRowVisible(dialog.host) and not dialog.form.isRowVisible(dialog.url)
+    assert dialog.form.isRowVisible(dialog.backend)
+    assert not dialog.form.isRowVisible(dialog.move_port)  # C-GET: no listener port
+    dialog.retrieve.setCurrentIndex(dialog.retrieve.findData("move"))
+    assert dialog.form.isRowVisible(dialog.move_port)
+    assert not dialog.form.isRowVisible(dialog.backend)
+    dialog.retrieve.setCurrentIndex(dialog.retrieve.findData("get"))
     qtbot.keyClicks(dialog.host, "127.0.0.1")
     dialog.port.setValue(orthanc.dicom_port)
     dialog.called_aet.clear()

@@ -84,6 +84,9 @@ def test_first_slice_in_the_main_window_before_the_series_is_complete(
         click_row(qtbot, dialog.study_table, 0)
     click_row(qtbot, dialog.series_table, 0)
     preview = window.pacs_preview
+    # a canvas wider than tall: the slice fills its height, where the banner sits on top
+    window.resize(1600, 640)
+    qtbot.waitUntil(lambda: window.view.width() > window.view.height(), timeout=5000)
     with qtbot.waitSignal(preview.painted, timeout=10000) as painted:
         clicked = time.perf_counter()
         click(qtbot, dialog.retrieve_button)
@@ -111,6 +114,18 @@ def test_first_slice_in_the_main_window_before_the_series_is_complete(
     got = np.array(shown.constBits(), dtype=np.uint8).reshape(shown.height(),
                                                              shown.bytesPerLine())
     np.testing.assert_array_equal(got[:, :shown.width()], want)
+    # the whole slice is in view, below the banner, at its aspect ratio
+    shot = preview.grab().toImage().convertToFormat(shown.Format.Format_Grayscale8)
+    pixels = np.array(shot.constBits(), dtype=np.uint8).reshape(
+        shot.height(), shot.bytesPerLine())[:, :shot.width()]
+    banner = preview.label.height()
+    assert (pixels[banner:] > 0).any()
+    rows = np.flatnonzero((pixels[banner:] > 0).any(axis=1)) + banner
+    cols = np.flatnonzero((pixels[banner:] > 0).any(axis=0))
+    assert rows[0] >= banner and rows[-1] < shot.height()
+    (sy, sx), (h, w) = preview._spacing, want.shape  # noqa: SLF001
+    aspect = (cols[-1] - cols[0] + 1) / (rows[-1] - rows[0] + 1)
+    assert aspect == pytest.approx((w * sx) / (h * sy), rel=0.03)
     # complete: the series replaces the preview, equal to the originals
     with qtbot.waitSignal(window.study_loaded, timeout=30000):
         release.set()
