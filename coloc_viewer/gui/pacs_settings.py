@@ -4,6 +4,7 @@ and the local cache (size, limit, purge)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -161,6 +163,7 @@ class PacsSettingsDialog(QDialog):
             self.server_list.setCurrentRow(0)
         self._current = self.server_list.currentRow()
         self._show_protocol_rows()
+        self._saved = (list(self.servers), self.cache_limit.value())  # to tell an edit
 
     # -- cache -----------------------------------------------------------------------------
     def _cache_box(self) -> QGroupBox:
@@ -231,8 +234,9 @@ class PacsSettingsDialog(QDialog):
         return getattr(self, "_current", -1)
 
     def form_server(self) -> ServerConfig:
-        """The server the form describes (InputError when it is not usable)."""
-        return ServerConfig(
+        """The server the form describes (InputError when it is not usable); what the form
+        does not show (e.g. the timeout) is kept from the server being edited."""
+        shown = dict(
             name=self.name.text().strip(), protocol=self.protocol.currentData(),
             url=self.url.text().strip(), host=self.host.text().strip(),
             port=self.port.value(), called_aet=self.called_aet.text().strip(),
@@ -241,6 +245,9 @@ class PacsSettingsDialog(QDialog):
             move_port=self.move_port.value(), dimse_backend=self.backend.currentData(),
             ca_file=self.ca_file.text().strip(), client_cert=self.client_cert.text().strip(),
             client_key=self.client_key.text().strip())
+        row = self._current_row()
+        kept = dataclasses.asdict(self.servers[row]) if 0 <= row < len(self.servers) else {}
+        return ServerConfig(**{**kept, **shown})
 
     def _store_form(self, quiet: bool = False) -> ServerConfig | None:
         row = self._current_row()
@@ -286,6 +293,26 @@ class PacsSettingsDialog(QDialog):
             return False
         self.accept()
         return True
+
+    def unsaved(self) -> bool:
+        """Whether the servers, a typed password or the cache limit differ from the saved."""
+        self._store_form(quiet=True)
+        return (list(self.servers), self.cache_limit.value()) != self._saved or \
+            bool(self.passwords)
+
+    def reject(self) -> None:
+        """Close: edits are not dropped without asking."""
+        if self.unsaved():
+            answer = QMessageBox.question(
+                self, "Unsaved PACS settings", "Save the changes to the PACS servers?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Cancel)
+            if answer == QMessageBox.StandardButton.Cancel:
+                return
+            if answer == QMessageBox.StandardButton.Save:
+                self.save()  # closes unless it fails (then the reason is shown)
+                return
+        super().reject()
 
     def test_connection(self) -> None:
         """C-ECHO or a QIDO-RS ping of the server in the form (its typed password is used

@@ -410,6 +410,56 @@ def test_server_settings_test_connection_and_keyring(qtbot, orthanc, memory_keyr
     assert dialog.backend.currentData() == "pynetdicom"
 
 
+def test_closing_the_settings_asks_before_dropping_edits(qtbot, configured,
+                                                        monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
+
+    asked: list[str] = []
+
+    def answering(button):
+        def question(_parent, title, *_args, **_kwargs):
+            asked.append(title)
+            return button
+        return question
+
+    def opened() -> PacsSettingsDialog:
+        dialog = PacsSettingsDialog()
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        return dialog
+
+    dialog = opened()
+    dialog.server_list.setCurrentRow(1)  # looking is no edit: Close closes
+    dialog.reject()
+    assert asked == [] and not dialog.isVisible()
+
+    def edit_host() -> PacsSettingsDialog:
+        dialog = opened()
+        dialog.server_list.setCurrentRow(1)
+        dialog.host.clear()
+        qtbot.keyClicks(dialog.host, "10.0.0.9")
+        return dialog
+
+    dialog = edit_host()
+    monkeypatch.setattr(QMessageBox, "question", answering(QMessageBox.StandardButton.Cancel))
+    dialog.reject()
+    assert asked == ["Unsaved PACS settings"] and dialog.isVisible()  # still editing
+    monkeypatch.setattr(QMessageBox, "question", answering(QMessageBox.StandardButton.Discard))
+    dialog.reject()
+    assert not dialog.isVisible() and load_servers()[1].host == "127.0.0.1"
+    dialog = edit_host()
+    monkeypatch.setattr(QMessageBox, "question", answering(QMessageBox.StandardButton.Save))
+    dialog.reject()
+    assert not dialog.isVisible()
+    saved = load_servers()[1]
+    # saved, and what the form does not show (the timeout) is kept
+    assert (saved.host, saved.timeout) == ("10.0.0.9", configured[1].timeout) != \
+        ("10.0.0.9", 30.0)
+
+
 def test_purge_from_the_settings(qtbot, web_server) -> None:
     from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
 
