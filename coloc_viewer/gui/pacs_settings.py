@@ -331,6 +331,7 @@ class PacsSettingsDialog(QDialog):
 
     def _tested(self, text: Any) -> None:
         self.test_button.setEnabled(True)
+        self.test_button.setFocus()  # disabled while testing, it had lost the focus
         self.test_result.setText(str(text))
         self.tested.emit(str(text))
 
