@@ -30,9 +30,11 @@ from PySide6.QtWidgets import (
 
 from coloc_viewer.gui.pacs_preview import PreviewSlice, preview_slice
 from coloc_viewer.gui.pacs_tables import (
+    SEG_HINT,
     SERIES_COLUMNS,
     STUDY_COLUMNS,
     fill_table,
+    loads_as_rois,
     make_table,
     not_an_image,
     recent_entry,
@@ -45,7 +47,13 @@ from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.pacs.cache import open_cache
 from coloc_viewer.pacs.errors import RetrievalCancelled
 from coloc_viewer.pacs.query import Query, SeriesRow, StudyRow
-from coloc_viewer.pacs.retrieve import Progress, connect, retrieve_study, retrieve_volume
+from coloc_viewer.pacs.retrieve import (
+    Progress,
+    connect,
+    retrieve_series,
+    retrieve_study,
+    retrieve_volume,
+)
 from coloc_viewer.pacs.servers import ServerConfig, load_servers
 
 log = logging.getLogger(__name__)
@@ -64,6 +72,7 @@ class OpenFromPacsDialog(QDialog):
     started = Signal(object)  # Retrieve pressed: the instance count (None: unknown)
     previewed = Signal(object)  # the first slice (PreviewSlice), from the retrieval thread
     retrieved = Signal(str)  # the cached folder to open (``volume``: its decoded Volume)
+    rois_retrieved = Signal(str, str)  # a DICOM SEG series' folder, its description
     stopped = Signal()  # the retrieval was cancelled or failed
     # the series shown is now in the cache (""), or could not be kept there (the reason);
     # emitted from the caching thread, after ``retrieved``
@@ -87,6 +96,7 @@ class OpenFromPacsDialog(QDialog):
         self.series: list[SeriesRow] = []
         self._preview_sent = False
         self.volume: Any = None  # the retrieved series' Volume (decoded while retrieving)
+        self._as_rois = False  # the retrieval is a SEG to load as ROIs
         self.recent: tuple[str, str] | None = None  # what Recent studies keeps of it
 
         self.server_box = QComboBox()
@@ -226,7 +236,8 @@ class OpenFromPacsDialog(QDialog):
         self.series = sorted_series(rows)
         fill_table(self.series_table, [series_cells(r) for r in self.series],
                    {i: f"not an image series: {why}" for i, r in enumerate(self.series)
-                    if (why := not_an_image(r)) is not None})
+                    if (why := not_an_image(r)) is not None and not loads_as_rois(r)},
+                   {i: SEG_HINT for i, r in enumerate(self.series) if loads_as_rois(r)})
         self.series_listed.emit(len(self.series))
 
     def selected_study(self) -> StudyRow | None:
@@ -249,6 +260,7 @@ class OpenFromPacsDialog(QDialog):
         self.cancel_event = threading.Event()
         cancel = self.cancel_event
         self.recent = recent_entry(server, study, series)
+        as_rois = self._as_rois = series is not None and loads_as_rois(series)
         self._preview_sent = False
         self.preview.clear()
         total = series.n_instances if series is not None else study.n_instances
@@ -287,6 +299,9 @@ class OpenFromPacsDialog(QDialog):
 
         def work() -> tuple[Path, Any]:
             client, cache = connect(server), open_cache()
+            if as_rois:  # a SEG: the ROIs of a series, loaded on the one that is open
+                return retrieve_series(client, cache, study.study_uid, series.series_uid,
+                                       report, cancel, total=series.n_instances), None
             if series is not None:
                 # the volume is shown first, the instances are written to the cache then
                 return retrieve_volume(client, cache, study.study_uid, series.series_uid,
@@ -328,6 +343,10 @@ class OpenFromPacsDialog(QDialog):
     def _retrieved(self, result: tuple[Path, Any]) -> None:
         folder, self.volume = result
         self.status.setText("Retrieved")
+        if self._as_rois:
+            series = self.selected_series()
+            self.rois_retrieved.emit(str(folder), series.description if series else "SEG")
+            return
         self.retrieved.emit(str(folder))
 
     def _retrieve_failed(self, err: Exception) -> None:

@@ -4,6 +4,7 @@ its decoded volume, and to the status bar when the series could not be kept in t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from coloc_viewer.gui.pacs_dialog import OpenFromPacsDialog
@@ -81,6 +82,21 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
         dialog.accept()
 
     dialog.retrieved.connect(opened)
+
+    def rois_retrieved(folder: str, label: str) -> None:
+        """A DICOM SEG: its ROIs onto the open series (refused, with the reason, when they
+        were drawn on another one)."""
+        dialog.stopped.emit()  # no series opens: the preview goes, the dialog comes back
+        if window.state.volume is None:
+            dialog.failed.emit("open the series the SEG was drawn on first")
+            return
+        seg = next(iter(sorted(Path(folder).glob("*.dcm"))), None)
+        if seg is not None and window.load_rois(seg, label=f"SEG {label!r}"):
+            names = ", ".join(r.name for r in window.state.rois)
+            window.statusBar().showMessage(f"Loaded ROIs from the PACS: {names}", 10000)
+            dialog.accept()
+
+    dialog.rois_retrieved.connect(rois_retrieved)
     # a cache that could not be kept is said once the series is shown (not before: the
     # study's own status messages would cover it)
     shown, message = False, ""

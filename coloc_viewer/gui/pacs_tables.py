@@ -1,6 +1,7 @@
 """The study and series tables of Open from PACS: their columns, how a row reads (dates as
 YYYY-MM-DD, modalities as "MR, SEG", names without ^), their order (newest study first),
-and which series cannot be opened as images (SEG, SR, ...: shown greyed, with the reason)."""
+and which series cannot be opened as images (SR, PR, ...: shown greyed, with the reason;
+a DICOM SEG is loaded as ROIs instead)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from coloc_viewer.pacs.query import SeriesRow, StudyRow
 from coloc_viewer.pacs.resolve import pacs_url
 from coloc_viewer.pacs.servers import ServerConfig
 
-__all__ = ["SERIES_COLUMNS", "STUDY_COLUMNS", "fill_table", "make_table", "not_an_image",
+__all__ = ["SEG_HINT", "SERIES_COLUMNS", "STUDY_COLUMNS", "fill_table", "loads_as_rois",
+           "make_table", "not_an_image",
            "recent_entry", "series_cells", "show_date", "show_modalities", "sorted_series",
            "sorted_studies", "study_cells"]
 
@@ -47,6 +49,14 @@ def show_modalities(value: str) -> str:
     return ", ".join(p.strip() for p in value.split("\\") if p.strip())
 
 
+SEG_HINT = "DICOM SEG: Retrieve loads its ROIs onto the open series they were drawn on"
+
+
+def loads_as_rois(row: SeriesRow) -> bool:
+    """A DICOM SEG series: retrieved, it is loaded as ROIs (not opened as images)."""
+    return row.modality.strip().upper() == "SEG"
+
+
 def not_an_image(row: SeriesRow) -> str | None:
     """Why a series cannot be opened as an image (e.g. "segmentation (SEG)"), or None."""
     return NON_IMAGE_MODALITIES.get(row.modality.strip().upper())
@@ -76,9 +86,11 @@ def series_cells(r: SeriesRow) -> tuple[str, ...]:
 
 
 def fill_table(table: QTableWidget, rows: Sequence[Sequence[str]],
-               disabled: dict[int, str] | None = None) -> None:
+               disabled: dict[int, str] | None = None,
+               tips: dict[int, str] | None = None) -> None:
     """Put ``rows`` in ``table``; the rows in ``disabled`` (row -> reason) are greyed and
-    cannot be selected, the reason as their tooltip. Columns fit their contents."""
+    cannot be selected, the reason as their tooltip; ``tips``: other rows' tooltips.
+    Columns fit their contents."""
     table.clearSelection()
     table.setRowCount(len(rows))
     for i, cells in enumerate(rows):
@@ -88,7 +100,8 @@ def fill_table(table: QTableWidget, rows: Sequence[Sequence[str]],
             if reason is not None:
                 item.setFlags(item.flags() & ~(Qt.ItemFlag.ItemIsSelectable |
                                                Qt.ItemFlag.ItemIsEnabled))
-                item.setToolTip(reason)
+            if (tip := reason or (tips or {}).get(i)) is not None:
+                item.setToolTip(tip)
             table.setItem(i, j, item)
     header = table.horizontalHeader()
     header.setStretchLastSection(False)

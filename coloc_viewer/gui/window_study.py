@@ -218,16 +218,21 @@ class StudyActions:
         if path:
             self.load_rois(path)
 
-    def load_rois(self, path: str | os.PathLike[str]) -> None:
+    def load_rois(self, path: str | os.PathLike[str], label: str | None = None) -> bool:
+        """Replace the ROIs with those in ``path``; ``label``: how errors name the file (a
+        PACS series' description rather than its cache path). False when not loaded."""
         if self.state.volume is None:
-            return
+            return False
         try:
             rois = load_rois_for(path, self.state.volume)
         except Exception as err:
-            self.show_error("Cannot load ROIs", err)
-            return
+            reason = getattr(err, "reason", None)
+            self.show_error("Cannot load ROIs", f"{label}: {reason}" if label and reason
+                            else err)
+            return False
         self.state.rois = rois
         self.state.rois_changed()
+        return True
 
     def save_rois_dialog(self) -> None:
         if self.state.volume is None:

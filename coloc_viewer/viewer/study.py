@@ -159,6 +159,7 @@ def load_rois_for(path: str | os.PathLike[str], volume: Volume) -> Any:
     """A RoiSet from a multi-ROI file (or an old single-mask file, as one ROI)."""
     from coloc_viewer.imaging.roi_io import load_rois
 
+    source_files_ready(volume)  # a DICOM SEG is matched against the source images
     stored = storage_of(volume)
     rois = load_rois(os.fspath(path), like=stored)  # files hold the stored grid
     return regrid(rois, volume, orientation_of(volume).to_display)

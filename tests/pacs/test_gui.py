@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from pacs_helpers import OUR_AET, PASSWORD, USER, demo_study_uid, series_uid_of
 
+from coloc_viewer.gui.pacs_tables import SEG_HINT
 from coloc_viewer.imaging.dicom_write import write_dicom_series
 from coloc_viewer.imaging.load import load_volume
 from coloc_viewer.pacs.assemble import SeriesAssembler
@@ -272,13 +273,82 @@ def test_tables_read_as_a_reader_expects(qtbot, window, configured, study_with_s
         click_row(qtbot, dialog.study_table, row)
     uids = [r.series_uid for r in dialog.series]
     seg_item = dialog.series_table.item(uids.index(seg_series), 0)
-    assert not seg_item.flags() & Qt.ItemFlag.ItemIsSelectable
-    assert seg_item.toolTip() == "not an image series: segmentation (SEG)"
-    click_row(qtbot, dialog.series_table, uids.index(seg_series))
-    assert dialog.selected_series() is None
+    assert seg_item.flags() & Qt.ItemFlag.ItemIsSelectable  # a SEG loads as ROIs
+    assert seg_item.toolTip() == SEG_HINT
     click_row(qtbot, dialog.series_table, uids.index(mr_series))
     assert dialog.selected_series().series_uid == mr_series
     dialog.grab().save(str(artifacts_dir / "pacs_dialog_tables.png"))
+
+
+def test_other_non_image_series_are_greyed(qtbot) -> None:
+    """An SR, a presentation state...: greyed with the reason, not selectable."""
+    from PySide6.QtCore import Qt
+
+    from coloc_viewer.gui.pacs_tables import (
+        SERIES_COLUMNS,
+        fill_table,
+        loads_as_rois,
+        make_table,
+        not_an_image,
+        series_cells,
+    )
+    from coloc_viewer.pacs.query import SeriesRow
+
+    rows = [SeriesRow("1.2", f"1.2.{k}", modality, k, "d", 1)
+            for k, modality in enumerate(("MR", "SR", "PR", "SEG"), start=1)]
+    assert [not_an_image(r) for r in rows] == [None, "structured report",
+                                                "presentation state", "segmentation (SEG)"]
+    assert [loads_as_rois(r) for r in rows] == [False, False, False, True]
+    table = make_table(SERIES_COLUMNS)
+    qtbot.addWidget(table)
+    fill_table(table, [series_cells(r) for r in rows], {1: "not an image series: x"})
+    selectable = [bool(table.item(i, 0).flags() & Qt.ItemFlag.ItemIsSelectable)
+                  for i in range(4)]
+    assert selectable == [True, False, True, True]
+    assert table.item(1, 0).toolTip() == "not an image series: x"
+
+
+def test_a_seg_from_the_pacs_loads_as_rois(qtbot, window, configured, study_with_seg,
+                                           monkeypatch) -> None:
+    """Retrieve on a SEG series puts its ROIs on the open series they were drawn on; on
+    another series it is refused with the reason, naming the SEG, not a cache path."""
+    from PySide6.QtWidgets import QMessageBox
+
+    study, mr_series, seg_series = study_with_seg
+    dialog = open_pacs_dialog(qtbot, window)
+    search(qtbot, dialog, "WITH*")
+    row = [r.study_uid for r in dialog.studies].index(study)
+    with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+        click_row(qtbot, dialog.study_table, row)
+    uids = [r.series_uid for r in dialog.series]
+    click_row(qtbot, dialog.series_table, uids.index(mr_series))
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        click(qtbot, dialog.retrieve_button)
+    assert not any(r.mask.any() for r in window.state.rois)  # nothing drawn yet
+    dialog = open_pacs_dialog(qtbot, window)  # reopens on the same search
+    with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+        click_row(qtbot, dialog.study_table, row)
+    click_row(qtbot, dialog.series_table, uids.index(seg_series))
+    click(qtbot, dialog.retrieve_button)
+    qtbot.waitUntil(lambda: any(r.mask.any() for r in window.state.rois), timeout=30000)
+    assert [r.name for r in window.state.rois] == ["lesion"]
+    mask = window.state.rois.mask("lesion")
+    assert int(mask.sum()) == 64 and mask.any(axis=(1, 2)).sum() == 1
+    assert "Loaded ROIs from the PACS: lesion" in window.statusBar().currentMessage()
+    # the same SEG on another series: refused
+    errors: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, _t, text, *a: errors.append(text))
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        window.open_path(CASE2 / "dicom")
+    dialog = open_pacs_dialog(qtbot, window)
+    with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+        click_row(qtbot, dialog.study_table, row)
+    click_row(qtbot, dialog.series_table, uids.index(seg_series))
+    click(qtbot, dialog.retrieve_button)
+    qtbot.waitUntil(lambda: bool(errors), timeout=30000)
+    assert errors[0].startswith("SEG 'coloc_viewer ROIs': ROI does not match")
+    assert "cache" not in errors[0]
+    assert dialog.isVisible() and dialog.search_box.isVisible()
 
 
 def test_cancel_a_retrieval(qtbot, window, configured, many_slices, monkeypatch,
