@@ -12,9 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -28,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.gui.pacs_preview import PreviewSlice, preview_slice
+from coloc_viewer.gui.pacs_preview import PreviewSlice, preview_slice, thumbnail
 from coloc_viewer.gui.pacs_tables import (
     SEG_HINT,
     SERIES_COLUMNS,
@@ -328,13 +326,7 @@ class OpenFromPacsDialog(QDialog):
                             + " instances")
 
     def _on_preview(self, shown: PreviewSlice) -> None:
-        image = shown.image
-        h, w = image.shape
-        qimage = QImage(np.ascontiguousarray(image).data, w, h, w,
-                        QImage.Format.Format_Grayscale8).copy()
-        self.preview.setPixmap(QPixmap.fromImage(qimage).scaled(
-            self.preview.size(), Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation))
+        self.preview.setPixmap(thumbnail(shown, self.preview.size()))
 
     def cancel(self) -> None:
         self.cancel_event.set()

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-__all__ = ["PacsPreview", "PreviewSlice", "preview_slice"]
+__all__ = ["PacsPreview", "PreviewSlice", "preview_slice", "thumbnail"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,15 @@ def preview_slice(path: Path) -> PreviewSlice | None:
         image = 255 - image
     return PreviewSlice(np.ascontiguousarray(image),
                         (float(volume.spacing[1]), float(volume.spacing[2])))
+
+
+def thumbnail(shown: PreviewSlice, size: QSize) -> QPixmap:
+    """``shown`` scaled into ``size`` (its aspect kept), for the dialog's thumbnail."""
+    h, w = shown.image.shape
+    image = QImage(np.ascontiguousarray(shown.image).data, w, h, w,
+                   QImage.Format.Format_Grayscale8).copy()
+    return QPixmap.fromImage(image).scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation)
 
 
 class PacsPreview(QWidget):
