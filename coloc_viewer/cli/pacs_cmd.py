@@ -115,6 +115,8 @@ def _get(args: argparse.Namespace) -> int:
         shown.append(p)
         if p.cached:
             print("in the cache already", file=sys.stderr)
+        elif p.waiting:
+            print("waiting: another program is retrieving this series", file=sys.stderr)
         else:
             total = f"/{p.total}" if p.total else ""
             print(f"\rretrieving {p.done}{total} instances", end="", file=sys.stderr)
@@ -122,7 +124,7 @@ def _get(args: argparse.Namespace) -> int:
     try:  # Ctrl+C stops it; the partial series is removed, never cached as complete
         folder = fetch_ref(ref, progress=progress)
     finally:
-        if shown and not shown[-1].cached:
+        if shown and not (shown[-1].cached or shown[-1].waiting):
             print("", file=sys.stderr)  # end the progress line
     print(folder)
     return 0

@@ -62,6 +62,20 @@ def test_get_prints_the_cached_folder_and_send_stores(configured: list[ServerCon
     assert code == 0 and "1 studies" not in out  # a series alone is not a whole study
     code, out, _ = _run(capsys, "cache", "--purge")
     assert code == 0 and "purged" in out and not folder.exists()
+    # another program holds the series' lock for half a second: get says it waits
+    import threading
+
+    from coloc_viewer.pacs.cache import StudyCache
+
+    lock = StudyCache().series_lock(folder)
+    lock.acquire()
+    threading.Timer(0.5, lock.release).start()
+    code, out, err = _run(capsys, "get", "--server", "orthanc-dimse", study, "--series",
+                          series)
+    assert code == 0 and Path(out.strip()) == folder
+    assert "waiting: another program is retrieving this series" in err
+    assert "retrieving 20/20" in err
+    _run(capsys, "cache", "--purge")
 
     from coloc_viewer.imaging.load import load_volume
     from coloc_viewer.imaging.roi_io import load_rois, save_rois
