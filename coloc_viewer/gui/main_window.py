@@ -74,6 +74,7 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         self._after_model: list[Any] = []
         self._pending_rois: str | None = None
         self._loading_path = ""
+        self.study_address = ""  # what the shown study was opened from (path or pacs://)
         self.autosave = Autosave(self.state)  # the study's session (viewer.autosave)
         self._compare: Any = None
         self.unsaved_edits = False  # ROI edits not yet saved to a file (Quit asks)

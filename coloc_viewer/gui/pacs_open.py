@@ -9,10 +9,10 @@ from typing import Any
 
 from coloc_viewer.gui.pacs_dialog import OpenFromPacsDialog
 from coloc_viewer.gui.pacs_preview import PacsPreview
+from coloc_viewer.gui.placement import move_to_corner
 
 __all__ = ["open_from_pacs"]
 
-ASIDE_MARGIN = 12  # pixels between the moved dialog and the canvas' corner
 SEARCH_FIELDS = ("patient_id", "patient_name", "accession", "date_from", "date_to",
                  "modality")
 
@@ -55,14 +55,12 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
     home = None  # where the dialog was before it moved aside
 
     def aside(_total: object) -> None:
-        """The compact dialog moves to the canvas' bottom-right corner, out of the way of
-        the series arriving; it goes back if the retrieval stops without opening it."""
+        """The compact dialog moves to the main window's bottom-right corner (over the
+        panels, not the canvas where the series arrives); it goes back if the retrieval
+        stops without opening a series."""
         nonlocal home
         home = dialog.pos()
-        corner = window.view.mapToGlobal(window.view.rect().bottomRight())
-        frame = dialog.frameGeometry()
-        dialog.move(max(0, corner.x() - frame.width() - ASIDE_MARGIN),
-                    max(0, corner.y() - frame.height() - ASIDE_MARGIN))
+        move_to_corner(dialog, window)
 
     def back() -> None:
         if home is not None:

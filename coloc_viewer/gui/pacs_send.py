@@ -23,7 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from coloc_viewer.gui.placement import move_to_corner
 from coloc_viewer.gui.workers import TaskRunner
+from coloc_viewer.pacs.resolve import server_part
 from coloc_viewer.pacs.servers import ServerConfig, load_servers
 from coloc_viewer.viewer.study import source_files_ready
 
@@ -101,6 +103,9 @@ class SendResultsDialog(QDialog):
         self.server_box = QComboBox()
         for s in self.servers:
             self.server_box.addItem(s.name)
+        came_from = server_part(getattr(window, "study_address", ""))
+        if came_from is not None and self.server_box.findText(came_from) >= 0:
+            self.server_box.setCurrentIndex(self.server_box.findText(came_from))
         self.server_box.currentIndexChanged.connect(lambda _i: self._changed())
         self.rows: list[dict[str, Any]] = []
         self.model_info: dict[str, Any] = {}
@@ -129,7 +134,8 @@ class SendResultsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
-        self._sending = self._sent = False
+        self._sending = False
+        self._sent_to: set[str] = set()  # servers these very results went to
         self._refresh_scores()
         # the dialog stays open while the reader works: scores and ROIs follow the window
         events = window.state.events
@@ -152,24 +158,30 @@ class SendResultsDialog(QDialog):
 
     def _scores_changed(self, _value: Any = None) -> None:
         self._refresh_scores()
+        self._sent_to.clear()  # new results: they may go anywhere again
         self._changed()
 
+    def _server_name(self) -> str:
+        return self.server_box.currentText()
+
     def _changed(self) -> None:
-        """The server, the ROIs or the scores changed: what was sent is no longer the same."""
-        if self._sent:
-            self._sent = False
-            self.status.setText("")
-        elif not self._sending and self.status.text().startswith("<span"):
-            self.status.setText("")  # an error about the previous choice
+        """The server, the ROIs or the scores changed: say whether these results were sent
+        to the chosen server already, and drop an error about the previous choice."""
+        if not self._sending:
+            name = self._server_name()
+            self.status.setText(f"Already sent to {name}" if name in self._sent_to else "")
         self._update_button()
 
     def _update_button(self) -> None:
-        self.send_button.setEnabled(bool(self.servers) and not self._sending and not self._sent)
-        self.send_button.setToolTip("sent: change the server, the ROIs or the scores to send "
-                                    "again" if self._sent else "")
+        sent = self._server_name() in self._sent_to
+        self.send_button.setEnabled(bool(self.servers) and not self._sending and not sent)
+        self.send_button.setToolTip("sent there: change the ROIs or the scores to send "
+                                    "again" if sent else "")
 
-    def _finished(self, ok: bool) -> None:
-        self._sending, self._sent = False, ok
+    def _finished(self, server: str | None) -> None:
+        self._sending = False
+        if server is not None:
+            self._sent_to.add(server)
         self._update_button()
 
     def send(self) -> None:
@@ -188,11 +200,11 @@ class SendResultsDialog(QDialog):
         self.status.setText(f"Sending to {server.label}…")
 
         def sent(names: list[str]) -> None:
-            self._finished(True)
+            self._finished(server.name)
             self.sent.emit(f"Sent {' and '.join(names)} to {server.label}")
 
         def failed(err: BaseException) -> None:
-            self._finished(False)
+            self._finished(None)
             self.failed.emit(str(err))
 
         self.runner.submit(
@@ -214,5 +226,6 @@ def send_to_pacs(window: Any) -> SendResultsDialog | None:
     dialog = SendResultsDialog(window)
     dialog.setModal(False)
     dialog.show()
+    move_to_corner(dialog, window)  # not over the ROI just drawn
     window._pacs_send_dialog = dialog  # noqa: SLF001 - keep it alive while shown
     return dialog

@@ -97,6 +97,7 @@ class StudyActions:
         else:
             self.set_volume(volume)
         self._refresh_recent(*entry)
+        self.study_address = path
         # the series description when there is one (a PACS cache folder's name is a hash)
         shown = str(volume.metadata.get("description") or "") or Path(path).name
         self.statusBar().showMessage(f"Opened {shown}: {volume.shape[0]} slices", 5000)

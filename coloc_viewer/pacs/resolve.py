@@ -19,7 +19,8 @@ from coloc_viewer.pacs.errors import PacsError
 from coloc_viewer.pacs.retrieve import ProgressCallback, connect, retrieve_series, retrieve_study
 from coloc_viewer.pacs.servers import ServerConfig, parse_server
 
-__all__ = ["PacsRef", "fetch_ref", "is_pacs_url", "local_path", "pacs_url", "parse_pacs_url"]
+__all__ = ["PacsRef", "fetch_ref", "is_pacs_url", "local_path", "pacs_url", "parse_pacs_url",
+           "server_part"]
 
 SCHEME = "pacs://"
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
@@ -57,6 +58,13 @@ def pacs_url(server: str, study_uid: str, series_uid: str | None = None) -> str:
     DICOMweb root or ``dicom://AET@host:port``); :func:`parse_pacs_url` reads it back."""
     parts = [quote(server, safe=""), study_uid, *([series_uid] if series_uid else [])]
     return SCHEME + "/".join(parts)
+
+
+def server_part(url: str) -> str | None:
+    """The SERVER of a ``pacs://SERVER/...`` address, unquoted (None for anything else)."""
+    if not is_pacs_url(url):
+        return None
+    return unquote(url.strip()[len(SCHEME):].split("/", 1)[0]) or None
 
 
 def local_path(value: str | os.PathLike[str], cache: StudyCache | None = None,

@@ -99,6 +99,7 @@ def test_recent_studies_keep_the_pacs_address(qtbot, window, configured) -> None
     once the cache was purged."""
     series = series_uid_of(CASE2 / "dicom")
     dialog = open_pacs_dialog(qtbot, window)
+    dialog.server_box.setCurrentIndex(1)  # over DIMSE
     search(qtbot, dialog, "SYNTHETIC*")
     row = [r.patient_id for r in dialog.studies].index("SYNTH-02")
     with qtbot.waitSignal(dialog.series_listed, timeout=20000):
@@ -109,12 +110,22 @@ def test_recent_studies_keep_the_pacs_address(qtbot, window, configured) -> None
     with qtbot.waitSignal(window.study_loaded, timeout=30000):
         click(qtbot, dialog.retrieve_button)
     recent = window.recent_menu.actions()[0]
-    assert recent.data() == f"pacs://orthanc-web/{demo_study_uid()}/{series}"
-    assert recent.text().startswith(f"PACS orthanc-web: {description}")
+    assert recent.data() == f"pacs://orthanc-dimse/{demo_study_uid()}/{series}"
+    assert recent.text().startswith(f"PACS orthanc-dimse: {description}")
     assert "cache" not in recent.text() and "SYNTH" not in recent.text()
     cache = StudyCache()
-    qtbot.waitUntil(lambda: cache.series_complete(configured[0].address, demo_study_uid(),
+    qtbot.waitUntil(lambda: cache.series_complete(configured[1].address, demo_study_uid(),
                                                   series), timeout=20000)
+    # Send results goes back to the server the study came from by default, and opens in
+    # the window's corner (not over the canvas and its ROIs)
+    window.actions_by_name["Send results to PACS…"].trigger()
+    send = window._pacs_send_dialog  # noqa: SLF001
+    qtbot.waitExposed(send)
+    assert send.server_box.currentText() == "orthanc-dimse"
+    canvas = window.view.rect().translated(window.view.mapToGlobal(window.view.rect().topLeft()))
+    covered = send.frameGeometry().intersected(canvas)
+    assert covered.width() * covered.height() < 0.05 * canvas.width() * canvas.height()
+    send.reject()
     cache.purge()
     with qtbot.waitSignal(window.study_loaded, timeout=30000):  # something else meanwhile
         window.open_path(demo_dir() / "case-01" / "dicom")
@@ -124,7 +135,7 @@ def test_recent_studies_keep_the_pacs_address(qtbot, window, configured) -> None
     with qtbot.waitSignal(window.study_loaded, timeout=30000):
         recent.trigger()
     assert window.state.volume.metadata.get("series_uid") == series
-    assert cache.series_complete(configured[0].address, demo_study_uid(), series)
+    assert cache.series_complete(configured[1].address, demo_study_uid(), series)
     assert window.recent_menu.actions()[0].data() == address  # first again
     # `coloc-viewer --screenshot out.png pacs://...` opens the same way (offscreen render)
     from coloc_viewer.gui.app import open_sync
@@ -379,7 +390,7 @@ def test_cancel_a_retrieval(qtbot, window, configured, many_slices, monkeypatch,
     dialog.grab().save(str(artifacts_dir / "pacs_dialog_retrieving.png"))
     window.grab().save(str(artifacts_dir / "pacs_window_retrieving.png"))
     covered = dialog.frameGeometry().intersected(canvas)
-    assert covered.width() * covered.height() < 0.25 * canvas.width() * canvas.height()
+    assert covered.width() * covered.height() < 0.05 * canvas.width() * canvas.height()
     assert dialog.cancel_button.isEnabled()
     click(qtbot, dialog.cancel_button)
     qtbot.waitUntil(lambda: dialog.retrieve_button.isEnabled(), timeout=20000)
@@ -572,11 +583,13 @@ def test_send_results_seg_and_sr(qtbot, window, configured, orthanc, artifacts_d
     with qtbot.waitSignal(dialog.sent, timeout=60000) as blocker:
         click(qtbot, dialog.send_button)
     assert blocker.args[0] == "Sent DICOM SEG and DICOM SR to orthanc-web"
-    # sent: a second click would store duplicates, until the server or the results change
+    # sent: a second click would store duplicates there, until the results change
     assert not dialog.send_button.isEnabled()
     dialog.server_box.setCurrentIndex(1)
     assert dialog.send_button.isEnabled() and dialog.status.text() == ""
-    dialog.server_box.setCurrentIndex(0)
+    dialog.server_box.setCurrentIndex(0)  # back: still sent there
+    assert not dialog.send_button.isEnabled()
+    assert dialog.status.text() == "Already sent to orthanc-web"
     new = [r for r in web.find_series(demo_study_uid()) if r.series_uid not in before]
     by_modality = {r.modality: r for r in new}
     assert sorted(by_modality) == ["SEG", "SR"] and len(new) == 2
@@ -605,3 +618,7 @@ def test_send_results_seg_and_sr(qtbot, window, configured, orthanc, artifacts_d
               if (window.state.scores.get(n) or {}).get("relevance_mass") is not None]
     assert found.count("RMASS") == len(scored) >= 1
     assert web.find_studies(Query(patient_id="SYNTH-02"))
+    # new results (the slice analysed again) may be sent again
+    with qtbot.waitSignal(window.analysis_done, timeout=120000):
+        window.analyse_current()
+    assert dialog.send_button.isEnabled() and dialog.status.text() == ""
