@@ -165,6 +165,7 @@ class OpenFromPacsDialog(QDialog):
         self.previewed.connect(self._on_preview)
         self.failed.connect(self._on_failed)
         self.fill_servers(servers)
+        self.server_box.currentIndexChanged.connect(lambda _i: self._server_changed())
 
     # -- servers ---------------------------------------------------------------------------
     def fill_servers(self, servers: list[ServerConfig] | None = None) -> None:
@@ -178,6 +179,13 @@ class OpenFromPacsDialog(QDialog):
             self.server_box.addItem(s.name, s.name)
         if not self.servers:
             self.status.setText("No PACS configured: add one with Servers…")
+
+    def _server_changed(self) -> None:
+        """Another server: the studies listed came from the previous one."""
+        self.studies, self.series = [], []
+        self.study_table.setRowCount(0)
+        self.series_table.setRowCount(0)
+        self.status.setText("")
 
     def server(self) -> ServerConfig | None:
         i = self.server_box.currentIndex()

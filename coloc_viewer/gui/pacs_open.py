@@ -46,6 +46,7 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
     dialog = OpenFromPacsDialog(window)
     _restore_search(dialog, window)
     dialog.searched.connect(lambda _n: _remember_search(dialog, window))
+    dialog.server_box.currentIndexChanged.connect(lambda _i: _remember_search(dialog, window))
     preview = getattr(window, "pacs_preview", None)
     if preview is None:
         preview = window.pacs_preview = PacsPreview(window.view)

@@ -34,18 +34,19 @@ class PreviewSlice:
 def preview_slice(path: Path) -> PreviewSlice | None:
     """The instance at ``path`` as the viewer would show it (None if it is no image)."""
     from coloc_viewer.imaging.load import load_volume
+    from coloc_viewer.viewer.display import apply_window
     from coloc_viewer.viewer.orientation import oriented
+    from coloc_viewer.viewer.view_models import default_window
 
     try:
         volume = oriented(load_volume(path))
     except Exception:  # noqa: BLE001 - no preview for what cannot be read
         return None
     plane = volume.voxels[volume.shape[0] // 2]
-    center, width = volume.metadata.get("window") or (0.0, 1.0)
-    low = float(center) - float(width) / 2
-    image = np.clip((plane - low) / max(float(width), 1e-6) * 255, 0, 255).astype(np.uint8)
-    if volume.metadata.get("monochrome1"):
-        image = 255 - image
+    # the window the viewer opens the series with (its DICOM window, else the slice's
+    # 1-99 %; a missing window had painted the slice white)
+    window = default_window(volume, volume.shape[0] // 2)
+    image = apply_window(plane, window, invert=bool(volume.metadata.get("monochrome1")))
     return PreviewSlice(np.ascontiguousarray(image),
                         (float(volume.spacing[1]), float(volume.spacing[2])))
 

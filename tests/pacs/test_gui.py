@@ -212,6 +212,13 @@ def test_the_dialog_reopens_on_the_last_search(qtbot, window, configured) -> Non
     assert again.study_table.rowCount() == len(found) == 2
     with qtbot.waitSignal(again.series_listed, timeout=20000):  # the rows work as found
         click_row(qtbot, again.study_table, 0)
+    # another server: the studies listed were the other one's, they go (and stay gone)
+    again.server_box.setCurrentIndex(0)
+    assert again.studies == [] and again.study_table.rowCount() == 0
+    assert again.series_table.rowCount() == 0
+    again.reject()
+    third = open_pacs_dialog(qtbot, window)
+    assert third.server_box.currentText() == "orthanc-web" and third.studies == []
 
 
 def test_search_error_is_shown_in_the_dialog(qtbot, window, configured) -> None:

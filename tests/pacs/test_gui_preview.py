@@ -152,3 +152,27 @@ def test_closing_the_dialog_mid_retrieval_removes_the_preview(
     dialog.reject()  # Close: the retrieval is cancelled (waits for the worker to stop)
     assert not window.pacs_preview.isVisible()
     assert not StudyCache().series_complete(configured[0].address, study, series)
+
+
+def test_the_preview_uses_the_viewers_opening_window(tmp_path) -> None:
+    """The first slice is shown with the window the viewer opens the series with (its DICOM
+    window; without one, the loader's robust window), so it does not change on opening."""
+    from coloc_viewer.gui.pacs_preview import preview_slice
+    from coloc_viewer.viewer.display import WindowLevel, apply_window
+    from coloc_viewer.viewer.view_models import default_window
+
+    vox = np.random.default_rng(3).integers(0, 3000, size=(1, 32, 32)).astype(np.float32)
+    path = write_dicom_series(vox, tmp_path / "s", patient_id="P", patient_name="P^P")[0]
+    ds = pydicom.dcmread(path)
+    ds.WindowCenter, ds.WindowWidth = 500, 400
+    ds.save_as(path)
+    plane = load_volume(path).voxels[0]
+    assert np.array_equal(preview_slice(path).image,
+                          apply_window(plane, WindowLevel(500.0, 400.0)))
+    for keyword in ("WindowCenter", "WindowWidth"):
+        delattr(ds, keyword)
+    ds.save_as(path)
+    volume = load_volume(path)
+    plain = preview_slice(path).image
+    assert np.array_equal(plain, apply_window(plane, default_window(volume, 0)))
+    assert 0 < plain.mean() < 255 and len(np.unique(plain)) > 100
