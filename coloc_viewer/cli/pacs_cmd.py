@@ -179,9 +179,7 @@ def _cache(args: argparse.Namespace) -> int:
         freed = cache.purge()
         print(f"purged {freed / 1e6:.1f} MB from {cache.root}")
         return 0
-    info = cache.describe()
-    print(f"{info['root']}: {info['complete_studies']} studies, {info['bytes'] / 1e6:.1f} MB "
-          f"of {info['limit_bytes'] / 1e9:.1f} GB")
+    print(f"{cache.root}: {cache.summary()} of {cache.limit_bytes / 1e9:.1f} GB")
     return 0
 
 

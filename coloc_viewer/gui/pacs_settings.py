@@ -184,9 +184,8 @@ class PacsSettingsDialog(QDialog):
         return box
 
     def _refresh_cache_info(self) -> None:
-        info = StudyCache(limit_bytes=int(self.cache_limit.value() * 1e9)).describe()
-        self.cache_info.setText(f"{info['complete_studies']} studies, "
-                                f"{info['bytes'] / 1e6:.1f} MB in {info['root']}")
+        cache = StudyCache()
+        self.cache_info.setText(f"{cache.summary()} in {cache.root}")
 
     def purge_cache(self) -> None:
         freed = StudyCache().purge()
@@ -229,6 +228,7 @@ class PacsSettingsDialog(QDialog):
             moving = self.retrieve.currentData() == "move"
             self.form.setRowVisible(self.move_port, moving)
             self.form.setRowVisible(self.backend, not moving)
+        self.adjustSize()  # fewer rows: no empty area left below them
 
     def _current_row(self) -> int:
         return getattr(self, "_current", -1)

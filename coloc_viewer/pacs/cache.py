@@ -232,9 +232,21 @@ class StudyCache:
         return before - self.size_bytes()
 
     def describe(self) -> dict:
-        complete = sum(1 for s in self.studies() if (s / MARKER).is_file())
+        """What the cache holds: whole studies, complete series (and the studies they
+        belong to), bytes, the limit."""
+        studies = list(self.studies())
+        complete = sum(1 for s in studies if (s / MARKER).is_file())
+        series = [sum(1 for p in s.iterdir() if (p / MARKER).is_file()) for s in studies]
         return {"root": str(self.root), "bytes": self.size_bytes(),
-                "limit_bytes": self.limit_bytes, "complete_studies": complete}
+                "limit_bytes": self.limit_bytes, "complete_studies": complete,
+                "series": sum(series), "studies_with_series": sum(1 for n in series if n)}
+
+    def summary(self) -> str:
+        """One line for people: ``3 series of 2 studies, 5.3 MB``."""
+        info = self.describe()
+        n, k = info["series"], info["studies_with_series"]
+        return f"{n} series of {k} {'study' if k == 1 else 'studies'}, " \
+               f"{info['bytes'] / 1e6:.1f} MB"
 
 
 def open_cache() -> StudyCache:

@@ -59,7 +59,7 @@ def test_get_prints_the_cached_folder_and_send_stores(configured: list[ServerCon
                           series)
     assert Path(out.strip()) == folder and "in the cache already" in err
     code, out, _ = _run(capsys, "cache")
-    assert code == 0 and "1 studies" not in out  # a series alone is not a whole study
+    assert code == 0 and ": 1 series of 1 study, " in out
     code, out, _ = _run(capsys, "cache", "--purge")
     assert code == 0 and "purged" in out and not folder.exists()
     # another program holds the series' lock for half a second: get says it waits

@@ -174,7 +174,7 @@ def test_a_failed_cache_write_keeps_the_series_shown(qtbot, window, configured,
 def test_a_series_another_program_retrieves_is_waited_for(qtbot, window, configured) -> None:
     """Another program holds the series' lock: the dialog says it waits, and the series is
     shown once that retrieval ends (here: the lock is released)."""
-    from coloc_viewer.gui.pacs_dialog import WAITING_TEXT
+    from coloc_viewer.gui.pacs_retrieval import WAITING_TEXT
 
     series = series_uid_of(CASE2 / "dicom")
     cache = StudyCache()
@@ -556,10 +556,10 @@ def test_purge_from_the_settings(qtbot, web_server) -> None:
     dialog = PacsSettingsDialog()
     qtbot.addWidget(dialog)
     dialog.show()
-    assert "MB in" in dialog.cache_info.text()
+    assert dialog.cache_info.text().startswith("1 series of 1 study, ")  # not "0 studies"
     click(qtbot, dialog.purge_button)
     assert not folder.exists()
-    assert dialog.cache_info.text().startswith("0 studies, 0.0 MB")
+    assert dialog.cache_info.text().startswith("0 series of 0 studies, 0.0 MB")
 
 
 def test_send_results_seg_and_sr(qtbot, window, configured, orthanc, artifacts_dir) -> None:
