@@ -5,6 +5,7 @@ follows are ``gui.pacs_retrieval``'s. Searches and retrievals run in workers
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from typing import Any
@@ -70,7 +71,7 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
     def __init__(self, parent: QWidget | None = None, servers: list[ServerConfig] | None = None):
         super().__init__(parent)
         self.setWindowTitle("Open from PACS")
-        self.resize(900, 620)
+        self.resize(1000, 720)  # room for about ten studies and six series
         self.runner = TaskRunner(parent=self)
         self._latest: Progress | None = None  # set by the retrieval thread
         self._shown: Progress | None = None
@@ -245,7 +246,8 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
             else None
 
     def _on_failed(self, text: str) -> None:
-        self.status.setText(f"<span style='color:#d04040'>{text}</span>")
+        shown = html.escape(text[:1].upper() + text[1:])  # a sentence; no markup from errors
+        self.status.setText(f"<span style='color:#d04040'>{shown}</span>")
         log.info("PACS dialog: %s", text.split(":")[0])  # the server, not the details
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt override
