@@ -166,8 +166,7 @@ def _echo(args: argparse.Namespace) -> int:
     from coloc_viewer.pacs.retrieve import connect
 
     server = _server(args)
-    how = connect(server).verify()
-    print(f"{server.label}: answers ({how})")
+    print(f"{server.label}: {connect(server).verify()}")
     return 0
 
 

@@ -1,5 +1,5 @@
 """PACS server settings: the configured servers (``coloc_viewer.pacs.servers``), a password
-field that goes to the OS keyring, "Test connection" (C-ECHO or a QIDO-RS ping, in a worker),
+field that goes to the OS keyring, "Test connection" (C-ECHO + C-FIND, or a QIDO-RS ping, in a worker),
 and the local cache (size, limit, purge)."""
 
 from __future__ import annotations
@@ -49,8 +49,7 @@ def echo_server(server: ServerConfig) -> str:
     """Test one server (run in a worker); the sentence the dialog shows."""
     from coloc_viewer.pacs.retrieve import connect
 
-    how = connect(server).verify()
-    return f"{server.label} answers ({how})"
+    return f"{server.label} {connect(server).verify()}"
 
 
 class PacsSettingsDialog(QDialog):

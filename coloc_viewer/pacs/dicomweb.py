@@ -109,9 +109,10 @@ class DicomWebClient:
             raise self._fail(err, "QIDO-RS ping") from None
 
     def verify(self) -> str:
-        """The connection test (a search, so it also checks access); what was checked."""
+        """The connection test (a search, so it also checks access); the sentence after
+        the server's name."""
         self.echo()
-        return "QIDO-RS ping"
+        return "answers (QIDO-RS ping)"
 
     def find_studies(self, query: Query, limit: int | None = None) -> list[StudyRow]:
         filters = query.study_filters()

@@ -194,9 +194,11 @@ class DimseClient:
             raise PacsError(f"C-ECHO: failed with status 0x{code:04X}", self.server.label)
 
     def verify(self) -> str:
-        """The connection test: C-ECHO, then a study search that matches nothing. Most
-        PACS answer C-ECHO from any AE title but refuse searches from one they do not
-        know, so an echo alone says too little. Returns what was checked."""
+        """The connection test: C-ECHO (a PacsError when it fails), then a study search
+        that matches nothing. Most PACS answer C-ECHO from any AE title but refuse searches
+        from one they do not know, so an echo alone says too little; a node that only
+        stores (a send target) offers no search at all, so a refused search is reported,
+        not raised. Returns the sentence after the server's name."""
         from pydicom.uid import generate_uid
 
         self.echo()
@@ -206,8 +208,9 @@ class DimseClient:
         try:
             self._find(ident, "C-FIND")
         except PacsError as err:
-            raise PacsError(f"answers C-ECHO, but {err.reason}", self.server.label) from None
-        return "C-ECHO and C-FIND"
+            return (f"answers C-ECHO, but {err.reason}: searching and retrieving will fail "
+                    "(sending may still work)")
+        return "answers (C-ECHO and C-FIND)"
 
     def _find(self, identifier: Dataset, doing: str) -> list[Dataset]:
         from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as Model
