@@ -1,6 +1,6 @@
 """PACS server settings: the configured servers (``coloc_viewer.pacs.servers``), a password
-field that goes to the OS keyring, "Test connection" (C-ECHO + C-FIND, or a QIDO-RS ping, in a worker),
-and the local cache (size, limit, purge)."""
+field that goes to the OS keyring, "Test connection" (C-ECHO + C-FIND, or a QIDO-RS ping, in
+a worker), and the local cache (size, limit, purge)."""
 
 from __future__ import annotations
 
