@@ -412,6 +412,20 @@ def test_cancel_a_retrieval(qtbot, window, configured, many_slices, monkeypatch,
     assert window.state.volume is None or window.state.volume.shape[0] != 120
 
 
+def retype(qtbot, field, text: str) -> None:
+    field.clear()
+    qtbot.keyClicks(field, text)
+
+
+def connection_test(qtbot, dialog) -> str:
+    """Press Test connection; the sentence it shows."""
+    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10000)
+    with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
+        click(qtbot, dialog.test_button)
+        assert dialog.error.text() == ""
+    return blocker.args[0]
+
+
 def test_server_settings_test_connection_and_keyring(qtbot, orthanc, memory_keyring) -> None:
     from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
 
@@ -420,22 +434,13 @@ def test_server_settings_test_connection_and_keyring(qtbot, orthanc, memory_keyr
     dialog.show()
     qtbot.waitExposed(dialog)
     click(qtbot, dialog.add_button)
-    dialog.name.clear()
-    qtbot.keyClicks(dialog.name, "hospital")
-    dialog.url.clear()
-    qtbot.keyClicks(dialog.url, orthanc.dicomweb_url)
+    retype(qtbot, dialog.name, "hospital")
+    retype(qtbot, dialog.url, orthanc.dicomweb_url)
     qtbot.keyClicks(dialog.username, USER)
     qtbot.keyClicks(dialog.password, "wrong")
-    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10000)
-    with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
-        click(qtbot, dialog.test_button)
-    assert "401" in blocker.args[0]
-    dialog.password.clear()
-    qtbot.keyClicks(dialog.password, PASSWORD)
-    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10000)
-    with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
-        click(qtbot, dialog.test_button)
-    assert blocker.args[0] == "hospital answers (QIDO-RS ping)"
+    assert "401" in connection_test(qtbot, dialog)
+    retype(qtbot, dialog.password, PASSWORD)
+    assert connection_test(qtbot, dialog) == "hospital answers (QIDO-RS ping)"
     # each protocol shows its own fields only
     assert dialog.form.isRowVisible(dialog.url) and dialog.form.isRowVisible(dialog.password)
     assert not dialog.form.isRowVisible(dialog.host)
@@ -443,8 +448,7 @@ def test_server_settings_test_connection_and_keyring(qtbot, orthanc, memory_keyr
     assert dialog.cache_limit.value() == 20.0  # the default, 20 GB as the docs say
     # a DIMSE server with the wrong PACS AE title: the test says why
     click(qtbot, dialog.add_button)
-    dialog.name.clear()
-    qtbot.keyClicks(dialog.name, "modality")
+    retype(qtbot, dialog.name, "modality")
     dialog.protocol.setCurrentIndex(dialog.protocol.findData("dimse"))
     assert dialog.form.isRowVisible(dialog.host) and not dialog.form.isRowVisible(dialog.url)
     assert dialog.form.isRowVisible(dialog.backend)
@@ -455,33 +459,20 @@ def test_server_settings_test_connection_and_keyring(qtbot, orthanc, memory_keyr
     dialog.retrieve.setCurrentIndex(dialog.retrieve.findData("get"))
     qtbot.keyClicks(dialog.host, "127.0.0.1")
     dialog.port.setValue(orthanc.dicom_port)
-    dialog.called_aet.clear()
-    qtbot.keyClicks(dialog.called_aet, "WRONG")
+    retype(qtbot, dialog.called_aet, "WRONG")
     assert dialog.error.text() == ""
     assert dialog.test_button.isEnabled(), dialog.test_result.text()
-    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10000)
-    with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
-        click(qtbot, dialog.test_button)
-        assert dialog.error.text() == ""
-    assert re.search("association rejected|aborted the association", blocker.args[0])
-    # the right PACS AE title, but ours unknown to it: Orthanc echoes anyone, and refuses
-    # the search; the test says that instead of "answers"
-    dialog.called_aet.clear()
-    qtbot.keyClicks(dialog.called_aet, orthanc.aet)
-    dialog.calling_aet.clear()
-    qtbot.keyClicks(dialog.calling_aet, "STRANGER")
-    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10000)
-    with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
-        click(qtbot, dialog.test_button)
-    assert "answers C-ECHO, but C-FIND" in blocker.args[0] and "'STRANGER'" in blocker.args[0]
-    dialog.calling_aet.clear()
-    qtbot.keyClicks(dialog.calling_aet, OUR_AET)
-    qtbot.waitUntil(dialog.test_button.isEnabled, timeout=10000)
-    with qtbot.waitSignal(dialog.tested, timeout=30000) as blocker:
-        click(qtbot, dialog.test_button)
-    assert blocker.args[0] == "modality answers (C-ECHO and C-FIND)"
-    dialog.called_aet.clear()
-    qtbot.keyClicks(dialog.called_aet, "WRONG")
+    assert re.search("association rejected|aborted the association",
+                     connection_test(qtbot, dialog))
+    # the right PACS AE title, but ours unknown to it: Orthanc echoes anyone and refuses
+    # the search; the test warns instead of saying "answers"
+    retype(qtbot, dialog.called_aet, orthanc.aet)
+    retype(qtbot, dialog.calling_aet, "STRANGER")
+    said = connection_test(qtbot, dialog)
+    assert "answers C-ECHO, but C-FIND" in said and "'STRANGER'" in said
+    retype(qtbot, dialog.calling_aet, OUR_AET)
+    assert connection_test(qtbot, dialog) == "modality answers (C-ECHO and C-FIND)"
+    retype(qtbot, dialog.called_aet, "WRONG")
     dialog.backend.setCurrentIndex(dialog.backend.findData("pynetdicom"))
     qtbot.keyClicks(dialog.ca_file, "/etc/hospital/ca.pem")  # checked when used
     click(qtbot, dialog.save_button)
