@@ -17,6 +17,18 @@ SEARCH_FIELDS = ("patient_id", "patient_name", "accession", "date_from", "date_t
                  "modality")
 
 
+STUDY_PANELS = ("Series", "ROIs", "Scores", "Channels")  # what describes the shown study
+
+
+def _panels_current(window: Any, current: bool) -> None:
+    for name in STUDY_PANELS:
+        dock = getattr(window, "docks", {}).get(name)
+        if dock is not None and dock.widget() is not None:
+            dock.widget().setEnabled(current)
+            dock.widget().setToolTip("" if current else "the study shown before; the new "
+                                     "one opens when its retrieval is complete")
+
+
 def _remember_search(dialog: OpenFromPacsDialog, window: Any) -> None:
     """The server, criteria and studies found, for the next Open from PACS of this window
     (in memory only: no patient name or ID is written to the settings)."""
@@ -52,6 +64,10 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
         preview = window.pacs_preview = PacsPreview(window.view)
         window.state.events.volume.connect(lambda _v: preview.finish())
         window.error_shown.connect(lambda _text: preview.finish())
+        # the panels still describe the study shown before: greyed while the new one's
+        # first slice is previewed (both signals come on the GUI thread)
+        preview.painted.connect(lambda _t: _panels_current(window, False))
+        preview.finished.connect(lambda: _panels_current(window, True))
     dialog.started.connect(preview.start)
     home = None  # where the dialog was before it moved aside
 

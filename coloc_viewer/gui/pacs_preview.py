@@ -64,6 +64,7 @@ class PacsPreview(QWidget):
     """Covers ``host`` (the main canvas) while shown; swallows mouse and key input."""
 
     painted = Signal(float)  # perf_counter() of the first paint of a new slice
+    finished = Signal()  # the preview went (the series opened, or the retrieval stopped)
 
     def __init__(self, host: QWidget) -> None:
         super().__init__(host)
@@ -131,8 +132,11 @@ class PacsPreview(QWidget):
                            "nothing is analysed until the series is complete.")
 
     def finish(self) -> None:
+        was_shown = self.isVisible()
         self._qimage = None
         self.hide()
+        if was_shown:
+            self.finished.emit()
 
     def paintEvent(self, _event) -> None:  # noqa: N802
         painter = QPainter(self)

@@ -103,6 +103,9 @@ def test_first_slice_in_the_main_window_before_the_series_is_complete(
     # partial: shown over the canvas, labelled, not in the viewer's state, not cached
     assert preview.isVisible() and preview.geometry() == window.view.rect()
     assert "Partial series" in preview.text and f"/{N}" in preview.text
+    # the panels describe the study shown before: greyed meanwhile
+    panels = [window.docks[name].widget() for name in ("Series", "ROIs", "Scores", "Channels")]
+    assert not any(w.isEnabled() for w in panels)
     assert window.state.volume is None or window.state.volume.shape[0] != N
     assert not StudyCache().series_complete(configured[server_index].address, study, series)
     # the right pixels: the first instance that arrived, as the viewer shows it
@@ -130,6 +133,7 @@ def test_first_slice_in_the_main_window_before_the_series_is_complete(
     with qtbot.waitSignal(window.study_loaded, timeout=30000):
         release.set()
     assert not preview.isVisible()
+    assert all(w.isEnabled() for w in panels)  # the new study's panels
     volume = window.state.volume
     assert volume.shape[0] == N
     np.testing.assert_array_equal(np.sort(volume.voxels.ravel()),
@@ -151,6 +155,7 @@ def test_closing_the_dialog_mid_retrieval_removes_the_preview(
     threading.Timer(0.3, release.set).start()  # the transfer goes on after Close
     dialog.reject()  # Close: the retrieval is cancelled (waits for the worker to stop)
     assert not window.pacs_preview.isVisible()
+    assert window.docks["Scores"].widget().isEnabled()  # the old study is current again
     assert not StudyCache().series_complete(configured[0].address, study, series)
 
 
