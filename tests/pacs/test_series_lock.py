@@ -115,7 +115,10 @@ def test_waiting_for_the_lock_can_be_cancelled(web_server: ServerConfig,
 
     t = threading.Thread(target=run)
     t.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:  # a loaded machine may take a while
+        time.sleep(0.02)
+    time.sleep(0.2)
     assert t.is_alive() and [p.waiting for p in seen] == [True]  # waiting, and says so
     cancel.set()
     at = time.perf_counter()
