@@ -10,7 +10,7 @@ import logging
 import threading
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -118,12 +118,6 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
         self.study_table = make_table(STUDY_COLUMNS)
         self.series_table = make_table(SERIES_COLUMNS)
         self.study_table.itemSelectionChanged.connect(self._study_selected)
-        self.preview = QLabel("")
-        self.preview.setFixedSize(160, 160)
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lower = QHBoxLayout()
-        lower.addWidget(self.series_table, 1)
-        lower.addWidget(self.preview)
 
         self.progress = QProgressBar()
         self.progress.setVisible(False)
@@ -147,11 +141,10 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.search_box)
         layout.addWidget(self.study_table, 2)
-        layout.addLayout(lower, 1)
+        layout.addWidget(self.series_table, 1)
         layout.addWidget(self.progress)
         layout.addLayout(buttons)
         self.progressed.connect(self._on_progress)
-        self.previewed.connect(self._on_preview)
         self.failed.connect(self._on_failed)
         self.fill_servers(servers)
         self.server_box.currentIndexChanged.connect(lambda _i: self._server_changed())

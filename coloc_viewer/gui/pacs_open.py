@@ -17,7 +17,7 @@ SEARCH_FIELDS = ("patient_id", "patient_name", "accession", "date_from", "date_t
                  "modality")
 
 
-STUDY_PANELS = ("Series", "ROIs", "Scores", "Channels")  # what describes the shown study
+STUDY_PANELS = ("Series", "ROIs", "Model", "Scores", "Channels")  # describe the shown study
 
 
 def _panels_current(window: Any, current: bool) -> None:
@@ -29,12 +29,12 @@ def _panels_current(window: Any, current: bool) -> None:
                                      "one opens when its retrieval is complete")
 
 
-def _remember_search(dialog: OpenFromPacsDialog, window: Any) -> None:
+def _remember_search(dialog: OpenFromPacsDialog, window: Any, searched: bool = True) -> None:
     """The server, criteria and studies found, for the next Open from PACS of this window
     (in memory only: no patient name or ID is written to the settings)."""
     window.pacs_last_search = (dialog.server_box.currentText(),
                                {f: getattr(dialog, f).text() for f in SEARCH_FIELDS},
-                               list(dialog.studies))
+                               list(dialog.studies) if searched else None)
 
 
 def _restore_search(dialog: OpenFromPacsDialog, window: Any) -> None:
@@ -48,7 +48,8 @@ def _restore_search(dialog: OpenFromPacsDialog, window: Any) -> None:
     dialog.server_box.setCurrentIndex(index)
     for name, text in fields.items():
         getattr(dialog, name).setText(text)
-    dialog.show_studies(studies)
+    if studies is not None:  # not after a server change without a search
+        dialog.show_studies(studies)
 
 
 def open_from_pacs(window: Any) -> OpenFromPacsDialog:
@@ -58,7 +59,8 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
     dialog = OpenFromPacsDialog(window)
     _restore_search(dialog, window)
     dialog.searched.connect(lambda _n: _remember_search(dialog, window))
-    dialog.server_box.currentIndexChanged.connect(lambda _i: _remember_search(dialog, window))
+    dialog.server_box.currentIndexChanged.connect(
+        lambda _i: _remember_search(dialog, window, searched=False))
     preview = getattr(window, "pacs_preview", None)
     if preview is None:
         preview = window.pacs_preview = PacsPreview(window.view)
@@ -110,6 +112,8 @@ def open_from_pacs(window: Any) -> OpenFromPacsDialog:
             names = ", ".join(r.name for r in window.state.rois)
             window.statusBar().showMessage(f"Loaded ROIs from the PACS: {names}", 10000)
             dialog.accept()
+        else:
+            dialog.failed.emit(f"the ROIs of SEG {label!r} were not loaded")
 
     dialog.rois_retrieved.connect(rois_retrieved)
     # a cache that could not be kept is said once the series is shown (not before: the

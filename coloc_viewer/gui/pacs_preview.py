@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-__all__ = ["PacsPreview", "PreviewSlice", "preview_slice", "thumbnail"]
+__all__ = ["PacsPreview", "PreviewSlice", "preview_slice"]
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,6 @@ def preview_slice(path: Path) -> PreviewSlice | None:
     image = apply_window(plane, window, invert=bool(volume.metadata.get("monochrome1")))
     return PreviewSlice(np.ascontiguousarray(image),
                         (float(volume.spacing[1]), float(volume.spacing[2])))
-
-
-def thumbnail(shown: PreviewSlice, size: QSize) -> QPixmap:
-    """``shown`` scaled into ``size`` (its aspect kept), for the dialog's thumbnail."""
-    h, w = shown.image.shape
-    image = QImage(np.ascontiguousarray(shown.image).data, w, h, w,
-                   QImage.Format.Format_Grayscale8).copy()
-    return QPixmap.fromImage(image).scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation)
 
 
 class PacsPreview(QWidget):
@@ -106,6 +97,7 @@ class PacsPreview(QWidget):
                               QImage.Format.Format_Grayscale8).copy()
         self._spacing = shown.spacing
         self._announce = True
+        self.done = max(self.done, 1)  # the slice shown arrived (progress may come later)
         self._update_text()
         self.setGeometry(self.host.rect())
         self.show()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from coloc_viewer.gui.pacs_preview import PreviewSlice, preview_slice, thumbnail
+from coloc_viewer.gui.pacs_preview import preview_slice
 from coloc_viewer.gui.pacs_tables import loads_as_rois, recent_entry
 from coloc_viewer.pacs.cache import open_cache
 from coloc_viewer.pacs.errors import RetrievalCancelled
@@ -43,7 +43,6 @@ class RetrievalMixin:
         self.recent = recent_entry(server, study, series)
         as_rois = self._as_rois = series is not None and loads_as_rois(series)
         self._preview_sent = False
-        self.preview.clear()
         total = series.n_instances if series is not None else study.n_instances
         self.progress.setRange(0, total or 0)
         self.progress.setValue(0)
@@ -110,9 +109,6 @@ class RetrievalMixin:
         self.status.setText(f"Retrieved {p.done}" + (f" of {p.total}" if p.total else "")
                             + " instances")
 
-    def _on_preview(self, shown: PreviewSlice) -> None:
-        self.preview.setPixmap(thumbnail(shown, self.preview.size()))
-
     def cancel(self) -> None:
         self.cancel_event.set()
         self.status.setText("Cancelling…")
@@ -148,7 +144,7 @@ class RetrievalMixin:
             return
         if compact:
             self._full_size = self.size()
-        for widget in (self.search_box, self.study_table, self.series_table, self.preview,
+        for widget in (self.search_box, self.study_table, self.series_table,
                        self.retrieve_button):
             widget.setVisible(not compact)
         if compact:

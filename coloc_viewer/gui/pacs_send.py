@@ -31,7 +31,21 @@ from coloc_viewer.viewer.study import source_files_ready
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SendResultsDialog", "results_from_window", "send_results", "write_results"]
+__all__ = ["SendResultsDialog", "results_from_window", "send_results", "sent_registry",
+           "write_results"]
+
+
+def sent_registry(window: Any) -> set[str]:
+    """The servers the window's current results were sent to: kept on the window, so a
+    Send dialog opened again knows them too; emptied when the ROIs or the scores change
+    (new results may go anywhere)."""
+    sent = getattr(window, "pacs_sent_to", None)
+    if sent is None:
+        sent = window.pacs_sent_to = set()
+        events = window.state.events
+        for event in (events.scores, events.roi_list, events.rois, events.volume):
+            event.connect(lambda *_a: sent.clear())
+    return sent
 
 
 def results_from_window(window: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -135,7 +149,7 @@ class SendResultsDialog(QDialog):
         layout.addLayout(form)
         layout.addLayout(buttons)
         self._sending = False
-        self._sent_to: set[str] = set()  # servers these very results went to
+        self._sent_to = sent_registry(window)  # servers these very results went to
         self._refresh_scores()
         # the dialog stays open while the reader works: scores and ROIs follow the window
         events = window.state.events
@@ -144,6 +158,8 @@ class SendResultsDialog(QDialog):
                            (events.rois, self._scores_changed)]
         for event, callback in self._listening:
             event.connect(callback)
+        if self.servers:
+            self._changed()  # "Already sent to ..." when these results went there before
         self.sent.connect(self.status.setText)
         self.failed.connect(lambda t: self.status.setText(
             f"<span style='color:#d04040'>{t}</span>"))
@@ -158,7 +174,6 @@ class SendResultsDialog(QDialog):
 
     def _scores_changed(self, _value: Any = None) -> None:
         self._refresh_scores()
-        self._sent_to.clear()  # new results: they may go anywhere again
         self._changed()
 
     def _server_name(self) -> str:

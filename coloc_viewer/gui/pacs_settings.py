@@ -104,7 +104,7 @@ class PacsSettingsDialog(QDialog):
         self.ca_file.setPlaceholderText("the system's CA store")
         self.ca_file.setToolTip("TLS: CA certificates (PEM) to trust for this server, e.g. "
                                 "the hospital's own CA")
-        self.client_cert.setPlaceholderText("none (only if the PACS asks for one)")
+        self.client_cert.setPlaceholderText("none (unless the PACS asks)")
         self.client_key.setPlaceholderText("in the certificate file")
         pem = "PEM files (*.pem *.crt *.cer *.key);;All files (*)"
         form = QFormLayout()
@@ -331,8 +331,13 @@ class PacsSettingsDialog(QDialog):
     def _tested(self, text: Any) -> None:
         self.test_button.setEnabled(True)
         self.test_button.setFocus()  # disabled while testing, it had lost the focus
-        self.test_result.setText(str(text))
-        self.tested.emit(str(text))
+        text = str(text)
+        # a failure red, a warning (C-ECHO only) orange, success as plain text
+        colour = "#b00020" if text.startswith("failed") else \
+            "#b35c00" if " only: " in text else ""
+        self.test_result.setStyleSheet(f"color: {colour}" if colour else "")
+        self.test_result.setText(text)
+        self.tested.emit(text)
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt override
         self.runner.shutdown(2000)

@@ -208,8 +208,9 @@ class DimseClient:
         try:
             self._find(ident, "C-FIND")
         except PacsError as err:
-            return (f"answers C-ECHO, but {err.reason}: searching and retrieving will fail "
-                    "(sending may still work)")
+            # the consequence first: a long reason must not hide it
+            return ("answers C-ECHO only: searching and retrieving will fail (sending may "
+                    f"still work). {err.reason}")
         return "answers (C-ECHO and C-FIND)"
 
     def _find(self, identifier: Dataset, doing: str) -> list[Dataset]:

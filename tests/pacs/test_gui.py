@@ -87,7 +87,6 @@ def test_open_from_pacs_shows_the_series_in_the_viewer(qtbot, window, configured
     assert got.shape == want.shape
     assert got.metadata.get("series_uid") == series_uid_of(CASE2 / "dicom")
     np.testing.assert_array_equal(np.sort(got.voxels.ravel()), np.sort(want.voxels.ravel()))
-    assert dialog.preview.pixmap() is not None and not dialog.preview.pixmap().isNull()
     # the instances are written to the cache after the series is shown
     qtbot.waitUntil(lambda: StudyCache().series_complete(
         configured[0].address, demo_study_uid(), series_uid_of(CASE2 / "dicom")), timeout=20000)
@@ -219,6 +218,7 @@ def test_the_dialog_reopens_on_the_last_search(qtbot, window, configured) -> Non
     again.reject()
     third = open_pacs_dialog(qtbot, window)
     assert third.server_box.currentText() == "orthanc-web" and third.studies == []
+    assert third.status.text() == ""  # not "0 studies": nothing was searched there
 
 
 def test_search_error_is_shown_in_the_dialog(qtbot, window, configured) -> None:
@@ -366,6 +366,7 @@ def test_a_seg_from_the_pacs_loads_as_rois(qtbot, window, configured, study_with
     qtbot.waitUntil(lambda: bool(errors), timeout=30000)
     assert errors[0].startswith("SEG 'coloc_viewer ROIs': ROI does not match")
     assert "cache" not in errors[0]
+    assert "were not loaded" in dialog.status.text()  # not "Retrieved"
     assert dialog.isVisible() and dialog.search_box.isVisible()
 
 
@@ -469,7 +470,8 @@ def test_server_settings_test_connection_and_keyring(qtbot, orthanc, memory_keyr
     retype(qtbot, dialog.called_aet, orthanc.aet)
     retype(qtbot, dialog.calling_aet, "STRANGER")
     said = connection_test(qtbot, dialog)
-    assert "answers C-ECHO, but C-FIND" in said and "'STRANGER'" in said
+    assert "answers C-ECHO only: searching and retrieving will fail" in said
+    assert "'STRANGER'" in said and "b35c00" in dialog.test_result.styleSheet()  # orange
     retype(qtbot, dialog.calling_aet, OUR_AET)
     assert connection_test(qtbot, dialog) == "modality answers (C-ECHO and C-FIND)"
     retype(qtbot, dialog.called_aet, "WRONG")
@@ -616,6 +618,14 @@ def test_send_results_seg_and_sr(qtbot, window, configured, orthanc, artifacts_d
               if (window.state.scores.get(n) or {}).get("relevance_mass") is not None]
     assert found.count("RMASS") == len(scored) >= 1
     assert web.find_studies(Query(patient_id="SYNTH-02"))
+    # closed and opened again, the dialog still knows where these results went
+    dialog.reject()
+    window.actions_by_name["Send results to PACS…"].trigger()
+    dialog = window._pacs_send_dialog  # noqa: SLF001
+    qtbot.waitExposed(dialog)
+    assert dialog.server_box.currentText() == "orthanc-web"
+    assert not dialog.send_button.isEnabled()
+    assert dialog.status.text() == "Already sent to orthanc-web"
     # new results (the slice analysed again) may be sent again
     with qtbot.waitSignal(window.analysis_done, timeout=120000):
         window.analyse_current()

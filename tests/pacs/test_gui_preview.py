@@ -104,7 +104,8 @@ def test_first_slice_in_the_main_window_before_the_series_is_complete(
     assert preview.isVisible() and preview.geometry() == window.view.rect()
     assert "Partial series" in preview.text and f"/{N}" in preview.text
     # the panels describe the study shown before: greyed meanwhile
-    panels = [window.docks[name].widget() for name in ("Series", "ROIs", "Scores", "Channels")]
+    panels = [window.docks[name].widget()
+              for name in ("Series", "ROIs", "Model", "Scores", "Channels")]
     assert not any(w.isEnabled() for w in panels)
     assert window.state.volume is None or window.state.volume.shape[0] != N
     assert not StudyCache().series_complete(configured[server_index].address, study, series)
