@@ -78,8 +78,11 @@ def verdict(scores_by_roi: dict[str, dict[str, Any]], outside: float | None = No
         name, times = focus
         p = drawn[name].get("p_value")
         chance = "" if p is None else (f", above chance (p = {p:.3g})" if p < ALPHA
-                                       else f", not above chance (p = {p:.2g})")
-        parts.append(f"It concentrates most on the {name} ({times:.1f}x a uniform map){chance}.")
+                                       else f", though not above chance (p = {p:.2g})")
+        # after "looks at none of the ROIs", "of them" says this is a ranking, not a hit
+        lead = "It" if hits else "Of them, it"
+        parts.append(f"{lead} concentrates most on the {name} ({times:.1f}x a uniform map)"
+                     f"{chance}.")
     if outside is not None and outside > 0.5:
         if hits or chance_only:
             parts.append(f"Above chance on the {_join(hits or chance_only)}, but most of the "

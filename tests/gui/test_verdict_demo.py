@@ -32,6 +32,6 @@ def test_score_cam_slice_8_verdict_is_honest(model_name):
     lesion = scores["lesion"]
     assert not lesion["pointing_game"] and lesion["relevance_rank"] < 0.5
     assert not looks_at(lesion)
-    assert "looks at the lesion" not in text and "It concentrates most on the" in text
+    assert "looks at the lesion" not in text and "Of them, it concentrates most on the" in text
     if model_name == "demo-shortcut":  # the shortcut model's map sits on the marker
-        assert "It concentrates most on the marker" in text
+        assert "it concentrates most on the marker" in text
