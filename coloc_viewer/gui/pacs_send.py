@@ -117,9 +117,9 @@ class SendResultsDialog(QDialog):
         self.server_box = QComboBox()
         for s in self.servers:
             self.server_box.addItem(s.name)
-        came_from = server_part(getattr(window, "study_address", ""))
-        if came_from is not None and self.server_box.findText(came_from) >= 0:
-            self.server_box.setCurrentIndex(self.server_box.findText(came_from))
+        came_from = self.server_box.findText(server_part(window.study_address) or "")
+        if came_from >= 0:  # the server the study came from, first
+            self.server_box.setCurrentIndex(came_from)
         self.server_box.currentIndexChanged.connect(lambda _i: self._changed())
         self.rows: list[dict[str, Any]] = []
         self.model_info: dict[str, Any] = {}

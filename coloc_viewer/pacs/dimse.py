@@ -3,8 +3,7 @@ our own storage listener, C-STORE. C-GET goes through DCMTK's ``getscu`` instead
 server's ``dimse_backend`` asks for it (``pacs.getscu``: about 4x faster).
 
 pynetdicom's own logger is held at WARNING (unless the user set it): at INFO and DEBUG it
-prints the identifiers of every C-FIND, patient names and IDs included.
-"""
+prints the identifiers of every C-FIND, patient names and IDs included."""
 
 from __future__ import annotations
 
@@ -194,17 +193,15 @@ class DimseClient:
             raise PacsError(f"C-ECHO: failed with status 0x{code:04X}", self.server.label)
 
     def verify(self) -> str:
-        """The connection test: C-ECHO (a PacsError when it fails), then a study search
-        that matches nothing. Most PACS answer C-ECHO from any AE title but refuse searches
-        from one they do not know, so an echo alone says too little; a node that only
-        stores (a send target) offers no search at all, so a refused search is reported,
-        not raised. Returns the sentence after the server's name."""
+        """The connection test: C-ECHO (PacsError if it fails), then a study search that
+        matches nothing (most PACS echo any AE title but refuse its searches). A refused
+        search is reported, not raised: a send-only node offers none. Returns the
+        sentence after the server's name."""
         from pydicom.uid import generate_uid
 
         self.echo()
         ident = Dataset()
-        ident.QueryRetrieveLevel = "STUDY"
-        ident.StudyInstanceUID = str(generate_uid())
+        ident.QueryRetrieveLevel, ident.StudyInstanceUID = "STUDY", str(generate_uid())
         try:
             self._find(ident, "C-FIND")
         except PacsError as err:
