@@ -27,7 +27,8 @@ from coloc_viewer.gui.placement import move_to_corner
 from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.pacs.resolve import server_part
 from coloc_viewer.pacs.servers import ServerConfig, load_servers
-from coloc_viewer.viewer.study import source_files_ready
+from coloc_viewer.viewer.dicom_results import write_dicom_results
+from coloc_viewer.viewer.study import save_rois_to
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +72,13 @@ def results_from_window(window: Any) -> tuple[list[dict[str, Any]], dict[str, An
 
 def write_results(volume: Any, roiset: Any, rows: list[dict[str, Any]],
                   model_info: dict[str, Any], folder: Path, with_sr: bool = True) -> list[Path]:
-    """Write the SEG (and the SR when ``with_sr`` and there are rows) into ``folder``."""
-    from coloc_viewer.imaging.roi_io import save_rois
-
-    source_files_ready(volume)
+    """Write the SEG (and the SR when ``with_sr`` and there are rows) into ``folder``, on
+    the stored images of the shown ``volume``."""
     if with_sr and rows:
-        from coloc_viewer.report.dicom_sr import build_dicom_results
-
-        seg, sr = build_dicom_results(volume, roiset, rows, model_info)
-        out = [folder / "rois.seg.dcm", folder / "scores.sr.dcm"]
-        seg.save_as(out[0], enforce_file_format=True)
-        sr.save_as(out[1], enforce_file_format=True)
-        return out
-    return [save_rois(roiset, folder / "rois.seg.dcm", like=volume)]
+        return write_dicom_results(volume, roiset, rows, model_info, folder)
+    path = folder / "rois.seg.dcm"
+    save_rois_to(roiset, path, volume)
+    return [path]
 
 
 def send_results(server: ServerConfig, volume: Any, roiset: Any, rows: list[dict[str, Any]],
@@ -94,7 +89,7 @@ def send_results(server: ServerConfig, volume: Any, roiset: Any, rows: list[dict
     with tempfile.TemporaryDirectory(prefix="coloc-viewer-send-") as tmp:
         paths = write_results(volume, roiset, rows, model_info, Path(tmp), with_sr)
         connect(server).store(paths)
-        return ["DICOM SEG" if p.name.startswith("rois") else "DICOM SR" for p in paths]
+        return ["DICOM SEG" if p.name.endswith(".seg.dcm") else "DICOM SR" for p in paths]
 
 
 class SendResultsDialog(QDialog):

@@ -1,6 +1,7 @@
 """The viewer's results as DICOM (Qt-free): the ROIs as a DICOM SEG and the shown map's
 scores as a TID 1500 Structured Report (``report.dicom_sr``), for File > Export and for
-sending to a PACS. File names carry the input's hash and the slice, never a name."""
+sending to a PACS. The ROIs drawn on the shown (display-oriented) grid are written on the
+stored images. File names carry the input's hash and the slice, never a name."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from coloc_viewer.report.dicom_sr import build_dicom_results, card_hash
 from coloc_viewer.viewer.verdict import describe
 from coloc_viewer.workspace.paths import source_hash
 
-__all__ = ["copy_roiset", "dicom_results_from_view", "model_info", "score_rows_from_view",
-           "write_dicom_results"]
+__all__ = ["build_results", "copy_roiset", "dicom_results_from_view", "model_info",
+           "score_rows_from_view", "write_dicom_results"]
 
 
 def copy_roiset(rois: Any) -> RoiSet:
@@ -51,11 +52,24 @@ def model_info(card: Any, explanation: Any) -> dict[str, str]:
             "rank": str(explanation.rank or "")}
 
 
+def build_results(volume: Any, rois: Any, rows: list[dict[str, Any]],
+                  info: dict[str, Any]) -> tuple[Any, Any]:
+    """(SEG, SR) of ``rois`` drawn on the shown ``volume``: the masks go back through the
+    display orientation (flips, transpose) onto the stored images the SEG references."""
+    from coloc_viewer.viewer.orientation import orientation_of, storage_of
+    from coloc_viewer.viewer.study import regrid, source_files_ready
+
+    source_files_ready(volume)
+    stored = storage_of(volume)
+    on_stored = regrid(rois, stored, orientation_of(volume).to_storage)
+    return build_dicom_results(stored, on_stored, rows, info)
+
+
 def dicom_results_from_view(state: Any, card: Any) -> tuple[Any, Any]:
     """(SEG, SR) datasets of what the view shows ("Send results to PACS")."""
     rows = score_rows_from_view(state)
-    return build_dicom_results(state.volume, copy_roiset(state.rois), rows,
-                               model_info(card, state.explanation))
+    return build_results(state.volume, copy_roiset(state.rois), rows,
+                         model_info(card, state.explanation))
 
 
 def file_stem(volume: Any, slice_index: int | None) -> str:
@@ -68,7 +82,7 @@ def write_dicom_results(volume: Any, rois: RoiSet, rows: list[dict[str, Any]],
                         info: dict[str, str], folder: str | os.PathLike[str]) -> list[Path]:
     """Write ``<stem>-rois.seg.dcm`` and ``<stem>-scores.sr.dcm`` into ``folder`` (a worker
     runs this); returns both paths."""
-    seg, sr = build_dicom_results(volume, rois, rows, info)
+    seg, sr = build_results(volume, rois, rows, info)
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     stem = file_stem(volume, rows[0].get("slice"))
