@@ -20,6 +20,7 @@ from coloc_viewer.viewer.display import WindowLevel
 from coloc_viewer.viewer.orientation import oriented
 from coloc_viewer.viewer.study import (
     LoadStep,
+    bundled_rois_for,
     load_rois_for,
     load_study,
     save_rois_to,
@@ -61,6 +62,7 @@ class StudyActions:
         for Recent studies instead of ``path`` (a PACS series' address, not its cache
         folder)."""
         path = os.fspath(path)
+        rois = rois or bundled_rois_for(path)  # a demo case opened again comes with its ROIs
         self._pending_rois = os.fspath(rois) if rois else None
         label = recent[1] if recent else recent_labels(self.settings).get(path)
         self.statusBar().showMessage(f"Opening {label or Path(path).name}…")

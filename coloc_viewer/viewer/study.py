@@ -39,6 +39,16 @@ def demo_cases() -> list[DemoCase]:
     return cases
 
 
+def bundled_rois_for(path: str | os.PathLike[str]) -> Path | None:
+    """The ROI file a bundled demo case ships with, when ``path`` is that case's images
+    (opened again from Recent studies or File > Open), else None."""
+    try:
+        target = Path(path).resolve()
+    except (OSError, ValueError):
+        return None
+    return next((c.rois for c in demo_cases() if c.image.resolve() == target), None)
+
+
 @dataclass
 class LoadStep:
     """One message from a loading worker to the GUI."""

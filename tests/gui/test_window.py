@@ -420,3 +420,21 @@ def test_start_up_offers_to_recover_rois_of_a_crashed_session(qtbot, window, stu
     assert "T2 phantom" in asked[0] and "DEMO" not in asked[0]
     np.testing.assert_array_equal(again.state.rois.mask(), drawn)
     again.close()
+
+
+def test_a_demo_case_opened_again_comes_with_its_rois(qtbot, window, study_dir):
+    """File > Open of a bundled demo case, or Recent studies, loads the ROIs it ships with
+    (as `make run` does), not an empty ROI list."""
+    from coloc_viewer.viewer.study import demo_cases
+
+    case = demo_cases()[0]
+    with qtbot.waitSignal(window.study_loaded, timeout=60000):
+        window.open_path(str(case.image))
+    bundled = {roi.name: int(roi.mask.sum()) for roi in window.state.rois}
+    assert bundled.get("lesion", 0) > 0
+    with qtbot.waitSignal(window.study_loaded, timeout=60000):
+        window.open_path(str(study_dir))
+    again = next(a for a in window.recent_menu.actions() if a.text() == str(case.image))
+    with qtbot.waitSignal(window.study_loaded, timeout=60000):
+        again.trigger()
+    assert {roi.name: int(roi.mask.sum()) for roi in window.state.rois} == bundled
