@@ -195,7 +195,31 @@ class RoiPanel(QWidget):
             self.state.rois_changed()
 
     def delete(self) -> None:
+        """Delete the active ROI; the only ROI stays (there is always one to draw on), so
+        Delete offers to erase its outline instead (undoable like any edit)."""
         roi = self._active()
-        if roi is not None and len(self.state.rois) > 1:
+        if roi is None:
+            return
+        if len(self.state.rois) > 1:
             self.state.rois.remove(roi.name)
             self.state.rois_changed()
+            return
+        if not roi.mask.any():
+            self._say(f"{roi.name} is the only ROI and has nothing drawn")
+            return
+        if roi.locked:
+            self._say(f"{roi.name} is locked: unlock it to erase it")
+            return
+        answer = QMessageBox.question(
+            self, "Delete ROI",
+            f"{roi.name} is the only ROI, and the viewer keeps one to draw on.\n\n"
+            "Erase its outline on every slice instead? Undo (Ctrl+Z) brings it back.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Yes and self.state.erase_active_roi():
+            self._say(f"Erased {roi.name} on every slice (Ctrl+Z to undo)")
+
+    def _say(self, text: str) -> None:
+        bar = getattr(self.window(), "statusBar", None)
+        if callable(bar):
+            bar().showMessage(text, 5000)

@@ -166,6 +166,26 @@ class RoiEditing:
         self._edit(lambda: roi_interpolate.copy_slice(self.rois, None, z, target), "copy slice")
         return True
 
+    def erase_active_roi(self) -> bool:
+        """Erase the active ROI's outline on every slice (one undo step); what Delete does to
+        the only ROI, which stays as the one to draw on. Returns whether anything was drawn."""
+        if self.volume is None or not self.active_roi_editable():
+            return False
+        roi = self.active_roi()
+        drawn = np.flatnonzero(roi.mask.any(axis=(1, 2)))
+        if not len(drawn):
+            return False
+        _, rows, cols = roi.mask.shape
+        region = (slice(int(drawn[0]), int(drawn[-1]) + 1), slice(0, rows), slice(0, cols))
+
+        def erase() -> None:
+            with self.rois.history.stroke("erase ROI") as stroke:
+                stroke.record(roi, region)
+                roi.mask[region] = False
+
+        self._edit(erase, "erase ROI")
+        return True
+
     def copy_to_next_slice(self) -> bool:
         return self.copy_to_slice(1)
 

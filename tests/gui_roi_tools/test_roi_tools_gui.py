@@ -165,3 +165,34 @@ def test_export_results_as_dicom_seg_and_sr(qtbot, demo_window, tmp_path):
                 state.scores[name]["relevance_mass"])
     assert hd.seg.segread(seg_path).SOPInstanceUID == groups[0].referenced_segmentation_frame[0] \
         .ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+
+
+def test_delete_on_the_only_roi_offers_to_erase_it_and_undo_brings_it_back(
+        qtbot, demo_window, monkeypatch):
+    """Delete removes ROIs until one is left; on that one it asks, then erases its outline
+    on every slice as one undo step (it had done nothing, silently)."""
+    from PySide6.QtWidgets import QMessageBox, QPushButton
+
+    window, state = demo_window, demo_window.state
+    panel = window.roi_panel
+    delete = next(b for b in panel.findChildren(QPushButton) if b.text() == "Delete")
+    while len(state.rois) > 1:
+        count = len(state.rois)
+        qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)
+        assert len(state.rois) == count - 1
+    last = state.rois[0]
+    drawn = last.mask.copy()
+    assert drawn.any()
+    asked = []
+    answers = iter([QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes])
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[2]) or next(answers))
+    qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)  # Cancel: nothing changes
+    assert np.array_equal(last.mask, drawn) and "only ROI" in asked[0]
+    qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)  # Yes: erased, the ROI stays
+    assert len(state.rois) == 1 and not last.mask.any()
+    assert "Erased" in window.statusBar().currentMessage()
+    assert not _autosaved(qtbot, window)[last.name].any()
+    _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(last.mask, drawn)
+    assert np.array_equal(_autosaved(qtbot, window)[last.name], drawn)
