@@ -104,6 +104,7 @@ PYEOF
             >/dev/null
     fi
     mv -f "$DEB.part" "$DEB"
+    rm -rf "$STAGE"  # hard links into dist/ (a full copy where they could not be made)
     deb_s=$(secs "$t0" "$(now)")
 fi
 

@@ -77,6 +77,16 @@ def built() -> dict[str, Path]:
     return {"bundle": bundle, "deb": deb}
 
 
+@pytest.fixture(scope="module")
+def unpacked_deb(built, tmp_path_factory):
+    """The .deb unpacked once for the module (about 4.5 GB) and removed after it: three
+    copies once filled the CI machine's disk. The tests only read and run it."""
+    root = tmp_path_factory.mktemp("deb") / "root"
+    subprocess.run(["dpkg-deb", "-x", str(built["deb"]), str(root)], check=True)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def clean_env(home: Path) -> dict[str, str]:
     """What a user's desktop session would give the program: no Python variables at all."""
     env = {"HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
@@ -148,7 +158,7 @@ def test_bundle_runs_a_cli_subcommand(built, tmp_path):
     assert found and found[0]["shape"] == [1, 64, 64]
 
 
-def test_deb_metadata_and_files(built, tmp_path):
+def test_deb_metadata_and_files(built, unpacked_deb):
     deb = built["deb"]
     fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version", "Depends"],
                             capture_output=True, text=True, check=True).stdout
@@ -168,8 +178,7 @@ def test_deb_metadata_and_files(built, tmp_path):
     assert "root/root" in listing and re.search(r"\./opt/coloc-viewer/coloc-viewer\n", listing)
     unreadable = [line for line in listing.splitlines() if line[7] != "r"]
     assert not unreadable, f"files other users cannot read: {unreadable[:3]}"
-    root = tmp_path / "root"
-    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    root = unpacked_deb
     desktop = (root / "usr/share/applications/coloc-viewer.desktop").read_text()
     entry = dict(line.split("=", 1) for line in desktop.splitlines() if "=" in line)
     assert entry["Exec"].split()[0] == NAME and entry["Icon"] == NAME
@@ -181,9 +190,8 @@ def test_deb_metadata_and_files(built, tmp_path):
     assert os.access(root / "usr/bin" / NAME, os.X_OK)
 
 
-def test_deb_installed_program_passes_the_smoke_test(built, tmp_path):
-    root = tmp_path / "root"
-    subprocess.run(["dpkg", "-x", str(built["deb"]), str(root)], check=True)
+def test_deb_installed_program_passes_the_smoke_test(unpacked_deb, tmp_path):
+    root = unpacked_deb
     proc, report, _home = run_smoke(root / "usr" / "bin" / NAME, tmp_path)
     assert proc.returncode == 0, _explain(proc)
     assert report["passed"]
@@ -203,14 +211,13 @@ def test_deb_depends_on_the_window_libraries(built):
     assert not missing, f"Depends lacks {missing}: {depends}"
 
 
-def test_deb_program_opens_its_window_in_a_real_x_session(built, tmp_path):
+def test_deb_program_opens_its_window_in_a_real_x_session(unpacked_deb, tmp_path):
     """Issue 18: `usr/bin/coloc-viewer` from the unpacked .deb, started as the desktop entry
     starts it (no extra variables, a fresh HOME, DISPLAY of our own Xvfb): its window maps
     with the study in the title, shows the demo's overlay and scores, and keeps running."""
     from x11_session import assert_real_window, watch_launch, x_session
 
-    root = tmp_path / "root"
-    subprocess.run(["dpkg", "-x", str(built["deb"]), str(root)], check=True)
+    root = unpacked_deb
     desktop = (root / "usr/share/applications/coloc-viewer.desktop").read_text()
     exec_line = next(line for line in desktop.splitlines() if line.startswith("Exec="))
     program = root / "usr" / "bin" / exec_line.split("=", 1)[1].split()[0]
