@@ -3,13 +3,11 @@ ROI sync, model settings restored on reopen, and the score verdict without posit
 
 from __future__ import annotations
 
-import re
-import zlib
-
 import numpy as np
 import pytest
 from gui_events import analyse, drag, load_model, open_study
 from gui_phantom import phantom
+from pdf_text import pdf_text
 from PySide6.QtGui import QImage
 
 from coloc_viewer.metrics.scorer import Scorer
@@ -37,20 +35,6 @@ def paint(window) -> None:
     window.state.set_brush_radius(4.0)
     drag(window.view, [(30, 40), (34, 44), (38, 48)])
     assert window.state.rois.mask()[window.state.slice_index].any()
-
-
-def pdf_text(data: bytes) -> str:
-    """The strings a PDF's (Flate-compressed) page streams show with Tj/TJ."""
-    out = []
-    for raw in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        try:
-            stream = zlib.decompress(raw)
-        except zlib.error:
-            stream = raw
-        for arr, single in re.findall(rb"\[([^\]\n]*)\]\s*TJ|\(([^\n]*?)\)\s*Tj", stream):
-            parts = re.findall(rb"\((.*?)\)", arr) if arr else [single]
-            out.append(b"".join(parts).decode("latin-1"))
-    return "\n".join(out)
 
 
 def texts(paths) -> dict[str, str]:

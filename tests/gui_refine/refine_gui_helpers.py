@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 
-def open_demo(qtbot, window, demo, with_rois: bool = True) -> None:
+def open_demo(qtbot, window, demo, images_only_in=None) -> None:
+    """The demo case with its ROIs; with ``images_only_in`` (a folder), a copy of its images
+    alone (the bundled case itself always comes with its ROIs)."""
+    image = demo.image
+    if images_only_in is not None:
+        import shutil
+
+        image = shutil.copytree(demo.image, images_only_in / "dicom")
     with qtbot.waitSignal(window.study_loaded, timeout=30000):
-        window.open_path(demo.image, rois=demo.rois if with_rois else None)
+        window.open_path(image)
 
 
 def open_refine_from_menu(qtbot, window):

@@ -113,7 +113,7 @@ def test_cancel_stops_the_run_and_leaves_the_gui_as_it_was(qtbot, window, demo, 
 
 
 def test_bad_input_says_one_sentence_and_starts_nothing(qtbot, window, demo, tmp_path):
-    open_demo(qtbot, window, demo, with_rois=False)  # the image alone: an empty "lesion"
+    open_demo(qtbot, window, demo, images_only_in=tmp_path)  # the image alone: empty "lesion"
     assert window.state.volume is not None
     dialog = open_refine_from_menu(qtbot, window)
     type_into(qtbot, dialog.out, str(tmp_path / "never"))

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from report_fixtures import PHI, PHI_STRINGS, pdf_text
+from pdf_text import pdf_text
+from report_fixtures import PHI, PHI_STRINGS
 
 from coloc_viewer import score
 from coloc_viewer.metrics.scorer import SCORE_KEYS
