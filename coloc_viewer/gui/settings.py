@@ -1,4 +1,6 @@
-"""Persistent settings (QSettings); a throw-away file when COLOC_VIEWER_NO_SETTINGS=1."""
+"""Persistent settings (QSettings): the user's, ``viewer.ini`` in ``$COLOC_VIEWER_CONFIG_DIR``
+when that is set (beside the PACS servers), a throw-away file when
+COLOC_VIEWER_NO_SETTINGS=1."""
 
 from __future__ import annotations
 
@@ -8,18 +10,27 @@ import tempfile
 
 from PySide6.QtCore import QSettings
 
+from coloc_viewer.pacs.servers import ENV_CONFIG_DIR, settings_dir
+
 _TEMP_DIR: tempfile.TemporaryDirectory | None = None
 _WORKSPACES: tempfile.TemporaryDirectory | None = None  # test mode: removed at exit
 MAX_RECENT = 10
+VIEWER_SETTINGS = "viewer.ini"
 
 
 def open_settings() -> QSettings:
-    """The user's settings, or (tests, CI) an INI file in a temporary folder."""
+    """The user's settings; ``viewer.ini`` in ``$COLOC_VIEWER_CONFIG_DIR`` when set (a
+    separate configuration, as the PACS settings honour it); or (tests, CI) an INI file in a
+    temporary folder."""
     global _TEMP_DIR
     if os.environ.get("COLOC_VIEWER_NO_SETTINGS") == "1":
         if _TEMP_DIR is None:
             _TEMP_DIR = tempfile.TemporaryDirectory(prefix="coloc-viewer-settings-")
         return QSettings(os.path.join(_TEMP_DIR.name, "settings.ini"), QSettings.Format.IniFormat)
+    if os.environ.get(ENV_CONFIG_DIR):
+        folder = settings_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        return QSettings(str(folder / VIEWER_SETTINGS), QSettings.Format.IniFormat)
     return QSettings("coloc_viewer", "coloc-viewer")
 
 

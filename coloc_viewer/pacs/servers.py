@@ -20,9 +20,10 @@ from urllib.parse import unquote, urlsplit
 from coloc_viewer.errors import InputError
 from coloc_viewer.workspace.atomic import atomic_write_text
 
-__all__ = ["DEFAULT_CALLING_AET", "DIMSE_BACKENDS", "KEYRING_SERVICE", "ServerConfig",
-           "delete_password", "get_password", "load_cache_limit", "load_servers", "parse_server",
-           "save_cache_limit", "save_servers", "set_password", "settings_dir", "settings_file"]
+__all__ = ["DEFAULT_CALLING_AET", "DIMSE_BACKENDS", "ENV_CONFIG_DIR", "KEYRING_SERVICE",
+           "ServerConfig", "delete_password", "get_password", "load_cache_limit", "load_servers",
+           "parse_server", "save_cache_limit", "save_servers", "set_password", "settings_dir",
+           "settings_file"]
 
 ENV_CONFIG_DIR = "COLOC_VIEWER_CONFIG_DIR"
 KEYRING_SERVICE = "coloc-viewer-pacs"
