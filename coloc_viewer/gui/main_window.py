@@ -25,7 +25,7 @@ from coloc_viewer.gui.qt_compat import favour_the_gui_thread
 from coloc_viewer.gui.roi_panel import RoiPanel
 from coloc_viewer.gui.score_panel import ScorePanel
 from coloc_viewer.gui.series_browser import SeriesBrowser
-from coloc_viewer.gui.settings import open_settings
+from coloc_viewer.gui.settings import model_cards, open_settings
 from coloc_viewer.gui.slice_view import SliceView
 from coloc_viewer.gui.window_actions import WindowActions
 from coloc_viewer.gui.window_analysis import AnalysisActions
@@ -113,6 +113,8 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         self._build_actions()
         self._connect()
         self._restore_settings()
+        for card in reversed(model_cards(self.settings)):  # cards loaded or refined before
+            self.registry.add(card)
         self.model_panel.set_models(self.registry.names, self._last_model())
 
     def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from coloc_viewer.gui.form_widgets import file_row, with_button
 from coloc_viewer.gui.refine_options import TrainingOptions, model_layers
+from coloc_viewer.gui.settings import remember_card
 from coloc_viewer.gui.workers import lower_thread_priority
 from coloc_viewer.viewer.compare import PaneSpec
 from coloc_viewer.viewer.refine_job import (
@@ -331,6 +332,7 @@ class RefineDialog(QDialog):
         key = str(result.card_path)
         w.registry.add(key)
         w.state.choices.add_model(key, result.card.name)
+        remember_card(w.settings, key)  # still offered after a restart
         if self.select_after.isChecked():
             w.select_model(key)
         w.statusBar().showMessage(f"Refined model {result.card.name} added to the model list",

@@ -63,6 +63,23 @@ def add_recent(settings: QSettings, path: str, label: str | None = None) -> list
     return items
 
 
+MAX_CARDS = 30
+
+
+def model_cards(settings: QSettings) -> list[str]:
+    """Model cards the user loaded or refined (paths), still on disk: offered at start."""
+    value = settings.value("model/cards", [])
+    if isinstance(value, str):
+        value = [value]
+    return [str(v) for v in (value or []) if os.path.isfile(str(v))]
+
+
+def remember_card(settings: QSettings, path: str) -> None:
+    """Offer the card at ``path`` in every later session too (newest first)."""
+    cards = [c for c in model_cards(settings) if c != path]
+    settings.setValue("model/cards", [path, *cards][:MAX_CARDS])
+
+
 def workspace_root() -> str | None:
     """Where autosaved ROIs go: None (the workspace default, ``$COLOC_VIEWER_DATA_DIR`` or
     the user's data folder), or in test mode (``COLOC_VIEWER_NO_SETTINGS=1`` without a

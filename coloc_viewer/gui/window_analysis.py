@@ -12,7 +12,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog
 
 from coloc_viewer.gui.series_roles_dialog import SeriesRolesDialog
-from coloc_viewer.gui.settings import workspace_root
+from coloc_viewer.gui.settings import remember_card, workspace_root
 from coloc_viewer.viewer.analysis import (
     AnalysisKey,
     AnalysisSettings,
@@ -73,6 +73,8 @@ class AnalysisActions:
         self.update_domain_banner()
         self.model_panel.blockSignals(True)
         self.model_panel.add_model(name, model.name)
+        if Path(name).is_file():  # a card the user chose: offered in later sessions too
+            remember_card(self.settings, name)
         self.model_panel.set_layers(layers, model.card.target_layer)
         self.model_panel.set_classes(list(model.classes))
         self.model_panel.blockSignals(False)

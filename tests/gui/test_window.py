@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from gui_events import analyse, click, drag, load_model, open_study, wheel
@@ -438,3 +440,26 @@ def test_a_demo_case_opened_again_comes_with_its_rois(qtbot, window, study_dir):
     with qtbot.waitSignal(window.study_loaded, timeout=60000):
         again.trigger()
     assert {roi.name: int(roi.mask.sum()) for roi in window.state.rois} == bundled
+
+
+def test_a_model_card_loaded_once_is_offered_and_chosen_after_a_restart(qtbot, window,
+                                                                        model_card, tmp_path):
+    """A card loaded from disk (or written by Refine) stays in the model list of later
+    sessions, and the last model chosen comes back even when it is such a card; a card
+    deleted since is not offered."""
+    import shutil
+
+    from gui_events import load_model
+
+    from coloc_viewer.gui.main_window import MainWindow
+
+    gone = Path(shutil.copytree(model_card.parent, tmp_path / "copy")) / model_card.name
+    load_model(qtbot, window, gone)
+    load_model(qtbot, window, model_card)
+    window.close()
+    shutil.rmtree(gone.parent)
+    again = MainWindow()
+    qtbot.addWidget(again)
+    offered = [o.key for o in again.state.choices.models]
+    assert str(model_card) in offered and str(gone) not in offered
+    assert again.model_panel.current_model() == str(model_card)
