@@ -5,12 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from coloc_viewer.gui.compare_window import CompareWindow
 from coloc_viewer.viewer.compare import ModelRegistry, PaneSpec, Study
 from coloc_viewer.viewer.orientation import orientation_of, oriented
+
+
+def compare_before_after(window: Any, original: str, refined: str) -> Any:
+    """Open the compare window (as Ctrl+K does) with ``original`` in pane A and
+    ``refined`` in pane B, and analyse both."""
+    compare = window.open_compare()
+    if compare is None:
+        return None
+    compare.panes[0].set_spec(PaneSpec(original))
+    compare.panes[1].set_spec(PaneSpec(refined))
+    compare.analyse()
+    return compare
 
 
 def open_compare(images: Sequence[str], rois: Sequence[str | None] = (),

@@ -31,11 +31,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from coloc_viewer.gui.compare_open import compare_before_after
 from coloc_viewer.gui.form_widgets import file_row, with_button
-from coloc_viewer.gui.refine_options import TrainingOptions, model_layers
+from coloc_viewer.gui.refine_options import (
+    NO_SHORTCUT,
+    TrainingOptions,
+    fill_roi_boxes,
+    model_layers,
+)
 from coloc_viewer.gui.settings import remember_card
 from coloc_viewer.gui.workers import lower_thread_priority
-from coloc_viewer.viewer.compare import PaneSpec
 from coloc_viewer.viewer.refine_job import (
     METHOD_HELP,
     RECIPES,
@@ -43,7 +48,6 @@ from coloc_viewer.viewer.refine_job import (
     RefineProgress,
     RefineRequest,
     check_request,
-    default_lesion_roi,
     default_out_dir,
     refine_steps,
     snapshot_rois,
@@ -52,8 +56,6 @@ from coloc_viewer.viewer.refine_job import (
 log = logging.getLogger(__name__)
 
 CHANNEL = "refine"
-NO_SHORTCUT = "(none)"
-ORGAN_NAMES = ("prostate", "gland", "organ")  # an organ ROI chosen by default
 MANIFEST_FILTER = "Cohort manifest (*.csv);;All files (*)"
 
 
@@ -70,6 +72,7 @@ class RefineDialog(QDialog):
         self.request: RefineRequest | None = None
         self.message: QMessageBox | None = None  # the last result or problem shown
         self.refined: str | None = None  # the registry key of the last refined card
+        self.refined_now = False  # the last run wrote a model
         self._auto_out = ""
         self._build()
         self.refresh()
@@ -158,10 +161,17 @@ class RefineDialog(QDialog):
             self.slices_box, self.lesion_box, self.shortcut_box, self.organ_box,
             self.manifest, self.out, *self.options.widgets]
         self.method_box.currentIndexChanged.connect(self._method_changed)
+        for signal in (self.method_box.currentIndexChanged, self.lam.valueChanged,
+                       self.epochs.valueChanged, self.lr.valueChanged,
+                       *self.options.changed_signals()):
+            signal.connect(lambda *_a: self.options.show_recipe(self._form()))
         self.model_box.currentIndexChanged.connect(lambda _i: self._model_changed())
 
     def apply_recipe(self, key: str) -> None:
-        """Set method, lambda, epochs, learning rate and the training options at once."""
+        """Set method, lambda, epochs, learning rate and the training options at once
+        ("Custom" only says the form differs from every recipe)."""
+        if key not in RECIPES:
+            return
         recipe = RECIPES[key]
         if recipe.get("method"):
             self.method_box.setCurrentIndex(self.method_box.findData(recipe["method"]))
@@ -170,7 +180,14 @@ class RefineDialog(QDialog):
         self.lr.setValue(recipe["lr"])
         self.options.apply(recipe)
 
+    def _form(self) -> dict[str, Any]:
+        method = self.method_box.currentData() or ""
+        return {"method": method, "lam": self.lam.value(), "epochs": self.epochs.value(),
+                "lr": self.lr.value(), **self.options.values(method)}
+
     def _model_changed(self) -> None:  # ActDiff's layers, when the model is loaded already
+        if not self.running:
+            self.progress_text.setText("")  # a line about the previous model's run
         name, registry = self.model_box.currentData(), self.window_.registry
         layers = model_layers(registry.get(name)) if name and registry.is_loaded(name) else []
         self.options.set_layers(layers)
@@ -188,24 +205,8 @@ class RefineDialog(QDialog):
             self.model_box.addItem(option.label, option.key)
         idx = self.model_box.findData(choices.model)
         self.model_box.setCurrentIndex(max(0, idx))
-        rois = self.window_.state.rois
-        names = [r.name for r in rois] if rois is not None else []
-        self.lesion_box.clear()
-        self.lesion_box.addItems(names)
-        lesion = default_lesion_roi(rois)
-        if lesion is not None:
-            self.lesion_box.setCurrentText(lesion)
-        self.shortcut_box.clear()
-        self.shortcut_box.addItem(NO_SHORTCUT)
-        self.shortcut_box.addItems([n for n in names if n != lesion])
-        if "marker" in names and lesion != "marker":
-            self.shortcut_box.setCurrentText("marker")
-        self.organ_box.clear()
-        self.organ_box.addItem(NO_SHORTCUT)
-        self.organ_box.addItems([n for n in names if n != lesion])
-        organ = next((n for n in ORGAN_NAMES if n in names and n != lesion), None)
-        if organ is not None:
-            self.organ_box.setCurrentText(organ)
+        fill_roi_boxes(self.lesion_box, self.shortcut_box, self.organ_box,
+                       self.window_.state.rois)
         self._method_changed()
 
     def _method_changed(self, _index: int = 0) -> None:
@@ -271,7 +272,7 @@ class RefineDialog(QDialog):
         if problem:
             self._tell(QMessageBox.Icon.Warning, "Cannot refine", problem)
             return False
-        self.request = req
+        self.request, self.refined_now = req, False
         rois = snapshot_rois(w.state.rois, w.state.volume)  # later edits do not change the run
         self._set_running(True)
         self.progress.setRange(0, 0)  # busy until the plan is known
@@ -308,11 +309,15 @@ class RefineDialog(QDialog):
         worker, self.worker = self.worker, None
         cancelled = worker is not None and worker.abort_requested
         self._set_running(False)
-        self.progress.setRange(0, 100)
-        self.progress.reset()
+        if self.refined_now:  # full, as the last batch left it
+            self.progress.setValue(self.progress.maximum())
+        else:
+            self.progress.setRange(0, 100)
+            self.progress.setValue(0)
         self.progress.setFormat("%p%")
         if cancelled:
-            self.progress_text.setText("Cancelled.")
+            self.progress_text.setText("Cancelled. The last complete epoch is kept in the "
+                                       "output folder: Run again to resume from it.")
             self.window_.statusBar().showMessage(
                 "Refine cancelled: no model was added. Run again into the same output folder "
                 "to resume after the last complete epoch.", 10000)
@@ -324,6 +329,7 @@ class RefineDialog(QDialog):
             self.window_.statusBar().showMessage(f"Refine cancelled: {err}", 10000)
             return
         self.window_.statusBar().showMessage("Refine failed", 10000)
+        self.progress_text.setText("Refine failed: nothing was added.")
         self._tell(QMessageBox.Icon.Critical, "Refine failed", str(err) or type(err).__name__)
 
     def _finished(self, result: Any) -> None:
@@ -339,6 +345,8 @@ class RefineDialog(QDialog):
                                   10000)
         log.info("refine finished: %s (%s)", result.card.name, req.method if req else "")
         self.refined = key
+        self.refined_now = True
+        self.progress_text.setText(f"Done: {result.card.name} is in the model list.")
         self._tell(QMessageBox.Icon.Information, "Refined model ready",
                          f"{result.card.name} ({result.method}, {result.epochs} epoch(s) on "
                          f"{result.n_slices} slices) was written to {result.card_path.parent} "
@@ -371,18 +379,6 @@ class RefineDialog(QDialog):
     def reject(self) -> None:
         self.cancel()  # so does Esc
         super().reject()
-
-
-def compare_before_after(window: Any, original: str, refined: str) -> Any:
-    """Open the compare window (as Ctrl+K does) with ``original`` in pane A and
-    ``refined`` in pane B, and analyse both."""
-    compare = window.open_compare()
-    if compare is None:
-        return None
-    compare.panes[0].set_spec(PaneSpec(original))
-    compare.panes[1].set_spec(PaneSpec(refined))
-    compare.analyse()
-    return compare
 
 
 def open_refine_dialog(window: Any) -> RefineDialog:

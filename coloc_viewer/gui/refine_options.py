@@ -16,9 +16,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.viewer.refine_job import RECIPES
+from coloc_viewer.viewer.refine_job import RECIPES, default_lesion_roi
 
 TARGET_LAYER = "(the card's target layer)"
+CUSTOM = "Custom (edited)"
+NO_SHORTCUT = "(none)"
+ORGAN_NAMES = ("prostate", "gland", "organ")  # an organ ROI chosen by default
 
 
 class TrainingOptions(QGroupBox):
@@ -32,6 +35,7 @@ class TrainingOptions(QGroupBox):
         self.recipe = QComboBox()
         for key, recipe in RECIPES.items():
             self.recipe.addItem(recipe["label"], key)
+        self.recipe.addItem(CUSTOM, None)  # shown once the form differs from every recipe
         self.recipe.setToolTip("Set the whole form at once (the demo's recipe is how "
                                "demo-refined was made from demo-shortcut)")
         self.schedule = QComboBox()
@@ -60,6 +64,23 @@ class TrainingOptions(QGroupBox):
         self.widgets: list[QWidget] = [self.recipe, self.schedule, self.weight_decay,
                                        self.batch_size, self.flip, self.batchnorm,
                                        self.actdiff_layer]
+
+    def changed_signals(self) -> list[Any]:
+        """The signals of every option widget but the recipe (a value was edited)."""
+        return [self.schedule.currentTextChanged, self.weight_decay.valueChanged,
+                self.batch_size.valueChanged, self.flip.toggled, self.batchnorm.toggled,
+                self.actdiff_layer.currentTextChanged]
+
+    def show_recipe(self, form: dict[str, Any]) -> None:
+        """Show the recipe the whole form (``form``: method, lam, epochs, lr and
+        :meth:`values`) matches, else "Custom"."""
+        def same(recipe: dict[str, Any]) -> bool:
+            keys = [k for k in recipe if k != "label"]
+            return all(_close(form.get(k), recipe[k]) for k in keys)
+
+        key = next((k for k, r in RECIPES.items() if same(r)), None)
+        self.recipe.setCurrentIndex(self.recipe.findData(key) if key else
+                                    self.recipe.findText(CUSTOM))
 
     def set_layers(self, names: list[str]) -> None:
         """The layer choices for ActDiff (the model's spatial layers, deepest last)."""
@@ -92,6 +113,15 @@ class TrainingOptions(QGroupBox):
         self.actdiff_layer.setCurrentText(options.get("actdiff_layer") or TARGET_LAYER)
 
 
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(b)))
+        except (TypeError, ValueError):
+            return False
+    return a == b
+
+
 def model_layers(model: Any) -> list[str]:
     """The names of a loaded 2-D model's layers with a spatial output (deepest last)."""
     from coloc_viewer.explain.layers import list_layers
@@ -101,3 +131,22 @@ def model_layers(model: Any) -> list[str]:
         return []
     found = list_layers(model.module, (card.in_channels, *card.input_size), model.device)
     return [info.name for info in found if info.n_cells > 1]
+
+
+def fill_roi_boxes(lesion_box: Any, shortcut_box: Any, organ_box: Any, rois: Any) -> None:
+    """The ROI choices: the lesion (the ROI called lesion, else the active one), a shortcut
+    ROI called marker and an organ ROI called prostate, gland or organ when there is one."""
+    names = [r.name for r in rois] if rois is not None else []
+    lesion_box.clear()
+    lesion_box.addItems(names)
+    lesion = default_lesion_roi(rois)
+    if lesion is not None:
+        lesion_box.setCurrentText(lesion)
+    others = [n for n in names if n != lesion]
+    for box, default in ((shortcut_box, "marker" if "marker" in others else None),
+                         (organ_box, next((n for n in ORGAN_NAMES if n in others), None))):
+        box.clear()
+        box.addItem(NO_SHORTCUT)
+        box.addItems(others)
+        if default is not None:
+            box.setCurrentText(default)

@@ -224,7 +224,9 @@ def _build(card: ModelCard, device: torch.device) -> nn.Module:
     return module.eval().to(device)
 
 
-def _resolve_card(name_or_card: str | os.PathLike[str] | ModelCard | dict) -> ModelCard:
+def resolve_card(name_or_card: str | os.PathLike[str] | ModelCard | dict) -> ModelCard:
+    """The card of a bundled name, card path, card or dict, read without building the
+    model (bad input raises ModelError)."""
     if isinstance(name_or_card, ModelCard):
         return name_or_card
     if isinstance(name_or_card, dict):
@@ -254,7 +256,7 @@ def load_model(name_or_card: str | os.PathLike[str] | ModelCard | dict,
     The module is in eval mode on ``device`` (CUDA when present, else CPU); torch threads
     are set to leave a core free (:func:`configure_threads`).
     """
-    card = _resolve_card(name_or_card)
+    card = resolve_card(name_or_card)
     dev = torch.device(device) if device is not None else default_device()
     configure_threads()
     module = _build(card, dev)

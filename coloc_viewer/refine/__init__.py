@@ -12,6 +12,8 @@ What to call (stable API; see docs/refine.md):
   ``on_plan(epochs, batches_per_epoch, first_epoch)`` once; ``cancel`` (callable or
   ``threading.Event``) raises :class:`RefineCancelled`. Rerun into the same ``out_dir``
   to resume. Bad input raises :class:`coloc_viewer.errors.ColocError` (one line).
+* :func:`untrainable_reason` ``(card) -> str | None`` -- why refine cannot train a card's
+  model (TorchScript/export, not a 2-D classifier, one class), read from the card alone.
 * :data:`METHODS` -- ``actdiff``, ``gradmask``, ``rrr``, ``masked``, ``none``;
   :data:`SCHEDULES` -- ``constant``, ``cosine``.
 * :func:`coloc_viewer.refine.evaluate.compare_models` -- the before/after evaluation the
@@ -26,6 +28,8 @@ from coloc_viewer.refine.train import (
     RefineCancelled,
     RefineResult,
     refine,
+    untrainable_reason,
 )
 
-__all__ = ["METHODS", "SCHEDULES", "RefineCancelled", "RefineResult", "refine"]
+__all__ = ["METHODS", "SCHEDULES", "RefineCancelled", "RefineResult", "refine",
+           "untrainable_reason"]

@@ -34,7 +34,7 @@ from coloc_viewer.cohort.manifest import read_manifest
 from coloc_viewer.errors import ColocError, InputError, ModelError
 from coloc_viewer.explain.layers import list_layers, resolve_layer
 from coloc_viewer.model.card import ModelCard
-from coloc_viewer.model.loading import LoadedModel, load_model
+from coloc_viewer.model.loading import LoadedModel, load_model, resolve_card
 from coloc_viewer.refine import checkpoint as ckpt
 from coloc_viewer.refine import losses
 from coloc_viewer.refine.data import TrainingSet, build_training_set
@@ -79,20 +79,26 @@ def trainable_model(model_ref: Any, device: str | torch.device | None) -> Loaded
     """Load ``model_ref`` (bundled name, card path, card or a LoadedModel, whose card is
     reloaded so the caller's module is left alone) and check that refine can train it."""
     card_ref = model_ref.card if isinstance(model_ref, LoadedModel) else model_ref
-    model = load_model(card_ref, device=device)
-    card = model.card
-    where = card.path
+    card = resolve_card(card_ref)
+    problem = untrainable_reason(card)
+    if problem:
+        raise ModelError(problem, card.path)
+    return load_model(card, device=device)
+
+
+def untrainable_reason(card: Any) -> str | None:
+    """Why refine cannot train the model of ``card`` (one sentence), or None when it can;
+    read from the card alone, before any weights are loaded or files written."""
     if card.is_torchscript or card.is_export:
         kind = "TorchScript" if card.is_torchscript else "torch.export"
-        raise ModelError(f"refine cannot train a {kind} model (its graph is frozen); give "
-                         "the card of a state_dict with a torchvision:, timm: or monai: "
-                         "architecture", where)
+        return (f"refine cannot train a {kind} model (its graph is frozen); give the card of "
+                "a state_dict with a torchvision:, timm: or monai: architecture")
     if card.task != "classification" or card.spatial_dims != 2:
-        raise ModelError("refine trains 2-D slice classifiers only (this card is "
-                         f"{card.spatial_dims}-D {card.task})", where)
+        return (f"refine trains 2-D slice classifiers only (this card is {card.spatial_dims}-D "
+                f"{card.task})")
     if len(card.classes) < 2:
-        raise ModelError("refine needs a classifier with at least two classes", where)
-    return model
+        return "refine needs a classifier with at least two classes"
+    return None
 
 
 def freeze_batchnorm(module: nn.Module, frozen: bool = True) -> None:

@@ -167,9 +167,20 @@ def check_request(req: RefineRequest, volume: Any, rois: Any, card: Any = None) 
     if req.epochs < 1 or not (req.lr > 0 and math.isfinite(req.lr)) \
             or not (req.lam >= 0 and math.isfinite(req.lam)):
         return "Epochs must be at least 1, the learning rate positive and lambda not negative."
+    if card is None and req.model:
+        try:
+            card = _card_of(req)
+        except ColocError as err:
+            return f"Cannot read the model card: {err}"
     if card is not None and (len(card.inputs or ()) > 1):
         return ("Refine in the viewer trains single-series models; use coloc-viewer refine "
                 "with a manifest for a multi-series model.")
+    if card is not None:
+        from coloc_viewer.refine import untrainable_reason
+
+        reason = untrainable_reason(card)
+        if reason:
+            return f"{reason[:1].upper()}{reason[1:]}: choose another model."
     if req.extra_manifest:
         try:
             _extra_rows(req.extra_manifest)
@@ -179,6 +190,16 @@ def check_request(req: RefineRequest, volume: Any, rois: Any, card: Any = None) 
     if out.exists() and not out.is_dir():
         return f"The output folder {out} is a file; choose a folder."
     return None
+
+
+def _card_of(req: RefineRequest) -> Any:
+    """The card of the model to refine, read without loading it."""
+    card = getattr(req.source, "card", None)
+    if card is not None:
+        return card
+    from coloc_viewer.model.loading import resolve_card
+
+    return resolve_card(req.source or req.model)
 
 
 def _extra_rows(path: str | os.PathLike[str]) -> list[dict[str, str]]:
@@ -256,11 +277,14 @@ class RefineProgress:
     done: int  # batches done in this run
     total: int  # batches this run will do
     eta_s: float | None
+    first_epoch: int = 1  # > 1: resumed from the checkpoint of the epoch before
 
     def text(self) -> str:
         eta = "" if self.eta_s is None else f", ETA {format_seconds(self.eta_s)}"
-        return (f"epoch {self.epoch}/{self.epochs}, batch {self.batch}/{self.batches}, "
-                f"loss {self.loss:.4g}{eta}")
+        resumed = (f" (resumed after epoch {self.first_epoch - 1})"
+                   if self.first_epoch > 1 else "")
+        return (f"epoch {self.epoch}/{self.epochs}{resumed}, batch {self.batch}/"
+                f"{self.batches}, loss {self.loss:.4g}{eta}")
 
 
 def format_seconds(seconds: float) -> str:
@@ -294,7 +318,7 @@ class ProgressClock:
         spent = self.clock() - self.started
         eta = spent / done * (self.total - done) if done > 0 else None
         self.report(RefineProgress(epoch, self.epochs, batch, self.batches, float(loss), done,
-                                   self.total, eta))
+                                   self.total, eta, self.first))
 
 
 def run_refine(req: RefineRequest, volume: Any, rois: Any, cancel: threading.Event,

@@ -65,6 +65,8 @@ def test_refine_adds_the_refined_model_and_compares_it(qtbot, window, demo, tmp_
     assert card["refine"]["organ_roi"] == "prostate"
     assert str(out) in dialog.message.text()
     assert steps and steps[-1] == 1  # 4 slices, batch 16: one batch, shown as done
+    assert dialog.progress.value() == dialog.progress.maximum()  # stays full when done
+    assert dialog.progress_text.text().startswith("Done: demo-shortcut-rrr")
     assert not dialog.running and dialog.run_button.isEnabled()
     window.grab().save(str(artifacts_dir / "gui_refine_done.png"))
 
@@ -99,7 +101,9 @@ def test_cancel_stops_the_run_and_leaves_the_gui_as_it_was(qtbot, window, demo, 
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.running, timeout=30000)  # the worker has stopped
     assert not window.runner.is_busy("refine")
-    assert dialog.progress.value() == -1 and dialog.progress_text.text() == "Cancelled."
+    assert dialog.progress.value() == 0
+    assert dialog.progress_text.text().startswith("Cancelled.")
+    assert "Run again to resume" in dialog.progress_text.text()
     assert "cancelled" in window.statusBar().currentMessage().lower()
     assert dialog.message is None  # no error, no result
     assert _model_keys(window) == before_models
@@ -135,3 +139,11 @@ def test_bad_input_says_one_sentence_and_starts_nothing(qtbot, window, demo, tmp
     assert "missing.csv" in text
     assert not dialog.running and not window.runner.is_busy("refine")
     assert not (tmp_path / "never").exists()  # nothing was written
+    dialog.message.close()
+
+    choose(qtbot, dialog.model_box, "demo-mpmri")  # a model refine cannot train: said
+    type_into(qtbot, dialog.manifest, "")  # before anything is written
+    qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
+    assert dialog.message.windowTitle() == "Cannot refine", dialog.message.text()
+    assert "demo-mpmri" not in dialog.out.text() or not Path(dialog.out.text()).exists()
+    assert not dialog.running and not (tmp_path / "never").exists()

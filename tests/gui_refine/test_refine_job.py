@@ -104,12 +104,12 @@ def test_eta_from_the_time_per_batch():
     step = seen[-1]
     assert (step.done, step.total) == (2, 8)
     assert step.eta_s == pytest.approx(30.0)
-    assert step.text() == "epoch 2/3, batch 2/4, loss 0.5, ETA 30 s"
+    assert step.text() == "epoch 2/3 (resumed after epoch 1), batch 2/4, loss 0.5, ETA 30 s"
 
 
 def _request(tmp_path: Path, **kw) -> RefineRequest:
-    base = dict(model="m", source="m", method="actdiff", lam=1.0, epochs=1, lr=1e-4, seed=0,
-                lesion_roi="lesion", out_dir=tmp_path / "o")
+    base = dict(model="demo-shortcut", source="demo-shortcut", method="actdiff", lam=1.0,
+                epochs=1, lr=1e-4, seed=0, lesion_roi="lesion", out_dir=tmp_path / "o")
     base.update(kw)
     return RefineRequest(**base)
 

@@ -10,6 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 from refine_gui_helpers import choose, open_demo, open_refine_from_menu, type_into
 
+from coloc_viewer.gui.refine_options import CUSTOM, TARGET_LAYER
+
 pytestmark = pytest.mark.gui
 
 
@@ -26,13 +28,19 @@ def test_recipe_and_options_reach_the_refined_card(qtbot, window, demo, tmp_path
     choose(qtbot, opts.recipe, "demo-refined")  # the recipe that made demo-refined
     assert dialog.method_box.currentData() == "actdiff" and opts.actdiff_layer.isEnabled()
     assert (dialog.lam.value(), dialog.epochs.value(), dialog.lr.value()) == (0.01, 4, 0.002)
+    assert opts.recipe.currentData() == "demo-refined"
     assert (opts.schedule.currentText(), opts.weight_decay.value(), opts.batch_size.value(),
             opts.flip.isChecked(), opts.batchnorm.isChecked()) == ("cosine", 1e-4, 32, True,
                                                                    True)
     layers = [opts.actdiff_layer.itemText(i) for i in range(opts.actdiff_layer.count())]
     assert {"layer3", "layer4"} <= set(layers)  # the loaded resnet18's own layers
     choose(qtbot, opts.actdiff_layer, "layer4")
+    assert opts.recipe.currentText() == CUSTOM  # the form no longer is the recipe
+    choose(qtbot, opts.actdiff_layer, TARGET_LAYER)
+    assert opts.recipe.currentData() == "demo-refined"  # and is again
+    choose(qtbot, opts.actdiff_layer, "layer4")
     type_into(qtbot, dialog.epochs, "1")
+    assert opts.recipe.currentText() == CUSTOM
     choose(qtbot, dialog.slices_box, "lesion")  # 4 slices: a tiny run
     out = tmp_path / "recipe"
     type_into(qtbot, dialog.out, str(out))
@@ -53,6 +61,7 @@ def test_recipe_and_options_reach_the_refined_card(qtbot, window, demo, tmp_path
     # back to the defaults; another method never sends an ActDiff layer
     choose(qtbot, opts.recipe, "defaults")
     choose(qtbot, dialog.method_box, "gradmask")
+    assert opts.recipe.currentData() == "defaults"  # the defaults name no method
     req = dialog.current_request()
     assert (req.schedule, req.flip, req.batch_size, req.actdiff_layer, req.lam) == \
         ("constant", False, 16, None, 1.0)
