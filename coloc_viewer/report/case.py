@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ class MapPanel:
     scale: tuple[float, float] | None = None
     scale_label: str = PER_IMAGE
     prediction: Mapping[str, Any] | None = None
+    model_ref: str = ""  # what --model loads it by, when not ``model`` (a card file)
 
     def display_range(self) -> tuple[float, float]:
         """The raw values mapped to the ends of the colour bar."""
@@ -87,8 +89,8 @@ class CaseReport:
         if self.series_uid:
             parts.append(f"--series {self.series_uid}")
         parts.append(f"--slice {self.slice_index}")
-        if panel.model:
-            parts.append(f"--model {panel.model}")
+        if panel.model_ref or panel.model:
+            parts.append(f"--model {shlex.quote(panel.model_ref or panel.model)}")
         if panel.layer:
             parts.append(f"--layer {panel.layer}")
         if panel.target is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,19 @@ def view_legend(model: str, explanation: Any, choice: str, scale: str,
     return lines if mask is None else [*lines, mask]
 
 
+def model_reference(card: Any, name: str) -> str:
+    """What ``--model`` loads ``card`` by: its bundled name, else its card file (a refined
+    or user card, whose name alone the command line cannot find)."""
+    path = getattr(card, "path", None)
+    if not path:
+        return name
+    from coloc_viewer.resources import models_dir
+
+    card_file = Path(path).resolve()
+    bundled = models_dir().resolve() / f"{card_file.stem}.json"
+    return card_file.stem if card_file == bundled else str(card_file)
+
+
 def export_case_reports(volume: Any, slice_index: int, rois: Sequence[tuple[str, np.ndarray]],
                         explanation: Any, choice: str, scale: Any, card: Any,
                         folder: str | os.PathLike[str], include_phi: bool = False,
@@ -97,6 +111,7 @@ def export_case_reports(volume: Any, slice_index: int, rois: Sequence[tuple[str,
         panel = panel_from_explanation(
             explanation, roi2d, map_choice=report_choice(choice), scale=scale,
             scores=dict(given) if given and given.get("p_value") is not None else None)
+        panel = replace(panel, model_ref=model_reference(card, panel.model))
         report = case_report(volume, slice_index, roi2d, [panel],
                              model_cards=[card] if card is not None else [], window=window,
                              roi_name=name, settings=reader_warnings(volume, card, explanation))
