@@ -41,6 +41,19 @@ class ScoreDefinition:
 _REGISTRY: list[ScoreDefinition] = []
 
 
+P_FLOOR = 0.001  # smaller p-values are shown as "< 0.001"
+
+
+def format_p_value(p: float) -> str:
+    """A p-value as every view shows it: three decimals ("0.047", "0.320"), or "< 0.001"."""
+    return f"< {P_FLOOR}" if p < P_FLOOR else f"{p:.3f}"
+
+
+def p_phrase(p: float) -> str:
+    """"p = 0.047" or "p < 0.001", for sentences."""
+    return f"p < {P_FLOOR}" if p < P_FLOOR else f"p = {p:.3f}"
+
+
 def register_score(definition: ScoreDefinition) -> ScoreDefinition:
     """Add a score (or replace the one with its key) at the end of the display order."""
     unregister_score(definition.key)

@@ -7,7 +7,7 @@ P = max(S, 0), R the ROI and N its number of pixels.
 
 from __future__ import annotations
 
-from coloc_viewer.metrics.definitions import SCORES
+from coloc_viewer.metrics.definitions import SCORES, format_p_value
 from coloc_viewer.vocab import LiveMapping
 
 
@@ -25,7 +25,8 @@ NULL_NOTE = ("An empty ROI or a map without positive values leaves the affected 
 
 
 def format_score(key: str, value: object) -> str:
-    """A score for display: 3 significant decimals, p-values to 2 significant digits."""
+    """A score for display: 3 decimals; p-values as every view shows them (3 decimals, or
+    "< 0.001")."""
     if value is None:
         return "n/a"
     if isinstance(value, bool):
@@ -34,6 +35,6 @@ def format_score(key: str, value: object) -> str:
         return str(value)
     if isinstance(value, float):
         if key == "p_value":
-            return f"{value:.2g}"
+            return format_p_value(value)
         return f"{value:.3f}"
     return str(value)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from coloc_viewer.metrics.definitions import SCORE_HELP, SCORE_KEYS
+from coloc_viewer.metrics.definitions import SCORE_HELP, SCORE_KEYS, format_p_value
 from coloc_viewer.metrics.scorer import Scorer
 from coloc_viewer.metrics.volume import score_volume
 from coloc_viewer.viewer.verdict import describe, verdict
@@ -78,7 +78,7 @@ def format_score(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if key == "p_value":
-        return f"{value:.3g}"
+        return format_p_value(float(value))
     return f"{float(value):.3f}"
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from coloc_viewer.metrics.definitions import p_phrase
+
 ALPHA = 0.05
 TOP_SHARE = 0.5  # relevance_rank that counts as "its top pixels are in the ROI"
 
@@ -53,10 +55,10 @@ def describe(scores: dict[str, Any]) -> str:
     if p is None:
         return f"relevance mass {scores['relevance_mass']:.2f} (no p-value)"
     if looks_at(scores):
-        return f"co-localizes (p = {p:.3g})"
+        return f"co-localizes ({p_phrase(p)})"
     if above_chance(scores):
-        return f"above chance (p = {p:.3g}) but the peak is elsewhere"
-    return f"does not co-localize (p = {p:.2g})"
+        return f"above chance ({p_phrase(p)}) but the peak is elsewhere"
+    return f"does not co-localize ({p_phrase(p)})"
 
 
 def verdict(scores_by_roi: dict[str, dict[str, Any]], outside: float | None = None) -> str:
@@ -77,8 +79,8 @@ def verdict(scores_by_roi: dict[str, dict[str, Any]], outside: float | None = No
     if focus is not None and len(drawn) > 1:
         name, times = focus
         p = drawn[name].get("p_value")
-        chance = "" if p is None else (f", above chance (p = {p:.3g})" if p < ALPHA
-                                       else f", though not above chance (p = {p:.2g})")
+        chance = "" if p is None else (f", above chance ({p_phrase(p)})" if p < ALPHA
+                                       else f", though not above chance ({p_phrase(p)})")
         # after "looks at none of the ROIs", "of them" says this is a ranking, not a hit
         lead = "It" if hits else "Of them, it"
         parts.append(f"{lead} concentrates most on the {name} ({times:.1f}x a uniform map)"
@@ -98,11 +100,11 @@ def _main_sentence(drawn: dict[str, dict[str, Any]], hits: list[str], chance_onl
         name, s = next(iter(drawn.items()))
         p = s["p_value"]
         if hits:
-            return f"The map looks at the {name} (p = {p:.3g})."
+            return f"The map looks at the {name} ({p_phrase(p)})."
         if chance_only:
             return (f"The map does not look at the {name}: its mass there is above chance "
-                    f"(p = {p:.3g}), but neither its peak nor its top pixels are in it.")
-        return f"The map does not co-localize with the {name} (p = {p:.2g})."
+                    f"({p_phrase(p)}), but neither its peak nor its top pixels are in it.")
+        return f"The map does not co-localize with the {name} ({p_phrase(p)})."
     if not hits:
         text = "The map looks at none of the ROIs (" + ", ".join(drawn) + ")."
         if chance_only:

@@ -95,7 +95,7 @@ def test_verdict_of_the_score_cam_slice_8_demo_case_is_honest():
     assert both.startswith("The map looks at none of the ROIs (lesion, prostate).")
     # a ranking among misses, said as one: "Of them, ... though not above chance"
     assert "Of them, it concentrates most on the prostate" in both
-    assert "though not above chance (p = 0.21)" in both
+    assert "though not above chance (p = 0.210)" in both
     assert "88% outside every ROI" in both
     assert describe(lesion) == "above chance (p = 0.034) but the peak is elsewhere"
 

@@ -64,4 +64,4 @@ def test_legend_lines_name_everything_needed() -> None:
                          {"relevance_mass": 0.4321, "p_value": 0.0031, "pointing_game": True,
                           "auroc": None}, target=1, rank="contribution")
     assert lines == ["demo-resnet18 / layer4", "gradcam, rank contribution, target 1",
-                     "scale: common [0, 3.2]", "mass 0.432  AUROC n/a  pointing yes  p 0.0031"]
+                     "scale: common [0, 3.2]", "mass 0.432  AUROC n/a  pointing yes  p 0.003"]
