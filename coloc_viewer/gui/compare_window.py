@@ -169,8 +169,9 @@ class CompareWindow(CompareExports, CompareRoles, QMainWindow):
         self.setCentralWidget(central)
 
         self.table = CompareTable()
-        dock = QDockWidget("Scores (active ROI, one column per pane)", self)
+        dock = QDockWidget("Active ROI", self)
         dock.setObjectName("compare-scores")
+        dock.setToolTip("Scores of the active ROI, one column per pane")
         dock.setWidget(self.table)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.status = self.statusBar()

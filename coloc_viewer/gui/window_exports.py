@@ -38,6 +38,8 @@ class ExportActions:
         self._compare = CompareWindow(self._compare_study(), self.registry, cache=self.cache)
         self._compare.pane_inputs.store = self.role_store()  # remembered series per study
         self._compare.links.add(self.state, views=False)  # ROI edits only
+        # as large as the main window (Qt's default size left the score tables unreadable)
+        self._compare.setGeometry(self.geometry())
         self._compare.show()
         return self._compare
 

@@ -29,7 +29,8 @@ def test_both_windows_at_1600_by_1000(qtbot, window, artifacts_dir):
     window.registry.add(str(models_dir() / "demo-shortcut.json"))
     compare = window.open_compare()
     qtbot.addWidget(compare)
-    compare.resize(1600, 1000)
+    # it opens as large as the main window (Qt's default size had left its tables unreadable)
+    assert (compare.width(), compare.height()) == (1600, 1000)
     compare.panes[0].set_spec(PaneSpec(str(models_dir() / "demo-clean.json")))
     compare.panes[1].set_spec(PaneSpec(str(models_dir() / "demo-shortcut.json"),
                                        map_choice="gradcam"))
