@@ -155,6 +155,7 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         self.state.events.window.connect(
             lambda _w: self.status_labels["wl"].setText(self.state.window_model.readout()))
         self.state.events.rois.connect(self._mark_unsaved)
+        self.state.events.notice.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.runner.busy_changed.connect(self._busy)
 
     def _restore_settings(self) -> None:

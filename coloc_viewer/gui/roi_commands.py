@@ -19,7 +19,9 @@ def run_roi_command(window: Any, name: str) -> None:
         return
     state = window.state
     if not getattr(state, name)():
-        window.statusBar().showMessage("No slice there, or the active ROI is locked", 3000)
+        roi = state.active_roi()
+        if roi is None or not roi.locked:  # a locked ROI has said so (state.events.notice)
+            window.statusBar().showMessage("No slice there", 3000)
 
 
 def fill_between_slices(window: Any, method: str = "auto") -> None:

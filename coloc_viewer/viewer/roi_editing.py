@@ -3,6 +3,7 @@ the :class:`RoiEditing` part of the view state (strokes, undo/redo, fill, clear)
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,8 @@ import numpy as np
 from coloc_viewer.imaging import roi_edit, roi_interpolate, roi_threshold
 from coloc_viewer.imaging.roi import RoiSet
 from coloc_viewer.imaging.volume import Volume
+
+LOCKED_NOTICE_S = 3.0  # the "ROI is locked" notice at most this often
 
 
 def new_roiset(volume: Volume) -> RoiSet:
@@ -71,7 +74,15 @@ class RoiEditing:
         return self.rois[self.rois.active]
 
     def active_roi_editable(self) -> bool:
+        """Whether the tools may edit the active ROI; a locked one says so (status bar, at
+        most every few seconds: a drag asks on every mouse move)."""
         roi = self.active_roi()
+        if roi is not None and roi.locked:
+            now = time.monotonic()
+            if now - getattr(self, "_locked_said", -LOCKED_NOTICE_S) >= LOCKED_NOTICE_S:
+                self._locked_said = now
+                self.events.notice.emit(f"{roi.name} is locked: unlock it (ROI panel, Lock) "
+                                        "to edit it")
         return roi is not None and not roi.locked
 
     def begin_stroke(self, label: str | None = None) -> None:

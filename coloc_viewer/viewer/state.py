@@ -48,6 +48,7 @@ class ViewerEvents:
     explanation: Event = field(default_factory=Event)  # the shown slice's Explanation
     scores: Event = field(default_factory=Event)  # {roi name: scores}
     analysis: Event = field(default_factory=Event)  # the AnalysisSettings (or None)
+    notice: Event = field(default_factory=Event)  # a sentence for the status bar
 
 
 class ViewerState(RoiEditing):

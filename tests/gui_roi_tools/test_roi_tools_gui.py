@@ -196,3 +196,24 @@ def test_delete_on_the_only_roi_offers_to_erase_it_and_undo_brings_it_back(
     _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert np.array_equal(last.mask, drawn)
     assert np.array_equal(_autosaved(qtbot, window)[last.name], drawn)
+
+
+def test_editing_a_locked_roi_says_it_is_locked(qtbot, demo_window):
+    """A brush drag or a copy to the next slice on a locked ROI changes nothing and says
+    why in the status bar (it had failed silently)."""
+    from PySide6.QtWidgets import QPushButton
+
+    window, state = demo_window, demo_window.state
+    state.rois.active = "lesion"
+    state.set_slice(7)
+    lock = next(b for b in window.roi_panel.findChildren(QPushButton) if b.text() == "Lock")
+    qtbot.mouseClick(lock, Qt.MouseButton.LeftButton)
+    assert state.rois["lesion"].locked
+    before = state.rois["lesion"].mask.copy()
+    _key(qtbot, window, Qt.Key.Key_B)
+    drag(window.view, [(20, 20), (24, 26), (28, 30)])
+    assert np.array_equal(state.rois["lesion"].mask, before)
+    assert "lesion is locked" in window.statusBar().currentMessage()
+    window.statusBar().clearMessage()
+    _key(qtbot, window, Qt.Key.Key_Down, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(state.rois["lesion"].mask, before)
