@@ -184,31 +184,12 @@ class WindowActions:
         self._action("About", self.show_about, None, menu=h)
         self._refresh_recent_menu()
 
-    def shortcut_table(self) -> list[tuple[str, str, str]]:
-        rows = []
-        for name, act in self.actions_by_name.items():
-            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText)
-                             for k in act.shortcuts())
-            if keys:
-                rows.append((name, keys, act.toolTip()))
-        return rows
-
     def show_shortcuts(self) -> None:
-        mouse = [("Wheel", "next/previous slice"), ("Ctrl+wheel, right-drag", "zoom"),
-                 ("Middle-drag", "pan"), ("Shift+left-drag", "window/level"),
-                 ("Shift+wheel", "brush radius"), ("Left-drag", "active tool")]
-        html = ["<table>"]
-        html += [f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in mouse]
-        html += [f"<tr><td><b>{keys}</b></td><td>{name}</td></tr>"
-                 for name, keys, _tip in self.shortcut_table()]
-        html.append("</table>")
-        box = QMessageBox(self)
-        box.setWindowTitle("Keyboard shortcuts")
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText("".join(html))
-        box.setModal(False)
-        box.show()
-        self._help_box = box
+        from coloc_viewer.gui.shortcuts_dialog import ShortcutsDialog
+
+        self._help_box = ShortcutsDialog(self.actions_by_name, self)
+        self._help_box.show()
+        self._help_box.activateWindow()  # takes the keyboard: Esc closes it
 
     def show_about(self) -> None:
         from coloc_viewer import __version__

@@ -463,3 +463,24 @@ def test_a_model_card_loaded_once_is_offered_and_chosen_after_a_restart(qtbot, w
     offered = [o.key for o in again.state.choices.models]
     assert str(model_card) in offered and str(gone) not in offered
     assert again.model_panel.current_model() == str(model_card)
+
+
+def test_f1_lists_the_shortcuts_in_a_dialog_that_fits_the_screen(qtbot, window):
+    from PySide6.QtWidgets import QApplication
+
+    from coloc_viewer.gui.shortcuts_dialog import ShortcutsDialog
+
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.keyClick(window, Qt.Key.Key_F1)
+    dialog = window._help_box
+    assert isinstance(dialog, ShortcutsDialog) and dialog.isVisible()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is dialog, timeout=5000)
+    rows = {dialog.table.item(i, 1).text(): dialog.table.item(i, 0).text()
+            for i in range(dialog.table.rowCount())}
+    assert "Ctrl+Z" in rows["Undo"] and "F14" not in rows["Undo"]
+    assert rows["Fill between slices"] and rows["Analyse this slice"] == "F5"
+    room = window.screen().availableGeometry()
+    assert dialog.height() <= 0.8 * room.height() + 1
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert not dialog.isVisible()
