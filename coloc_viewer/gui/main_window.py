@@ -206,10 +206,11 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
     def closeEvent(self, event):  # noqa: N802
         if self.unsaved_edits and self.ask_before_quit:
             answer = QMessageBox.question(
-                self, "Unsaved ROI edits", "Save the ROI edits to a file before quitting? "
-                "(They stay autosaved for this series either way.)",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                | QMessageBox.StandardButton.Cancel)
+                self, "Unsaved ROI edits", "Save the ROI edits to a file before quitting?\n\n"
+                "Either way they stay autosaved for this series and come back when you open "
+                "it again.",  # Close, not Discard: nothing is thrown away
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Close
+                | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
             if answer == QMessageBox.StandardButton.Cancel:
                 event.ignore()
                 return
