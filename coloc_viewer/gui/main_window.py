@@ -138,7 +138,10 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
             label = QLabel("")
             label.setToolTip(tip)
             label.setMinimumWidth(label.fontMetrics().horizontalAdvance("0" * chars))
-            bar.addPermanentWidget(label)
+            if key in ("position", "value"):  # follow the mouse: a message may cover them
+                bar.addWidget(label)
+            else:
+                bar.addPermanentWidget(label)
             self.status_labels[key] = label
 
     def _connect(self) -> None:

@@ -191,7 +191,11 @@ def test_delete_on_the_only_roi_offers_to_erase_it_and_undo_brings_it_back(
     assert np.array_equal(last.mask, drawn) and "only ROI" in asked[0]
     qtbot.mouseClick(delete, Qt.MouseButton.LeftButton)  # Yes: erased, the ROI stays
     assert len(state.rois) == 1 and not last.mask.any()
-    assert "Erased" in window.statusBar().currentMessage()
+    bar = window.statusBar()
+    assert "Erased" in bar.currentMessage()
+    # the message has room beside the labels that stay (the pixel readout gives way to it)
+    kept = sum(w.width() for w in window.status_labels.values() if w.isVisible())
+    assert bar.width() - kept >= bar.fontMetrics().horizontalAdvance(bar.currentMessage())
     assert not _autosaved(qtbot, window)[last.name].any()
     _key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert np.array_equal(last.mask, drawn)
