@@ -45,13 +45,13 @@ from coloc_viewer.viewer.refine_job import (
     METHOD_HELP,
     RECIPES,
     SLICE_POLICIES,
-    RefineProgress,
     RefineRequest,
     check_request,
     default_out_dir,
     refine_steps,
     snapshot_rois,
 )
+from coloc_viewer.viewer.refine_progress import RefineProgress, training_warning
 
 log = logging.getLogger(__name__)
 
@@ -339,18 +339,21 @@ class RefineDialog(QDialog):
         w.registry.add(key)
         w.state.choices.add_model(key, result.card.name)
         remember_card(w.settings, key)  # still offered after a restart
-        if self.select_after.isChecked():
+        warning = training_warning(result.losses, len(result.card.classes))
+        if self.select_after.isChecked() and warning is None:
             w.select_model(key)
         w.statusBar().showMessage(f"Refined model {result.card.name} added to the model list",
                                   10000)
         log.info("refine finished: %s (%s)", result.card.name, req.method if req else "")
-        self.refined = key
-        self.refined_now = True
+        self.refined, self.refined_now = key, True
         self.progress_text.setText(f"Done: {result.card.name} is in the model list.")
-        self._tell(QMessageBox.Icon.Information, "Refined model ready",
-                         f"{result.card.name} ({result.method}, {result.epochs} epoch(s) on "
-                         f"{result.n_slices} slices) was written to {result.card_path.parent} "
-                   "and added to the model list.", compare=(req.model if req else "", key))
+        text = (f"{result.card.name} ({result.method}, {result.epochs} epoch(s) on "
+                f"{result.n_slices} slices) was written to {result.card_path.parent} and "
+                "added to the model list.")
+        self._tell(QMessageBox.Icon.Information if warning is None else
+                   QMessageBox.Icon.Warning, "Refined model ready",
+                   text if warning is None else f"{text}\n\n{warning} (not switched to it)",
+                   compare=(req.model if req else "", key))
 
     def _tell(self, icon: QMessageBox.Icon, title: str, text: str,
               compare: tuple[str, str] | None = None) -> QMessageBox:

@@ -26,7 +26,6 @@ import math
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from coloc_viewer.errors import ColocError
+from coloc_viewer.viewer.refine_progress import ProgressClock, RefineProgress
 
 #: the method explanations the dialog shows (keys: ``coloc_viewer.refine.METHODS``)
 METHOD_HELP = {
@@ -263,62 +263,6 @@ def write_training_set(volume: Any, rois: Any, work: Path, lesion_roi: str,
         writer.writeheader()
         writer.writerows(rows + extra)
     return manifest
-
-
-@dataclass
-class RefineProgress:
-    """One progress report: epoch and batch (1-based) of the plan, loss, ETA."""
-
-    epoch: int
-    epochs: int
-    batch: int
-    batches: int
-    loss: float
-    done: int  # batches done in this run
-    total: int  # batches this run will do
-    eta_s: float | None
-    first_epoch: int = 1  # > 1: resumed from the checkpoint of the epoch before
-
-    def text(self) -> str:
-        eta = "" if self.eta_s is None else f", ETA {format_seconds(self.eta_s)}"
-        resumed = (f" (resumed after epoch {self.first_epoch - 1})"
-                   if self.first_epoch > 1 else "")
-        return (f"epoch {self.epoch}/{self.epochs}{resumed}, batch {self.batch}/"
-                f"{self.batches}, loss {self.loss:.4g}{eta}")
-
-
-def format_seconds(seconds: float) -> str:
-    """``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
-    s = int(round(max(0.0, seconds)))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
-
-
-class ProgressClock:
-    """Turns refine's ``on_plan`` and ``progress`` callbacks into :class:`RefineProgress`
-    reports (the ETA: mean time per batch so far times the batches left)."""
-
-    def __init__(self, report: Callable[[RefineProgress], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.report, self.clock = report, clock
-        self.epochs = self.batches = self.total = 0
-        self.first = 1
-        self.started = 0.0
-
-    def on_plan(self, epochs: int, batches: int, first_epoch: int) -> None:
-        self.epochs, self.batches, self.first = epochs, batches, first_epoch
-        self.total = max(0, (epochs - first_epoch + 1) * batches)
-        self.started = self.clock()
-
-    def progress(self, epoch: int, batch: int, loss: float) -> None:
-        done = (epoch - self.first) * self.batches + batch
-        spent = self.clock() - self.started
-        eta = spent / done * (self.total - done) if done > 0 else None
-        self.report(RefineProgress(epoch, self.epochs, batch, self.batches, float(loss), done,
-                                   self.total, eta, self.first))
 
 
 def run_refine(req: RefineRequest, volume: Any, rois: Any, cancel: threading.Event,

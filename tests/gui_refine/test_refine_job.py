@@ -16,13 +16,13 @@ from coloc_viewer.imaging.roi_io import load_rois
 from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.viewer.orientation import orientation_of, oriented
 from coloc_viewer.viewer.refine_job import (
-    ProgressClock,
     RefineRequest,
     check_request,
     snapshot_rois,
     training_slices,
     write_training_set,
 )
+from coloc_viewer.viewer.refine_progress import ProgressClock, training_warning
 
 
 def _lesion(n_z: int, zs: list[int]) -> np.ndarray:
@@ -133,3 +133,13 @@ def test_checks_are_one_sentence(study, tmp_path):
     ]
     for text in problems:
         assert text and "\n" not in text and text.endswith((".", ")")), text
+
+
+def test_a_run_that_fit_worse_is_flagged():
+    worse = [{"ce": 0.09}, {"ce": 0.8}, {"ce": 2.57}]
+    better = [{"ce": 0.86}, {"ce": 0.43}, {"ce": 0.03}]
+    text = training_warning(worse, 2)
+    assert text is not None and "2.57" in text and "0.09" in text
+    assert training_warning(better, 2) is None
+    assert training_warning([{"ce": 0.3}, {"ce": 0.71}], 2) is not None  # at chance (ln 2)
+    assert training_warning([], 2) is None
