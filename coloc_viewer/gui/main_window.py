@@ -200,7 +200,8 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         super().showEvent(event)
         if self._default_layout_pending:  # first start: the image gets the room
             self._default_layout_pending = False
-            self.resizeDocks([self.docks["Scores"]], [200], Qt.Orientation.Vertical)
+            # room for the verdict and three ROI rows (the demo has three: the last was cut)
+            self.resizeDocks([self.docks["Scores"]], [250], Qt.Orientation.Vertical)
             self.resizeDocks([self.docks["Scores"], self.docks["Channels"]], [1100, 380],
                              Qt.Orientation.Horizontal)
             self.resizeDocks([self.docks["Series"], self.docks["Model"]], [320, 340],
