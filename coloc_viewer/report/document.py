@@ -104,8 +104,10 @@ def build_content(report: CaseReport, include_phi: bool = False, dpi: int = 100
             items.append(("threshold t", str(panel.scores.get("threshold"))))
         reproduce.append((f"{chr(65 + i)}: {g.clean(panel.title)}", items))
     if report.settings:
-        reproduce.append(("Other settings", [(g.clean(k), g.clean(json.dumps(v, default=str)))
-                                             for k, v in report.settings.items()]))
+        reproduce.append(("Other settings", [  # "explained class: Explaining class ..."
+            (g.clean(k.replace("_", " ")),
+             g.clean(v if isinstance(v, str) else json.dumps(v, default=str)))
+            for k, v in report.settings.items()]))
     cards = [(g.clean(c.get("name", f"card {i}")),
               g.clean(json.dumps(c, indent=1, sort_keys=True, default=str)))
              for i, c in enumerate(report.model_cards)]

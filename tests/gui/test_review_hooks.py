@@ -83,6 +83,9 @@ def test_case_export_omits_identifiers_unless_ticked(qtbot, window, phi_study, m
     assert "relevance mass" in pdf.lower()  # the text extraction sees the page text
     for text in (html, csv, pdf):
         assert "TESTPATIENT" in text and PID in text
+    # what the panel told the reader, in words (not a JSON key and a quoted string)
+    assert "explained class" in pdf and "explained_class" not in pdf
+    assert '"Explaining class' not in pdf and "Explaining class" in pdf
     assert all("TESTPATIENT" not in n and PID not in n for n in shown)
 
 
