@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
@@ -22,8 +22,12 @@ from coloc_viewer.viewer.state import ViewerState
 
 
 def _swatch(color: tuple[int, int, int]) -> QIcon:
+    """The ROI's colour in a light frame: a blue ROI stays visible on a selected (blue) row."""
     pix = QPixmap(16, 16)
-    pix.fill(QColor(*color))
+    pix.fill(QColor(235, 235, 235))
+    painter = QPainter(pix)
+    painter.fillRect(2, 2, 12, 12, QColor(*color))
+    painter.end()
     return QIcon(pix)
 
 
