@@ -261,10 +261,7 @@ class RefineDialog(QDialog):
             return False
         w = self.window_
         req = self.current_request()
-        card = None
-        if req.model and w.registry.is_loaded(req.model):
-            card = w.registry.get(req.model).card
-        problem = check_request(req, w.state.volume, w.state.rois, card)
+        problem = check_request(req, w.state.volume, w.state.rois)  # reads the card itself
         if not req.model:
             problem = "Choose a model to refine (load a model card first)."
         elif not self.out.text().strip():

@@ -209,10 +209,10 @@ class RoiPanel(QWidget):
             self.state.rois_changed()
             return
         if not roi.mask.any():
-            self._say(f"{roi.name} is the only ROI and has nothing drawn")
+            self.state.events.notice.emit(f"{roi.name} is the only ROI and has nothing drawn")
             return
         if roi.locked:
-            self._say(f"{roi.name} is locked: unlock it to erase it")
+            self.state.events.notice.emit(f"{roi.name} is locked: unlock it to erase it")
             return
         answer = QMessageBox.question(
             self, "Delete ROI",
@@ -221,9 +221,4 @@ class RoiPanel(QWidget):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel)
         if answer == QMessageBox.StandardButton.Yes and self.state.erase_active_roi():
-            self._say(f"Erased {roi.name} on every slice (Ctrl+Z to undo)")
-
-    def _say(self, text: str) -> None:
-        bar = getattr(self.window(), "statusBar", None)
-        if callable(bar):
-            bar().showMessage(text, 5000)
+            self.state.events.notice.emit(f"Erased {roi.name} on every slice (Ctrl+Z to undo)")

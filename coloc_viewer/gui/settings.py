@@ -34,11 +34,16 @@ def open_settings() -> QSettings:
     return QSettings("coloc_viewer", "coloc-viewer")
 
 
-def recent_studies(settings: QSettings) -> list[str]:
-    value = settings.value("recent/studies", [])
+def _strings(settings: QSettings, key: str) -> list[str]:
+    """A list setting (QSettings gives a lone string for a one-item list)."""
+    value = settings.value(key, [])
     if isinstance(value, str):
         value = [value]
     return [str(v) for v in (value or [])]
+
+
+def recent_studies(settings: QSettings) -> list[str]:
+    return _strings(settings, "recent/studies")
 
 
 def recent_labels(settings: QSettings) -> dict[str, str]:
@@ -68,10 +73,7 @@ MAX_CARDS = 30
 
 def model_cards(settings: QSettings) -> list[str]:
     """Model cards the user loaded or refined (paths), still on disk: offered at start."""
-    value = settings.value("model/cards", [])
-    if isinstance(value, str):
-        value = [value]
-    return [str(v) for v in (value or []) if os.path.isfile(str(v))]
+    return [c for c in _strings(settings, "model/cards") if os.path.isfile(c)]
 
 
 def remember_card(settings: QSettings, path: str) -> None:

@@ -50,8 +50,9 @@ def format_p_value(p: float) -> str:
 
 
 def p_phrase(p: float) -> str:
-    """"p = 0.047" or "p < 0.001", for sentences."""
-    return f"p < {P_FLOOR}" if p < P_FLOOR else f"p = {p:.3f}"
+    """"p = 0.047" or "p < 0.001", for sentences (the same digits as :func:`format_p_value`)."""
+    shown = format_p_value(p)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
 
 
 def register_score(definition: ScoreDefinition) -> ScoreDefinition:

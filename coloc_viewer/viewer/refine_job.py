@@ -172,10 +172,10 @@ def check_request(req: RefineRequest, volume: Any, rois: Any, card: Any = None) 
             card = _card_of(req)
         except ColocError as err:
             return f"Cannot read the model card: {err}"
-    if card is not None and (len(card.inputs or ()) > 1):
-        return ("Refine in the viewer trains single-series models; use coloc-viewer refine "
-                "with a manifest for a multi-series model.")
     if card is not None:
+        if len(card.inputs or ()) > 1:
+            return ("Refine in the viewer trains single-series models; use coloc-viewer "
+                    "refine with a manifest for a multi-series model.")
         from coloc_viewer.refine import untrainable_reason
 
         reason = untrainable_reason(card)
