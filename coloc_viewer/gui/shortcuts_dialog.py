@@ -3,9 +3,9 @@ list cannot go stale) and the mouse gestures, in a table that fits the screen.""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,14 +21,19 @@ from PySide6.QtWidgets import (
 MOUSE = [("Wheel", "Next / previous slice"), ("Ctrl+wheel, right-drag", "Zoom"),
          ("Middle-drag", "Pan"), ("Shift+left-drag", "Window / level"),
          ("Shift+wheel", "Brush radius"), ("Left-drag", "The active tool")]
-_RARE_KEY = re.compile(r"^F(1[3-9]|[2-3]\d)$")  # F13-F39: keys no keyboard here has
+
+
+def _dedicated(seq: QKeySequence) -> bool:
+    """F13-F35 or a dedicated key (Open, Save, Undo, Exit, media keys): Qt's standard
+    shortcuts list them for keyboards that have them; a reader's keyboard has not."""
+    key = seq[0].key().value if seq.count() else 0
+    return Qt.Key.Key_F13.value <= key <= Qt.Key.Key_F35.value or key >= Qt.Key.Key_Back.value
 
 
 def action_keys(action: QAction) -> str:
-    """The action's shortcuts as the platform writes them, without F13-F39 (Qt's standard
-    Undo/Redo/Copy include them for keyboards with such keys)."""
-    keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
-    return ", ".join(k for k in keys if k and not _RARE_KEY.match(k))
+    """The action's shortcuts as the platform writes them, without dedicated keys."""
+    return ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText)
+                     for k in action.shortcuts() if not k.isEmpty() and not _dedicated(k))
 
 
 def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str, str]]:
