@@ -11,6 +11,8 @@ the series in it, then in the same run times (median of ``--repeats``, a fresh c
   which; ``cget_pynetdicom`` through pynetdicom) (every instance written,
   the completeness marker committed), and the same plus ``load_volume`` of the cached
   folder (``*_then_load``: the whole series in memory, what the viewer needs);
+* ``cget_without_relay``: ``cget`` with ``COLOC_VIEWER_ACK_RELAY=0``: getscu connected to
+  Orthanc directly, not through the quick-ACK relay (``pacs.ack_relay``);
 * ``cget_server_nodelay``: ``cget`` from a second Orthanc started with DCMTK's
   ``TCP_NODELAY=1`` (Nagle's algorithm off on the server's side; Debian's build leaves it
   on, and Orthanc's C-STORE of each instance then waits on TCP acknowledgements);
@@ -52,6 +54,7 @@ import numpy as np
 
 from coloc_viewer.imaging.dicom_write import write_dicom_series
 from coloc_viewer.imaging.load import load_volume
+from coloc_viewer.pacs.ack_relay import ENV_ACK_RELAY
 from coloc_viewer.pacs.cache import StudyCache
 from coloc_viewer.pacs.orthanc_local import ORTHANC_PACKAGES, LocalOrthanc, find_orthanc
 from coloc_viewer.pacs.retrieve import Progress, connect, retrieve_series, retrieve_volume
@@ -244,7 +247,8 @@ def main() -> None:
             load_volume(tmp_path / "series")  # warm-up (imports, page cache)
             load_before = [round(x, 2) for x in os.getloadavg()]
             runs: dict[str, list[dict[str, float]]] = {
-                "wado": [], "cget": [], "cget_pynetdicom": [], "cget_server_nodelay": []}
+                "wado": [], "cget": [], "cget_without_relay": [], "cget_pynetdicom": [],
+                "cget_server_nodelay": []}
             disk: list[float] = []
 
             def disk_read() -> float:
@@ -256,10 +260,14 @@ def main() -> None:
 
             for k in range(args.repeats):
                 for name, server in (("wado", web), ("cget", dimse),
+                                     ("cget_without_relay", dimse),
                                      ("cget_pynetdicom", pynet),
                                      ("cget_server_nodelay", nodelay)):
                     # each timing paired with a disk read just before it: the load of the
                     # machine changes within a run, a ratio to the same moment's read less
+                    relay = os.environ.pop(ENV_ACK_RELAY, None)
+                    if name == "cget_without_relay":
+                        os.environ[ENV_ACK_RELAY] = "0"
                     before = disk_read()
                     run = _retrieve(server, study, series, len(paths),
                                     tmp_path / f"cache-{name}-{k}")
@@ -268,6 +276,9 @@ def main() -> None:
                     run.update(_stream(server, study, series, len(paths),
                                        tmp_path / f"cache-{name}-stream-{k}"))
                     run["paired_volume"] = run["retrieve_volume_s"] / before
+                    os.environ.pop(ENV_ACK_RELAY, None)
+                    if relay is not None:
+                        os.environ[ENV_ACK_RELAY] = relay
                     runs[name].append(run)
             gui = _gui([web, dimse, nodelay], "BENCH-01", len(paths), tmp_path,
                        args.repeats) \

@@ -29,9 +29,11 @@ import selectors
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from threading import Event
 
+from coloc_viewer.pacs.ack_relay import AckRelay, relay_available
 from coloc_viewer.pacs.errors import PacsError, RetrievalCancelled
 from coloc_viewer.pacs.servers import ServerConfig
 
@@ -196,7 +198,19 @@ def run_getscu(server: ServerConfig, study_uid: str, series_uid: str, folder: Pa
         raise PacsError(f"C-GET through DCMTK: getscu not found (install the Debian package "
                         f"{DEBIAN_PACKAGE}, or set {ENV_GETSCU})", server.label)
     folder = Path(folder).resolve()
-    cmd = getscu_command(exe, server, study_uid, series_uid, folder, max_pdu)
+    with contextlib.ExitStack() as stack:
+        target = server
+        if relay_available():  # quick ACKs for a PACS with Nagle on (pacs.ack_relay)
+            relay = stack.enter_context(AckRelay(server.host, int(server.port), server.timeout,
+                                                 server.label))
+            target = replace(server, host="127.0.0.1", port=relay.port)
+        cmd = getscu_command(exe, target, study_uid, series_uid, folder, max_pdu)
+        return _run(cmd, server, folder, on_file, cancel)
+
+
+def _run(cmd: list[str], server: ServerConfig, folder: Path, on_file: OnFile,
+         cancel: Event | None) -> int:
+    """Run getscu's ``cmd``, report its files, raise its failure as one line."""
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, cwd=folder, umask=0o077,
