@@ -20,6 +20,8 @@ the series in it, then in the same run times (median of ``--repeats``, a fresh c
   decoded while the instances stream in (``pacs.assemble``), returned before the instances
   are written to the cache (``on_cached``), what the viewer uses; ``volume_then_cached``
   until the series is in the cache too;
+* ``small_series_40x128x128``: ``retrieve_volume`` of a 40 x 128 x 128 series (32 kB per
+  instance, where a delayed ACK weighs most) per receiver, against ``load_volume``;
 * ``first_slice``: from the call (pressing Retrieve) until the first instance is on disk
   and decoded to the 8-bit preview (``gui.pacs_preview.preview_slice``);
 * ``main_window`` (with ``--gui``, offscreen Qt): from the Retrieve click in File > Open
@@ -102,6 +104,37 @@ def _retrieve(server: ServerConfig, study: str, series: str, n: int, root: Path
     whole = time.perf_counter() - t0
     assert volume.shape[0] == n
     return {"first_slice_s": first[0], "retrieve_s": retrieved, "then_load_s": whole}
+
+
+def _small_series(root: Path, servers: dict[str, ServerConfig], uploads: list[LocalOrthanc],
+                  repeats: int) -> dict[str, float]:
+    """40 instances of 128 x 128 (32 kB each, where a delayed ACK costs most): medians of
+    ``retrieve_volume`` per receiver, and of ``load_volume`` of the same files."""
+    vox = np.random.default_rng(1).integers(0, 4000, size=(40, 128, 128)).astype(np.float32)
+    paths = write_dicom_series(vox, root / "small", spacing=(3.0, 1.0, 1.0),
+                               patient_id="BENCH-02", patient_name="BENCH^SMALL")
+    for server in uploads:
+        server.upload(paths)
+    import pydicom
+
+    ds = pydicom.dcmread(paths[0], stop_before_pixels=True)
+    study, series = str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)
+    times: dict[str, list[float]] = {"disk": [], **{name: [] for name in servers}}
+    for k in range(repeats):
+        for name, server in servers.items():
+            os.environ.pop(ENV_ACK_RELAY, None)
+            if name == "cget_without_relay":
+                os.environ[ENV_ACK_RELAY] = "0"
+            t = time.perf_counter()
+            load_volume(root / "small")
+            times["disk"].append(time.perf_counter() - t)
+            times[name].append(_stream(server, study, series, len(paths),
+                                       root / f"cache-small-{name}-{k}")["retrieve_volume_s"])
+            os.environ.pop(ENV_ACK_RELAY, None)
+    out = {f"{name}_s": round(statistics.median(v), 4) for name, v in times.items()}
+    for name in servers:
+        out[f"{name}_ratio_to_disk"] = round(out[f"{name}_s"] / out["disk_s"], 2)
+    return out
 
 
 def _wait(app: object, until: object, timeout: float) -> None:
@@ -280,6 +313,10 @@ def main() -> None:
                     if relay is not None:
                         os.environ[ENV_ACK_RELAY] = relay
                     runs[name].append(run)
+            small = _small_series(tmp_path, {
+                "wado": web, "cget": dimse, "cget_without_relay": dimse,
+                "cget_pynetdicom": pynet, "cget_server_nodelay": nodelay}, [pacs, tuned],
+                args.repeats)
             gui = _gui([web, dimse, nodelay], "BENCH-01", len(paths), tmp_path,
                        args.repeats) \
                 if args.gui else {}
@@ -311,6 +348,7 @@ def main() -> None:
                 "first_slice_target_met": med["first_slice_s"] <= 1.0,
                 "whole_series_target_met": med["paired_volume"] <= 2.0,
             }
+        out["small_series_40x128x128"] = small
         if gui:
             shown = {key: round(statistics.median(v), 3) for key, v in gui.items()}
             for key in [k for k in shown if k.endswith("_series_shown_s") and "disk" not in k]:

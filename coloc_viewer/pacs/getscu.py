@@ -11,6 +11,8 @@ Speed (200 x 512 x 512, 105 MB, local Orthanc, getscu alone): 9.3 s as getscu st
 default (each instance waits ~48 ms: Nagle's algorithm against a delayed ACK), 3.3 s with
 ``TCP_NODELAY=1`` (DCMTK's switch, set for the child), 0.8 s with 128 kB PDUs as well
 (``-pdu``; getscu's default is 16 kB), 0.35 s without the debug log; pynetdicom: 1.3 s.
+On Linux getscu connects through :mod:`coloc_viewer.pacs.ack_relay`, which acknowledges the
+PACS's data at once: from Debian's Orthanc (Nagle on) 0.56 -> 0.24 s in the same run.
 
 Transfer syntaxes: getscu 3.6.7 proposes the uncompressed ones (explicit VR little endian
 first, as pynetdicom does); when the installed getscu offers ``--accept-all`` it is used, so
