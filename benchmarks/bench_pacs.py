@@ -11,8 +11,9 @@ the series in it, then in the same run times (median of ``--repeats``, a fresh c
   which; ``cget_pynetdicom`` through pynetdicom) (every instance written,
   the completeness marker committed), and the same plus ``load_volume`` of the cached
   folder (``*_then_load``: the whole series in memory, what the viewer needs);
-* ``cget_without_relay``: ``cget`` with ``COLOC_VIEWER_ACK_RELAY=0``: getscu connected to
-  Orthanc directly, not through the quick-ACK relay (``pacs.ack_relay``);
+* ``cget_relay`` / ``cget_without_quick_ack``: ``cget`` with ``COLOC_VIEWER_QUICK_ACK`` at
+  ``relay`` / ``off`` (``pacs.quick_ack``; ``cget`` itself borrows getscu's socket where the
+  system allows it: ``quick_ack_mode``);
 * ``cget_server_nodelay``: ``cget`` from a second Orthanc started with DCMTK's
   ``TCP_NODELAY=1`` (Nagle's algorithm off on the server's side; Debian's build leaves it
   on, and Orthanc's C-STORE of each instance then waits on TCP acknowledgements);
@@ -56,9 +57,9 @@ import numpy as np
 
 from coloc_viewer.imaging.dicom_write import write_dicom_series
 from coloc_viewer.imaging.load import load_volume
-from coloc_viewer.pacs.ack_relay import ENV_ACK_RELAY
 from coloc_viewer.pacs.cache import StudyCache
 from coloc_viewer.pacs.orthanc_local import ORTHANC_PACKAGES, LocalOrthanc, find_orthanc
+from coloc_viewer.pacs.quick_ack import ENV_QUICK_ACK, quick_ack_mode
 from coloc_viewer.pacs.retrieve import Progress, connect, retrieve_series, retrieve_volume
 from coloc_viewer.pacs.servers import ServerConfig
 
@@ -106,6 +107,15 @@ def _retrieve(server: ServerConfig, study: str, series: str, n: int, root: Path
     return {"first_slice_s": first[0], "retrieve_s": retrieved, "then_load_s": whole}
 
 
+def _quick_ack(name: str | None) -> None:
+    """The quick-ACK mode a timing named ``name`` asks for (None: the default, auto)."""
+    os.environ.pop(ENV_QUICK_ACK, None)
+    if name == "cget_relay":
+        os.environ[ENV_QUICK_ACK] = "relay"
+    elif name == "cget_without_quick_ack":
+        os.environ[ENV_QUICK_ACK] = "off"
+
+
 def _small_series(root: Path, servers: dict[str, ServerConfig], uploads: list[LocalOrthanc],
                   repeats: int) -> dict[str, float]:
     """40 instances of 128 x 128 (32 kB each, where a delayed ACK costs most): medians of
@@ -122,15 +132,13 @@ def _small_series(root: Path, servers: dict[str, ServerConfig], uploads: list[Lo
     times: dict[str, list[float]] = {"disk": [], **{name: [] for name in servers}}
     for k in range(repeats):
         for name, server in servers.items():
-            os.environ.pop(ENV_ACK_RELAY, None)
-            if name == "cget_without_relay":
-                os.environ[ENV_ACK_RELAY] = "0"
+            _quick_ack(name)
             t = time.perf_counter()
             load_volume(root / "small")
             times["disk"].append(time.perf_counter() - t)
             times[name].append(_stream(server, study, series, len(paths),
                                        root / f"cache-small-{name}-{k}")["retrieve_volume_s"])
-            os.environ.pop(ENV_ACK_RELAY, None)
+            _quick_ack(None)
     out = {f"{name}_s": round(statistics.median(v), 4) for name, v in times.items()}
     for name in servers:
         out[f"{name}_ratio_to_disk"] = round(out[f"{name}_s"] / out["disk_s"], 2)
@@ -280,7 +288,8 @@ def main() -> None:
             load_volume(tmp_path / "series")  # warm-up (imports, page cache)
             load_before = [round(x, 2) for x in os.getloadavg()]
             runs: dict[str, list[dict[str, float]]] = {
-                "wado": [], "cget": [], "cget_without_relay": [], "cget_pynetdicom": [],
+                "wado": [], "cget": [], "cget_relay": [], "cget_without_quick_ack": [],
+                "cget_pynetdicom": [],
                 "cget_server_nodelay": []}
             disk: list[float] = []
 
@@ -293,14 +302,13 @@ def main() -> None:
 
             for k in range(args.repeats):
                 for name, server in (("wado", web), ("cget", dimse),
-                                     ("cget_without_relay", dimse),
+                                     ("cget_relay", dimse),
+                                     ("cget_without_quick_ack", dimse),
                                      ("cget_pynetdicom", pynet),
                                      ("cget_server_nodelay", nodelay)):
                     # each timing paired with a disk read just before it: the load of the
                     # machine changes within a run, a ratio to the same moment's read less
-                    relay = os.environ.pop(ENV_ACK_RELAY, None)
-                    if name == "cget_without_relay":
-                        os.environ[ENV_ACK_RELAY] = "0"
+                    _quick_ack(name)
                     before = disk_read()
                     run = _retrieve(server, study, series, len(paths),
                                     tmp_path / f"cache-{name}-{k}")
@@ -309,12 +317,11 @@ def main() -> None:
                     run.update(_stream(server, study, series, len(paths),
                                        tmp_path / f"cache-{name}-stream-{k}"))
                     run["paired_volume"] = run["retrieve_volume_s"] / before
-                    os.environ.pop(ENV_ACK_RELAY, None)
-                    if relay is not None:
-                        os.environ[ENV_ACK_RELAY] = relay
+                    _quick_ack(None)
                     runs[name].append(run)
             small = _small_series(tmp_path, {
-                "wado": web, "cget": dimse, "cget_without_relay": dimse,
+                "wado": web, "cget": dimse, "cget_relay": dimse,
+                "cget_without_quick_ack": dimse,
                 "cget_pynetdicom": pynet, "cget_server_nodelay": nodelay}, [pacs, tuned],
                 args.repeats)
             gui = _gui([web, dimse, nodelay], "BENCH-01", len(paths), tmp_path,
@@ -328,6 +335,7 @@ def main() -> None:
             "platform": platform.platform(), "cpus": os.cpu_count(),
             "load_average_before": load_before,
             "load_average": [round(x, 2) for x in os.getloadavg()],
+            "quick_ack_mode": quick_ack_mode(),
             "cget_receiver": "getscu" if connect(dimse).retrieves_into_folder()
             else "pynetdicom",
         }

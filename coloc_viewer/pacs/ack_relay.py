@@ -1,12 +1,6 @@
 """A loopback relay between DCMTK's ``getscu`` and the PACS that acknowledges the PACS's data
-at once (Linux ``TCP_QUICKACK`` after every read).
-
-Why: a PACS that keeps Nagle's algorithm on its DICOM sockets (Debian's Orthanc, DCMTK built
-that way) holds the last segment of a C-STORE until its earlier data is acknowledged, and a
-receiving Linux kernel that sees a request/response exchange delays that acknowledgement by
-up to 40 ms. getscu is DCMTK's own code and cannot ask for quick ACKs; the relay's socket
-to the PACS can. 200 x 512 x 512 from Debian's Orthanc: getscu alone 0.56 s, through the
-relay 0.24 s, from an Orthanc with Nagle off 0.20 s (same run; docs/pacs.md, eighth round).
+at once (Linux ``TCP_QUICKACK`` after every read): the fallback of :mod:`.quick_ack` where
+borrowing getscu's own socket is refused (why quick ACKs matter: see there).
 
 The relay connects to the PACS first (so an unreachable server is one clear error, not an
 association that dies), then takes exactly one connection on 127.0.0.1 and moves bytes both
@@ -30,19 +24,14 @@ from coloc_viewer.pacs.errors import PacsError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENV_ACK_RELAY", "AckRelay", "relay_available"]
-
-ENV_ACK_RELAY = "COLOC_VIEWER_ACK_RELAY"  # "0": getscu connects to the PACS directly
+__all__ = ["AckRelay", "relay_available"]
 
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 PIPE_BYTES = 1 << 20  # the pipe between the two sockets (Linux's unprivileged maximum)
 
 
 def relay_available() -> bool:
-    """True where the relay helps and works (Linux: ``TCP_QUICKACK``, ``os.splice``), unless
-    ``$COLOC_VIEWER_ACK_RELAY`` is ``0``."""
-    if os.environ.get(ENV_ACK_RELAY, "").strip() == "0":
-        return False
+    """True where the relay works (Linux: ``TCP_QUICKACK``, ``os.splice``)."""
     return _QUICKACK is not None and hasattr(os, "splice")
 
 

@@ -1,6 +1,6 @@
-"""The quick-ACK relay between getscu and the PACS: bytes pass unchanged both ways, a close on
-either side reaches the other, an unreachable PACS is one clear error, and getscu's C-GET
-goes through it (the files then equal the originals)."""
+"""The quick-ACK relay between getscu and the PACS (the fallback of ``pacs.quick_ack``): bytes
+pass unchanged both ways, the end of either side's data reaches the other, an unreachable
+PACS is one clear error, and a relay nobody connected to ends at once."""
 
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ import hashlib
 import socket
 import threading
 import time
-from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from coloc_viewer.pacs import getscu as getscu_module
-from coloc_viewer.pacs.ack_relay import ENV_ACK_RELAY, AckRelay, relay_available
+from coloc_viewer.pacs.ack_relay import AckRelay, relay_available
 from coloc_viewer.pacs.errors import PacsError
 from coloc_viewer.pacs.orthanc_local import free_port
-from coloc_viewer.pacs.servers import ServerConfig
 
 pytestmark = pytest.mark.skipif(not relay_available(), reason="Linux only (TCP_QUICKACK)")
 
@@ -93,54 +89,3 @@ def test_closed_before_anyone_connected() -> None:
     with pytest.raises(OSError):  # the relay no longer listens
         socket.create_connection(("127.0.0.1", port), timeout=1)
     listener.close()
-
-
-def test_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV_ACK_RELAY, "0")
-    assert not relay_available()
-    monkeypatch.setenv(ENV_ACK_RELAY, "1")
-    assert relay_available()
-
-
-def test_getscu_retrieves_through_the_relay(dimse_server: ServerConfig, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """The C-GET's bytes go through the relay, and the files are the originals'; with the
-    switch at 0 getscu connects directly."""
-    from pacs_helpers import demo_study_uid, series_uid_of
-
-    from coloc_viewer.pacs.retrieve import connect
-    from coloc_viewer.resources import demo_dir
-
-    exe = getscu_module.find_getscu()
-    if exe is None:
-        pytest.skip("DCMTK's getscu is not installed")
-    used: list[AckRelay] = []
-
-    class Spy(AckRelay):
-        def __enter__(self) -> AckRelay:
-            used.append(self)
-            return super().__enter__()
-
-    monkeypatch.setattr(getscu_module, "AckRelay", Spy)
-    originals = demo_dir() / "case-02" / "dicom"
-    folder = tmp_path / "got"
-    folder.mkdir()
-    got: list[Path] = []
-    client = connect(replace(dimse_server, dimse_backend="dcmtk"))
-    client.fetch_series_files(demo_study_uid(), series_uid_of(originals), folder, got.append)
-    assert [(r.host, r.upstream_port) for r in used] == [
-        (dimse_server.host, dimse_server.port)]
-    import pydicom
-
-    by_uid = {str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID): p
-              for p in originals.iterdir() if p.is_file()}
-    assert len(got) == len(by_uid) == 20
-    for path in got:
-        mine = pydicom.dcmread(path)
-        theirs = pydicom.dcmread(by_uid[str(mine.SOPInstanceUID)])
-        assert mine.PixelData == theirs.PixelData
-    monkeypatch.setenv(ENV_ACK_RELAY, "0")  # switched off: getscu connects directly
-    again = tmp_path / "again"
-    again.mkdir()
-    client.fetch_series_files(demo_study_uid(), series_uid_of(originals), again, got.append)
-    assert len(used) == 1 and len(got) == 40
