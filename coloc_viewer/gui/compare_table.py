@@ -9,8 +9,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
 
-from coloc_viewer.metrics.definitions import BY_KEY, SCORE_KEYS
-from coloc_viewer.report.definitions import format_score
+from coloc_viewer.metrics.definitions import BY_KEY, SCORE_KEYS, format_score
 
 EXTRA_ROWS = ("prediction", "channel")
 

@@ -13,9 +13,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.metrics.definitions import SHORT_LABELS
+from coloc_viewer.metrics.definitions import SHORT_LABELS, format_score
 from coloc_viewer.viewer.domain import target_note
-from coloc_viewer.viewer.live_scores import SCORE_HELP, SCORE_KEYS, format_score, verdict
+from coloc_viewer.viewer.live_scores import SCORE_HELP, SCORE_KEYS, verdict
 from coloc_viewer.viewer.state import ViewerState
 
 

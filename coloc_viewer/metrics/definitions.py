@@ -55,6 +55,23 @@ def p_phrase(p: float) -> str:
     return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
 
 
+MISSING = "n/a"  # an undefined score (empty ROI, map without positive values)
+
+
+def format_score(key: str, value: object) -> str:
+    """A score as every view shows it (the main window, compare, reports): 3 decimals,
+    p-values as :func:`format_p_value`, :data:`MISSING` when undefined."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_p_value(value) if key == "p_value" else f"{value:.3f}"
+    return str(value)
+
+
 def register_score(definition: ScoreDefinition) -> ScoreDefinition:
     """Add a score (or replace the one with its key) at the end of the display order."""
     unregister_score(definition.key)

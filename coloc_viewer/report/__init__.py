@@ -10,9 +10,10 @@
   (:class:`PhiGuard`, :func:`patient_identity`).
 """
 
+from coloc_viewer.metrics.definitions import format_score
 from coloc_viewer.report.case import CaseReport, MapPanel, case_report, panel_from_explanation
 from coloc_viewer.report.csv_export import score_rows, scores_csv_text, write_scores_csv
-from coloc_viewer.report.definitions import SCORE_DEFINITIONS, format_score
+from coloc_viewer.report.definitions import SCORE_DEFINITIONS
 from coloc_viewer.report.export import export_case
 from coloc_viewer.report.html_report import write_html_report
 from coloc_viewer.report.legend import legend_lines, legend_text, panel_legend

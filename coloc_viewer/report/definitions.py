@@ -7,7 +7,7 @@ P = max(S, 0), R the ROI and N its number of pixels.
 
 from __future__ import annotations
 
-from coloc_viewer.metrics.definitions import SCORES, format_p_value
+from coloc_viewer.metrics.definitions import MISSING, SCORES
 from coloc_viewer.vocab import LiveMapping
 
 
@@ -21,20 +21,4 @@ def _definitions() -> dict[str, tuple[str, str]]:
 SCORE_DEFINITIONS: LiveMapping = LiveMapping(_definitions)
 
 NULL_NOTE = ("An empty ROI or a map without positive values leaves the affected scores "
-             "undefined (shown as 'n/a', JSON null).")
-
-
-def format_score(key: str, value: object) -> str:
-    """A score for display: 3 decimals; p-values as every view shows them (3 decimals, or
-    "< 0.001")."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if key == "p_value":
-            return format_p_value(value)
-        return f"{value:.3f}"
-    return str(value)
+             f"undefined (shown as '{MISSING}', JSON null).")

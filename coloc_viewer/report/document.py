@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from coloc_viewer.metrics.definitions import format_score
 from coloc_viewer.metrics.scorer import SCORE_KEYS
 from coloc_viewer.report.case import CaseReport
-from coloc_viewer.report.definitions import NULL_NOTE, SCORE_DEFINITIONS, format_score
+from coloc_viewer.report.definitions import NULL_NOTE, SCORE_DEFINITIONS
 from coloc_viewer.report.figures import overlay_figure, slice_figure
 from coloc_viewer.report.legend import panel_legend
 from coloc_viewer.report.phi import PhiGuard

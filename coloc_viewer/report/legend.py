@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coloc_viewer.metrics.definitions import SHORT_LABELS
-from coloc_viewer.report.definitions import format_score
+from coloc_viewer.metrics.definitions import SHORT_LABELS, format_score
 
 LEGEND_SCORES = ("relevance_mass", "relevance_rank", "auroc", "pointing_game", "p_value")
 SHORT = SHORT_LABELS  # the score registry's short labels (live)

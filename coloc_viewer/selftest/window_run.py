@@ -230,7 +230,7 @@ class SmokeTest:
 
     def draw_roi_and_score(self) -> None:
         import coloc_viewer
-        from coloc_viewer.viewer.live_scores import format_score
+        from coloc_viewer.metrics.definitions import format_score
 
         window, state = self.window, self.window.state
         saliency = state.current_map()

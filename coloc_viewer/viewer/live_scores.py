@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from coloc_viewer.metrics.definitions import SCORE_HELP, SCORE_KEYS, format_p_value
+from coloc_viewer.metrics.definitions import SCORE_HELP, SCORE_KEYS
 from coloc_viewer.metrics.scorer import Scorer
 from coloc_viewer.metrics.volume import score_volume
 from coloc_viewer.viewer.verdict import describe, verdict
 
-__all__ = ["LiveScores", "SCORE_KEYS", "SCORE_HELP", "describe", "verdict", "format_score"]
+__all__ = ["LiveScores", "SCORE_KEYS", "SCORE_HELP", "describe", "verdict"]
 
 ALPHA = 0.05
 
@@ -70,16 +70,6 @@ class LiveScores:
             return None
         mass = self._scorer.update(union, p_value=False).get("relevance_mass")
         return None if mass is None else 1.0 - float(mass)
-
-
-def format_score(key: str, value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if key == "p_value":
-        return format_p_value(float(value))
-    return f"{float(value):.3f}"
 
 
 def pooled_volume_scores(maps: dict[int, np.ndarray | None], rois: Any,

@@ -54,8 +54,8 @@ def test_3d_model_explains_the_volume_once_and_scrolling_reuses_it(
         qtbot, window, study_dir, card_3d, monkeypatch):
     import coloc_viewer.explain.engine as engine
     from coloc_viewer.explain.scoring import score_explanation
+    from coloc_viewer.metrics.definitions import format_score
     from coloc_viewer.viewer.display import normalise_map, overlay_rgba
-    from coloc_viewer.viewer.live_scores import format_score
     from coloc_viewer.viewer.orientation import orientation_of
 
     runs = []

@@ -10,9 +10,10 @@ from gui_events import analyse, click, drag, load_model, open_study, wheel
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
 from coloc_viewer.imaging.load import load_volume
+from coloc_viewer.metrics.definitions import format_score
 from coloc_viewer.metrics.scores import score
 from coloc_viewer.viewer.display import apply_window, rois_rgba
-from coloc_viewer.viewer.live_scores import SCORE_KEYS, format_score
+from coloc_viewer.viewer.live_scores import SCORE_KEYS
 
 pytestmark = pytest.mark.gui
 

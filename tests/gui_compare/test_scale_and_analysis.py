@@ -14,7 +14,7 @@ from PySide6.QtGui import QImage
 from coloc_viewer import score
 from coloc_viewer.explain.engine import explain
 from coloc_viewer.explain.scale import CommonScale
-from coloc_viewer.report.definitions import format_score
+from coloc_viewer.metrics.definitions import format_score
 from coloc_viewer.viewer.compare import SCALE_COMMON, SCALE_IMAGE, PaneResult, PaneSpec
 
 pytestmark = pytest.mark.gui

@@ -9,8 +9,8 @@ import pytest
 from gui_events import click, drag
 from PySide6.QtCore import Qt
 
+from coloc_viewer.metrics.definitions import format_score
 from coloc_viewer.metrics.scores import score
-from coloc_viewer.viewer.live_scores import format_score
 
 pytestmark = pytest.mark.gui
 NA = format_score("relevance_mass", None)  # what the panel shows without a score
