@@ -18,6 +18,9 @@ from coloc_viewer.viewer.domain import target_note
 from coloc_viewer.viewer.live_scores import SCORE_HELP, SCORE_KEYS, verdict
 from coloc_viewer.viewer.state import ViewerState
 
+WIDEST_VALUE = "< 0.001"  # format_score's widest text
+SECTION_PADDING = 14  # the header's margins and sort-free frame, px
+
 
 def _table() -> QTableWidget:
     table = QTableWidget(0, len(SCORE_KEYS))
@@ -26,7 +29,13 @@ def _table() -> QTableWidget:
         item.setToolTip(f"{key}: {SCORE_HELP[key]}")
         table.setHorizontalHeaderItem(j, item)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    # never narrower than the longest label or value: a narrow pane scrolls sideways
+    # instead of cutting "IoU top-N" or "< 0.001" to "I…" or "<…"
+    widest = max(header.fontMetrics().horizontalAdvance(text)
+                 for text in [*(SHORT_LABELS[k] for k in SCORE_KEYS), WIDEST_VALUE])
+    header.setMinimumSectionSize(widest + SECTION_PADDING)
     table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     return table
 

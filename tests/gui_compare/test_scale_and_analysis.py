@@ -142,3 +142,25 @@ def test_two_studies_side_by_side_keep_their_own_rois(make_window, qtbot) -> Non
     wheel_to = win.panes[1].slice_index + 1
     win.panes[1].set_slice(wheel_to)  # slice stays linked across the studies
     assert {p.slice_index for p in win.panes} == {wheel_to}
+
+
+def test_narrow_panes_keep_score_headers_and_values_whole(make_window, study, qtbot,
+                                                          artifacts_dir) -> None:
+    """Four panes in 1200 px: each pane's score table scrolls sideways rather than cutting
+    "IoU top-N" or a value to an ellipsis."""
+    win = make_window(study, n_panes=4)
+    shape = study.volume.shape[1:]
+    _inject(win, [np.random.default_rng(i).random(shape) for i in range(4)])
+    qtbot.waitUntil(lambda: all(p.scores.table.rowCount() > 0 for p in win.panes))
+    for pane in win.panes:
+        table = pane.scores.table
+        header, metrics = table.horizontalHeader(), table.fontMetrics()
+        assert table.horizontalScrollBar().maximum() > 0  # narrower than its columns
+        for col in range(table.columnCount()):
+            label = table.horizontalHeaderItem(col).text()
+            width = header.sectionSize(col)
+            assert header.fontMetrics().horizontalAdvance(label) < width, label
+            for row in range(table.rowCount()):
+                text = table.item(row, col).text()
+                assert text and metrics.horizontalAdvance(text) < width, (label, text)
+    assert win.grab().save(str(artifacts_dir / "compare_four_narrow_panes.png"))
