@@ -50,8 +50,7 @@ class ComparePane(QWidget):
         self.model = Pane(letter, study, spec or PaneSpec(models[0] if models else ""))
         self.state = self.model.state
         self.canvas = SliceView(self.state)  # the main view's canvas class
-        self.scores = ScorePanel(self.state)
-        self.scores.setMaximumHeight(220)
+        self.scores = ScorePanel(self.state, compact=True)  # the image takes the room
         self.canvas.vb.sigResized.connect(lambda _vb: self.fit())  # fit on every resize
         self._build(models)
         self.state.events.slice.connect(self._slice_moved)

@@ -19,6 +19,7 @@ from coloc_viewer.viewer.live_scores import SCORE_HELP, SCORE_KEYS, verdict
 from coloc_viewer.viewer.state import ViewerState
 
 WIDEST_VALUE = "< 0.001"  # format_score's widest text
+COMPACT_ROWS = 4  # a compact table shows up to this many ROI rows, then scrolls
 SECTION_PADDING = 14  # the header's margins and sort-free frame, px
 
 
@@ -40,12 +41,28 @@ def _table() -> QTableWidget:
     return table
 
 
-class ScorePanel(QWidget):
-    """Observes ``state.events.scores`` and shows the values the Scorer returned."""
+def _fit_rows(table: QTableWidget) -> None:
+    """Exactly as tall as its header, its rows (one at least, :data:`COMPACT_ROWS` at most)
+    and the sideways scrollbar: no blank table area taking the image's room."""
+    rows = min(max(table.rowCount(), 1), COMPACT_ROWS)
+    header = table.verticalHeader()
+    row_heights = sum(table.rowHeight(i) for i in range(min(rows, table.rowCount())))
+    row_heights += header.defaultSectionSize() * (rows - min(rows, table.rowCount()))
+    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + row_heights
+                         + table.horizontalScrollBar().sizeHint().height()
+                         + 2 * table.frameWidth())
 
-    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+
+class ScorePanel(QWidget):
+    """Observes ``state.events.scores`` and shows the values the Scorer returned.
+    ``compact``: the tables are as tall as their rows (a compare pane, where the image needs
+    the room), not stretched over the panel (the main window's dock)."""
+
+    def __init__(self, state: ViewerState, parent: QWidget | None = None,
+                 compact: bool = False) -> None:
         super().__init__(parent)
         self.state = state
+        self.compact = compact
         self.verdict = QLabel("Analyse a slice and draw an ROI to see the scores.")
         self.verdict.setWordWrap(True)
         self.verdict.setObjectName("verdict")
@@ -60,9 +77,10 @@ class ScorePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.verdict)
-        layout.addWidget(self.table, 1)
+        stretch = 0 if compact else 1
+        layout.addWidget(self.table, stretch)
         layout.addWidget(self.volume_label)
-        layout.addWidget(self.volume_table, 1)
+        layout.addWidget(self.volume_table, stretch)
         state.events.scores.connect(self.refresh)
         self.refresh()
 
@@ -70,6 +88,9 @@ class ScorePanel(QWidget):
         scores = self.state.scores
         self._fill(self.table, scores)
         self._fill(self.volume_table, self.state.volume_scores)
+        if self.compact:
+            _fit_rows(self.table)
+            _fit_rows(self.volume_table)
         has_volume = bool(self.state.volume_scores)
         whole = getattr(self.state.explanation, "volume_explanation", None)
         self.volume_label.setText("Volume (3-D model: its map of the whole volume)"

@@ -146,8 +146,9 @@ def test_two_studies_side_by_side_keep_their_own_rois(make_window, qtbot) -> Non
 
 def test_narrow_panes_keep_score_headers_and_values_whole(make_window, study, qtbot,
                                                           artifacts_dir) -> None:
-    """Four panes in 1200 px: each pane's score table scrolls sideways rather than cutting
-    "IoU top-N" or a value to an ellipsis."""
+    """Four panes in 1200 x 600: each pane's score table scrolls sideways rather than cutting
+    "IoU top-N" or a value to an ellipsis, is as tall as its rows (the image gets the room),
+    and the verdict above it shows every line."""
     win = make_window(study, n_panes=4)
     shape = study.volume.shape[1:]
     _inject(win, [np.random.default_rng(i).random(shape) for i in range(4)])
@@ -163,4 +164,10 @@ def test_narrow_panes_keep_score_headers_and_values_whole(make_window, study, qt
             for row in range(table.rowCount()):
                 text = table.item(row, col).text()
                 assert text and metrics.horizontalAdvance(text) < width, (label, text)
+        rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+        assert abs(table.viewport().height() - rows) <= 2  # no blank table area
+        assert pane.canvas.height() > table.height()
+        verdict = pane.scores.verdict  # laid out after its text changed
+        qtbot.waitUntil(lambda v=verdict: v.height() >= v.heightForWidth(v.width()),
+                        timeout=3000)
     assert win.grab().save(str(artifacts_dir / "compare_four_narrow_panes.png"))
