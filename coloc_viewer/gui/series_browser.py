@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 COLUMNS = ("Description", "Modality", "Slices", "Size", "Spacing (mm)")
 
@@ -21,6 +21,14 @@ class SeriesBrowser(QWidget):
         self.tree.setHeaderLabels(list(COLUMNS))
         self.tree.setRootIsDecorated(False)
         self.tree.setToolTip("Double-click a series to open it")
+        # the short columns always whole; the description takes the rest, its middle
+        # elided when the dock is narrow (the whole text in its tooltip)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.itemDoubleClicked.connect(self._activated)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -41,19 +49,16 @@ class SeriesBrowser(QWidget):
                 description if kind == "image" else f"{description} [{kind}]",
                 str(getattr(info, "modality", "") or ""),
                 str(shape[0] if shape else getattr(info, "n_files", "")),
-                " x ".join(str(s) for s in shape[1:]),
-                " x ".join(f"{s:.2f}" for s in spacing),
+                "×".join(str(s) for s in shape[1:]),
+                "×".join(f"{s:.2f}" for s in spacing),
             ])
             key = getattr(info, "series_key", None) or getattr(info, "series_uid", None)
             item.setData(0, Qt.ItemDataRole.UserRole, key if kind == "image" else None)
             if kind != "image":
                 item.setDisabled(True)
             warnings = list(getattr(info, "warnings", []) or [])
-            if warnings:
-                item.setToolTip(0, "\n".join(str(w) for w in warnings))
+            item.setToolTip(0, "\n".join([item.text(0), *(str(w) for w in warnings)]))
             self.tree.addTopLevelItem(item)
-        for col in range(len(COLUMNS)):
-            self.tree.resizeColumnToContents(col)
 
     def _activated(self, item: QTreeWidgetItem, _column: int) -> None:
         key = item.data(0, Qt.ItemDataRole.UserRole)
