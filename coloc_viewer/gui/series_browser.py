@@ -21,9 +21,9 @@ class SeriesBrowser(QWidget):
         self.tree.setHeaderLabels(list(COLUMNS))
         self.tree.setRootIsDecorated(False)
         self.tree.setToolTip("Double-click a series to open it")
-        # the short columns always whole; the description takes the rest, its middle
-        # elided when the dock is narrow (the whole text in its tooltip)
-        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        # the short columns always whole; the description takes the rest, its end elided
+        # when the dock is narrow (the whole text in its tooltip)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
         header = self.tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)

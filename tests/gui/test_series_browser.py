@@ -1,5 +1,5 @@
 """The series browser in a narrow dock: modality, slices, size and spacing stay whole (no
-sideways scrolling to read the spacing); the description gives way, elided in the middle,
+sideways scrolling to read the spacing); the description gives way, its end elided,
 and its tooltip holds the whole text."""
 
 from __future__ import annotations
