@@ -99,6 +99,9 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
         self.search_button = QPushButton("Search")
         self.search_button.setDefault(True)
         self.search_button.clicked.connect(self.search)
+        for field in (self.patient_id, self.patient_name, self.accession, self.modality,
+                      self.date_from, self.date_to):
+            field.returnPressed.connect(self.search)  # Enter in a field searches
         form = QFormLayout()
         top = QHBoxLayout()
         top.addWidget(self.server_box, 1)
@@ -135,6 +138,8 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
         buttons.addWidget(self.retrieve_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(close)
+        for button in (self.settings_button, self.retrieve_button, self.cancel_button, close):
+            button.setAutoDefault(False)  # Enter never opens Servers… or closes the dialog
 
         self.search_box = QWidget()  # hidden while a retrieval runs (compact dialog)
         self.search_box.setLayout(form)
@@ -178,7 +183,14 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
 
         dialog = PacsSettingsDialog(self)
         if dialog.exec():
+            before = self.server()
+            self.server_box.blockSignals(True)
             self.fill_servers()
+            kept = self.server_box.findData(before.name) if before is not None else -1
+            self.server_box.setCurrentIndex(max(kept, 0))
+            self.server_box.blockSignals(False)
+            if kept < 0 or self.server() != before:  # another server, or this one changed
+                self._server_changed()
 
     # -- search ----------------------------------------------------------------------------
     def query(self) -> Query:
@@ -194,6 +206,7 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
             query = self.query()
             query.study_filters()  # a bad date is one line now, not in the worker
         except Exception as err:  # noqa: BLE001
+            self._server_changed()  # the rows listed no longer answer the fields shown
             self.failed.emit(str(err))
             return
         self.status.setText(f"Searching {server.label}…")
@@ -208,7 +221,7 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
         fill_table(self.study_table, [study_cells(r) for r in self.studies])
         self.series_table.setRowCount(0)
         self.series = []
-        self.status.setText(f"{len(rows)} studies")
+        self.status.setText(f"{len(rows)} {'study' if len(rows) == 1 else 'studies'}")
         self.searched.emit(len(rows))
 
     def _study_selected(self) -> None:

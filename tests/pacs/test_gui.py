@@ -221,6 +221,75 @@ def test_the_dialog_reopens_on_the_last_search(qtbot, window, configured) -> Non
     assert third.status.text() == ""  # not "0 studies": nothing was searched there
 
 
+def test_enter_in_a_field_searches(qtbot, window, configured) -> None:
+    """Enter in a search field searches: it neither opens Servers… nor closes the dialog."""
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
+
+    dialog = open_pacs_dialog(qtbot, window)
+    dialog.server_box.setCurrentIndex(1)
+    opened: list[str] = []
+
+    def close_settings() -> None:  # had Enter opened the modal settings, it ends here
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, PacsSettingsDialog) and widget.isVisible():
+                opened.append(widget.windowTitle())
+                widget.reject()
+
+    QTimer.singleShot(3000, close_settings)
+    dialog.raise_()  # as after the menu opened it: keys go to the dialog
+    dialog.activateWindow()
+    qtbot.waitActive(dialog)
+    for field, text in ((dialog.patient_id, "SYNTH-01"), (dialog.modality, "MR")):
+        field.setFocus()
+        qtbot.waitUntil(field.hasFocus)  # a line edit takes Enter only when focused
+        qtbot.keyClicks(field, text)
+        with qtbot.waitSignal(dialog.searched, timeout=20000) as blocker:
+            qtbot.keyClick(field, Qt.Key.Key_Return)
+        assert dialog.isVisible() and opened == []
+    assert blocker.args == [1] and dialog.status.text() == "1 study"  # not "1 studies"
+
+
+def test_saving_the_servers_keeps_the_chosen_server(qtbot, window, configured) -> None:
+    """Servers… then Save, with no change to the chosen server: it stays chosen, its
+    studies stay listed; a change to it clears them (they may be another server's)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
+
+    dialog = open_pacs_dialog(qtbot, window)
+    dialog.server_box.setCurrentIndex(1)
+    search(qtbot, dialog, "SYNTHETIC*")
+    found = len(dialog.studies)
+    assert found == 2
+
+    def save_settings(edit=None) -> None:
+        def run() -> None:
+            for widget in QApplication.topLevelWidgets():
+                if isinstance(widget, PacsSettingsDialog) and widget.isVisible():
+                    if edit is not None:
+                        edit(widget)
+                    click(qtbot, widget.save_button)
+        QTimer.singleShot(500, run)
+
+    save_settings()
+    click(qtbot, dialog.settings_button)  # modal until Save
+    assert dialog.server_box.currentText() == "orthanc-dimse"
+    assert len(dialog.studies) == dialog.study_table.rowCount() == found
+
+    def new_listener_port(settings) -> None:
+        settings.server_list.setCurrentRow(1)
+        settings.move_port.setValue(settings.move_port.value() + 1)
+
+    save_settings(new_listener_port)
+    click(qtbot, dialog.settings_button)
+    assert dialog.server_box.currentText() == "orthanc-dimse"
+    assert dialog.studies == [] and dialog.study_table.rowCount() == 0
+
+
 def test_search_error_is_shown_in_the_dialog(qtbot, window, configured) -> None:
     dialog = open_pacs_dialog(qtbot, window)
     qtbot.keyClicks(dialog.date_from, "2020-13-45x")
