@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from coloc_viewer.imaging.dicom_headers import NON_IMAGE_MODALITIES
+from coloc_viewer.imaging.redact import redact_description
 from coloc_viewer.pacs.query import SeriesRow, StudyRow
 from coloc_viewer.pacs.resolve import pacs_url
 from coloc_viewer.pacs.servers import ServerConfig
@@ -116,9 +117,14 @@ def recent_entry(server: ServerConfig, study: StudyRow, series: SeriesRow | None
                  ) -> tuple[str, str]:
     """(``pacs://`` address, menu text) for Recent studies: the address opens it again
     (from the cache, or retrieved anew once evicted); the text names the server, the
-    series (or study) and its date, not the patient."""
+    series (or study, its patient identifiers removed) and its date, not the patient."""
     what = (series.description or series.modality) if series is not None else \
         (study.description or show_modalities(study.modalities) or "study")
+    # descriptions may hold the patient's name ("T2 Doe follow-up"): the settings file
+    # keeps this text, so it is redacted like every other persisted description
+    what = redact_description(what, {"patient_name": study.patient_name,
+                                     "patient_id": study.patient_id,
+                                     "accession_number": study.accession})
     date = show_date(study.study_date)
     label = f"PACS {server.name}: {what}" + (f" ({date})" if date else "")
     return pacs_url(server.name, study.study_uid, series.series_uid if series else None), label

@@ -130,3 +130,23 @@ def test_loading_logs_no_identifier(series, caplog):
         load_volume(series)
         scan(series)
     assert not LEAK.search(caplog.text)
+
+
+@pytest.mark.gui
+def test_recent_studies_text_of_a_pacs_series_is_redacted() -> None:
+    """Recent studies keeps its menu text in the settings file: a PACS series' description
+    naming the patient is stored redacted (a review found "T2 AX big synthetic" there for
+    patient SYNTHETIC^BIGSERIES)."""
+    from coloc_viewer.gui.pacs_tables import recent_entry
+    from coloc_viewer.pacs.query import SeriesRow, StudyRow
+    from coloc_viewer.pacs.servers import ServerConfig
+
+    study = StudyRow("1.2.3", "PID-4711", "DEMO^PHANTOM", "20230315", "ACC0815",
+                     "Prostate Demo", "MR", 1, 20)
+    series = SeriesRow("1.2.3", "1.2.3.4", "MR", 3, DESCRIPTION, 20)
+    server = ServerConfig("hospital", url="http://pacs/dicom-web")
+    for row in (series, None):  # a series, or the whole study
+        address, label = recent_entry(server, study, row)
+        assert address.startswith("pacs://hospital/1.2.3")
+        assert label.startswith("PACS hospital: ") and "(2023-03-15)" in label
+        assert not LEAK.search(label) and REMOVED in label, label
