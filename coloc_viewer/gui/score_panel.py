@@ -20,6 +20,7 @@ from coloc_viewer.viewer.state import ViewerState
 
 WIDEST_VALUE = "< 0.001"  # format_score's widest text
 COMPACT_ROWS = 4  # a compact table shows up to this many ROI rows, then scrolls
+MIN_LABEL_WIDTH = 80  # px: narrower, a label is not laid out yet (one word per line)
 SECTION_PADDING = 14  # the header's margins and sort-free frame, px
 
 
@@ -110,6 +111,18 @@ class ScorePanel(QWidget):
             self.note.setVisible(bool(note))
         if self.verdict.text() != text:
             self.verdict.setText(text)
+            self._fit_verdict()
+
+    def _fit_verdict(self) -> None:
+        """Every line of the verdict: a word-wrapped label's height for its width is not
+        always asked by the layouts above it (a compare pane's verdict lost its lines)."""
+        for label in (self.verdict, self.note):
+            laid_out = label.isVisible() and label.width() >= MIN_LABEL_WIDTH
+            label.setMinimumHeight(label.heightForWidth(label.width()) if laid_out else 0)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_verdict()
 
     @staticmethod
     def _fill(table: QTableWidget, scores: dict) -> None:
