@@ -229,6 +229,14 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         self.autosave.close()
         super().closeEvent(event)
 
+    def open_sources(self) -> list[str]:
+        """The folders of the series this window and its compare window show."""
+        volumes = [self.state.volume]
+        if self._compare is not None:
+            with contextlib.suppress(RuntimeError):  # already deleted
+                volumes += [pane.state.volume for pane in self._compare.panes]
+        return [str(v.source) for v in volumes if v is not None and getattr(v, "source", "")]
+
     def show_error(self, title: str, err: Any) -> None:
         """An error dialog and a log entry; the viewer keeps running."""
         text = str(err) or type(err).__name__

@@ -5,7 +5,6 @@ follows are ``gui.pacs_retrieval``'s. Searches and retrievals run in workers
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
 from typing import Any
@@ -39,6 +38,7 @@ from coloc_viewer.gui.pacs_tables import (
     study_cells,
 )
 from coloc_viewer.gui.workers import TaskRunner
+from coloc_viewer.gui.wrapped_label import WrappedLabel, error_html
 from coloc_viewer.pacs.query import Query, SeriesRow, StudyRow
 from coloc_viewer.pacs.retrieve import (
     Progress,
@@ -124,8 +124,7 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
 
         self.progress = QProgressBar()
         self.progress.setVisible(False)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = WrappedLabel("")
         self.retrieve_button = QPushButton("Retrieve")
         self.retrieve_button.clicked.connect(self.retrieve)
         self.cancel_button = QPushButton("Cancel")
@@ -252,8 +251,7 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
             else None
 
     def _on_failed(self, text: str) -> None:
-        shown = html.escape(text[:1].upper() + text[1:])  # a sentence; no markup from errors
-        self.status.setText(f"<span style='color:#d04040'>{shown}</span>")
+        self.status.setText(error_html(text))  # a sentence; no markup from errors
         log.info("PACS dialog: %s", text.split(":")[0])  # the server, not the details
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt override

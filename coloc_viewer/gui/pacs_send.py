@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from coloc_viewer.gui.placement import move_to_corner
 from coloc_viewer.gui.workers import TaskRunner
+from coloc_viewer.gui.wrapped_label import WrappedLabel, error_html
 from coloc_viewer.pacs.resolve import server_part
 from coloc_viewer.pacs.servers import ServerConfig, load_servers
 from coloc_viewer.viewer.dicom_results import write_dicom_results
@@ -129,9 +130,8 @@ class SendResultsDialog(QDialog):
         form.addRow("", self.seg_box)
         form.addRow("", self.sr_box)
         form.addRow("", self.sr_hint)
-        self.status = QLabel("" if self.servers else "No PACS configured (File → PACS "
-                             "servers…)")
-        self.status.setWordWrap(True)
+        self.status = WrappedLabel("" if self.servers else "No PACS configured (File → PACS "
+                                   "servers…)")
         self.send_button = QPushButton("Send")
         self.send_button.clicked.connect(self.send)
         close = QPushButton("Close")
@@ -156,8 +156,7 @@ class SendResultsDialog(QDialog):
         if self.servers:
             self._changed()  # "Already sent to ..." when these results went there before
         self.sent.connect(self.status.setText)
-        self.failed.connect(lambda t: self.status.setText(
-            f"<span style='color:#d04040'>{t}</span>"))
+        self.failed.connect(lambda t: self.status.setText(error_html(t)))
 
     def _refresh_scores(self) -> None:
         self.rows, self.model_info = results_from_window(self.window_)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from coloc_viewer.gui.form_widgets import file_row
 from coloc_viewer.gui.workers import TaskRunner
+from coloc_viewer.gui.wrapped_label import WrappedLabel, breakable
 from coloc_viewer.pacs.cache import DEFAULT_LIMIT_BYTES, StudyCache
 from coloc_viewer.pacs.servers import (
     ServerConfig,
@@ -42,7 +43,19 @@ from coloc_viewer.pacs.servers import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PacsSettingsDialog", "echo_server"]
+__all__ = ["PacsSettingsDialog", "echo_server", "open_sources"]
+
+
+def open_sources() -> list[str]:
+    """The folders of the series open in the viewer's windows (a purge keeps them)."""
+    from PySide6.QtWidgets import QApplication
+
+    found: list[str] = []
+    for widget in QApplication.topLevelWidgets():
+        sources = getattr(widget, "open_sources", None)
+        if callable(sources):
+            found.extend(str(p) for p in sources() if p)
+    return found
 
 
 def echo_server(server: ServerConfig) -> str:
@@ -134,10 +147,11 @@ class PacsSettingsDialog(QDialog):
         self.retrieve.currentIndexChanged.connect(lambda _i: self._show_protocol_rows())
         self.test_button = QPushButton("Test connection")
         self.test_button.clicked.connect(self.test_connection)
-        self.test_result = QLabel("")
-        self.test_result.setWordWrap(True)
+        # the result under the button, the form's whole width: a failure's advice is long
+        self.test_result = WrappedLabel("")
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        form.addRow(self.test_button, self.test_result)
+        form.addRow(self.test_button)
+        form.addRow(self.test_result)
         right = QWidget()
         right.setLayout(form)
 
@@ -187,7 +201,18 @@ class PacsSettingsDialog(QDialog):
         self.cache_info.setText(f"{cache.summary()} in {cache.root}")
 
     def purge_cache(self) -> None:
-        freed = StudyCache().purge()
+        """Ask, then remove every cached study but the series open in a viewer window."""
+        cache = StudyCache()
+        answer = QMessageBox.question(
+            self, "Purge the PACS cache",
+            f"Remove the studies retrieved from PACS servers from this computer "
+            f"({cache.summary()})?\n\nSeries open in the viewer are kept; any other series "
+            "is retrieved again when you open it.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        freed = cache.purge(keep=open_sources())
         log.info("PACS cache purged (%.1f MB)", freed / 1e6)
         self._refresh_cache_info()
 
@@ -336,7 +361,8 @@ class PacsSettingsDialog(QDialog):
         colour = "#b00020" if text.startswith("failed") else \
             "#b35c00" if " only: " in text else ""
         self.test_result.setStyleSheet(f"color: {colour}" if colour else "")
-        self.test_result.setText(text)
+        self.test_result.setText(breakable(text))
+        self.test_result.setToolTip(text)
         self.tested.emit(text)
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt override

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from coloc_viewer.gui.wrapped_label import WrappedLabel
 from coloc_viewer.metrics.definitions import SHORT_LABELS, format_score
 from coloc_viewer.viewer.domain import target_note
 from coloc_viewer.viewer.live_scores import SCORE_HELP, SCORE_KEYS, verdict
@@ -20,7 +21,6 @@ from coloc_viewer.viewer.state import ViewerState
 
 WIDEST_VALUE = "< 0.001"  # format_score's widest text
 COMPACT_ROWS = 4  # a compact table shows up to this many ROI rows, then scrolls
-MIN_LABEL_WIDTH = 80  # px: narrower, a label is not laid out yet (one word per line)
 SECTION_PADDING = 14  # the header's margins and sort-free frame, px
 
 
@@ -64,11 +64,9 @@ class ScorePanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.compact = compact
-        self.verdict = QLabel("Analyse a slice and draw an ROI to see the scores.")
-        self.verdict.setWordWrap(True)
+        self.verdict = WrappedLabel("Analyse a slice and draw an ROI to see the scores.")
         self.verdict.setObjectName("verdict")
-        self.note = QLabel("")  # "Explaining class 'no lesion', the model's prediction."
-        self.note.setWordWrap(True)
+        self.note = WrappedLabel("")  # "Explaining class 'no lesion', the model's prediction."
         self.note.setObjectName("target-note")
         self.note.setStyleSheet("color: #ffb347;")
         self.note.setVisible(False)
@@ -111,18 +109,6 @@ class ScorePanel(QWidget):
             self.note.setVisible(bool(note))
         if self.verdict.text() != text:
             self.verdict.setText(text)
-            self._fit_verdict()
-
-    def _fit_verdict(self) -> None:
-        """Every line of the verdict: a word-wrapped label's height for its width is not
-        always asked by the layouts above it (a compare pane's verdict lost its lines)."""
-        for label in (self.verdict, self.note):
-            laid_out = label.isVisible() and label.width() >= MIN_LABEL_WIDTH
-            label.setMinimumHeight(label.heightForWidth(label.width()) if laid_out else 0)
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self._fit_verdict()
 
     @staticmethod
     def _fill(table: QTableWidget, scores: dict) -> None:

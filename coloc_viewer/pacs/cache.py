@@ -25,7 +25,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,11 +215,14 @@ class StudyCache:
             evicted.append(study)
         return evicted
 
-    def purge(self) -> int:
-        """Remove every cached study but those being retrieved now; returns the bytes freed."""
+    def purge(self, keep: Iterable[str | os.PathLike[str]] = ()) -> int:
+        """Remove every cached study but those being retrieved now and those holding a path
+        of ``keep`` (series open in the viewer); returns the bytes freed."""
         before = self.size_bytes()
+        kept = [Path(p).resolve() for p in keep if p]
         for study in list(self.studies()):
-            if not self.being_retrieved(study):
+            held = any(path.is_relative_to(study.resolve()) for path in kept)
+            if not held and not self.being_retrieved(study):
                 shutil.rmtree(study, ignore_errors=True)
         for child in list(self.root.iterdir()):
             if child.name == LOCKS:

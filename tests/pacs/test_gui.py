@@ -9,7 +9,14 @@ import time
 
 import numpy as np
 import pytest
-from pacs_helpers import OUR_AET, PASSWORD, USER, demo_study_uid, series_uid_of
+from pacs_helpers import (
+    OUR_AET,
+    PASSWORD,
+    USER,
+    demo_study_uid,
+    series_uid_of,
+    study_uid_of,
+)
 
 from coloc_viewer.gui.pacs_tables import SEG_HINT
 from coloc_viewer.imaging.dicom_write import write_dicom_series
@@ -610,18 +617,40 @@ def test_closing_the_settings_asks_before_dropping_edits(qtbot, configured,
         ("10.0.0.9", 30.0)
 
 
-def test_purge_from_the_settings(qtbot, web_server) -> None:
+def test_purge_from_the_settings(qtbot, window, web_server, monkeypatch) -> None:
+    """Purge asks first; it keeps the series open in the viewer (sending its results needs
+    its files) and removes the rest."""
+    from PySide6.QtWidgets import QMessageBox
+
     from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
 
-    folder = retrieve_series(connect(web_server), StudyCache(), demo_study_uid(),
-                             series_uid_of(CASE2 / "dicom"), total=20)
+    shown = retrieve_series(connect(web_server), StudyCache(), demo_study_uid(),
+                            series_uid_of(CASE2 / "dicom"), total=20)
+    case1 = demo_dir() / "case-01" / "dicom"
+    other = retrieve_series(connect(web_server), StudyCache(), study_uid_of(case1),
+                            series_uid_of(case1), total=20)
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        window.open_path(shown)
     dialog = PacsSettingsDialog()
     qtbot.addWidget(dialog)
     dialog.show()
-    assert dialog.cache_info.text().startswith("1 series of 1 study, ")  # not "0 studies"
+    assert dialog.cache_info.text().startswith("2 series of 2 studies, ")
+    asked: list[str] = []
+
+    def answer(button):
+        def question(_parent, title, text, *_args, **_kwargs):
+            asked.append(text)
+            return button
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Cancel))
     click(qtbot, dialog.purge_button)
-    assert not folder.exists()
-    assert dialog.cache_info.text().startswith("0 series of 0 studies, 0.0 MB")
+    assert shown.exists() and other.exists()  # cancelled: nothing removed
+    assert "(2 series of 2 studies" in asked[0] and "open in the viewer are kept" in asked[0]
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    click(qtbot, dialog.purge_button)
+    assert shown.exists() and not other.exists()
+    assert dialog.cache_info.text().startswith("1 series of 1 study, ")
 
 
 def test_send_results_seg_and_sr(qtbot, window, configured, orthanc, artifacts_dir) -> None:
