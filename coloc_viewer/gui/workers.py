@@ -26,6 +26,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from coloc_viewer.errors import ColocError
+
 log = logging.getLogger(__name__)
 
 
@@ -76,7 +78,10 @@ class GeneratorWorker(QRunnable):
             else:
                 self.signals.aborted.emit()
         except Exception as err:  # reported to the GUI, never raised into Qt
-            log.exception("background task failed: %s", err)
+            if isinstance(err, ColocError):  # the product's one-line errors, a cancel too:
+                log.info("background task ended: %s", err)  # the GUI shows them; no trace
+            else:
+                log.exception("background task failed: %s", err)
             self.signals.errored.emit(err)
         finally:
             self.done.set()
