@@ -33,7 +33,13 @@ from pydicom.uid import (
 )
 
 from coloc_viewer.pacs.errors import PacsError, RetrievalCancelled
-from coloc_viewer.pacs.part10 import part10_bytes
+from coloc_viewer.pacs.pynetdicom_speed import (
+    ack_handlers,
+    no_reactor_nap,
+    quiet_handlers,
+    received_file,
+    storage_classes,
+)
 from coloc_viewer.pacs.query import SERIES_FIELDS, STUDY_FIELDS, Query, SeriesRow, StudyRow
 from coloc_viewer.pacs.servers import ServerConfig
 from coloc_viewer.pacs.tls import ssl_context, tls_problem
@@ -50,61 +56,8 @@ RETRIEVE_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian,
                      DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, JPEGLSLossless,
                      JPEG2000Lossless, RLELossless, JPEGLosslessSV1, JPEGBaseline8Bit]
 MAX_PDU = 0  # the largest PDU we accept (0: no limit; pynetdicom's requestor default 16382)
-_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 _SUCCESS, _CANCEL = 0x0000, 0xFE00
 _PENDING = (0xFF00, 0xFF01)
-
-
-def _quiet_handlers() -> None:
-    """pynetdicom's "standard" event handlers format every PDU and DIMSE message for its
-    log (15 % of the C-GET receive time, measured); off unless its logger shows INFO."""
-    from pynetdicom import _config
-
-    _config.LOG_HANDLER_LEVEL = "standard" if _net_log.isEnabledFor(logging.INFO) else "none"
-
-
-def _received_file(event: Any) -> bytes:
-    """The C-STORE request's data set as a Part 10 file, its bytes as sent (no decoding)."""
-    req = event.request
-    try:
-        return part10_bytes(req.AffectedSOPClassUID, req.AffectedSOPInstanceUID,
-                            event.context.transfer_syntax, req.DataSet.getvalue())
-    except (ValueError, AttributeError, UnicodeError):  # an odd UID: pynetdicom's encoder
-        return bytes(event.encoded_dataset(include_meta=True))
-
-
-def _no_reactor_nap(assoc: Any) -> None:
-    """pynetdicom's DUL thread sleeps 1 ms whenever a loop found nothing to do; in a C-GET
-    every instance waits for it twice (our C-STORE response out, the next request in).
-    0 makes it only yield (``time.sleep(0)``) while the association lasts: 200 instances
-    in 1.27 s instead of 1.63 s here (medians of 3), no more CPU time measured."""
-    dul = getattr(assoc, "dul", None)
-    if dul is not None and hasattr(dul, "_run_loop_delay"):
-        dul._run_loop_delay = 0.0
-
-
-def _quick_ack(event: Any) -> None:
-    """After each PDU we send: acknowledge the peer's next segments at once (Linux).
-
-    In a C-GET/C-MOVE the PACS sends a C-STORE request as a small command PDU and then the
-    data set; our kernel, seeing a request/response exchange, delays its ACK (up to 40 ms)
-    and a PACS that keeps Nagle's algorithm on (DCMTK as Debian builds it, so Orthanc) holds
-    the data set's last segment until that ACK: 48 ms per small instance. 40 instances of
-    128 x 128: 2.05 s -> 0.30 s; 200 of 512 x 512: 1.59 -> 1.27 s (medians, here)."""
-    with contextlib.suppress(AttributeError, OSError):
-        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
-
-
-def _ack_handlers() -> list[tuple[Any, Callable[[Any], None]]]:
-    from pynetdicom import evt
-
-    return [(evt.EVT_PDU_SENT, _quick_ack)] if _TCP_QUICKACK is not None else []
-
-
-def _storage_classes() -> list[str]:
-    from pynetdicom import StoragePresentationContexts
-
-    return [cx.abstract_syntax for cx in StoragePresentationContexts][:120]
 
 
 class DimseClient:
@@ -122,7 +75,7 @@ class DimseClient:
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = t
         ae.connection_timeout = min(t, 10.0)
         ae.maximum_pdu_size = MAX_PDU  # as acceptor (the C-MOVE listener)
-        _quiet_handlers()
+        quiet_handlers()
         return ae
 
     def _tls(self) -> tuple[ssl.SSLContext, str] | None:
@@ -301,7 +254,7 @@ class DimseClient:
             if cancel is not None and cancel.is_set():
                 return 0xA700  # refused: the transfer stops at the next response
             try:
-                on_instance(str(event.request.AffectedSOPInstanceUID), _received_file(event))
+                on_instance(str(event.request.AffectedSOPInstanceUID), received_file(event))
             except Exception as err:  # noqa: BLE001 - reported after the association
                 failure.append(err)
                 return 0xA700
@@ -343,13 +296,13 @@ class DimseClient:
         ae = self._ae()
         ae.add_requested_context(Model)
         roles = []
-        for uid in _storage_classes():
+        for uid in storage_classes():
             ae.add_requested_context(uid, RETRIEVE_SYNTAXES)
             roles.append(build_role(uid, scp_role=True))
         with self._associate(ae, "C-GET", needs=Model, ext_neg=roles,
-                             evt_handlers=[(evt.EVT_C_STORE, handler), *_ack_handlers()]
+                             evt_handlers=[(evt.EVT_C_STORE, handler), *ack_handlers()]
                              ) as assoc:
-            _no_reactor_nap(assoc)
+            no_reactor_nap(assoc)
             self._run_retrieve(assoc.send_c_get(ident, Model), assoc, "C-GET", cancel, failure)
 
     def _move(self, ident: Dataset, handler: Callable[[Any], int],
@@ -357,23 +310,38 @@ class DimseClient:
         from pynetdicom import evt
         from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as Model
 
+        s = self.server
+        arrived = [0]
+
+        def counted(event: Any) -> int:
+            arrived[0] += 1
+            return handler(event)
+
         listener_ae = self._ae()
-        for uid in _storage_classes():
+        for uid in storage_classes():
             listener_ae.add_supported_context(uid, RETRIEVE_SYNTAXES)
         try:
             listener = listener_ae.start_server(
-                ("127.0.0.1" if self.server.host in ("localhost", "127.0.0.1") else "",
-                 int(self.server.move_port)), block=False,
-                evt_handlers=[(evt.EVT_C_STORE, handler), *_ack_handlers()])
+                ("127.0.0.1" if s.host in ("localhost", "127.0.0.1") else "",
+                 int(s.move_port)), block=False,
+                evt_handlers=[(evt.EVT_C_STORE, counted), *ack_handlers()])
         except OSError as err:
-            raise PacsError(f"C-MOVE: cannot listen on port {self.server.move_port} "
-                            f"({err.strerror})", self.server.label) from None
+            raise PacsError(f"C-MOVE: cannot listen on port {s.move_port} "
+                            f"({err.strerror})", s.label) from None
         try:
             ae = self._ae()
             ae.add_requested_context(Model)
             with self._associate(ae, "C-MOVE", needs=Model) as assoc:
-                self._run_retrieve(assoc.send_c_move(ident, self.server.calling_aet, Model),
+                self._run_retrieve(assoc.send_c_move(ident, s.calling_aet, Model),
                                    assoc, "C-MOVE", cancel, failure)
+        except PacsError as err:
+            if arrived[0] or isinstance(err, RetrievalCancelled):
+                raise
+            # nothing reached our listener: the usual cause is the PACS's entry for us
+            raise PacsError(f"{err.reason}; nothing reached our listener: the PACS must know "
+                            f"our AE title {s.calling_aet!r} with this computer's address "
+                            f"and port {s.move_port}, and be able to reach that port",
+                            s.label) from None
         finally:
             listener.shutdown()
 

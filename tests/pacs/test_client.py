@@ -194,6 +194,21 @@ def test_unknown_calling_ae_may_not_query(dimse_server: ServerConfig) -> None:
             attempt(connect(stranger))
 
 
+def test_cmove_to_a_listener_the_pacs_cannot_reach(dimse_server: ServerConfig,
+                                                   tmp_path: Path) -> None:
+    """C-MOVE with our listener on another port than the one the PACS has for our AE title:
+    the PACS's failure status comes with what to check, not a bare status code."""
+    moved = ServerConfig(**{**dimse_server.to_json(), "retrieve": "move",
+                            "move_port": free_port()})
+    with pytest.raises(PacsError) as err:
+        retrieve_series(connect(moved), StudyCache(tmp_path / "c"), demo_study_uid(),
+                        series_uid_of(CASE2_T2), total=20)
+    text = str(err.value)
+    assert text.startswith("PACS orthanc-dimse: C-MOVE") and "\n" not in text
+    assert f"our AE title 'COLOCVIEWER' with this computer's address and port " \
+        f"{moved.move_port}" in text
+
+
 def test_refused_association() -> None:
     """A DICOM peer that only talks to another AE title rejects the association."""
     from pynetdicom.sop_class import Verification

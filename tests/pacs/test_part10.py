@@ -74,13 +74,13 @@ def test_cget_association_settings(dimse_server: ServerConfig, tmp_path: Path,
     from coloc_viewer.pacs import dimse
 
     seen: list[tuple[int, float]] = []
-    original = dimse._no_reactor_nap
+    original = dimse.no_reactor_nap
 
     def spy(assoc):  # noqa: ANN001, ANN202
         original(assoc)
         seen.append((assoc.requestor.maximum_length, assoc.dul._run_loop_delay))
 
-    monkeypatch.setattr(dimse, "_no_reactor_nap", spy)
+    monkeypatch.setattr(dimse, "no_reactor_nap", spy)
     retrieve_series(connect(dimse_server), StudyCache(tmp_path / "c"), demo_study_uid(),
                     series_uid_of(CASE2_T2), total=20)
     assert seen == [(0, 0.0)]
@@ -94,7 +94,7 @@ def test_small_instances_do_not_wait_for_delayed_acks(orthanc, dimse_server: Ser
     import time
 
     from coloc_viewer.imaging.dicom_write import write_dicom_series
-    from coloc_viewer.pacs import dimse
+    from coloc_viewer.pacs import pynetdicom_speed
 
     n = 40
     vox = np.random.default_rng(3).integers(0, 500, size=(n, 64, 64)).astype(np.float32)
@@ -103,8 +103,8 @@ def test_small_instances_do_not_wait_for_delayed_acks(orthanc, dimse_server: Ser
     orthanc.upload(paths)
     ds = pydicom.dcmread(paths[0], stop_before_pixels=True)
     acks: list[int] = []
-    original = dimse._quick_ack
-    monkeypatch.setattr(dimse, "_quick_ack", lambda e: (acks.append(1), original(e)))
+    original = pynetdicom_speed.quick_ack
+    monkeypatch.setattr(pynetdicom_speed, "quick_ack", lambda e: (acks.append(1), original(e)))
     t0 = time.perf_counter()
     folder = retrieve_series(connect(dimse_server), StudyCache(tmp_path / "c"),
                              str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), total=n)
