@@ -112,6 +112,11 @@ def _remove_previous(root: logging.Logger) -> None:
             handler.close()
 
 
+#: libraries whose INFO log is kept out of ours (their warnings still come through):
+#: highdicom wrote ~16 lines per DICOM SEG/SR sent, with source UIDs
+QUIET_LIBRARIES = ("highdicom",)
+
+
 def configure_logging(level: int = logging.INFO, *, max_bytes: int = 1_000_000,
                       backup_count: int = 5, console: bool = False) -> Path | None:
     """Log to a rotating file (``max_bytes`` each, ``backup_count`` old files kept).
@@ -122,6 +127,10 @@ def configure_logging(level: int = logging.INFO, *, max_bytes: int = 1_000_000,
     root = logging.getLogger()
     _remove_previous(root)
     root.setLevel(level)
+    for name in QUIET_LIBRARIES:  # their INFO lines narrate every object (with its UIDs)
+        library = logging.getLogger(name)
+        if library.level == logging.NOTSET:
+            library.setLevel(logging.WARNING)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = []
     path: Path | None = log_dir() / LOG_FILE_NAME

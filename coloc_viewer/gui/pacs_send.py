@@ -210,6 +210,7 @@ class SendResultsDialog(QDialog):
 
         def sent(names: list[str]) -> None:
             self._finished(server.name)
+            log.info("results sent to %s: %s", server.label, ", ".join(names))
             self.sent.emit(f"Sent {' and '.join(names)} to {server.label}")
 
         def failed(err: BaseException) -> None:

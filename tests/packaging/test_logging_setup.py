@@ -143,3 +143,15 @@ def test_identifiers_passed_as_arguments_are_redacted(logs):
     logging.getLogger("coloc_viewer.args").info("case %s", "PatientID: 987654")
     _flush()
     assert "987654" not in Path(path).read_text(encoding="utf-8")
+
+
+def test_highdicom_narration_stays_out_unless_it_warns(logs, monkeypatch):
+    """Writing one DICOM SEG made highdicom log ~16 INFO lines with source UIDs."""
+    monkeypatch.setattr(logging.getLogger("highdicom"), "level", logging.NOTSET)
+    path = configure_logging()
+    library = logging.getLogger("highdicom.seg.sop")
+    library.info("Add segment #1 of source 1.2.826.0.1.3680043")
+    library.warning("frame of reference differs")
+    _flush()
+    text = path.read_text(encoding="utf-8")
+    assert "Add segment" not in text and "frame of reference differs" in text
