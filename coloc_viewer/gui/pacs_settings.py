@@ -90,9 +90,10 @@ class PacsSettingsDialog(QDialog):
         left.addLayout(row)
 
         self.name, self.url, self.host = QLineEdit(), QLineEdit(), QLineEdit()
+        self.name.textEdited.connect(self._rename_in_list)  # the list follows as you type
         self.protocol = QComboBox()
         self.protocol.addItem("DICOMweb (QIDO/WADO/STOW)", "dicomweb")
-        self.protocol.addItem("DIMSE (C-FIND/C-GET/C-STORE)", "dimse")
+        self.protocol.addItem("DIMSE (C-FIND, C-GET or C-MOVE, C-STORE)", "dimse")
         self.port = QSpinBox()
         self.port.setRange(1, 65535)
         self.port.setValue(104)
@@ -253,6 +254,11 @@ class PacsSettingsDialog(QDialog):
             self.form.setRowVisible(self.move_port, moving)
             self.form.setRowVisible(self.backend, not moving)
         self.adjustSize()  # fewer rows: no empty area left below them
+
+    def _rename_in_list(self, text: str) -> None:
+        item = self.server_list.currentItem()
+        if item is not None and text.strip():
+            item.setText(text.strip())
 
     def _current_row(self) -> int:
         return getattr(self, "_current", -1)

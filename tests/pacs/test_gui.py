@@ -617,6 +617,26 @@ def test_closing_the_settings_asks_before_dropping_edits(qtbot, configured,
         ("10.0.0.9", 30.0)
 
 
+def test_the_server_list_follows_the_name_as_typed(qtbot, configured, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
+
+    dialog = PacsSettingsDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.server_list.setCurrentRow(1)
+    dialog.name.setFocus()
+    dialog.name.selectAll()
+    qtbot.keyClicks(dialog.name, "radiology-pacs")  # no focus change, no Save yet
+    assert dialog.server_list.item(1).text() == "radiology-pacs"
+    assert dialog.protocol.itemText(1) == "DIMSE (C-FIND, C-GET or C-MOVE, C-STORE)"
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *_a, **_k: QMessageBox.StandardButton.Discard)
+    dialog.reject()  # the rename is dropped, as Close then Discard does
+    assert load_servers()[1].name == configured[1].name
+
+
 def test_purge_from_the_settings(qtbot, window, web_server, monkeypatch) -> None:
     """Purge asks first; it keeps the series open in the viewer (sending its results needs
     its files) and removes the rest."""
