@@ -235,7 +235,7 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         if self._compare is not None:
             with contextlib.suppress(RuntimeError):  # already deleted
                 volumes += [pane.state.volume for pane in self._compare.panes]
-        return [str(v.source) for v in volumes if v is not None and getattr(v, "source", "")]
+        return [str(v.source) for v in volumes if v is not None and v.source]
 
     def show_error(self, title: str, err: Any) -> None:
         """An error dialog and a log entry; the viewer keeps running."""

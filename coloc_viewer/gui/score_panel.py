@@ -45,10 +45,9 @@ def _table() -> QTableWidget:
 def _fit_rows(table: QTableWidget) -> None:
     """Exactly as tall as its header, its rows (one at least, :data:`COMPACT_ROWS` at most)
     and the sideways scrollbar: no blank table area taking the image's room."""
-    rows = min(max(table.rowCount(), 1), COMPACT_ROWS)
-    header = table.verticalHeader()
-    row_heights = sum(table.rowHeight(i) for i in range(min(rows, table.rowCount())))
-    row_heights += header.defaultSectionSize() * (rows - min(rows, table.rowCount()))
+    shown = min(table.rowCount(), COMPACT_ROWS)
+    row_heights = sum(table.rowHeight(i) for i in range(shown)) if shown else \
+        table.verticalHeader().defaultSectionSize()  # room for the first row
     table.setFixedHeight(table.horizontalHeader().sizeHint().height() + row_heights
                          + table.horizontalScrollBar().sizeHint().height()
                          + 2 * table.frameWidth())

@@ -25,16 +25,17 @@ def source_frames(like: Volume) -> list[Any]:
 
     if not like.files:
         raise InputError("DICOM SEG needs a volume loaded from DICOM images", like.source or None)
-    missing = [text for text in like.files if not Path(ref_from_string(text).path).exists()]
-    if missing:  # e.g. a PACS series purged from the cache while it is shown
-        raise InputError("the images this series was opened from are no longer on disk "
-                         "(deleted, or purged from the PACS cache): open the series again "
-                         "to write DICOM results", like.source or missing[0])
     frames = []
     for text in dict.fromkeys(like.files):
+        ref = ref_from_string(text)
         try:
-            out = read_headers(ref_from_string(text))
+            out = read_headers(ref)
         except ValueError as exc:
+            if not Path(ref.path).exists():  # e.g. a PACS series purged from the cache
+                raise InputError("the images this series was opened from are no longer on "
+                                 "disk (deleted, or purged from the PACS cache): open the "
+                                 "series again to write DICOM results",
+                                 like.source or text) from None
             raise InputError(f"cannot read source image ({exc})", text) from None
         if isinstance(out, NonImageObject):
             raise InputError("source file is not an image", text)

@@ -311,10 +311,11 @@ class DimseClient:
         from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as Model
 
         s = self.server
-        arrived = [0]
+        arrived = 0
 
         def counted(event: Any) -> int:
-            arrived[0] += 1
+            nonlocal arrived
+            arrived += 1
             return handler(event)
 
         listener_ae = self._ae()
@@ -335,7 +336,7 @@ class DimseClient:
                 self._run_retrieve(assoc.send_c_move(ident, s.calling_aet, Model),
                                    assoc, "C-MOVE", cancel, failure)
         except PacsError as err:
-            if arrived[0] or isinstance(err, RetrievalCancelled):
+            if arrived or isinstance(err, RetrievalCancelled):
                 raise
             # nothing reached our listener: the usual cause is the PACS's entry for us
             raise PacsError(f"{err.reason}; nothing reached our listener: the PACS must know "
