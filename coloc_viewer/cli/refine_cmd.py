@@ -53,9 +53,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    "(default) or cosine (annealed to 0 over the run)")
     p.add_argument("--train-batchnorm", action="store_true",
                    help="let BatchNorm statistics adapt (default: frozen)")
-    p.add_argument("--actdiff-layer", help="layer whose activations ActDiff compares "
-                   "(default: the card's target layer; the paper: the encoder output, "
-                   "e.g. layer4)")
+    p.add_argument("--actdiff-layer", help="layer whose activations ActDiff compares, or "
+                   "several comma-separated (their distances averaged; default: the "
+                   "card's target layer; the paper: the encoder output, e.g. layer4; "
+                   "its code: every stage)")
     p.add_argument("--name", help="refined model name (default MODEL-METHOD)")
     p.add_argument("--baseline", action="store_true",
                    help="also fine-tune with method none at the same budget and report it")

@@ -52,7 +52,8 @@ class TrainingOptions(QGroupBox):
         self.actdiff_layer.setEditable(True)
         self.actdiff_layer.setToolTip("ActDiff compares this layer's activations of the image "
                                       "and of its shuffled copy (the paper: the encoder "
-                                      "output, e.g. layer4)")
+                                      "output, e.g. layer4); several layers, "
+                                      "comma-separated, average their distances")
         form = QFormLayout(self)
         form.addRow("Recipe", self.recipe)
         form.addRow("Schedule", self.schedule)

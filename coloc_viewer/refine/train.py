@@ -131,27 +131,44 @@ def _deterministic(threads: int | None) -> Iterator[None]:
 
 
 class ActivationCapture:
-    """Forward hook that keeps the last output of one layer (ActDiff's activations)."""
+    """Forward hooks that keep the last output of each ActDiff layer (in ``out``, one
+    tensor per layer, in the order given)."""
 
-    def __init__(self, layer: nn.Module):
-        self.out: torch.Tensor | None = None
-        self.handle = layer.register_forward_hook(self._hook)
+    def __init__(self, layers: nn.Module | list[nn.Module]):
+        layers = [layers] if isinstance(layers, nn.Module) else list(layers)
+        self.outs: list[torch.Tensor | None] = [None] * len(layers)
+        self.handles = [layer.register_forward_hook(self._hook_for(k))
+                        for k, layer in enumerate(layers)]
 
-    def _hook(self, _module: nn.Module, _inp: Any, out: Any) -> None:
-        self.out = out if isinstance(out, torch.Tensor) else out[0]
+    def _hook_for(self, k: int) -> Callable[[nn.Module, Any, Any], None]:
+        def hook(_module: nn.Module, _inp: Any, out: Any) -> None:
+            self.outs[k] = out if isinstance(out, torch.Tensor) else out[0]
+        return hook
+
+    @property
+    def out(self) -> torch.Tensor | None:
+        """The first layer's activations (the only one for a single-layer capture)."""
+        return self.outs[0]
 
     def close(self) -> None:
-        self.handle.remove()
+        for handle in self.handles:
+            handle.remove()
+
+
+def activation_layers(model: LoadedModel, names: str | None = None) -> list[nn.Module]:
+    """The layers whose activations ActDiff compares: ``names`` (one layer or several,
+    comma-separated), else the card's target layer (else the last spatial layer). An
+    unknown name is a :class:`ModelError` listing near names."""
+    card = model.card
+    layers = list_layers(model.module, (card.in_channels, *card.input_size), model.device)
+    wanted = [n.strip() for n in (names or "").split(",") if n.strip()] or [None]
+    return [model.module.get_submodule(resolve_layer(layers, n, card.target_layer).name)
+            for n in wanted]
 
 
 def activation_layer(model: LoadedModel, name: str | None = None) -> nn.Module:
-    """The layer whose activations ActDiff compares: ``name``, else the card's target layer
-    (else the last spatial layer). An unknown name is a :class:`ModelError` listing near
-    names."""
-    card = model.card
-    layers = list_layers(model.module, (card.in_channels, *card.input_size), model.device)
-    info = resolve_layer(layers, name or None, card.target_layer)
-    return model.module.get_submodule(info.name)
+    """The one layer whose activations ActDiff compares (see :func:`activation_layers`)."""
+    return activation_layers(model, name)[0]
 
 
 def batch_loss(method: str, module: nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -171,9 +188,10 @@ def batch_loss(method: str, module: nn.Module, x: torch.Tensor, y: torch.Tensor,
         assert capture is not None
         n = x.shape[0]  # one pass over the image and its shuffled copy
         logits = module(torch.cat([x, losses.shuffle_outside(x, outside, generator)]))[:n]
-        acts = capture.out
-        assert acts is not None
-        penalty = losses.actdiff_loss(acts[:n], acts[n:], outside)
+        dists = [losses.actdiff_loss(a[:n], a[n:], outside) for a in capture.outs
+                 if a is not None]
+        assert len(dists) == len(capture.outs)
+        penalty = torch.stack(dists).mean()  # several layers: the mean of their distances
     else:
         logits = module(x)
     ce = F.cross_entropy(logits, y)
@@ -207,8 +225,9 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
     raises :class:`RefineCancelled`; ``on_plan(epochs, batches_per_epoch, first_epoch)``
     runs once before training. ``organ_roi``: on lesion-free slices the model must look
     inside this ROI (see :mod:`coloc_viewer.refine.data`). ``actdiff_layer``: the layer
-    whose activations ActDiff compares (default the card's target layer; the paper uses
-    the encoder's output, e.g. ``layer4`` of a ResNet). A rerun into the same
+    whose activations ActDiff compares, or several comma-separated (their distances are
+    averaged); default the card's target layer. The paper's text compares the encoder's
+    output (``layer4`` of a ResNet), its code every stage of the encoder. A rerun into the same
     ``out_dir`` resumes from the last complete epoch (or returns the finished result).
     Bad input: :class:`ColocError`."""
     if method not in METHODS:
@@ -227,7 +246,7 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
         if actdiff_layer:
             if method != "actdiff":
                 raise InputError(f"an ActDiff layer was given but the method is {method}")
-            activation_layer(model, actdiff_layer)  # an unknown layer fails before reading
+            activation_layers(model, actdiff_layer)  # an unknown layer fails before reading
         cases = read_manifest(manifest, [str(r["role"]) for r in model.card.inputs or ()])
         if threads:
             torch.set_num_threads(int(threads))  # load_model set its own default
@@ -287,7 +306,7 @@ def _train(model: LoadedModel, data: TrainingSet, method: str, settings: dict[st
     if state is not None:
         ckpt.restore(state, module, optimizer, gen)
         first, seconds, history = int(state["epoch"]), float(state["seconds"]), state["losses"]
-    capture = (ActivationCapture(activation_layer(model, settings.get("actdiff_layer")))
+    capture = (ActivationCapture(activation_layers(model, settings.get("actdiff_layer")))
                if method == "actdiff" else None)
     bs, n = settings["batch_size"], len(data)
     n_batches = math.ceil(n / bs)

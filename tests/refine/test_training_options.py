@@ -128,3 +128,42 @@ def test_bad_actdiff_layer_is_one_line(tiny_card, shortcut_manifest, tmp_path, m
         refine(str(tiny_card), shortcut_manifest, method, epochs=1, out_dir=tmp_path,
                actdiff_layer=layer)
     assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_several_actdiff_layers_average_their_distances(tiny_card):
+    """A comma-separated ActDiff layer list: the penalty is the mean of each layer's own
+    ActDiff distance, computed here directly on the same two forward passes."""
+    from coloc_viewer.refine import losses
+    from coloc_viewer.refine.train import ActivationCapture, activation_layers, batch_loss
+
+    model = load_model(str(tiny_card), device="cpu")
+    module = model.module.eval()
+    layers = activation_layers(model, " layer2, layer4 ")
+    assert layers == [model.module.layer2, model.module.layer4]
+    shape = (4, model.card.in_channels, *model.card.input_size)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    y = torch.tensor([0, 1, 0, 1])
+    outside = torch.ones((4, 1, *model.card.input_size), dtype=torch.bool)
+    outside[:, :, 4:9, 4:9] = False
+    outside[2] = False  # one sample without a constraint
+    capture = ActivationCapture(layers)
+    try:
+        _, _, pen = batch_loss("actdiff", module, x, y, outside, 1.0, capture=capture,
+                               generator=torch.Generator().manual_seed(5))
+    finally:
+        capture.close()
+    shuffled = losses.shuffle_outside(x, outside, torch.Generator().manual_seed(5))
+    direct = []
+    for layer in layers:
+        seen: list[torch.Tensor] = []
+        handle = layer.register_forward_hook(lambda _m, _i, o, seen=seen: seen.append(o))
+        with torch.no_grad():
+            module(x)
+            module(shuffled)
+        handle.remove()
+        d = (seen[0] - seen[1]).reshape(4, -1).norm(dim=1)  # no_grad: already detached
+        direct.append(float(d[[0, 1, 3]].mean()))
+    assert len(set(direct)) == 2 and min(direct) > 0
+    assert pen == pytest.approx(sum(direct) / 2, rel=1e-4)
+    with pytest.raises(Exception, match="no layer 'layer9'"):
+        activation_layers(model, "layer2,layer9")
