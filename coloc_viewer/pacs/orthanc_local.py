@@ -47,6 +47,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _end_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the process that started it dies, so a
+    test run killed from outside does not leave its Orthanc running. Elsewhere a no-op."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 class LocalOrthanc:
     """One Orthanc process on 127.0.0.1; :meth:`start` waits until it answers."""
 
@@ -121,7 +137,8 @@ class LocalOrthanc:
             env["TCP_NODELAY"] = "1"
         self.process = subprocess.Popen([self.executable, str(cfg)], stdout=log,
                                         stderr=subprocess.STDOUT, cwd=self.folder,
-                                        start_new_session=True, env=env)
+                                        start_new_session=True, env=env,
+                                        preexec_fn=_end_with_parent)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
