@@ -190,6 +190,7 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
             self.server_box.blockSignals(False)
             if kept < 0 or self.server() != before:  # another server, or this one changed
                 self._server_changed()
+            self.status.setText(dialog.saved_message)
 
     # -- search ----------------------------------------------------------------------------
     def query(self) -> Query:

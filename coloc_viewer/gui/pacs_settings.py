@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from coloc_viewer.gui.form_widgets import file_row
 from coloc_viewer.gui.workers import TaskRunner
-from coloc_viewer.gui.wrapped_label import WrappedLabel, breakable
+from coloc_viewer.gui.wrapped_label import ERROR_COLOUR, WrappedLabel, breakable
 from coloc_viewer.pacs.cache import DEFAULT_LIMIT_BYTES, StudyCache
 from coloc_viewer.pacs.servers import (
     ServerConfig,
@@ -163,7 +163,7 @@ class PacsSettingsDialog(QDialog):
         layout.addLayout(top)
         layout.addWidget(self._cache_box())
         self.error = QLabel("")
-        self.error.setStyleSheet("color: #b00020")
+        self.error.setStyleSheet(f"color: {ERROR_COLOUR}")
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                    | QDialogButtonBox.StandardButton.Close)
@@ -178,6 +178,7 @@ class PacsSettingsDialog(QDialog):
         self._current = self.server_list.currentRow()
         self._show_protocol_rows()
         self._saved = (list(self.servers), self.cache_limit.value())  # to tell an edit
+        self.saved_message = ""  # what Save stored, for the window that opened the dialog
 
     # -- cache -----------------------------------------------------------------------------
     def _cache_box(self) -> QGroupBox:
@@ -321,6 +322,9 @@ class PacsSettingsDialog(QDialog):
         except Exception as err:  # noqa: BLE001 - shown in the dialog
             self.error.setText(str(err))
             return False
+        n = len(self.servers)
+        self.saved_message = (f"Saved {n} PACS server{'' if n == 1 else 's'} and a cache "
+                              f"limit of {self.cache_limit.value():g} GB")
         self.accept()
         return True
 
@@ -364,7 +368,7 @@ class PacsSettingsDialog(QDialog):
         self.test_button.setFocus()  # disabled while testing, it had lost the focus
         text = str(text)
         # a failure red, a warning (C-ECHO only) orange, success as plain text
-        colour = "#b00020" if text.startswith("failed") else \
+        colour = ERROR_COLOUR if text.startswith("failed") else \
             "#b35c00" if " only: " in text else ""
         self.test_result.setStyleSheet(f"color: {colour}" if colour else "")
         self.test_result.setText(breakable(text))

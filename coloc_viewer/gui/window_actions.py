@@ -82,7 +82,7 @@ class WindowActions:
                      "Structured Report (TID 1500) into a folder", menu=f)
         self._action("Send results to PACS…", lambda: send_to_pacs(self), None,
                      "Send the ROIs as DICOM SEG and the scores as DICOM SR to a PACS", menu=f)
-        self._action("PACS servers…", lambda: PacsSettingsDialog(self).exec(), None,
+        self._action("PACS servers…", self.edit_pacs_servers, None,
                      "Configure PACS servers, test a connection, limit or purge the cache",
                      menu=f)
         self.include_phi = self._action(
@@ -183,6 +183,11 @@ class WindowActions:
         self._action("Keyboard shortcuts", self.show_shortcuts, "F1", menu=h)
         self._action("About", self.show_about, None, menu=h)
         self._refresh_recent_menu()
+
+    def edit_pacs_servers(self) -> None:
+        dialog = PacsSettingsDialog(self)
+        if dialog.exec():
+            self.statusBar().showMessage(dialog.saved_message, 8000)
 
     def show_shortcuts(self) -> None:
         from coloc_viewer.gui.shortcuts_dialog import ShortcutsDialog

@@ -21,18 +21,18 @@ import threading
 from types import TracebackType
 
 from coloc_viewer.pacs.errors import PacsError
+from coloc_viewer.pacs.tcp_ack import TCP_QUICKACK, ack_now
 
 log = logging.getLogger(__name__)
 
 __all__ = ["AckRelay", "relay_available"]
 
-_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 PIPE_BYTES = 1 << 20  # the pipe between the two sockets (Linux's unprivileged maximum)
 
 
 def relay_available() -> bool:
     """True where the relay works (Linux: ``TCP_QUICKACK``, ``os.splice``)."""
-    return _QUICKACK is not None and hasattr(os, "splice")
+    return TCP_QUICKACK is not None and hasattr(os, "splice")
 
 
 class _Pipe:
@@ -139,7 +139,7 @@ class AckRelay:
                         src: socket.socket = key.fileobj  # type: ignore[assignment]
                         n = pipes[src].move(src, key.data)
                         if src is up:
-                            up.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)  # type: ignore[arg-type]
+                            ack_now(up)
                         if n == 0:  # this side is done sending: tell the other one
                             sel.unregister(src)
                             key.data.shutdown(socket.SHUT_WR)

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 from collections.abc import Callable
 from typing import Any
 
 from coloc_viewer.pacs.part10 import part10_bytes
+from coloc_viewer.pacs.tcp_ack import TCP_QUICKACK, ack_now
 
 __all__ = ["ack_handlers", "no_reactor_nap", "quick_ack", "quiet_handlers", "received_file",
            "storage_classes"]
 
 _net_log = logging.getLogger("pynetdicom")
-_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 def quiet_handlers() -> None:
@@ -55,13 +54,13 @@ def quick_ack(event: Any) -> None:
     the data set's last segment until that ACK: 48 ms per small instance. 40 instances of
     128 x 128: 2.05 s -> 0.30 s; 200 of 512 x 512: 1.59 -> 1.27 s (medians, here)."""
     with contextlib.suppress(AttributeError, OSError):
-        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+        ack_now(event.assoc.dul.socket.socket)
 
 
 def ack_handlers() -> list[tuple[Any, Callable[[Any], None]]]:
     from pynetdicom import evt
 
-    return [(evt.EVT_PDU_SENT, quick_ack)] if _TCP_QUICKACK is not None else []
+    return [(evt.EVT_PDU_SENT, quick_ack)] if TCP_QUICKACK is not None else []
 
 
 def storage_classes() -> list[str]:

@@ -36,6 +36,7 @@ import time
 from types import TracebackType
 
 from coloc_viewer.pacs.ack_relay import relay_available
+from coloc_viewer.pacs.tcp_ack import TCP_QUICKACK, ack_now
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ ENV_QUICK_ACK = "COLOC_VIEWER_QUICK_ACK"
 MODES = ("auto", "borrow", "relay", "off")
 POKE_S = 0.0005  # how often the borrowed socket is asked for a quick ACK (0.5-4 ms tried)
 FIND_S = 0.0005  # how often getscu's descriptors are looked at until its socket exists
-_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 # pidfd_getfd has the same number on every Linux architecture but Alpha (since 5.6)
 _SYS_PIDFD_GETFD = 438 if platform.machine() not in ("alpha",) else None
 
@@ -67,7 +67,7 @@ def _pidfd_getfd(pidfd: int, target_fd: int) -> int:
 def borrowing_works() -> bool:
     """Whether this process may borrow its children's descriptors (tried once on a child
     ``sleep``: a sandbox's seccomp or ptrace rules may refuse it)."""
-    if _QUICKACK is None or not hasattr(os, "pidfd_open"):
+    if TCP_QUICKACK is None or not hasattr(os, "pidfd_open"):
         return False
     try:
         child = subprocess.Popen(["sleep", "5"], stdin=subprocess.DEVNULL,
@@ -96,7 +96,7 @@ def quick_ack_mode() -> str:
     if wanted not in MODES:
         log.warning("%s=%r is not one of %s: auto", ENV_QUICK_ACK, wanted, ", ".join(MODES))
         wanted = "auto"
-    if wanted == "off" or _QUICKACK is None:
+    if wanted == "off" or TCP_QUICKACK is None:
         return "off"
     if wanted in ("auto", "borrow") and borrowing_works():
         return "borrow"
@@ -160,7 +160,7 @@ class BorrowedAcks:
             with sock:  # close() drops our duplicate only
                 while self._running():
                     try:
-                        sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)  # type: ignore[arg-type]
+                        ack_now(sock)
                     except OSError:  # the connection is gone: getscu is ending
                         break
                     self.pokes += 1
