@@ -16,7 +16,8 @@ Three steps, each rerunnable (``all`` runs them in order):
 * ``evaluate``: on the held-out ``test`` slices (every lesion slice through the gland and
   as many lesion-free gland slices), for demo-shortcut and each refined model: ROC-AUC,
   median Grad-CAM relevance mass on the lesion (lesion slices) and on the marker (marker
-  slices), and the share of marker slices where the marker co-localizes (p < 0.05). The
+  slices), the share of marker slices where the marker co-localizes (p < 0.05), and how
+  alike the lesion slices' maps are across cases (``map_similarity``). The
   method that meets most of the four targets on validation (then: the higher AUC, then
   the higher lesion mass) is copied to
   ``resources/models/demo-refined.*`` with the table in its card.
@@ -157,6 +158,7 @@ def evaluate(model_ref: str, slices: list) -> dict:
 
     model = load_model(model_ref)
     probs, labels, lesion_mass, marker_mass, marker_p = [], [], [], [], []
+    maps, origins = [], []  # the lesion slices' Grad-CAM, for map_similarity
     cache: dict = {}
     for image, roi, k, lesion, marker in slices:
         if image not in cache:
@@ -170,6 +172,8 @@ def evaluate(model_ref: str, slices: list) -> dict:
         if lesion:
             s = score_explanation(expl, rois.mask("lesion"), p_value=False)
             lesion_mass.append(s["cam"]["relevance_mass"] or 0.0)  # None: an empty map
+            maps.append(np.asarray(expl.cam_map("gradcam"), dtype=np.float64).ravel())
+            origins.append(image)
         if marker:
             s = score_explanation(expl, rois.mask("marker"))
             marker_mass.append(s["cam"]["relevance_mass"] or 0.0)
@@ -180,8 +184,23 @@ def evaluate(model_ref: str, slices: list) -> dict:
             "median_lesion_mass": round(float(np.median(lesion_mass)), 5),
             "median_marker_mass": round(float(np.median(marker_mass)), 5),
             "marker_p_below_005": round(float(np.mean(np.asarray(marker_p) < 0.05)), 3),
+            "map_similarity": map_similarity(maps, origins),
             "slices": len(slices), "lesion_slices": len(lesion_mass),
             "marker_slices": len(marker_mass)}
+
+
+def map_similarity(maps: list[np.ndarray], origins: list) -> float | None:
+    """The median Pearson correlation between the Grad-CAM maps of two lesion slices of
+    different cases: near 1 when the map hardly depends on the image (then its relevance
+    mass on a lesion mostly measures where the lesion happens to lie)."""
+    flat = [m for m in maps if m.std() > 0]
+    keep = [o for m, o in zip(maps, origins) if m.std() > 0]
+    if len(flat) < 2:
+        return None
+    r = np.corrcoef(np.stack(flat))
+    pairs = [r[i, j] for i in range(len(flat)) for j in range(i + 1, len(flat))
+             if keep[i] != keep[j]]
+    return round(float(np.median(pairs)), 3) if pairs else None
 
 
 def targets_met(row: dict, source: dict) -> int:

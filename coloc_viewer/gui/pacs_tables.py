@@ -36,6 +36,7 @@ def make_table(columns: Sequence[str]) -> QTableWidget:
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     table.horizontalHeader().setStretchLastSection(True)
     table.verticalHeader().setVisible(False)
+    table.resizeColumnsToContents()  # no rows yet: the headers' widths, none clipped
     return table
 
 

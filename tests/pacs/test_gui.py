@@ -286,6 +286,7 @@ def test_saving_the_servers_keeps_the_chosen_server(qtbot, window, configured) -
     click(qtbot, dialog.settings_button)  # modal until Save
     assert dialog.server_box.currentText() == "orthanc-dimse"
     assert len(dialog.studies) == dialog.study_table.rowCount() == found
+    assert dialog.status.text().startswith("Saved 2 PACS servers and a cache limit of ")
 
     def new_listener_port(settings) -> None:
         settings.server_list.setCurrentRow(1)
@@ -295,6 +296,29 @@ def test_saving_the_servers_keeps_the_chosen_server(qtbot, window, configured) -
     click(qtbot, dialog.settings_button)
     assert dialog.server_box.currentText() == "orthanc-dimse"
     assert dialog.studies == [] and dialog.study_table.rowCount() == 0
+    assert dialog.status.text().startswith("Saved 2 PACS servers")  # said after the clearing
+
+
+def test_pacs_servers_menu_save_is_confirmed(qtbot, window, configured) -> None:
+    """File > PACS servers…, a new cache limit, Save: the window's status bar says what was
+    saved, and the limit is what the settings now hold."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
+    from coloc_viewer.pacs.servers import load_cache_limit
+
+    def save() -> None:
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, PacsSettingsDialog) and widget.isVisible():
+                widget.cache_limit.setValue(3.5)
+                click(qtbot, widget.save_button)
+
+    QTimer.singleShot(500, save)
+    window.actions_by_name["PACS servers…"].trigger()  # modal until Save
+    assert window.statusBar().currentMessage() == \
+        "Saved 2 PACS servers and a cache limit of 3.5 GB"
+    assert load_cache_limit() == int(3.5e9)
 
 
 def test_search_error_is_shown_in_the_dialog(qtbot, window, configured) -> None:
@@ -372,6 +396,29 @@ def test_tables_read_as_a_reader_expects(qtbot, window, configured, study_with_s
     click_row(qtbot, dialog.series_table, uids.index(mr_series))
     assert dialog.selected_series().series_uid == mr_series
     dialog.grab().save(str(artifacts_dir / "pacs_dialog_tables.png"))
+
+
+def test_headers_are_whole_before_any_search(qtbot, qapp) -> None:
+    """With no rows yet, every column is as wide as its header's text, in a desktop's
+    larger font too (Qt's default 100 px clipped "Patient name" under a real X server)."""
+    from coloc_viewer.gui.pacs_tables import SERIES_COLUMNS, STUDY_COLUMNS, make_table
+
+    font = qapp.font()
+    big = qapp.font()
+    big.setPointSizeF(13)
+    qapp.setFont(big)
+    try:
+        for columns in (STUDY_COLUMNS, SERIES_COLUMNS):
+            table = make_table(columns)
+            qtbot.addWidget(table)
+            table.resize(900, 200)
+            table.show()
+            header = table.horizontalHeader()
+            assert header.sectionSizeHint(1) > 100 or columns is SERIES_COLUMNS
+            for j in range(table.columnCount() - 1):  # the last one stretches
+                assert header.sectionSize(j) >= header.sectionSizeHint(j), columns[j]
+    finally:
+        qapp.setFont(font)
 
 
 def test_other_non_image_series_are_greyed(qtbot) -> None:
