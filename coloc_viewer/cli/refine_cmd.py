@@ -107,7 +107,7 @@ def _train(args: argparse.Namespace, method: str, out: Path, name: str | None) -
 
 def run(args: argparse.Namespace) -> int:
     from coloc_viewer.refine.evaluate import compare_models
-    from coloc_viewer.refine.report import write_report
+    from coloc_viewer.refine.report import similarity_warnings, write_report
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -156,7 +156,9 @@ def run(args: argparse.Namespace) -> int:
     for label, m in metrics.items():
         print(f"{label:9s} AUC {_fmt(m['auc'])}  lesion mass {_fmt(m['lesion_mass'])}  "
               f"shortcut mass {_fmt(m['shortcut_mass'])}  shortcut p<0.05 "
-              f"{_fmt(m['shortcut_p05'])}")
+              f"{_fmt(m['shortcut_p05'])}  map similarity {_fmt(m['map_similarity'])}")
+    for warning in similarity_warnings(metrics):
+        print(f"warning: {warning}")
     print(f"report: {jpath} {hpath}")
     return 0
 

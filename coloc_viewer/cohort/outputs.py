@@ -41,6 +41,13 @@ def derive_channel_set(records: list[dict[str, Any]], model: str, layer: str, ra
                               model=model, layer=layer)
 
 
+def map_name(rec: dict[str, Any]) -> str:
+    """``MODEL__METHOD`` (``MODEL__top-RANK`` for the top channel): one (model, map) of a run,
+    the key of its display scale and of its map similarity."""
+    return (f"{rec['model']}__{TOP_MAP}-{rec['rank']}" if rec["method"] == TOP_MAP
+            else f"{rec['model']}__{rec['method']}")
+
+
 def write_scales(records: list[dict[str, Any]], out_dir: Path) -> dict[str, str]:
     """One CommonScale calibration per (model, map): 90th pct of the slice maxima,
     50th pct of the slice minima (calibrated from each map's [min, max])."""
@@ -50,8 +57,7 @@ def write_scales(records: list[dict[str, Any]], out_dir: Path) -> dict[str, str]
     for rec in records:
         if rec.get("status") != "ok":
             continue
-        name = (f"{rec['model']}__{TOP_MAP}-{rec['rank']}" if rec["method"] == TOP_MAP
-                else f"{rec['model']}__{rec['method']}")
+        name = map_name(rec)
         for _, lo, hi in rec["extrema"]:
             if lo is not None and hi is not None:
                 extrema[name].append(np.array([lo, hi], dtype=np.float64))

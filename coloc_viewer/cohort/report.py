@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from coloc_viewer.cohort.analysis import MEDIAN_KEYS, group_label
+from coloc_viewer.cohort.map_similarity import WARN_AT, WARNING
 
 DIST_KEYS = ("relevance_mass", "relevance_rank", "iou_top_n", "auroc")
 MAX_THUMB_GROUPS = 8
@@ -159,6 +160,19 @@ def _thumbnails(cases: list[dict[str, Any]], images: _Images,
     return "\n".join(out) or "<p>No scored cases.</p>"
 
 
+def _similarity_table(sims: dict[str, dict[str, Any]]) -> str:
+    """The map similarity across cases per model and map, warned above ``WARN_AT``."""
+    if not sims:
+        return "<p>Too few non-empty maps from different cases to compare.</p>"
+    rows = [[html.escape(name.replace("__", " / ")), _fmt(v["similarity"]), str(v["pairs"]),
+             f"{v['maps']} ({v['empty_maps']} empty)",
+             f"<b>{html.escape(WARNING)}</b>" if v["similarity"] >= WARN_AT else ""]
+            for name, v in sims.items()]
+    return ("<p>The median correlation between the maps of two different cases (1: the same "
+            "map on every image; maps that read the image differ from case to case).</p>"
+            + _table(["model / map", "similarity", "pairs", "maps", ""], rows))
+
+
 def render_report(cases: list[dict[str, Any]], summary: dict[str, Any], figures: Path,
                   thumbnails: Thumbnailer | None = None) -> str:
     """The report's HTML text (figures written into ``figures``)."""
@@ -187,6 +201,7 @@ def render_report(cases: list[dict[str, Any]], summary: dict[str, Any], figures:
     pr_html = (_table(["model", "ROI", "map", "median (principal)", "median (all channels)",
                        "pairs", "median difference", "p (Wilcoxon)"], pr_rows)
                if pr_rows else f"<p>No principal-channel CAM ({_fmt(pr.get('note'))}).</p>")
+    sim_html = _similarity_table(summary.get("map_similarity") or {})
     fails = summary["failures"]["list"]
     fail_html = (_table(["case", "model", "reason"],
                         [[html.escape(f["case_id"]), html.escape(f["model"]),
@@ -207,6 +222,7 @@ medians carry seeded percentile-bootstrap 95% confidence intervals; "p &lt; 0.05
 share of cases whose ROI-shift permutation p-value is below 0.05.</p>
 <h2>Scores per model, map and ROI</h2>{groups_html}
 <h2>Distributions</h2>{_distributions(cases, images)}
+<h2>Does the map depend on the image?</h2>{sim_html}
 <h2>Paired model comparison</h2>{comp_html}
 <h2>Principal channels (Li et al. 2024)</h2>{pr_html}
 <h2>Best and worst cases</h2>{_thumbnails(cases, images, thumbnails)}

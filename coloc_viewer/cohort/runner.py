@@ -18,9 +18,11 @@ from typing import Any, TextIO
 from coloc_viewer.cohort import analysis
 from coloc_viewer.cohort.executors import Backend, available_cores, open_backend
 from coloc_viewer.cohort.manifest import Case, read_manifest
+from coloc_viewer.cohort.map_similarity import cohort_similarity
 from coloc_viewer.cohort.outputs import (
     channel_set_dict,
     derive_channel_set,
+    map_name,
     safe_name,
     write_json,
     write_scales,
@@ -340,6 +342,7 @@ def _finish(out: Path, cases: list[Case], models: tuple[str, ...], labels: dict[
                       "given": options.channel_set, "note": principal_note,
                       "comparisons": analysis.principal_comparisons(per_case)},
         "scales": scales,
+        "map_similarity": cohort_similarity(records, map_name),
         "outputs": {"slices": "slices.csv", "cases": "cases.csv", "failures": "failures.csv",
                     "report": "report.html" if options.report else None},
     }

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from coloc_viewer.cohort.manifest import Case
+from coloc_viewer.cohort.map_similarity import fingerprint
 from coloc_viewer.errors import ColocError
 from coloc_viewer.metrics.definitions import SCORE_KEYS
 
@@ -319,6 +320,7 @@ def _score_maps(task: CaseTask, recs: dict[str, dict[str, Any]], z: int | None,
         target = int(exp.target)
         rec = recs[u.key]
         rec["extrema"].append([z, _clean(np.min(sal)), _clean(np.max(sal))])
+        rec.setdefault("fingerprints", []).append([z, encode_vector(fingerprint(sal))])
         if u.rank == "contribution" and u.method == TOP_MAP:
             rec["contributions"].append({"slice": z, "target": target, "predicted": pred,
                                          "label": label_idx,

@@ -10,7 +10,10 @@ p-values on) over all the models. From its slice table, per model:
 * ``lesion_mass`` -- median Grad-CAM relevance mass in the lesion ROI on lesion slices;
 * ``shortcut_mass`` -- the same in the shortcut ROI on the slices it covers;
 * ``lesion_p05`` / ``shortcut_p05`` -- the share of those slices whose co-localisation
-  p-value is below 0.05.
+  p-value is below 0.05;
+* ``map_similarity`` -- how alike the model's Grad-CAM maps of different cases are
+  (:mod:`coloc_viewer.cohort.map_similarity`; near 1: the map hardly depends on the image
+  and the relevance masses say where the ROIs lie, not what the model read).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from coloc_viewer.cohort.worker import class_index
 from coloc_viewer.errors import InputError
 from coloc_viewer.imaging.load import load_volume
 
-METRICS = ("auc", "lesion_mass", "shortcut_mass", "lesion_p05", "shortcut_p05")
+METRICS = ("auc", "lesion_mass", "shortcut_mass", "lesion_p05", "shortcut_p05",
+           "map_similarity")
 
 
 def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
@@ -137,5 +141,8 @@ def compare_models(models: Mapping[str, str], manifest: str | os.PathLike[str],
         raise InputError(f"the evaluation failed on case {first['case_id']}: "
                          f"{first['reason']}", manifest)
     names = run.summary["models"]
-    return {label: model_metrics(run.slices, name, lesion_roi, shortcut_roi, classes, positive)
+    sims = run.summary.get("map_similarity") or {}
+    return {label: {**model_metrics(run.slices, name, lesion_roi, shortcut_roi, classes,
+                                    positive),
+                    "map_similarity": (sims.get(f"{name}__gradcam") or {}).get("similarity")}
             for label, name in zip(models, names, strict=True)}

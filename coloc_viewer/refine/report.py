@@ -15,12 +15,14 @@ import html
 from pathlib import Path
 from typing import Any
 
+from coloc_viewer.cohort.map_similarity import WARN_AT, WARNING
 from coloc_viewer.workspace.atomic import atomic_write_json, atomic_write_text
 
 ROWS = (("auc", "held-out ROC-AUC"), ("lesion_mass", "median lesion relevance mass (Grad-CAM)"),
         ("shortcut_mass", "median shortcut relevance mass (Grad-CAM)"),
         ("lesion_p05", "lesion slices with p < 0.05"),
         ("shortcut_p05", "shortcut slices with p < 0.05"),
+        ("map_similarity", "Grad-CAM map similarity across cases (1: one map for every image)"),
         ("slices", "slices evaluated"), ("lesion_slices", "lesion slices with a defined mass"),
         ("shortcut_slices", "shortcut slices with a defined mass"))
 
@@ -31,6 +33,13 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return html.escape(str(value))
+
+
+def similarity_warnings(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    """One sentence per model whose Grad-CAM is nearly the same map on every image."""
+    return [f"{label}: {WARNING} (map similarity {m['map_similarity']:.2f})"
+            for label, m in metrics.items()
+            if m.get("map_similarity") is not None and m["map_similarity"] >= WARN_AT]
 
 
 def write_report(out: Path, report: dict[str, Any]) -> tuple[Path, Path]:
@@ -45,7 +54,8 @@ def write_report(out: Path, report: dict[str, Any]) -> tuple[Path, Path]:
         + "".join(f"<td>{_cell(metrics[c].get(key))}</td>" for c in cols) + "</tr>"
         for key, label in ROWS)
     s = report["settings"]
-    note = ("<p><b>Evaluated on the training cases</b> (no --val manifest): these numbers "
+    warn = "".join(f"<p><b>{html.escape(w)}</b></p>" for w in similarity_warnings(metrics))
+    note = warn + ("<p><b>Evaluated on the training cases</b> (no --val manifest): these numbers "
             "measure fit, not generalisation.</p>" if report["evaluated_on_training_cases"]
             else "")
     page = f"""<!DOCTYPE html>
@@ -63,7 +73,8 @@ Training time {report['train_seconds'].get('refined', 0):.1f} s.</p>
 <p>before = the source model; after = the refined model; baseline = plain fine-tuning
 (method none) at the same budget. Relevance mass: the share of the Grad-CAM map (target:
 the positive class) inside the ROI, on the slices where the ROI has pixels; p: the
-co-localisation test of the cohort analysis.</p>
+co-localisation test of the cohort analysis; map similarity: the median correlation between
+the Grad-CAM maps of two different cases.</p>
 </body></html>
 """
     atomic_write_text(hpath, page)

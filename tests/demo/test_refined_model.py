@@ -18,6 +18,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+from coloc_viewer.cohort.map_similarity import WARN_AT, fingerprint, similarity
 from coloc_viewer.explain.engine import explain
 from coloc_viewer.metrics.scores import score
 from coloc_viewer.model.loading import load_model
@@ -50,7 +51,7 @@ def report(models, slices, artifacts_dir):
         x = torch.cat([model.preprocess(img, (0.625, 0.625))[0] for img in images])
         with torch.no_grad():
             prob = torch.softmax(model.module(x), dim=1)[:, 1].numpy()
-        lesion_mass, marker_mass, marker_p = [], [], []
+        lesion_mass, marker_mass, marker_p, prints, owners = [], [], [], [], []
         for i in range(len(images)):
             if not (data.labels[i] or marker[i].any()):
                 continue
@@ -58,6 +59,8 @@ def report(models, slices, artifacts_dir):
                           target=1).cam_map("gradcam")
             if data.labels[i]:
                 lesion_mass.append(score(cam, data.lesion[i])["relevance_mass"] or 0.0)
+                prints.append(fingerprint(cam))
+                owners.append(str(data.owner[i]))
             if marker[i].any():
                 s = score(cam, marker[i])
                 marker_mass.append(s["relevance_mass"] or 0.0)
@@ -66,7 +69,8 @@ def report(models, slices, artifacts_dir):
                      "median_lesion_mass": round(float(np.median(lesion_mass)), 5),
                      "median_marker_mass": round(float(np.median(marker_mass)), 5),
                      "marker_p_below_005": round(float(np.mean(marker_p)), 4),
-                     "lesion_slices": len(lesion_mass), "marker_slices": len(marker_mass)}
+                     "lesion_slices": len(lesion_mass), "marker_slices": len(marker_mass),
+                     "map_similarity": similarity(prints, owners)["similarity"]}
     (artifacts_dir / "demo_refined_validation.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=1))
     return out
@@ -98,3 +102,10 @@ def test_refined_model_looks_at_the_lesion_not_the_marker(report):
     assert after["median_lesion_mass"] >= 2 * before["median_lesion_mass"]
     assert after["median_marker_mass"] <= before["median_marker_mass"] / 5
     assert after["marker_p_below_005"] < 0.05 < before["marker_p_below_005"]
+
+
+def test_refined_models_map_is_nearly_the_same_on_every_slice(report):
+    """What the lesion mass of demo-refined does not show (docs/models/demo-refined.md):
+    its Grad-CAM is nearly one fixed map, demo-shortcut's follows the image."""
+    assert report["demo-refined"]["map_similarity"] >= WARN_AT
+    assert report["demo-shortcut"]["map_similarity"] < 0.6

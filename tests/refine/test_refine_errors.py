@@ -114,5 +114,27 @@ def test_cli_trains_evaluates_and_writes_the_report(tiny_card, val_manifest, tmp
     assert set(report["metrics"]) == {"before", "after", "baseline"}
     for m in report["metrics"].values():
         assert 0.0 <= m["auc"] <= 1.0 and m["slices"] == 32
+        assert m["map_similarity"] is None or -1.0 <= m["map_similarity"] <= 1.0
     assert (out / "tiny-masked.json").is_file() and (out / "baseline" / "tiny-none.json").is_file()
-    assert "<table>" in (out / "refine_report.html").read_text()
+    page = (out / "refine_report.html").read_text()
+    assert "<table>" in page and "map similarity across cases" in page
+    assert "map similarity" in captured.out
+
+
+def test_report_warns_about_a_map_that_is_the_same_on_every_image(tmp_path):
+    from coloc_viewer.cohort.map_similarity import WARNING
+    from coloc_viewer.refine.report import similarity_warnings, write_report
+
+    metrics = {"before": {"auc": 0.7, "map_similarity": 0.4},
+               "after": {"auc": 0.94, "map_similarity": 0.993},
+               "baseline": {"auc": 0.75, "map_similarity": None}}
+    assert similarity_warnings(metrics) == [f"after: {WARNING} (map similarity 0.99)"]
+    report = {"source": "m", "method": "actdiff", "metrics": metrics,
+              "settings": {"method": "actdiff", "lambda": 0.01, "epochs": 1, "lr": 1e-3,
+                           "seed": 0, "batch_size": 8, "lesion_roi": "lesion",
+                           "shortcut_roi": None},
+              "train_seconds": {"refined": 1.0}, "evaluated_on": "val.csv",
+              "evaluated_on_training_cases": False}
+    _, page = write_report(tmp_path, report)
+    text = page.read_text()
+    assert text.count(WARNING.split(":")[0]) == 1 and "0.993" in text
