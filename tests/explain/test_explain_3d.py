@@ -217,7 +217,9 @@ def test_explain_3d_anisotropic_volume_all_rankings_and_cams(small3d, loaded_mod
     for key in ("cam", "gradcam", "gradcam++", "layercam", "scorecam", "scorecam:4"):
         full = e.cam_map(key)
         assert full.shape == vol.shape and full.dtype == np.float32
-        np.testing.assert_array_equal(e.cam_map(key, z=7), full[7])
+        # the same values to float32 precision: the one-slice and whole-volume resampling
+        # may round a last bit differently (SIMD paths; seen once in a loaded full run)
+        np.testing.assert_allclose(e.cam_map(key, z=7), full[7], rtol=1e-6, atol=1e-9)
     assert e.top_map.shape == e.seed_map.shape == vol.shape
     np.testing.assert_array_equal(e.channel_map(3, mode="nearest", z=2),
                                   e.channel_map(3, mode="nearest")[2])
