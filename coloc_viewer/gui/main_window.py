@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -143,6 +144,13 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
             else:
                 bar.addPermanentWidget(label)
             self.status_labels[key] = label
+        # a pacs:// study (Recent studies) retrieved again: stop it here
+        self.retrieval_cancel = QPushButton("Cancel retrieval")
+        self.retrieval_cancel.setToolTip("Stop retrieving this study from the PACS: nothing "
+                                         "of it is kept, and the study shown stays")
+        self.retrieval_cancel.clicked.connect(self.cancel_retrieval)
+        self.retrieval_cancel.hide()
+        bar.insertPermanentWidget(0, self.retrieval_cancel)
 
     def _connect(self) -> None:
         mp = self.model_panel

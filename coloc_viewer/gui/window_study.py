@@ -62,6 +62,7 @@ class StudyActions:
         for Recent studies instead of ``path`` (a PACS series' address, not its cache
         folder)."""
         path = os.fspath(path)
+        self.retrieval_cancel.hide()  # shown again if this one is retrieved from a PACS
         rois = rois or bundled_rois_for(path)  # a demo case opened again comes with its ROIs
         self._pending_rois = os.fspath(rois) if rois else None
         label = recent[1] if recent else recent_labels(self.settings).get(path)
@@ -72,9 +73,26 @@ class StudyActions:
                            self.autosave.session, volume,
                            on_yield=self._load_step,
                            on_result=lambda result: self._study_loaded(entry, *result),
-                           on_error=lambda err: self.show_error("Cannot open study", err))
+                           on_error=lambda err: self.show_error("Cannot open study", err),
+                           on_done=self.retrieval_cancel.hide)
+
+    def cancel_retrieval(self) -> None:
+        """Stop a Recent PACS study's retrieval; the study shown so far stays."""
+        self.runner.cancel("load")
+        self.retrieval_cancel.hide()
+        self.statusBar().showMessage("Retrieval cancelled: nothing of it was kept", 5000)
 
     def _load_step(self, step: LoadStep) -> None:
+        if step.kind == "retrieving":
+            self.retrieval_cancel.show()
+            p = step.payload
+            text = ("Waiting for another retrieval of this series…" if p is not None and p.waiting
+                    else f"Retrieving from the PACS: {step.done} of {step.total} images…"
+                    if step.total else f"Retrieving from the PACS: {step.done} images…"
+                    if step.done else "Retrieving from the PACS…")
+            self.statusBar().showMessage(text)
+            return
+        self.retrieval_cancel.hide()  # retrieved: the series decodes now
         if step.kind == "series":
             self.series_browser.set_series(self._loading_path, step.payload)
         elif step.kind == "first":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -68,27 +69,29 @@ def server_part(url: str) -> str | None:
 
 
 def local_path(value: str | os.PathLike[str], cache: StudyCache | None = None,
-               progress: ProgressCallback | None = None, calling_aet: str | None = None
-               ) -> str:
-    """``value`` itself, or for a pacs:// address the cached folder (retrieved if needed)."""
+               progress: ProgressCallback | None = None, calling_aet: str | None = None,
+               cancel: threading.Event | None = None) -> str:
+    """``value`` itself, or for a pacs:// address the cached folder (retrieved if needed;
+    ``cancel`` set: :class:`RetrievalCancelled`, nothing kept)."""
     if not is_pacs_url(value):
         return os.fspath(value)
     ref = parse_pacs_url(str(value), calling_aet)
-    return os.fspath(fetch_ref(ref, cache, progress))
+    return os.fspath(fetch_ref(ref, cache, progress, cancel))
 
 
 def fetch_ref(ref: PacsRef, cache: StudyCache | None = None,
-              progress: ProgressCallback | None = None) -> Path:
+              progress: ProgressCallback | None = None,
+              cancel: threading.Event | None = None) -> Path:
     """The cached folder of ``ref`` (retrieved unless complete in the cache)."""
     cache = cache if cache is not None else open_cache()
     client = connect(ref.server)
     if ref.series_uid is None:
-        return retrieve_study(client, cache, ref.study_uid, progress)
+        return retrieve_study(client, cache, ref.study_uid, progress, cancel)
     key = ref.server.address
     if cache.series_complete(key, ref.study_uid, ref.series_uid):
-        return retrieve_series(client, cache, ref.study_uid, ref.series_uid, progress)
+        return retrieve_series(client, cache, ref.study_uid, ref.series_uid, progress, cancel)
     rows = [r for r in client.find_series(ref.study_uid) if r.series_uid == ref.series_uid]
     if not rows:
         raise PacsError("no such series in that study", ref.server.label)
-    return retrieve_series(client, cache, ref.study_uid, ref.series_uid, progress,
+    return retrieve_series(client, cache, ref.study_uid, ref.series_uid, progress, cancel,
                            total=rows[0].n_instances)

@@ -53,10 +53,58 @@ def bundled_rois_for(path: str | os.PathLike[str]) -> Path | None:
 class LoadStep:
     """One message from a loading worker to the GUI."""
 
-    kind: str  # "series" | "first" | "progress"
+    kind: str  # "retrieving" (a pacs:// address) | "series" | "first" | "progress"
     payload: Any = None
     done: int = 0
     total: int = 0
+
+
+RETRIEVE_POLL_S = 0.2  # a stalled retrieval still yields this often: a cancel is seen
+
+
+def retrieving(address: str) -> Iterator[LoadStep]:
+    """Generator: the cached folder of a ``pacs://`` address (its return value), retrieved
+    in a helper thread if it is not cached; yields ``LoadStep("retrieving", Progress,
+    done, total)`` as instances arrive (and every ``RETRIEVE_POLL_S`` while none do).
+    Closing it (a cancelled or superseded worker) cancels the retrieval: nothing is kept."""
+    import queue
+    import threading
+
+    from coloc_viewer.pacs.resolve import local_path
+
+    cancel = threading.Event()
+    steps: queue.Queue[Any] = queue.Queue()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["path"] = local_path(address, progress=steps.put, cancel=cancel)
+        except BaseException as err:  # noqa: BLE001 - raised again in the generator
+            outcome["error"] = err
+        finally:
+            steps.put(None)
+
+    worker = threading.Thread(target=run, name="pacs-retrieve", daemon=True)
+    worker.start()
+    last = LoadStep("retrieving")
+    try:
+        while True:
+            try:
+                item = steps.get(timeout=RETRIEVE_POLL_S)
+            except queue.Empty:
+                yield last  # nothing new: still a chance for the worker to stop us
+                continue
+            if item is None:
+                break
+            last = LoadStep("retrieving", item, item.done, item.total or 0)
+            yield last
+    finally:
+        if worker.is_alive():  # closed early: stop the retrieval, then let it end
+            cancel.set()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["path"]
 
 
 def load_study(path: str | os.PathLike[str], series: str | None = None,
@@ -80,9 +128,7 @@ def load_study(path: str | os.PathLike[str], series: str | None = None,
 
     path = os.fspath(path)
     if path.lower().startswith("pacs://"):  # e.g. from Recent studies: the cached folder,
-        from coloc_viewer.pacs.resolve import local_path  # retrieved again if evicted
-
-        path = local_path(path)
+        path = yield from retrieving(path)  # retrieved again if evicted
     if volume is not None:
         from coloc_viewer.imaging.progressive import SeriesLoader
 

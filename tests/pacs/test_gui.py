@@ -536,6 +536,53 @@ def test_cancel_a_retrieval(qtbot, window, configured, many_slices, monkeypatch,
     assert window.state.volume is None or window.state.volume.shape[0] != 120
 
 
+def test_a_recent_pacs_study_retrieved_again_can_be_cancelled(qtbot, window, configured,
+                                                             many_slices, monkeypatch,
+                                                             artifacts_dir) -> None:
+    """A pacs:// study no longer cached (Recent studies) is retrieved again with its count
+    in the status bar and a Cancel button there; Cancel keeps nothing of it and leaves the
+    study shown before; opened again it retrieves to the end and the button goes."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from coloc_viewer.pacs.resolve import pacs_url
+
+    study, series = many_slices
+    errors: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, _t, text: errors.append(text))
+    slow_down = [0.02]  # 120 small instances take < 1 s: time to press Cancel
+    for name in ("write", "adopt"):
+        original = getattr(SeriesWriter, name)
+
+        def slow(self, *args, _original=original, **kwargs):
+            time.sleep(slow_down[0])
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(SeriesWriter, name, slow)
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        window.open_path(demo_dir() / "case-01" / "dicom")
+    shown = window.state.volume
+    address = pacs_url(configured[1].name, study, series)
+    window.open_path(address)
+    qtbot.waitUntil(lambda: window.retrieval_cancel.isVisible()
+                    and " of 120 images" in window.statusBar().currentMessage(), timeout=20000)
+    window.grab().save(str(artifacts_dir / "recent_pacs_retrieving.png"))
+    click(qtbot, window.retrieval_cancel)
+    assert window.retrieval_cancel.isHidden()
+    assert window.statusBar().currentMessage() == "Retrieval cancelled: nothing of it was kept"
+    cache = StudyCache()
+    folder = cache.series_dir(configured[1].address, study, series)
+    qtbot.waitUntil(lambda: not folder.exists(), timeout=20000)
+    assert not cache.series_complete(configured[1].address, study, series)
+    assert window.state.volume is shown
+    slow_down[0] = 0.0
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        window.open_path(address)
+        qtbot.waitUntil(lambda: errors or window.state.volume is not shown, timeout=30000)
+        assert errors == []
+    assert window.retrieval_cancel.isHidden() and window.state.volume.shape[0] == 120
+    assert cache.series_complete(configured[1].address, study, series)
+
+
 def retype(qtbot, field, text: str) -> None:
     field.clear()
     qtbot.keyClicks(field, text)
