@@ -16,7 +16,14 @@ import requests
 
 from coloc_viewer.pacs.errors import PacsError, RetrievalCancelled
 from coloc_viewer.pacs.multipart import boundary_of, iter_parts
-from coloc_viewer.pacs.query import SERIES_FIELDS, STUDY_FIELDS, Query, SeriesRow, StudyRow
+from coloc_viewer.pacs.query import (
+    SERIES_FIELDS,
+    STUDY_FIELDS,
+    Query,
+    SeriesRow,
+    StudyRow,
+    name_matches,
+)
 from coloc_viewer.pacs.servers import ServerConfig
 from coloc_viewer.pacs.tls import requests_tls, tls_reason
 
@@ -42,14 +49,14 @@ def _part10(data: bytes, n: int, series_uid: str) -> str:
 
 
 class _QidoSession(requests.Session):
-    """Sends ``*`` and ``^`` of query values literally: Orthanc (1.10) does not decode
-    ``%2A``/``%5E``, so a wildcard or a FAMILY^GIVEN name would match nothing. Both
-    characters are accepted literally in a query string by the servers we know."""
+    """Sends ``*`` of query values literally: Orthanc (1.10) does not decode ``%2A``, so a
+    wildcard would match nothing. (``^`` cannot be sent so: urllib3 encodes it again, as
+    ``%5E``; :meth:`DicomWebClient.find_studies` works around that for names.)"""
 
     def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
         if request.url and "?" in request.url:
             base, _, query = request.url.partition("?")
-            request.url = base + "?" + query.replace("%2A", "*").replace("%5E", "^")
+            request.url = base + "?" + query.replace("%2A", "*")
         return super().send(request, **kwargs)
 
     def merge_environment_settings(self, url: str | None, proxies: Any, stream: Any,
@@ -116,6 +123,19 @@ class DicomWebClient:
 
     def find_studies(self, query: Query, limit: int | None = None) -> list[StudyRow]:
         filters = query.study_filters()
+        rows = self._search_studies(filters, limit)
+        name = filters.get("PatientName", "")
+        if rows or not set(name) & set("^?"):
+            return rows
+        # ^ and ? must be percent-encoded in a URL, and some servers (Orthanc's DICOMweb
+        # plugin) then match "%5E" and "%3F" literally: ask with * for each and keep the
+        # names that match
+        wide = self._search_studies(
+            {**filters, "PatientName": name.replace("^", "*").replace("?", "*")}, None)
+        rows = [r for r in wide if name_matches(name, r.patient_name)]
+        return rows[:limit] if limit else rows
+
+    def _search_studies(self, filters: dict[str, str], limit: int | None) -> list[StudyRow]:
         try:
             found = self._client.search_for_studies(
                 search_filters=filters, fields=list(STUDY_FIELDS), limit=limit,

@@ -10,7 +10,7 @@ from typing import Any
 
 from coloc_viewer.errors import InputError
 
-__all__ = ["Query", "SeriesRow", "StudyRow", "date_range", "rows_from_dataset"]
+__all__ = ["Query", "SeriesRow", "StudyRow", "date_range", "name_matches", "rows_from_dataset"]
 
 _DATE = re.compile(r"^\d{8}$")
 
@@ -34,6 +34,20 @@ def date_range(date_from: str | None, date_to: str | None) -> str:
     if ends[0] and ends[1] and ends[0] > ends[1]:
         raise InputError(f"the date range {date_from} to {date_to} is empty")
     return f"{ends[0]}-{ends[1]}" if ends[0] != ends[1] else ends[0]
+
+
+def name_matches(pattern: str, name: str) -> bool:
+    """DICOM person-name matching as a PACS does it: ``*`` any run of characters, ``?`` one,
+    ``^`` (the component separator) literal, case-insensitive, empty trailing components
+    ignored (``DOE^JOHN`` matches ``DOE^JOHN^^^``)."""
+    def trimmed(text: str) -> str:
+        return text.strip().rstrip("^") if not text.rstrip().endswith(("*", "?")) else \
+            text.strip()
+
+    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch)
+                    for ch in trimmed(pattern))
+    return re.fullmatch(regex, name.strip().rstrip("^"), flags=re.IGNORECASE | re.DOTALL) \
+        is not None
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,12 @@ def test_search_by_patient_name_modality_and_date(server: ServerConfig) -> None:
     assert by_id[0].n_series == 3
     by_name = client.find_studies(Query(patient_name="SYNTHETIC*"))
     assert sorted(r.patient_id for r in by_name) == ["SYNTH-01", "SYNTH-02"]
+    # the name with its component separator, as the search field's hint shows it
+    for pattern in ("SYNTHETIC^PHANTOM", "SYNTHETIC^P*", "synthetic^phantom", "*^PHANT?M"):
+        found = client.find_studies(Query(patient_name=pattern))
+        assert sorted(r.patient_id for r in found) == ["SYNTH-01", "SYNTH-02"], pattern
+    for pattern in ("SYNTH^PHANTOM", "SYNTHETIC^X*", "PHANTOM^SYNTHETIC"):
+        assert client.find_studies(Query(patient_name=pattern)) == [], pattern
     assert client.find_studies(Query(patient_id="SYNTH-01", date_from="1999-01-01",
                                      date_to="1999-12-31")) == []
     assert len(client.find_studies(Query(patient_id="SYNTH-01", date_from="20000101"))) == 1
