@@ -172,7 +172,7 @@ def evaluate(model_ref: str, slices: list) -> dict:
         if lesion:
             s = score_explanation(expl, rois.mask("lesion"), p_value=False)
             lesion_mass.append(s["cam"]["relevance_mass"] or 0.0)  # None: an empty map
-            maps.append(np.asarray(expl.cam_map("gradcam"), dtype=np.float64).ravel())
+            maps.append(np.asarray(expl.cam_map("gradcam"), dtype=np.float64))
             origins.append(image)
         if marker:
             s = score_explanation(expl, rois.mask("marker"))
@@ -190,17 +190,12 @@ def evaluate(model_ref: str, slices: list) -> dict:
 
 
 def map_similarity(maps: list[np.ndarray], origins: list) -> float | None:
-    """The median Pearson correlation between the Grad-CAM maps of two lesion slices of
-    different cases: near 1 when the map hardly depends on the image (then its relevance
-    mass on a lesion mostly measures where the lesion happens to lie)."""
-    flat = [m for m in maps if m.std() > 0]
-    keep = [o for m, o in zip(maps, origins) if m.std() > 0]
-    if len(flat) < 2:
-        return None
-    r = np.corrcoef(np.stack(flat))
-    pairs = [r[i, j] for i in range(len(flat)) for j in range(i + 1, len(flat))
-             if keep[i] != keep[j]]
-    return round(float(np.median(pairs)), 3) if pairs else None
+    """The cohort's map similarity (:mod:`coloc_viewer.cohort.map_similarity`) of the lesion
+    slices' Grad-CAM maps: near 1 when the map hardly depends on the image."""
+    from coloc_viewer.cohort.map_similarity import fingerprint, similarity
+
+    got = similarity([fingerprint(m) for m in maps], [str(o) for o in origins])
+    return None if got is None else got["similarity"]
 
 
 def targets_met(row: dict, source: dict) -> int:

@@ -14,7 +14,7 @@ model read. Per (model, map) of a cohort run:
 * at most ``MAX_MAPS`` maps enter (a seeded draw), so a large cohort costs no more.
 
 ``WARN_AT`` (0.9) is where the report and ``refine`` warn. For scale, on the refine demo's
-held-out slices: demo-shortcut 0.04-0.42, demo-clean 0.45-0.52, demo-refined 0.99
+held-out slices: demo-shortcut 0.03-0.43, demo-clean 0.45-0.52, demo-refined 0.99
 (docs/models/demo-refined.md).
 """
 
