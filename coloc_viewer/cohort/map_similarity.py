@@ -88,3 +88,9 @@ def cohort_similarity(records: Iterable[dict[str, Any]], name_of: Any
         if result is not None:
             out[name] = result
     return out
+
+
+def similarity_warnings(sims: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per ``MODEL__MAP`` of :func:`cohort_similarity` at or above ``WARN_AT``."""
+    return [f"{name.replace('__', ' / ')}: {WARNING} (map similarity {v['similarity']:.2f})"
+            for name, v in sims.items() if v["similarity"] >= WARN_AT]

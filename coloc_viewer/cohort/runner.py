@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from coloc_viewer.cohort import analysis
 from coloc_viewer.cohort.executors import Backend, available_cores, open_backend
 from coloc_viewer.cohort.manifest import Case, read_manifest
-from coloc_viewer.cohort.map_similarity import cohort_similarity
+from coloc_viewer.cohort.map_similarity import cohort_similarity, similarity_warnings
 from coloc_viewer.cohort.outputs import (
     channel_set_dict,
     derive_channel_set,
@@ -355,6 +355,8 @@ def _finish(out: Path, cases: list[Case], models: tuple[str, ...], labels: dict[
     ok = len(cases) - len(failed_cases)
     print(f"coloc-viewer cohort: {ok} of {len(cases)} cases done, {len(failed_cases)} failed "
           f"({len(failures)} of {len(planned)} units); results in {out}", file=stream)
+    for line in similarity_warnings(summary["map_similarity"]):
+        print(f"warning: {line}", file=stream)
     return CohortRun(out, summary, slices, per_case)
 
 

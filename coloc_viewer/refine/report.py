@@ -15,7 +15,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from coloc_viewer.cohort.map_similarity import WARN_AT, WARNING
+from coloc_viewer.cohort.map_similarity import similarity_warnings as cohort_warnings
 from coloc_viewer.workspace.atomic import atomic_write_json, atomic_write_text
 
 ROWS = (("auc", "held-out ROC-AUC"), ("lesion_mass", "median lesion relevance mass (Grad-CAM)"),
@@ -37,9 +37,9 @@ def _cell(value: Any) -> str:
 
 def similarity_warnings(metrics: dict[str, dict[str, Any]]) -> list[str]:
     """One sentence per model whose Grad-CAM is nearly the same map on every image."""
-    return [f"{label}: {WARNING} (map similarity {m['map_similarity']:.2f})"
-            for label, m in metrics.items()
-            if m.get("map_similarity") is not None and m["map_similarity"] >= WARN_AT]
+    return cohort_warnings({label: {"similarity": m["map_similarity"]}
+                            for label, m in metrics.items()
+                            if m.get("map_similarity") is not None})
 
 
 def write_report(out: Path, report: dict[str, Any]) -> tuple[Path, Path]:

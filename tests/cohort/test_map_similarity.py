@@ -66,10 +66,11 @@ def test_cohort_reports_and_warns_about_a_fixed_map(tmp_path):
     from coloc_viewer.cohort.runner import CohortOptions, run_cohort
     from coloc_viewer.resources import demo_dir
 
+    stream = io.StringIO()
     run = run_cohort(demo_dir() / "manifest.csv", tmp_path / "run",
                      CohortOptions(models=("demo-refined", "demo-shortcut"),
                                    methods=("gradcam",), workers=1, principal_ratio=None),
-                     stream=io.StringIO())
+                     stream=stream)
     assert run.n_failed == 0
     sims = run.summary["map_similarity"]
     refined, shortcut = sims["demo-refined__gradcam"], sims["demo-shortcut__gradcam"]
@@ -82,3 +83,6 @@ def test_cohort_reports_and_warns_about_a_fixed_map(tmp_path):
     warned = {row.split("</td>")[0] for row in rows if html.escape(WARNING) in row}
     assert "demo-refined / gradcam" in warned  # and its top-channel map, nearly as fixed
     assert not any(name.startswith("demo-shortcut") for name in warned)
+    printed = [line for line in stream.getvalue().splitlines() if line.startswith("warning:")]
+    assert printed and all(line.startswith("warning: demo-refined / ") for line in printed)
+    assert f"warning: demo-refined / gradcam: {WARNING}" in stream.getvalue()
