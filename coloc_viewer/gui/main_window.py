@@ -150,7 +150,9 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
                                          "of it is kept, and the study shown stays")
         self.retrieval_cancel.clicked.connect(self.cancel_retrieval)
         self.retrieval_cancel.hide()
-        bar.insertPermanentWidget(0, self.retrieval_cancel)
+        # the first permanent place (indices count the two mouse readouts before it): the
+        # readouts to its right stay where they are when it shows
+        bar.insertPermanentWidget(2, self.retrieval_cancel)
 
     def _connect(self) -> None:
         mp = self.model_panel

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from coloc_viewer.gui.form_widgets import file_row
 from coloc_viewer.gui.workers import TaskRunner
 from coloc_viewer.gui.wrapped_label import ERROR_COLOUR, WrappedLabel, breakable
-from coloc_viewer.pacs.cache import DEFAULT_LIMIT_BYTES, StudyCache
+from coloc_viewer.pacs.cache import DEFAULT_LIMIT_BYTES, StudyCache, tree_bytes
 from coloc_viewer.pacs.servers import (
     ServerConfig,
     load_cache_limit,
@@ -203,13 +203,25 @@ class PacsSettingsDialog(QDialog):
         self.cache_info.setText(f"{cache.summary()} in {cache.root}")
 
     def purge_cache(self) -> None:
-        """Ask, then remove every cached study but the series open in a viewer window."""
+        """Ask, then remove every cached study but the series open in a viewer window; say
+        what was freed and what was kept."""
         cache = StudyCache()
+        remove, kept = cache.purge_plan(keep=open_sources())
+        kept_text = (f"{len(kept)} {'study' if len(kept) == 1 else 'studies'} with a series "
+                     f"open in the viewer (or being retrieved) "
+                     f"{'is' if len(kept) == 1 else 'are'} kept")
+        if not remove:
+            QMessageBox.information(self, "Purge the PACS cache",
+                                    "Nothing to purge: " + (f"{kept_text}." if kept else
+                                                            "the cache is empty."))
+            return
+        size = sum(tree_bytes(study) for study in remove)
         answer = QMessageBox.question(
             self, "Purge the PACS cache",
-            f"Remove the studies retrieved from PACS servers from this computer "
-            f"({cache.summary()})?\n\nSeries open in the viewer are kept; any other series "
-            "is retrieved again when you open it.",
+            f"Remove {len(remove)} {'study' if len(remove) == 1 else 'studies'} retrieved "
+            f"from PACS servers ({size / 1e6:.1f} MB) from this computer?"
+            + (f"\n\n{kept_text}." if kept else "")
+            + "\n\nA removed series is retrieved again when you open it.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel)
         if answer != QMessageBox.StandardButton.Yes:
@@ -217,6 +229,9 @@ class PacsSettingsDialog(QDialog):
         freed = cache.purge(keep=open_sources())
         log.info("PACS cache purged (%.1f MB)", freed / 1e6)
         self._refresh_cache_info()
+        self.cache_info.setText(f"Purged {freed / 1e6:.1f} MB"
+                                + (f" ({kept_text})" if kept else "") + ". Now: "
+                                + self.cache_info.text())
 
     # -- servers ---------------------------------------------------------------------------
     def _show(self, row: int) -> None:

@@ -34,7 +34,7 @@ from filelock import FileLock, Timeout
 from coloc_viewer.workspace.atomic import atomic_write_json
 
 __all__ = ["DEFAULT_LIMIT_BYTES", "MARKER", "SeriesWriter", "StudyCache", "cache_root",
-           "open_cache", "read_marker"]
+           "open_cache", "read_marker", "tree_bytes"]
 
 ENV_CACHE_DIR = "COLOC_VIEWER_CACHE_DIR"
 MARKER = ".complete.json"
@@ -63,7 +63,8 @@ def _private_dir(path: Path) -> Path:
     return path
 
 
-def _tree_bytes(path: Path) -> int:
+def tree_bytes(path: Path) -> int:
+    """The bytes of every file under ``path``."""
     total = 0
     for root, _dirs, files in os.walk(path):
         for name in files:
@@ -190,7 +191,7 @@ class StudyCache:
             yield from sorted(p for p in server.iterdir() if p.is_dir())
 
     def size_bytes(self) -> int:
-        return _tree_bytes(self.root)
+        return tree_bytes(self.root)
 
     def enforce_limit(self, keep: Path | None = None) -> list[Path]:
         """Evict least recently used studies (never ``keep``) until the cache fits."""
@@ -209,22 +210,30 @@ class StudyCache:
                 break
             if (keep is not None and study == keep) or self.being_retrieved(study):
                 continue
-            size = _tree_bytes(study)
+            size = tree_bytes(study)
             shutil.rmtree(study, ignore_errors=True)
             total -= size
             evicted.append(study)
         return evicted
 
+    def purge_plan(self, keep: Iterable[str | os.PathLike[str]] = ()
+                   ) -> tuple[list[Path], list[Path]]:
+        """(studies a purge removes, studies it keeps): it keeps those being retrieved now
+        and those holding a path of ``keep`` (series open in the viewer)."""
+        kept_paths = [Path(p).resolve() for p in keep if p]
+        remove, kept = [], []
+        for study in self.studies():
+            held = any(path.is_relative_to(study.resolve()) for path in kept_paths)
+            (kept if held or self.being_retrieved(study) else remove).append(study)
+        return remove, kept
+
     def purge(self, keep: Iterable[str | os.PathLike[str]] = ()) -> int:
-        """Remove every cached study but those being retrieved now and those holding a path
-        of ``keep`` (series open in the viewer); returns the bytes freed."""
+        """Remove every cached study but those :meth:`purge_plan` keeps; returns the bytes
+        freed."""
         before = self.size_bytes()
-        kept = [Path(p).resolve() for p in keep if p]
-        for study in list(self.studies()):
-            held = any(path.is_relative_to(study.resolve()) for path in kept)
-            if not held and not self.being_retrieved(study):
-                shutil.rmtree(study, ignore_errors=True)
-        for child in list(self.root.iterdir()):
+        for study in self.purge_plan(keep)[0]:
+            shutil.rmtree(study, ignore_errors=True)
+        for child in list(self.root.iterdir()) if self.root.exists() else ():
             if child.name == LOCKS:
                 continue  # a retrieval in progress elsewhere may hold one
             if not child.is_dir():

@@ -583,6 +583,27 @@ def test_a_recent_pacs_study_retrieved_again_can_be_cancelled(qtbot, window, con
     assert cache.series_complete(configured[1].address, study, series)
 
 
+def test_the_cancel_retrieval_button_keeps_the_readouts_in_place(qtbot, qtlog) -> None:
+    """Shown, it takes the first permanent place of the status bar: the slice, model and
+    W/L readouts to its right do not move, and Qt has no complaint about its index."""
+    from coloc_viewer.gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.wait(200)  # the status bar's layout settles (its size grip comes in)
+    before = {k: label.geometry() for k, label in win.status_labels.items()}
+    win.retrieval_cancel.show()
+    qtbot.waitUntil(lambda: win.retrieval_cancel.geometry().width() > 0)
+    after = {k: label.geometry() for k, label in win.status_labels.items()}
+    assert after == before
+    assert win.retrieval_cancel.geometry().right() < after["slice"].left()
+    assert not [m for m in qtlog.records if "insertPermanentWidget" in m.message]
+    win.runner.shutdown(2000)
+
+
 def retype(qtbot, field, text: str) -> None:
     field.clear()
     qtbot.keyClicks(field, text)
@@ -732,8 +753,9 @@ def test_the_server_list_follows_the_name_as_typed(qtbot, configured, monkeypatc
 
 
 def test_purge_from_the_settings(qtbot, window, web_server, monkeypatch) -> None:
-    """Purge asks first; it keeps the series open in the viewer (sending its results needs
-    its files) and removes the rest."""
+    """Purge asks first, naming what it removes and what it keeps; it keeps the series open
+    in the viewer (sending its results needs its files), removes the rest and says so; with
+    only the open series left it says there is nothing to purge."""
     from PySide6.QtWidgets import QMessageBox
 
     from coloc_viewer.gui.pacs_settings import PacsSettingsDialog
@@ -760,11 +782,20 @@ def test_purge_from_the_settings(qtbot, window, web_server, monkeypatch) -> None
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Cancel))
     click(qtbot, dialog.purge_button)
     assert shown.exists() and other.exists()  # cancelled: nothing removed
-    assert "(2 series of 2 studies" in asked[0] and "open in the viewer are kept" in asked[0]
+    assert asked[0].startswith("Remove 1 study retrieved from PACS servers (")
+    assert "1 study with a series open in the viewer (or being retrieved) is kept" in asked[0]
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     click(qtbot, dialog.purge_button)
     assert shown.exists() and not other.exists()
-    assert dialog.cache_info.text().startswith("1 series of 1 study, ")
+    info = dialog.cache_info.text()
+    assert re.match(r"Purged \d+\.\d MB \(1 study with a series open in the viewer \(or being "
+                    r"retrieved\) is kept\)\. Now: 1 series of 1 study, ", info), info
+    told: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information",
+                        lambda _parent, _title, text, *_a: told.append(text))
+    click(qtbot, dialog.purge_button)
+    assert told == ["Nothing to purge: 1 study with a series open in the viewer (or being "
+                    "retrieved) is kept."] and shown.exists() and len(asked) == 2
 
 
 def test_send_results_seg_and_sr(qtbot, window, configured, orthanc, artifacts_dir) -> None:
