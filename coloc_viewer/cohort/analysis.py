@@ -14,10 +14,15 @@ COMPARE_KEY = "relevance_mass"
 ALPHA = 0.05
 
 
+def map_label(row: dict[str, Any]) -> str:
+    """``model / method (rank)``: one model's map as the report names it."""
+    what = f"{row['method']} ({row['rank']})" if row.get("rank") else row["method"]
+    return f"{row['model']} / {what}"
+
+
 def group_label(row: dict[str, Any]) -> str:
     """``model / method (rank) / roi`` as shown in the report."""
-    what = f"{row['method']} ({row['rank']})" if row.get("rank") else row["method"]
-    return f"{row['model']} / {what} / {row['roi']}"
+    return f"{map_label(row)} / {row['roi']}"
 
 
 def _key(row: dict[str, Any]) -> tuple:

@@ -29,8 +29,8 @@ import numpy as np
 GRID = 12
 MAX_MAPS = 400
 WARN_AT = 0.9
-WARNING = ("nearly the same map on every image: its ROI scores say where the ROIs lie, "
-           "not what the model read")
+WARNING = ("nearly the same map on every image: its ROI scores reflect where the ROIs "
+           "happen to lie, not what the model responded to")
 
 
 def fingerprint(saliency: np.ndarray, size: int = GRID) -> np.ndarray:
@@ -49,8 +49,8 @@ def fingerprint(saliency: np.ndarray, size: int = GRID) -> np.ndarray:
 
 def similarity(fingerprints: Sequence[np.ndarray], cases: Sequence[str], seed: int = 0,
                max_maps: int = MAX_MAPS) -> dict[str, Any] | None:
-    """``{"similarity", "pairs", "maps", "empty_maps"}`` of maps from ``cases`` (one case id
-    per fingerprint); None when no two non-empty maps come from different cases."""
+    """``{"similarity", "pairs", "maps", "empty_maps", "cases"}`` of maps from ``cases`` (one
+    case id per fingerprint); None when no two non-empty maps come from different cases."""
     live = [i for i, f in enumerate(fingerprints) if np.ptp(f) > 0]
     empty = len(fingerprints) - len(live)
     if len(live) > max_maps:
@@ -65,19 +65,23 @@ def similarity(fingerprints: Sequence[np.ndarray], cases: Sequence[str], seed: i
     if values.size == 0:
         return None
     return {"similarity": round(float(np.median(values)), 3), "pairs": int(values.size),
-            "maps": len(live), "empty_maps": empty}
+            "maps": len(live), "empty_maps": empty, "cases": len(set(ids.tolist()))}
 
 
 def cohort_similarity(records: Iterable[dict[str, Any]], name_of: Any
                       ) -> dict[str, dict[str, Any]]:
     """Per map name (``name_of(record)``): :func:`similarity` of the fingerprints that the
-    cohort's unit records carry (``record["fingerprints"]``: [slice, encoded vector])."""
+    cohort's unit records carry (``record["fingerprints"]``: [slice, encoded vector]), with
+    the map's ``label`` as the report names it (``model / method (rank)``)."""
+    from coloc_viewer.cohort.analysis import map_label
     from coloc_viewer.cohort.worker import decode_vector
 
     groups: dict[str, tuple[list[np.ndarray], list[str]]] = defaultdict(lambda: ([], []))
+    labels: dict[str, str] = {}
     for rec in records:
         if rec.get("status") != "ok":
             continue
+        labels[name_of(rec)] = map_label(rec)
         fps, cases = groups[name_of(rec)]
         for _z, encoded in rec.get("fingerprints", ()):
             fps.append(decode_vector(encoded))
@@ -86,11 +90,11 @@ def cohort_similarity(records: Iterable[dict[str, Any]], name_of: Any
     for name, (fps, cases) in sorted(groups.items()):
         result = similarity(fps, cases)
         if result is not None:
-            out[name] = result
+            out[name] = {"label": labels[name], **result}
     return out
 
 
 def similarity_warnings(sims: dict[str, dict[str, Any]]) -> list[str]:
     """One line per ``MODEL__MAP`` of :func:`cohort_similarity` at or above ``WARN_AT``."""
-    return [f"{name.replace('__', ' / ')}: {WARNING} (map similarity {v['similarity']:.2f})"
+    return [f"{v.get('label') or name}: {WARNING} (map similarity {v['similarity']:.2f})"
             for name, v in sims.items() if v["similarity"] >= WARN_AT]

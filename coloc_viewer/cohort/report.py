@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from coloc_viewer.cohort.analysis import MEDIAN_KEYS, group_label
+from coloc_viewer.cohort.analysis import MEDIAN_KEYS, group_label, map_label
 from coloc_viewer.cohort.map_similarity import WARN_AT, WARNING
 
 DIST_KEYS = ("relevance_mass", "relevance_rank", "iou_top_n", "auroc")
@@ -161,16 +161,21 @@ def _thumbnails(cases: list[dict[str, Any]], images: _Images,
 
 
 def _similarity_table(sims: dict[str, dict[str, Any]]) -> str:
-    """The map similarity across cases per model and map, warned above ``WARN_AT``."""
+    """The map similarity across cases per model and map, flagged at ``WARN_AT``."""
+    intro = ("<p>Every scored slice gives one map. For each model and map this is the median "
+             "correlation between the maps of two slices from <i>different</i> cases: near "
+             "0, the map changes with the image; near 1, the model draws nearly the same map "
+             f"whatever the image shows. At {WARN_AT:g} and above a map is flagged "
+             "(&#9888;, also in the scores table above). A map scored on fewer than two "
+             "cases is not listed.</p>")
     if not sims:
-        return "<p>Too few non-empty maps from different cases to compare.</p>"
-    rows = [[html.escape(name.replace("__", " / ")), _fmt(v["similarity"]), str(v["pairs"]),
-             f"{v['maps']} ({v['empty_maps']} empty)",
-             f"<b>{html.escape(WARNING)}</b>" if v["similarity"] >= WARN_AT else ""]
+        return intro + "<p>No map was scored on two or more cases.</p>"
+    rows = [[html.escape(v.get("label") or name.replace("__", " / ")), _fmt(v["similarity"]),
+             str(v.get("cases", "–")), f"{v['maps']} ({v['empty_maps']} empty)", str(v["pairs"]),
+             f"&#9888; {html.escape(WARNING)}" if v["similarity"] >= WARN_AT else ""]
             for name, v in sims.items()]
-    return ("<p>The median correlation between the maps of two different cases (1: the same "
-            "map on every image; maps that read the image differ from case to case).</p>"
-            + _table(["model / map", "similarity", "pairs", "maps", ""], rows))
+    return intro + _table(["model / map", "similarity", "cases", "slice maps",
+                           "slice pairs", "flag"], rows)
 
 
 def render_report(cases: list[dict[str, Any]], summary: dict[str, Any], figures: Path,
@@ -178,14 +183,19 @@ def render_report(cases: list[dict[str, Any]], summary: dict[str, Any], figures:
     """The report's HTML text (figures written into ``figures``)."""
     images = _Images(figures)
     grp_rows = []
+    flagged = {v.get("label") for v in (summary.get("map_similarity") or {}).values()
+               if v["similarity"] >= WARN_AT}
     for g in summary["groups"]:
-        grp_rows.append([html.escape(g["label"]), str(g["n_cases"])]
+        flag = " &#9888;" if map_label(g) in flagged else ""
+        grp_rows.append([html.escape(g["label"]) + flag, str(g["n_cases"])]
                         + [_ci(g["medians"][k]) for k in MEDIAN_KEYS]
                         + [_pct(g["pointing_game"]), _pct(g["colocalizing_p05"]),
                            _pct(g["accuracy"])])
     groups_html = _table(["model / map / ROI", "cases"]
                          + [f"median {k} [95% CI]" for k in MEDIAN_KEYS]
                          + ["pointing game", "p < 0.05", "correct"], grp_rows)
+    flag_note = ("<p>&#9888; this map is nearly the same on every image: see <i>Does the map "
+                 "depend on the image?</i> below.</p>" if flagged else "")
     comp_rows = [[html.escape(f"{c['method']} ({c['rank']})" if c["rank"] else c["method"]),
                   html.escape(c["roi"]), html.escape(c["model_a"]), html.escape(c["model_b"]),
                   str(c["n"]), _fmt(c["median_difference"]), _fmt(c["statistic"], 1),
@@ -220,7 +230,7 @@ th{{background:#eee}} img{{max-width:100%;display:block;margin:0.5em 0}}</style>
 Scores are those of each case's index slice (the slice where the ROI is largest);
 medians carry seeded percentile-bootstrap 95% confidence intervals; "p &lt; 0.05" is the
 share of cases whose ROI-shift permutation p-value is below 0.05.</p>
-<h2>Scores per model, map and ROI</h2>{groups_html}
+<h2>Scores per model, map and ROI</h2>{groups_html}{flag_note}
 <h2>Distributions</h2>{_distributions(cases, images)}
 <h2>Does the map depend on the image?</h2>{sim_html}
 <h2>Paired model comparison</h2>{comp_html}

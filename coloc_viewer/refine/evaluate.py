@@ -13,7 +13,7 @@ p-values on) over all the models. From its slice table, per model:
   p-value is below 0.05;
 * ``map_similarity`` -- how alike the model's Grad-CAM maps of different cases are
   (:mod:`coloc_viewer.cohort.map_similarity`; near 1: the map hardly depends on the image
-  and the relevance masses say where the ROIs lie, not what the model read).
+  and the relevance masses say where the ROIs lie, not what the model responded to).
 """
 
 from __future__ import annotations

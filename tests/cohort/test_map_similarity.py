@@ -79,10 +79,16 @@ def test_cohort_reports_and_warns_about_a_fixed_map(tmp_path):
                    and r["model"] == "demo-refined" for r in run.slices)
     assert refined["maps"] + refined["empty_maps"] == n_slices
     page = (tmp_path / "run" / "report.html").read_text()
+    assert refined["label"] == "demo-refined / gradcam" and refined["cases"] == 2
     rows = [row.split("</tr>")[0] for row in page.split("<tr><td>")[1:]]
     warned = {row.split("</td>")[0] for row in rows if html.escape(WARNING) in row}
     assert "demo-refined / gradcam" in warned  # and its top-channel map, nearly as fixed
+    assert "demo-refined / top_map (contribution)" in warned  # named as in the other tables
     assert not any(name.startswith("demo-shortcut") for name in warned)
+    # the scores table marks the flagged maps' rows, and only those
+    marked = {row.split("</td>")[0] for row in rows if row.split("</td>")[0].endswith("&#9888;")}
+    assert "demo-refined / gradcam / lesion &#9888;" in marked
+    assert not any(name.startswith("demo-shortcut") for name in marked)
     printed = [line for line in stream.getvalue().splitlines() if line.startswith("warning:")]
     assert printed and all(line.startswith("warning: demo-refined / ") for line in printed)
     assert f"warning: demo-refined / gradcam: {WARNING}" in stream.getvalue()
