@@ -270,6 +270,7 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         ex = self.state.explanation
         if ex is None:
             self.status_labels["prediction"].setText("")
+            self.status_labels["time"].setText("")  # the time of no shown map
             self.model_panel.prediction.setText("No map on this slice.")
             return
         text = prediction_text(ex.prediction)

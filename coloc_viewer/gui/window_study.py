@@ -142,6 +142,8 @@ class StudyActions:
         volume = oriented(volume)  # standard display orientation (a view; idempotent)
         self.series_id = series_key(volume)
         self.forget_study_series()  # a multi-series model's roles are planned again
+        self.model_panel.progress.setRange(0, 1)  # the last study's run is not this one's
+        self.model_panel.progress.setValue(0)
         if session is False:
             restored_state = self.autosave.open(volume, workspace_root())
         else:  # the loading worker closed the previous session and opened this one

@@ -10,6 +10,7 @@ from gui_events import analyse, click, drag, load_model, open_study, wheel
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
 from coloc_viewer.imaging.load import load_volume
+from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.metrics.definitions import format_score
 from coloc_viewer.metrics.scores import score
 from coloc_viewer.viewer.display import apply_window, rois_rgba
@@ -232,16 +233,23 @@ def test_event_loop_keeps_running_during_analysis_of_all_slices(qtbot, window, v
     probe.stop()
     assert len(window.state.explanations) == volume.shape[0]
     assert window.model_panel.progress.value() == volume.shape[0]
+    assert window.status_labels["time"].text().endswith(" ms")
     assert len(gaps) > 5  # the GUI thread kept serving timers while the model ran
     # the ROI spans two slices: the pooled volume scores are shown, equal to score_volume
     maps = {z: ex.top_map for z, ex in window.state.explanations.items()}
     pooled = score_volume({z: maps[z] for z in (3, 4)}, lesion.mask)["aggregate"]
     shown = window.state.volume_scores["lesion"]
+    after_run = (window.model_panel.progress.value(), window.status_labels["time"].text())
     for key in ("relevance_mass", "auroc", "pointing_game", "p_value"):
         assert shown[key] == pytest.approx(pooled[key]), key
     assert window.score_panel.volume_table.rowCount() == 1
     (artifacts_dir / "gui_stall_ms.txt").write_text(f"longest stall during analysis: "
                                                     f"{max(gaps)} ms over {len(gaps)} ticks\n")
+    # another study: neither the finished run's bar nor its inference time stays shown
+    assert after_run[0] == volume.shape[0] and after_run[1].endswith(" ms")
+    window.set_volume(Volume(volume.voxels[:, ::-1].copy(), spacing=volume.spacing))
+    assert window.model_panel.progress.value() == 0
+    assert window.status_labels["time"].text() == ""
 
 
 def test_choosing_a_cam_reruns_and_the_gallery_switches_channels(qtbot, window, volume,
