@@ -9,7 +9,7 @@ import logging
 import threading
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -121,6 +122,7 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
         self.study_table = make_table(STUDY_COLUMNS)
         self.series_table = make_table(SERIES_COLUMNS)
         self.study_table.itemSelectionChanged.connect(self._study_selected)
+        self.series_table.itemDoubleClicked.connect(self._series_double_clicked)
 
         self.progress = QProgressBar()
         self.progress.setVisible(False)
@@ -172,6 +174,16 @@ class OpenFromPacsDialog(RetrievalMixin, QDialog):
         self.study_table.setRowCount(0)
         self.series_table.setRowCount(0)
         self.status.setText("")
+
+    def _series_double_clicked(self, item: QTableWidgetItem) -> None:
+        """A double-click on a series retrieves it, as Retrieve does (not while one runs,
+        nor on a greyed series)."""
+        if not self.retrieve_button.isEnabled() or not item.flags() & \
+                Qt.ItemFlag.ItemIsSelectable:
+            return
+        self.series_table.selectRow(item.row())
+        if self.selected_series() is not None:
+            self.retrieve()
 
     def server(self) -> ServerConfig | None:
         i = self.server_box.currentIndex()

@@ -99,6 +99,23 @@ def test_open_from_pacs_shows_the_series_in_the_viewer(qtbot, window, configured
         configured[0].address, demo_study_uid(), series_uid_of(CASE2 / "dicom")), timeout=20000)
 
 
+def test_a_double_click_on_a_series_retrieves_it(qtbot, window, configured) -> None:
+    from PySide6.QtCore import Qt
+
+    dialog = open_pacs_dialog(qtbot, window)
+    search(qtbot, dialog, "SYNTHETIC*")
+    row = [r.patient_id for r in dialog.studies].index("SYNTH-02")
+    with qtbot.waitSignal(dialog.series_listed, timeout=20000):
+        click_row(qtbot, dialog.study_table, row)
+    picked = [r.series_uid for r in dialog.series].index(series_uid_of(CASE2 / "dicom"))
+    rect = dialog.series_table.visualItemRect(dialog.series_table.item(picked, 0))
+    with qtbot.waitSignal(window.study_loaded, timeout=30000):
+        click_row(qtbot, dialog.series_table, picked)  # a double-click's first press
+        qtbot.mouseDClick(dialog.series_table.viewport(), Qt.MouseButton.LeftButton,
+                          pos=rect.center())
+    assert window.state.volume.metadata.get("series_uid") == series_uid_of(CASE2 / "dicom")
+
+
 def test_recent_studies_keep_the_pacs_address(qtbot, window, configured) -> None:
     """Recent studies lists a retrieved series by server and description (not its cache
     folder's hash path) and opens it again from its pacs:// address, retrieving it anew
