@@ -81,8 +81,9 @@ def cohort_similarity(records: Iterable[dict[str, Any]], name_of: Any
     for rec in records:
         if rec.get("status") != "ok":
             continue
-        labels[name_of(rec)] = map_label(rec)
-        fps, cases = groups[name_of(rec)]
+        name = name_of(rec)
+        labels[name] = map_label(rec)
+        fps, cases = groups[name]
         for _z, encoded in rec.get("fingerprints", ()):
             fps.append(decode_vector(encoded))
             cases.append(str(rec["case_id"]))

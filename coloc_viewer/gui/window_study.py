@@ -34,6 +34,17 @@ IMAGE_FILTER = ("Images (*.dcm *.nii *.nii.gz *.mha *.mhd *.nrrd *.zip DICOMDIR)
 APP_NAME = "coloc_viewer"
 
 
+def _retrieving_text(step: LoadStep) -> str:
+    """The status line while a ``pacs://`` study is retrieved again."""
+    if step.payload is not None and step.payload.waiting:
+        return "Waiting for another retrieval of this series…"
+    if step.total:
+        return f"Retrieving from the PACS: {step.done} of {step.total} images…"
+    if step.done:
+        return f"Retrieving from the PACS: {step.done} images…"
+    return "Retrieving from the PACS…"
+
+
 class StudyActions:
     """Methods of the main window (uses its widgets, ``state`` and ``runner``)."""
 
@@ -85,12 +96,7 @@ class StudyActions:
     def _load_step(self, step: LoadStep) -> None:
         if step.kind == "retrieving":
             self.retrieval_cancel.show()
-            p = step.payload
-            text = ("Waiting for another retrieval of this series…" if p is not None and p.waiting
-                    else f"Retrieving from the PACS: {step.done} of {step.total} images…"
-                    if step.total else f"Retrieving from the PACS: {step.done} images…"
-                    if step.done else "Retrieving from the PACS…")
-            self.statusBar().showMessage(text)
+            self.statusBar().showMessage(_retrieving_text(step))
             return
         self.retrieval_cancel.hide()  # retrieved: the series decodes now
         if step.kind == "series":

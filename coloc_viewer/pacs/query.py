@@ -40,12 +40,11 @@ def name_matches(pattern: str, name: str) -> bool:
     """DICOM person-name matching as a PACS does it: ``*`` any run of characters, ``?`` one,
     ``^`` (the component separator) literal, case-insensitive, empty trailing components
     ignored (``DOE^JOHN`` matches ``DOE^JOHN^^^``)."""
-    def trimmed(text: str) -> str:
-        return text.strip().rstrip("^") if not text.rstrip().endswith(("*", "?")) else \
-            text.strip()
-
+    pattern = pattern.strip()
+    if not pattern.endswith(("*", "?")):
+        pattern = pattern.rstrip("^")
     regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch)
-                    for ch in trimmed(pattern))
+                    for ch in pattern)
     return re.fullmatch(regex, name.strip().rstrip("^"), flags=re.IGNORECASE | re.DOTALL) \
         is not None
 

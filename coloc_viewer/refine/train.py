@@ -131,7 +131,7 @@ def _deterministic(threads: int | None) -> Iterator[None]:
 
 
 class ActivationCapture:
-    """Forward hooks that keep the last output of each ActDiff layer (in ``out``, one
+    """Forward hooks that keep the last output of each ActDiff layer (in ``outs``, one
     tensor per layer, in the order given)."""
 
     def __init__(self, layers: nn.Module | list[nn.Module]):
@@ -144,11 +144,6 @@ class ActivationCapture:
         def hook(_module: nn.Module, _inp: Any, out: Any) -> None:
             self.outs[k] = out if isinstance(out, torch.Tensor) else out[0]
         return hook
-
-    @property
-    def out(self) -> torch.Tensor | None:
-        """The first layer's activations (the only one for a single-layer capture)."""
-        return self.outs[0]
 
     def close(self) -> None:
         for handle in self.handles:
