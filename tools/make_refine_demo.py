@@ -198,6 +198,46 @@ def map_similarity(maps: list[np.ndarray], origins: list) -> float | None:
     return None if got is None else got["similarity"]
 
 
+def lesion_cell_ranks(model_ref: str, slices: list, limit: int = 40) -> dict:
+    """Where the lesion sits in the model's unrectified Grad-CAM at its target layer: per
+    lesion slice (the first ``limit``), the rank (1 = highest) of the feature-map cell that
+    holds most of the lesion, and that cell's value against the map's median cell."""
+    import torch
+
+    from coloc_viewer import load_model
+    from coloc_viewer.imaging.load import load_volume
+    from coloc_viewer.imaging.roi_io import load_rois
+
+    model = load_model(model_ref)
+    layer = model.module.get_submodule(model.card.target_layer)
+    acts: list = []
+    hook = layer.register_forward_hook(lambda _m, _i, out: acts.append(out))
+    ranks, at_lesion, medians = [], [], []
+    try:
+        for image, roi, k, _, _ in [s for s in slices if s[3]][:limit]:
+            vol = load_volume(image)
+            x, tf = model.preprocess(vol.voxels[k], vol.spacing[1:])
+            acts.clear()
+            logits = model.module(x.to(model.device))
+            (grad,) = torch.autograd.grad(logits[0, 1], acts[0])
+            cam = (grad.mean(dim=(2, 3), keepdim=True) * acts[0]).sum(1)[0].detach().cpu()
+            mask = tf.to_input_grid(load_rois(roi, like=vol).mask("lesion")[k]
+                                    .astype(np.float32), pad_value=0.0)
+            cells = torch.nn.functional.adaptive_avg_pool2d(
+                torch.as_tensor(np.asarray(mask, np.float32)).reshape(1, *x.shape[-2:]),
+                cam.shape)[0]
+            where = int(cells.argmax())
+            value = float(cam.flatten()[where])
+            ranks.append(int((cam.flatten() > value).sum()) + 1)
+            at_lesion.append(value)
+            medians.append(float(np.median(cam.numpy())))
+    finally:
+        hook.remove()
+    return {"cells": int(cam.numel()), "median_rank": float(np.median(ranks)),
+            "median_at_lesion": round(float(np.median(at_lesion)), 4),
+            "median_cell": round(float(np.median(medians)), 4), "slices": len(ranks)}
+
+
 def targets_met(row: dict, source: dict) -> int:
     """How many of the issue's four targets a model meets against demo-shortcut: AUC >= 0.90,
     lesion mass >= 2x, marker mass <= 1/5, marker p < 0.05 on under 5 % of its slices."""
@@ -209,7 +249,7 @@ def targets_met(row: dict, source: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=("data", "refine", "evaluate", "all"))
+    ap.add_argument("step", choices=("data", "refine", "evaluate", "all", "ranks"))
     ap.add_argument("--work", type=Path, default=Path("/tmp/refine-demo"))
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--epochs", type=int, default=2)
@@ -223,10 +263,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-cases", type=int, default=COHORTS["train"][1],
                     help="training cases (seeds from 1000 on)")
     ap.add_argument("--no-ship", action="store_true")
+    ap.add_argument("--models", default="demo-shortcut,demo-refined,demo-clean",
+                    help="ranks: the models whose lesion cell is ranked")
     args = ap.parse_args(argv)
     first, _, p_les, p_none = COHORTS["train"]
     COHORTS["train"] = (first, args.train_cases, p_les, p_none)  # also recorded by ship()
     methods = args.methods.split(",")
+    if args.step == "ranks":  # a diagnostic of the card, on the test cohort
+        slices = test_slices(args.work / "test" / "manifest.csv")
+        for ref in args.models.split(","):
+            print(ref, json.dumps(lesion_cell_ranks(ref, slices)), flush=True)
+        return 0
     if args.step in ("data", "all"):
         for name in COHORTS:
             print("cohort", name, make_cohort(args.work, name), flush=True)

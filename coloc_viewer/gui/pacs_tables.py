@@ -35,6 +35,7 @@ def make_table(columns: Sequence[str]) -> QTableWidget:
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     table.horizontalHeader().setStretchLastSection(True)
+    table.horizontalHeader().setHighlightSections(False)  # no bold headers on a selection
     table.verticalHeader().setVisible(False)
     table.resizeColumnsToContents()  # no rows yet: the headers' widths, none clipped
     return table
@@ -129,3 +130,12 @@ def recent_entry(server: ServerConfig, study: StudyRow, series: SeriesRow | None
     date = show_date(study.study_date)
     label = f"PACS {server.name}: {what}" + (f" ({date})" if date else "")
     return pacs_url(server.name, study.study_uid, series.series_uid if series else None), label
+
+
+def opening_message(label: str) -> str:
+    """The status text while a study opens: "Opening T2 axial (2024-01-02) from PACS
+    Orthanc…" for a Recent PACS entry (``recent_entry``'s label), else "Opening <label>…"."""
+    server, sep, what = label.partition(": ")
+    if label.startswith("PACS ") and sep and what:
+        return f"Opening {what} from {server}…"
+    return f"Opening {label}…"

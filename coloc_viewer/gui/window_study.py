@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
+from coloc_viewer.gui.pacs_tables import opening_message
 from coloc_viewer.gui.settings import add_recent, recent_labels, recent_studies, workspace_root
 from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.viewer.analysis import (
@@ -77,7 +78,7 @@ class StudyActions:
         rois = rois or bundled_rois_for(path)  # a demo case opened again comes with its ROIs
         self._pending_rois = os.fspath(rois) if rois else None
         label = recent[1] if recent else recent_labels(self.settings).get(path)
-        self.statusBar().showMessage(f"Opening {label or Path(path).name}…")
+        self.statusBar().showMessage(opening_message(label or Path(path).name))
         self._loading_path = recent[0] if recent else path
         entry = (recent[0], recent[1]) if recent else (path, label)
         self.runner.submit("load", load_study, path, series, series is None, workspace_root(),

@@ -157,6 +157,9 @@ def test_recent_studies_keep_the_pacs_address(qtbot, window, configured) -> None
     address = recent.data()
     with qtbot.waitSignal(window.study_loaded, timeout=30000):
         recent.trigger()
+        opening = window.statusBar().currentMessage()
+    assert opening.startswith(f"Opening {description} (") and \
+        opening.endswith(") from PACS orthanc-dimse…"), opening
     assert window.state.volume.metadata.get("series_uid") == series
     assert cache.series_complete(configured[1].address, demo_study_uid(), series)
     assert window.recent_menu.actions()[0].data() == address  # first again
@@ -436,6 +439,25 @@ def test_headers_are_whole_before_any_search(qtbot, qapp) -> None:
                 assert header.sectionSize(j) >= header.sectionSizeHint(j), columns[j]
     finally:
         qapp.setFont(font)
+
+
+def test_headers_stay_as_they_are_when_a_row_is_selected(qtbot) -> None:
+    """Selecting a study does not turn every header bold (Qt's section highlight of a
+    selected row, seen under Xvfb): the header renders the same before and after."""
+    from coloc_viewer.gui.pacs_tables import STUDY_COLUMNS, fill_table, make_table
+
+    table = make_table(STUDY_COLUMNS)
+    qtbot.addWidget(table)
+    fill_table(table, [[f"{c} {k}" for c in STUDY_COLUMNS] for k in range(3)], {})
+    table.resize(900, 200)
+    table.show()
+    qtbot.waitExposed(table)
+    header = table.horizontalHeader()
+    before = header.grab().toImage()
+    table.selectRow(1)
+    qtbot.wait(50)
+    assert table.selectionModel().selectedRows()
+    assert header.grab().toImage() == before
 
 
 def test_other_non_image_series_are_greyed(qtbot) -> None:

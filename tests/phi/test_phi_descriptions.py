@@ -137,7 +137,7 @@ def test_recent_studies_text_of_a_pacs_series_is_redacted() -> None:
     """Recent studies keeps its menu text in the settings file: a PACS series' description
     naming the patient is stored redacted (a review found "T2 AX big synthetic" there for
     patient SYNTHETIC^BIGSERIES)."""
-    from coloc_viewer.gui.pacs_tables import recent_entry
+    from coloc_viewer.gui.pacs_tables import opening_message, recent_entry
     from coloc_viewer.pacs.query import SeriesRow, StudyRow
     from coloc_viewer.pacs.servers import ServerConfig
 
@@ -150,3 +150,6 @@ def test_recent_studies_text_of_a_pacs_series_is_redacted() -> None:
         assert address.startswith("pacs://hospital/1.2.3")
         assert label.startswith("PACS hospital: ") and "(2023-03-15)" in label
         assert not LEAK.search(label) and REMOVED in label, label
+        what = label.removeprefix("PACS hospital: ")
+        assert opening_message(label) == f"Opening {what} from PACS hospital…"
+    assert opening_message("case-01") == "Opening case-01…"
