@@ -199,6 +199,8 @@ class RefineDialog(QDialog):
         called prostate, gland or organ if there is one)."""
         if self.running:
             return
+        self.progress.setValue(0)  # the last run's "Done" is history once reopened
+        self.progress_text.clear()
         choices = self.window_.state.choices
         self.model_box.clear()
         for option in choices.models:
@@ -343,6 +345,10 @@ class RefineDialog(QDialog):
                                   10000)
         log.info("refine finished: %s (%s)", result.card.name, req.method if req else "")
         self.refined, self.refined_now = key, True
+        if self.out.text() == self._auto_out:  # the next run goes to a folder of its own
+            self._auto_out = ""
+            self.out.clear()
+            self._default_out()
         self.progress_text.setText(f"Done: {result.card.name} is in the model list.")
         text = (f"{result.card.name} ({result.method}, {result.epochs} epoch(s) on "
                 f"{result.n_slices} slices) was written to {result.card_path.parent} and "

@@ -6,7 +6,8 @@ weights file) and ``refine`` = ``{method, lambda, epochs, lr, seed, batch_size,
 lesion_roi, shortcut_roi, organ_roi, weight_decay, flip, train_batchnorm, schedule,
 actdiff_layer (when not the target layer), cases,
 slices, train_seconds, threads, device, losses, settings_key}``. Both files are written
-atomically, the weights first; the checkpoint is removed once the card is in place.
+atomically, the weights first; the checkpoint is removed once the card is in place. A
+finished model is never overwritten by a run of other settings (``refuse_to_overwrite``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 from safetensors.torch import save as st_save
 
+from coloc_viewer.errors import InputError
 from coloc_viewer.model.card import ModelCard, read_card
 from coloc_viewer.refine.checkpoint import CHECKPOINT, settings_key
 from coloc_viewer.workspace.atomic import atomic_write_bytes, atomic_write_json
@@ -86,3 +88,14 @@ def existing_result(out: Path, name: str, settings: dict[str, Any]) -> dict[str,
             "resumed_from": settings["epochs"],
             "train_seconds": float(info.get("train_seconds", 0.0)),
             "losses": list(info.get("losses", []))}
+
+
+def refuse_to_overwrite(out: Path, name: str) -> None:
+    """An :class:`InputError` when ``out`` holds a finished refined model of this name made
+    with other settings (no checkpoint of a run under way): a new run would overwrite the
+    model that viewers, reports and cohorts may already use under that card."""
+    card_path = out / f"{name}.json"
+    if card_path.is_file() and not (out / CHECKPOINT).exists():
+        raise InputError("this folder already holds a refined model made with other "
+                         "settings; choose another output folder (or delete that model) so "
+                         "that it is not overwritten", card_path)

@@ -38,7 +38,7 @@ from coloc_viewer.model.loading import LoadedModel, load_model, resolve_card
 from coloc_viewer.refine import checkpoint as ckpt
 from coloc_viewer.refine import losses
 from coloc_viewer.refine.data import TrainingSet, build_training_set
-from coloc_viewer.refine.output import existing_result, write_refined
+from coloc_viewer.refine.output import existing_result, refuse_to_overwrite, write_refined
 
 METHODS = ("actdiff", "gradmask", "rrr", "masked", "none")
 SCHEDULES = ("constant", "cosine")
@@ -251,6 +251,11 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
                                   cancel=lambda: _cancelled(cancel))
         if data is None:
             raise RefineCancelled("refine cancelled while reading the cases")
+        if data.y.unique().numel() < 2:
+            raise InputError(f"all {len(data)} training slices are "
+                             f"{model.classes[int(data.y[0])]!r}: a classifier fine-tuned on "
+                             "one class learns to always answer it; add slices or cases of "
+                             "the other class", manifest)
         rois = {"shortcut_roi": shortcut_roi, "lesion_roi": lesion_roi,
                 "organ_roi": organ_roi}
         options = {"weight_decay": float(weight_decay), "flip": bool(flip),
@@ -264,6 +269,7 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
         if done is not None:
             return RefineResult(**done, n_slices=len(data), n_positive=data.n_positive,
                                 lesion_roi=data.lesion_names[0])
+        refuse_to_overwrite(out, name)
         return _train(model, data, method, settings, out, name, progress, cancel, on_plan)
 
 

@@ -15,7 +15,8 @@ Which slices of the open study train (the manifest's ``slices`` column; :data:`S
 ``balanced`` (default) -- every slice with lesion pixels and as many slices without, evenly
 spread over the rest of the series (a slice classifier needs both classes; the labels come
 from the lesion ROI); ``all`` -- every slice; ``lesion`` -- only the slices with lesion
-pixels (the smallest budget; every label positive). The training folder stays next to the
+pixels (every label positive: only with an extra manifest that brings the other class).
+The training folder stays next to the
 refined card so a run can be repeated or resumed into the same output folder.
 """
 
@@ -50,7 +51,7 @@ METHOD_HELP = {
 SLICE_POLICIES = {
     "balanced": "Lesion slices and as many others",
     "all": "Every slice",
-    "lesion": "Lesion slices only (fastest)",
+    "lesion": "Lesion slices only (with an extra manifest's other slices)",
 }
 CASE_ID = "this-study"
 MANIFEST_COLUMNS = ("case_id", "image", "roi", "series", "slices", "label")
@@ -103,7 +104,12 @@ def default_out_dir(model: str, method: str, now: datetime | None = None) -> Pat
 
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model_label(model))
-    return data_dir() / "refined" / f"{safe}-{method}-{stamp}"
+    base = data_dir() / "refined" / f"{safe}-{method}-{stamp}"
+    path, k = base, 1
+    while path.exists():  # two runs in one second
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    return path
 
 
 def default_lesion_roi(rois: Any) -> str | None:
@@ -181,6 +187,10 @@ def check_request(req: RefineRequest, volume: Any, rois: Any, card: Any = None) 
         reason = untrainable_reason(card)
         if reason:
             return f"{reason[:1].upper()}{reason[1:]}: choose another model."
+    if req.slices == "lesion" and not req.extra_manifest:
+        return ("Lesion slices only would train on one class, and the model would learn to "
+                "always say lesion: add an extra manifest of other cases, or choose "
+                f"\u201c{SLICE_POLICIES['balanced']}\u201d.")
     if req.extra_manifest:
         try:
             _extra_rows(req.extra_manifest)

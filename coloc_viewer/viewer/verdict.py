@@ -20,6 +20,15 @@ from coloc_viewer.metrics.definitions import p_phrase
 
 ALPHA = 0.05
 TOP_SHARE = 0.5  # relevance_rank that counts as "its top pixels are in the ROI"
+# an ROI name that starts with one of these takes no "the" ("my lesion", not "the my lesion")
+DETERMINERS = frozenset({"a", "an", "the", "this", "that", "these", "those", "my", "our",
+                         "your", "his", "her", "its", "their"})
+
+
+def the(name: str) -> str:
+    """An ROI name as a noun phrase: "the lesion", but "my lesion" as it is."""
+    words = name.split()
+    return name if words and words[0].lower() in DETERMINERS else f"the {name}"
 
 
 def enrichment(scores: dict[str, Any]) -> float | None:
@@ -70,24 +79,17 @@ def verdict(scores_by_roi: dict[str, dict[str, Any]], outside: float | None = No
         return "Draw an ROI to score the map."
     if all(s.get("p_value") is None for s in drawn.values()):
         name, s = next(iter(drawn.items()))
-        return f"The map's relevance mass in the {name} is {s['relevance_mass']:.2f}."
+        return f"The map's relevance mass in {the(name)} is {s['relevance_mass']:.2f}."
     hits = [n for n, s in drawn.items() if looks_at(s)]
     chance_only = [n for n, s in drawn.items() if above_chance(s) and n not in hits]
     misses = [n for n in drawn if n not in hits and n not in chance_only]
     parts = [_main_sentence(drawn, hits, chance_only, misses)]
     focus = _focus(drawn)
     if focus is not None and len(drawn) > 1:
-        name, times = focus
-        p = drawn[name].get("p_value")
-        chance = "" if p is None else (f", above chance ({p_phrase(p)})" if p < ALPHA
-                                       else f", though not above chance ({p_phrase(p)})")
-        # after "looks at none of the ROIs", "of them" says this is a ranking, not a hit
-        lead = "It" if hits else "Of them, it"
-        parts.append(f"{lead} concentrates most on the {name} ({times:.1f}x a uniform map)"
-                     f"{chance}.")
+        parts.append(_focus_sentence(drawn, *focus, ranking=not hits))
     if outside is not None and outside > 0.5:
         if hits or chance_only:
-            parts.append(f"Above chance on the {_join(hits or chance_only)}, but most of the "
+            parts.append(f"Above chance on {_join(hits or chance_only)}, but most of the "
                          f"map is elsewhere ({outside:.0%} outside every ROI).")
         else:
             parts.append(f"Most of the map ({outside:.0%}) lies outside every ROI.")
@@ -100,21 +102,37 @@ def _main_sentence(drawn: dict[str, dict[str, Any]], hits: list[str], chance_onl
         name, s = next(iter(drawn.items()))
         p = s["p_value"]
         if hits:
-            return f"The map looks at the {name} ({p_phrase(p)})."
+            return f"The map looks at {the(name)} ({p_phrase(p)})."
         if chance_only:
-            return (f"The map does not look at the {name}: its mass there is above chance "
+            return (f"The map does not look at {the(name)}: its mass there is above chance "
                     f"({p_phrase(p)}), but neither its peak nor its top pixels are in it.")
-        return f"The map does not co-localize with the {name} ({p_phrase(p)})."
+        return f"The map does not co-localize with {the(name)} ({p_phrase(p)})."
     if not hits:
         text = "The map looks at none of the ROIs (" + ", ".join(drawn) + ")."
         if chance_only:
-            text += (f" Its mass in the {_join(chance_only)} is above chance, but neither its "
+            text += (f" Its mass in {_join(chance_only)} is above chance, but neither its "
                      "peak nor its top pixels are there.")
         return text
     others = chance_only + misses
     if not others:
-        return "The map looks at the " + _join(hits) + "."
-    return "The map looks at the " + _join(hits) + ", not at the " + _join(others, "or") + "."
+        return "The map looks at " + _join(hits) + "."
+    return "The map looks at " + _join(hits) + ", not at " + _join(others, "or") + "."
+
+
+def _focus_sentence(drawn: dict[str, dict[str, Any]], name: str, times: float,
+                    ranking: bool) -> str:
+    """Where the map concentrates among several ROIs; said only when some ROI gets more
+    than a uniform map would give it (a 0.0x "concentration" is no concentration)."""
+    if times <= 0:
+        return "None of its positive mass falls in any ROI."
+    if times <= 1:
+        return f"No ROI gets more of it than a uniform map would (at most {times:.1f}x)."
+    p = drawn[name].get("p_value")
+    chance = "" if p is None else (f", above chance ({p_phrase(p)})" if p < ALPHA
+                                   else f", though not above chance ({p_phrase(p)})")
+    # after "looks at none of the ROIs", "of them" says this is a ranking, not a hit
+    lead = "Of them, it" if ranking else "It"
+    return f"{lead} concentrates most on {the(name)} ({times:.1f}x a uniform map){chance}."
 
 
 def _focus(drawn: dict[str, dict[str, Any]]) -> tuple[str, float] | None:
@@ -123,7 +141,8 @@ def _focus(drawn: dict[str, dict[str, Any]]) -> tuple[str, float] | None:
 
 
 def _join(names: list[str], word: str = "and") -> str:
-    names = list(names)
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + f" {word} the " + names[-1]
+    """ROI names as one noun phrase: "the lesion, the marker and my lesion"."""
+    phrases = [the(n) for n in names]
+    if len(phrases) <= 1:
+        return "".join(phrases)
+    return ", ".join(phrases[:-1]) + f" {word} " + phrases[-1]

@@ -100,6 +100,31 @@ def test_verdict_of_the_score_cam_slice_8_demo_case_is_honest():
     assert describe(lesion) == "above chance (p = 0.034) but the peak is elsewhere"
 
 
+def test_verdict_reads_as_english_with_the_readers_own_roi_names():
+    """A review found "Above chance on the lesion and the my lesion" and "concentrates most
+    on the lesion (0.0x a uniform map)" for a map with nothing in any ROI."""
+    n = 128 * 128
+
+    def roi(mass, p, peak=False, rank=0.0, area=200):
+        return {"relevance_mass": mass, "p_value": p, "pointing_game": peak,
+                "relevance_rank": rank, "n_roi": area, "n_pixels": n}
+
+    chance = roi(0.05, 0.01)
+    text = verdict({"lesion": chance, "my lesion": chance}, outside=0.9)
+    assert "the lesion and my lesion" in text and "the my" not in text, text
+    hit = roi(0.4, 0.002, peak=True, rank=0.8)
+    assert verdict({"My lesion": hit}) == "The map looks at My lesion (p = 0.002)."
+    assert verdict({"lesion": hit, "ROI 2": roi(0.0, 1.0)}) == \
+        ("The map looks at the lesion, not at the ROI 2. It concentrates most on the lesion "
+         "(32.8x a uniform map), above chance (p = 0.002).")
+    nothing = verdict({"lesion": roi(0.0, 1.0), "marker": roi(0.0, 1.0)})
+    assert nothing == ("The map looks at none of the ROIs (lesion, marker). None of its "
+                       "positive mass falls in any ROI."), nothing
+    thin = verdict({"lesion": roi(0.005, 0.7), "marker": roi(0.001, 0.9)})
+    assert thin.endswith("No ROI gets more of it than a uniform map would (at most 0.4x)."), thin
+    assert "concentrates" not in thin
+
+
 def test_enrichment_is_mass_over_area_share():
     from coloc_viewer.viewer.verdict import enrichment
 

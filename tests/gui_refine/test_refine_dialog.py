@@ -39,21 +39,24 @@ def test_refine_adds_the_refined_model_and_compares_it(qtbot, window, demo, tmp_
     assert "Right for the Right Reasons" in dialog.method_help.text()
     type_into(qtbot, dialog.epochs, "1")
     assert dialog.epochs.value() == 1
-    choose(qtbot, dialog.slices_box, "lesion")  # the demo's 4 lesion slices: a tiny budget
+    choose(qtbot, dialog.slices_box, "balanced")  # 4 lesion slices, 4 others: tiny
     dialog.select_after.setFocus()
     qtbot.keyClick(dialog.select_after, Qt.Key.Key_Space)
     assert dialog.select_after.isChecked()
     steps = []
     dialog.progress.valueChanged.connect(steps.append)
     dialog.grab().save(str(artifacts_dir / "gui_refine_dialog.png"))
+    out = Path(dialog.out.text())
     with qtbot.waitSignal(window.model_ready, timeout=60000) as ready:
         qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
         assert dialog.running and not dialog.run_button.isEnabled()
         qtbot.waitUntil(lambda: dialog.message is not None and dialog.message.isVisible(),
                         timeout=60000)
     key = ready.args[0]
-    out = Path(dialog.out.text())
     assert Path(key) == out / "demo-shortcut-rrr.json"
+    # the next run goes to a new folder: another run cannot write over this model
+    following = Path(dialog.out.text())
+    assert following != out and following.parent == out.parent and not following.exists()
     assert key in _model_keys(window) and key not in before
     assert set(before) <= set(_model_keys(window))  # nothing else left the list
     model = window.registry.get(key)  # it loads, and it is the shown model now
@@ -61,10 +64,10 @@ def test_refine_adds_the_refined_model_and_compares_it(qtbot, window, demo, tmp_
     assert model.card.refined_from["name"] == "demo-shortcut"
     assert model.card.refine["method"] == "rrr" and model.card.refine["epochs"] == 1
     card = json.loads((out / "demo-shortcut-rrr.json").read_text())
-    assert card["refine"]["shortcut_roi"] == "marker" and card["refine"]["slices"] == 4
+    assert card["refine"]["shortcut_roi"] == "marker" and card["refine"]["slices"] == 8
     assert card["refine"]["organ_roi"] == "prostate"
     assert str(out) in dialog.message.text()
-    assert steps and steps[-1] == 1  # 4 slices, batch 16: one batch, shown as done
+    assert steps and steps[-1] == 1  # 8 slices, batch 16: one batch, shown as done
     assert dialog.progress.value() == dialog.progress.maximum()  # stays full when done
     assert dialog.progress_text.text().startswith("Done: demo-shortcut-rrr")
     assert not dialog.running and dialog.run_button.isEnabled()
@@ -79,6 +82,11 @@ def test_refine_adds_the_refined_model_and_compares_it(qtbot, window, demo, tmp_
     qtbot.waitUntil(lambda: all(p.result is not None for p in compare.panes[:2]),
                     timeout=60000)
     compare.grab().save(str(artifacts_dir / "gui_refine_compare.png"))
+    compare.close()
+    dialog.message.close()
+    dialog.close()
+    assert open_refine_from_menu(qtbot, window) is dialog  # reopened: no stale "Done"
+    assert dialog.progress.value() == 0 and dialog.progress_text.text() == ""
 
 
 def test_cancel_stops_the_run_and_leaves_the_gui_as_it_was(qtbot, window, demo, tmp_path):

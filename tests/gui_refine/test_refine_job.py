@@ -130,7 +130,9 @@ def test_checks_are_one_sentence(study, tmp_path):
         check_request(_request(tmp_path, batch_size=0), shown, rois),
         check_request(_request(tmp_path, weight_decay=-1.0), shown, rois),
         check_request(_request(tmp_path, extra_manifest=str(tmp_path / "no.csv")), shown, rois),
+        check_request(_request(tmp_path, slices="lesion"), shown, rois),  # one class only
     ]
+    assert "one class" in problems[-1]
     for text in problems:
         assert text and "\n" not in text and text.endswith((".", ")")), text
 

@@ -41,7 +41,7 @@ def test_recipe_and_options_reach_the_refined_card(qtbot, window, demo, tmp_path
     choose(qtbot, opts.actdiff_layer, "layer4")
     type_into(qtbot, dialog.epochs, "1")
     assert opts.recipe.currentText() == CUSTOM
-    choose(qtbot, dialog.slices_box, "lesion")  # 4 slices: a tiny run
+    choose(qtbot, dialog.slices_box, "balanced")  # 8 slices: a tiny run
     out = tmp_path / "recipe"
     type_into(qtbot, dialog.out, str(out))
     dialog.grab().save(str(artifacts_dir / "gui_refine_options.png"))

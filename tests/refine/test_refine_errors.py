@@ -100,6 +100,47 @@ def test_checkpoint_of_other_settings_is_refused(tiny_card, shortcut_manifest, t
     shutil.rmtree(tmp_path)
 
 
+def test_a_finished_model_is_not_overwritten_by_other_settings(tiny_card, shortcut_manifest,
+                                                               tmp_path, capsys):
+    """A review re-ran the viewer's refine into the same folder with other slices: the
+    first model's card and weights were replaced under the same name while the viewer and
+    an exported report still used it. The same settings return the finished model."""
+    first = refine(str(tiny_card), shortcut_manifest, "none", epochs=1, out_dir=tmp_path,
+                   threads=1)
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    with pytest.raises(InputError, match="already holds a refined model") as err:
+        refine(str(tiny_card), shortcut_manifest, "none", epochs=1, seed=5,
+               out_dir=tmp_path, threads=1)
+    assert str(first.card_path) in str(err.value)
+    code, text = _cli(capsys, str(tiny_card), "--manifest", str(shortcut_manifest),
+                      "--method", "none", "--epochs", "2", "--threads", "1", "--no-eval",
+                      "--out", str(tmp_path))
+    assert code == 2 and "already holds a refined model" in _one_line(text)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == files
+    again = refine(str(tiny_card), shortcut_manifest, "none", epochs=1, out_dir=tmp_path,
+                   threads=1)
+    assert again.card_path == first.card_path and again.resumed_from == 1
+
+
+def test_one_class_training_set_is_refused(tiny_card, shortcut_manifest, tmp_path, capsys):
+    """Every slice labelled lesion (the viewer's "lesion slices only" alone gave a model
+    that always says lesion, with a loss near 0 and no warning)."""
+    header, *rows = shortcut_manifest.read_text().splitlines()
+    assert header == "image,roi,case_id"
+    one = tmp_path / "one_class.csv"
+    folder = shortcut_manifest.parent
+    one.write_text("\n".join([header + ",label"] + [
+        f"{folder / image},{folder / roi},{case},1"
+        for image, roi, case in (r.split(",") for r in rows)]) + "\n")
+    with pytest.raises(InputError, match="training slices are 'lesion'"):
+        refine(str(tiny_card), one, "none", epochs=1, out_dir=tmp_path / "o", threads=1)
+    code, err = _cli(capsys, str(tiny_card), "--manifest", str(one), "--method", "actdiff",
+                     "--out", str(tmp_path / "o"))
+    line = _one_line(err)
+    assert code == 2 and "one class" in line and str(one) in line
+    assert not (tmp_path / "o").exists()
+
+
 def test_cli_trains_evaluates_and_writes_the_report(tiny_card, val_manifest, tmp_path,
                                                     capsys):
     out = tmp_path / "run"
