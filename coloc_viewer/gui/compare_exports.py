@@ -14,6 +14,7 @@ from coloc_viewer.gui.screenshot_painter import tiled, with_legend
 from coloc_viewer.report.legend import legend_lines
 from coloc_viewer.report.phi import PhiGuard, patient_identity
 from coloc_viewer.viewer.compare import SCALE_IMAGE, display_ranges, safe_stem, scale_groups
+from coloc_viewer.viewer.settings import model_label
 
 
 class CompareExports:
@@ -88,10 +89,13 @@ class CompareExports:
                 spec, res = p.spec(), p.result
                 expl = res.explanation
                 layer = expl.layer if expl is not None else (spec.layer or "")
-                cards[res.card.get("name", spec.model)] = res.card
+                # a refined or user card is keyed by its path: the name is what people read,
+                # the key what the command to reproduce loads
+                name = res.card.get("name") or model_label(spec.model)
+                cards[name] = res.card
                 panels.append(MapPanel(
-                    f"{p.letter}: {spec.model} / {layer} / {spec.method_label()}",
-                    res.saliency, res.scores, model=spec.model, layer=layer,
+                    f"{p.letter}: {name} / {layer} / {spec.method_label()}",
+                    res.saliency, res.scores, model=name, model_ref=spec.model, layer=layer,
                     method=spec.map_choice,
                     target=expl.target if expl is not None else spec.target, rank=spec.rank,
                     channel=res.channel,
@@ -101,7 +105,7 @@ class CompareExports:
             c, w = panes[0].window
             reports.append(case_report(
                 study.volume, k, study.roi, panels, model_cards=list(cards.values()),
-                window=(c, w), settings={
+                window=(c, w), roi_name=study.roi_name, settings={
                     "compare_links": {"slice": self.link_slice.isChecked(),
                                       "zoom": self.link_zoom.isChecked(),
                                       "window": self.link_window.isChecked()},

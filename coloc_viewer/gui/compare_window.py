@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -133,6 +133,10 @@ class CompareWindow(CompareExports, CompareRoles, QMainWindow):
         load_cal.setToolTip("Use a common scale from a cohort calibration file (JSON)")
         load_cal.clicked.connect(self._choose_calibration)
         bar.addWidget(load_cal)
+        self.addToolBarBreak()  # a second row: at 1500 px one row hid Analyse and the exports
+        bar = QToolBar("Analyse and export")
+        bar.setObjectName("compare-run-toolbar")
+        self.addToolBar(bar)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(50)
@@ -145,6 +149,8 @@ class CompareWindow(CompareExports, CompareRoles, QMainWindow):
         bar.addSeparator()
         self.analyse_button = QPushButton("Analyse")
         self.analyse_button.setShortcut("Ctrl+Return")
+        self.analyse_button.setToolTip("Analyse every pane (F5 or Ctrl+Return)")
+        QShortcut(QKeySequence("F5"), self, self.analyse)  # as in the main window
         self.analyse_button.clicked.connect(self.analyse)
         bar.addWidget(self.analyse_button)
         self.auto_box = QCheckBox("Auto")

@@ -70,6 +70,10 @@ class Study:
             return np.zeros(self.volume.shape, bool)
         return self.rois.mask()
 
+    @property
+    def roi_name(self) -> str:  # what reports and CSVs call the scored (active) ROI
+        return self.rois.active or "ROI"
+
     def set_mask(self, mask: np.ndarray) -> None:
         """Replace the active ROI's voxels (not undoable: a scripted replacement)."""
         mask = np.asarray(mask, dtype=bool)
@@ -290,8 +294,7 @@ def display_ranges(maps: Sequence[np.ndarray | None], mode: str, common: Any = N
     calibrated over those maps (90th percentile of their maxima, 50th of their minima,
     Li et al. 2024) -- a Grad-CAM and a feature channel never share a scale. ``common`` (a
     CommonScale loaded from a cohort calibration) replaces the calibration for every pane.
-    "per-image": each map's own min/max.
-    """
+    "per-image": each map's own min/max."""
     from coloc_viewer.explain.scale import CommonScale
 
     kinds = list(kinds) if kinds is not None else [""] * len(maps)

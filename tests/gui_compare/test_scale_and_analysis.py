@@ -116,6 +116,7 @@ def test_analysis_runs_off_the_gui_thread_and_fills_the_table(make_window, study
     rows = list(csv.DictReader(io.StringIO("\n".join(
         line for line in text.splitlines() if not line.startswith("#")))))
     assert [r["model"] for r in rows] == ["tiny-a", "tiny-b", "tiny-a"]
+    assert {r["roi"] for r in rows} == {"lesion"}  # the ROI's own name, not "ROI"
     assert float(rows[1]["relevance_mass"]) == pytest.approx(
         win.panes[1].result.scores["relevance_mass"])
     html = written[0]["html"].read_text()
@@ -171,3 +172,24 @@ def test_narrow_panes_keep_score_headers_and_values_whole(make_window, study, qt
         qtbot.waitUntil(lambda v=verdict: v.height() >= v.heightForWidth(v.width()),
                         timeout=3000)
     assert win.grab().save(str(artifacts_dir / "compare_four_narrow_panes.png"))
+
+
+def test_every_control_shows_at_the_default_width_and_f5_analyses(make_window, study,
+                                                                   qtbot) -> None:
+    """A review found Auto, Screenshot…, Export report… and the identifiers box behind the
+    toolbar's » at the default width, and each pane's hint "press Analyse (F5)" while F5
+    did nothing in this window."""
+    from PySide6.QtCore import Qt
+
+    win = make_window([study], n_panes=2)
+    win.resize(1500, 800)
+    qtbot.waitUntil(lambda: win.phi_box.isVisible(), timeout=5000)
+    for widget in (win.analyse_button, win.auto_box, win.phi_box, win.opacity,
+                   win.pane_count, win.scale_box):
+        assert widget.isVisible(), widget
+    win.activateWindow()
+    win.setFocus()
+    qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=5000)
+    with qtbot.waitSignal(win.results_ready, timeout=60000):
+        qtbot.keyClick(win, Qt.Key.Key_F5)
+    assert all(p.result is not None for p in win.panes[:2])
