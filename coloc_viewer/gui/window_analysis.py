@@ -64,7 +64,9 @@ class AnalysisActions:
 
     def _model_failed(self, err: Exception) -> None:
         self._after_model.clear()
-        self.status_labels["model"].setText("no model")
+        shown = self.model_panel.current_model()  # the model in use before stays in use
+        model = self.registry.get(shown) if shown and self.registry.is_loaded(shown) else None
+        self.status_labels["model"].setText(model.name if model is not None else "no model")
         self.show_error("Cannot load model", err)
 
     def _model_loaded(self, name: str, model: Any, layers: Any) -> None:

@@ -331,6 +331,12 @@ def test_model_and_analysis_errors_become_dialogs(qtbot, window, volume, model_c
     assert shown[-1][0] == "Cannot load model" and "broken_card.json" in shown[-1][1]
 
     load_model(qtbot, window, model_card)
+    name = window.status_labels["model"].text()
+    with qtbot.waitSignal(window.error_shown, timeout=30000):  # a bad card after a good one
+        window.select_model(str(bad_card))
+    # the status bar keeps naming the model still in use (it said "no model")
+    assert window.status_labels["model"].text() == name != "no model"
+    assert window.registry.get(window.model_panel.current_model()).name == name
     window.model_panel.layer_box.addItem("no_such_layer", "no_such_layer")
     window.model_panel.layer_box.setCurrentIndex(window.model_panel.layer_box.count() - 1)
     with qtbot.waitSignal(window.error_shown, timeout=60000):
