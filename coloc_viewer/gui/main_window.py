@@ -24,7 +24,7 @@ from coloc_viewer.gui.mask_overlay import PredictedMaskOverlay
 from coloc_viewer.gui.model_panel import ModelPanel
 from coloc_viewer.gui.qt_compat import favour_the_gui_thread
 from coloc_viewer.gui.roi_panel import RoiPanel
-from coloc_viewer.gui.score_panel import ScorePanel
+from coloc_viewer.gui.score_panel import ScorePanel, scrolling
 from coloc_viewer.gui.series_browser import SeriesBrowser
 from coloc_viewer.gui.settings import model_cards, open_settings
 from coloc_viewer.gui.slice_view import SliceView
@@ -105,7 +105,8 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         self._add_dock("Series", self.series_browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("ROIs", self.roi_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._add_dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._add_dock("Scores", self.score_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._add_dock("Scores", scrolling(self.score_panel),
+                       Qt.DockWidgetArea.BottomDockWidgetArea)
         self._add_dock("Channels", self.gallery, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.docks["Scores"], self.docks["Channels"],
                              Qt.Orientation.Horizontal)
@@ -210,8 +211,8 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         super().showEvent(event)
         if self._default_layout_pending:  # first start: the image gets the room
             self._default_layout_pending = False
-            # room for the verdict and three ROI rows (the demo has three: the last was cut)
-            self.resizeDocks([self.docks["Scores"]], [250], Qt.Orientation.Vertical)
+            # room for a three-line verdict and four ROI rows (the panel scrolls beyond)
+            self.resizeDocks([self.docks["Scores"]], [310], Qt.Orientation.Vertical)
             self.resizeDocks([self.docks["Scores"], self.docks["Channels"]], [1100, 380],
                              Qt.Orientation.Horizontal)
             self.resizeDocks([self.docks["Series"], self.docks["Model"]], [320, 340],

@@ -5,8 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -42,15 +44,14 @@ def _table() -> QTableWidget:
     return table
 
 
-def _fit_rows(table: QTableWidget) -> None:
-    """Exactly as tall as its header, its rows (one at least, :data:`COMPACT_ROWS` at most)
-    and the sideways scrollbar: no blank table area taking the image's room."""
+def _rows_height(table: QTableWidget) -> int:
+    """The height of its header, its rows (one at least, :data:`COMPACT_ROWS` at most) and
+    the sideways scrollbar."""
     shown = min(table.rowCount(), COMPACT_ROWS)
     row_heights = sum(table.rowHeight(i) for i in range(shown)) if shown else \
         table.verticalHeader().defaultSectionSize()  # room for the first row
-    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + row_heights
-                         + table.horizontalScrollBar().sizeHint().height()
-                         + 2 * table.frameWidth())
+    return (table.horizontalHeader().sizeHint().height() + row_heights
+            + table.horizontalScrollBar().sizeHint().height() + 2 * table.frameWidth())
 
 
 class ScorePanel(QWidget):
@@ -86,9 +87,11 @@ class ScorePanel(QWidget):
         scores = self.state.scores
         self._fill(self.table, scores)
         self._fill(self.volume_table, self.state.volume_scores)
-        if self.compact:
-            _fit_rows(self.table)
-            _fit_rows(self.volume_table)
+        for table in (self.table, self.volume_table):
+            if self.compact:  # exactly its rows: no blank table area taking the image's room
+                table.setFixedHeight(_rows_height(table))
+            else:  # at least its rows: a long verdict or a small window cannot hide them
+                table.setMinimumHeight(_rows_height(table))
         has_volume = bool(self.state.volume_scores)
         whole = getattr(self.state.explanation, "volume_explanation", None)
         self.volume_label.setText("Volume (3-D model: its map of the whole volume)"
@@ -135,3 +138,14 @@ class ScorePanel(QWidget):
             if self.table.verticalHeaderItem(i).text() == roi:
                 return self.table.item(i, SCORE_KEYS.index(key)).text()
         raise KeyError(roi)
+
+
+def scrolling(panel: QWidget) -> QScrollArea:
+    """``panel`` in a vertical scroll area: where the dock is short (a small window, a long
+    verdict) the panel scrolls and its tables keep their rows, instead of squeezing them."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area

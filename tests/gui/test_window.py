@@ -503,3 +503,34 @@ def test_f1_lists_the_shortcuts_in_a_dialog_that_fits_the_screen(qtbot, window):
     assert dialog.height() <= 0.8 * room.height() + 1
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
+
+
+def test_score_rows_stay_readable_beside_a_long_verdict_in_a_small_window(
+        qtbot, window, volume, model_card, artifacts_dir):
+    """A review saw the fourth ROI row cut off, three rows beside a four-line verdict, and
+    one row at 1280 x 720. At the default size every row shows beside the verdict; in a
+    small window the panel scrolls and the table still holds every row (up to four)."""
+    window.set_volume(volume)
+    load_model(qtbot, window, model_card)
+    analyse(qtbot, window)
+    state, view = window.state, window.view
+    state.set_tool("brush")
+    drag(view, [(30, 30), (34, 34)])
+    for k, name in enumerate(("prostate", "marker", "my other lesion")):
+        window.roi_panel.add(name)
+        drag(view, [(50 + 8 * k, 20), (54 + 8 * k, 30)])
+    panel, table = window.score_panel, window.score_panel.table
+    qtbot.waitUntil(lambda: table.rowCount() == 4)
+    area = window.docks["Scores"].widget()
+    rows = sum(table.rowHeight(i) for i in range(4))
+    for size, name in (((1500, 950), "score_rows_default_window.png"),
+                       ((1280, 720), "score_rows_small_window.png")):
+        window.resize(*size)
+        qtbot.wait(150)
+        assert panel.verdict.heightForWidth(panel.verdict.width()) > \
+            2 * panel.verdict.fontMetrics().lineSpacing()  # a verdict of several lines
+        window.grab().save(str(artifacts_dir / name))
+        assert table.viewport().height() >= rows, (size, table.viewport().height(), rows)
+        if size == (1500, 950):  # all of the table in view, no scrolling
+            top = table.viewport().mapTo(area.widget(), table.viewport().rect().topLeft()).y()
+            assert top + rows <= area.viewport().height(), (size, top, rows)
