@@ -35,13 +35,26 @@ class ExportActions:
         if self._compare is not None:
             with contextlib.suppress(RuntimeError):  # deleted by Qt
                 self._compare.close()
-        self._compare = CompareWindow(self._compare_study(), self.registry, cache=self.cache)
+        self._compare = CompareWindow(self._compare_study(), self.registry, cache=self.cache,
+                                      specs=self._compare_specs())
         self._compare.pane_inputs.store = self.role_store()  # remembered series per study
         self._compare.links.add(self.state, views=False)  # ROI edits only
         # as large as the main window (Qt's default size left the score tables unreadable)
         self._compare.setGeometry(self.geometry())
         self._compare.show()
         return self._compare
+
+    def _compare_specs(self) -> list[Any]:
+        """Pane A shows what this window shows (model, layer, target, ranking, map); pane
+        B the same map of the next model, so a compare starts from the reader's view."""
+        from coloc_viewer.viewer.compare import PaneSpec
+
+        c = self.state.choices
+        if not c.model:
+            return []
+        names = [n for n in self.registry.names if n != c.model]
+        first = PaneSpec(c.model, c.layer, c.target, c.rank, c.map_choice)
+        return [first] + [PaneSpec(n, None, None, c.rank, c.map_choice) for n in names[:1]]
 
     def _compare_study(self) -> Any:
         from coloc_viewer.viewer.compare import Study

@@ -52,3 +52,25 @@ def test_the_compare_window_follows_a_new_study(qtbot, window, study_dir, tmp_pa
     assert followed is not None and followed.isVisible()
     assert followed.studies[0].volume is window.state.volume
     assert followed.panes[0].state.volume.shape == (5, 64, 72)
+
+
+def test_the_compare_window_starts_from_the_main_windows_view(qtbot, window, study_dir,
+                                                              model_card):
+    """A review opened compare from demo-shortcut with Grad-CAM and got demo-clean and
+    demo-mpmri with the top channel: pane A now shows the main window's model, layer,
+    ranking and map, pane B the same map of another model."""
+    from gui_events import load_model
+
+    open_study(qtbot, window, study_dir)
+    load_model(qtbot, window, model_card)
+    panel = window.model_panel
+    panel.map_box.setCurrentIndex(panel.map_box.findData("gradcam"))
+    panel.layer_box.setCurrentIndex(panel.layer_box.findData("layer2"))
+    c = window.state.choices
+    assert (c.map_choice, c.layer) == ("gradcam", "layer2")
+    compare = window.open_compare()
+    qtbot.addWidget(compare)
+    a, b = (p.spec() for p in compare.panes[:2])
+    assert (a.model, a.layer, a.map_choice, a.rank) == (c.model, "layer2", "gradcam", c.rank)
+    assert b.model != c.model and b.map_choice == "gradcam" and b.layer is None
+    assert compare.panes[0].map_box.currentData() == "gradcam"
