@@ -48,6 +48,7 @@ from coloc_viewer.viewer.refine_job import (
     RefineRequest,
     check_request,
     default_out_dir,
+    model_refusal,
     refine_steps,
     snapshot_rois,
 )
@@ -126,6 +127,7 @@ class RefineDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Model", self.model_box)
+        form.addRow("Recipe", self.options.recipe)  # it sets the rows below
         form.addRow("Method", self.method_box)
         form.addRow("", self.method_help)
         form.addRow("Lambda", self.lam)
@@ -203,10 +205,18 @@ class RefineDialog(QDialog):
         self.progress_text.clear()
         choices = self.window_.state.choices
         self.model_box.clear()
-        for option in choices.models:
+        allowed = []
+        for i, option in enumerate(choices.models):
             self.model_box.addItem(option.label, option.key)
-        idx = self.model_box.findData(choices.model)
-        self.model_box.setCurrentIndex(max(0, idx))
+            refusal = model_refusal(option.key, self.window_.registry.sources.get(option.key))
+            if refusal:  # offered greyed, with the reason (a multi-series model, ...)
+                self.model_box.model().item(i).setEnabled(False)
+                self.model_box.setItemData(i, refusal, Qt.ItemDataRole.ToolTipRole)
+            else:
+                allowed.append(option.key)
+        current = choices.model if choices.model in allowed else \
+            (allowed[0] if allowed else choices.model)
+        self.model_box.setCurrentIndex(max(0, self.model_box.findData(current)))
         fill_roi_boxes(self.lesion_box, self.shortcut_box, self.organ_box,
                        self.window_.state.rois)
         self._method_changed()

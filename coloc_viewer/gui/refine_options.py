@@ -36,8 +36,10 @@ class TrainingOptions(QGroupBox):
         for key, recipe in RECIPES.items():
             self.recipe.addItem(recipe["label"], key)
         self.recipe.addItem(CUSTOM, None)  # shown once the form differs from every recipe
-        self.recipe.setToolTip("Set the whole form at once (the demo's recipe is how "
-                               "demo-refined was made from demo-shortcut)")
+        self.recipe.setToolTip("Set the whole form at once. Defaults: the command line's "
+                               "(lambda 1, 3 epochs, lr 1e-4, a cautious start). demo-"
+                               "refined's recipe: how demo-refined was made from demo-"
+                               "shortcut, chosen on held-out cases (docs/refine.md)")
         self.schedule = QComboBox()
         self.schedule.addItems(list(SCHEDULES))
         self.schedule.setToolTip("constant: the same learning rate throughout; cosine: "
@@ -54,8 +56,7 @@ class TrainingOptions(QGroupBox):
                                       "and of its shuffled copy (the paper: the encoder "
                                       "output, e.g. layer4); several layers, "
                                       "comma-separated, average their distances")
-        form = QFormLayout(self)
-        form.addRow("Recipe", self.recipe)
+        form = QFormLayout(self)  # the recipe goes at the top of the dialog's own form
         form.addRow("Schedule", self.schedule)
         form.addRow("Weight decay", self.weight_decay)
         form.addRow("Batch size", self.batch_size)

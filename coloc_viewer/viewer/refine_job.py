@@ -86,7 +86,7 @@ class RefineRequest:
 #: Whole-form settings the dialog offers (key -> label and RefineRequest values): the
 #: defaults, and the recipe that made the bundled demo-refined (tools/make_refine_demo.py).
 RECIPES: dict[str, dict[str, Any]] = {
-    "defaults": {"label": "Defaults", "lam": 1.0, "epochs": 3, "lr": 1e-4,
+    "defaults": {"label": "Defaults (as the command line)", "lam": 1.0, "epochs": 3, "lr": 1e-4,
                  "schedule": "constant", "weight_decay": 0.0, "batch_size": 16,
                  "flip": False, "train_batchnorm": False, "actdiff_layer": None},
     "demo-refined": {"label": "demo-refined's recipe (ActDiff, lambda 0.01, 4 epochs, "
@@ -178,15 +178,8 @@ def check_request(req: RefineRequest, volume: Any, rois: Any, card: Any = None) 
             card = _card_of(req)
         except ColocError as err:
             return f"Cannot read the model card: {err}"
-    if card is not None:
-        if len(card.inputs or ()) > 1:
-            return ("Refine in the viewer trains single-series models; use coloc-viewer "
-                    "refine with a manifest for a multi-series model.")
-        from coloc_viewer.refine import untrainable_reason
-
-        reason = untrainable_reason(card)
-        if reason:
-            return f"{reason[:1].upper()}{reason[1:]}: choose another model."
+    if card is not None and (refusal := card_refusal(card)):
+        return refusal
     if req.slices == "lesion" and not req.extra_manifest:
         return ("Lesion slices only would train on one class, and the model would learn to "
                 "always say lesion: add an extra manifest of other cases, or choose "
@@ -200,6 +193,29 @@ def check_request(req: RefineRequest, volume: Any, rois: Any, card: Any = None) 
     if out.exists() and not out.is_dir():
         return f"The output folder {out} is a file; choose a folder."
     return None
+
+
+def card_refusal(card: Any) -> str | None:
+    """Why the viewer cannot refine the model of ``card`` (one sentence), or None."""
+    if len(card.inputs or ()) > 1:
+        return ("Refine in the viewer trains single-series models; use coloc-viewer "
+                "refine with a manifest for a multi-series model.")
+    from coloc_viewer.refine import untrainable_reason
+
+    reason = untrainable_reason(card)
+    return f"{reason[:1].upper()}{reason[1:]}: choose another model." if reason else None
+
+
+def model_refusal(name: str, source: Any = None) -> str | None:
+    """:func:`card_refusal` of a registry model (its card read, not the model loaded);
+    a card that cannot be read is left to the run's own check."""
+    try:
+        card = _card_of(RefineRequest(model=name, source=source or name, method="none",
+                                      lam=0.0, epochs=1, lr=1.0, seed=0, lesion_roi="",
+                                      out_dir=Path()))
+    except ColocError:
+        return None
+    return card_refusal(card)
 
 
 def _card_of(req: RefineRequest) -> Any:

@@ -65,3 +65,25 @@ def test_recipe_and_options_reach_the_refined_card(qtbot, window, demo, tmp_path
     req = dialog.current_request()
     assert (req.schedule, req.flip, req.batch_size, req.actdiff_layer, req.lam) == \
         ("constant", False, 16, None, 1.0)
+
+
+def test_models_the_viewer_cannot_refine_are_greyed_with_the_reason(qtbot, window, demo):
+    """A review found demo-mpmri (three series) preselected, refused only after Run; and
+    the Recipe box below the fields it sets."""
+    from PySide6.QtWidgets import QFormLayout
+
+    open_demo(qtbot, window, demo)
+    window.state.choices.set(model="demo-mpmri")  # as if the reader were on it
+    dialog = open_refine_from_menu(qtbot, window)
+    box = dialog.model_box
+    keys = [box.itemData(i) for i in range(box.count())]
+    assert "demo-mpmri" in keys and "demo-shortcut" in keys
+    i = keys.index("demo-mpmri")
+    assert not box.model().item(i).isEnabled()
+    assert "single-series" in box.itemData(i, Qt.ItemDataRole.ToolTipRole)
+    assert box.currentData() != "demo-mpmri" and box.model().item(box.currentIndex()).isEnabled()
+    assert box.model().item(keys.index("demo-shortcut")).isEnabled()
+    form = dialog.layout().itemAt(0).layout()
+    assert isinstance(form, QFormLayout)
+    rows = [form.itemAt(r, QFormLayout.ItemRole.FieldRole).widget() for r in range(3)]
+    assert rows[:2] == [dialog.model_box, dialog.options.recipe]  # the recipe comes first
