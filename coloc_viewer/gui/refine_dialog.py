@@ -36,6 +36,7 @@ from coloc_viewer.gui.form_widgets import file_row, with_button
 from coloc_viewer.gui.refine_options import (
     NO_SHORTCUT,
     TrainingOptions,
+    fill_model_box,
     fill_roi_boxes,
     model_layers,
 )
@@ -48,7 +49,6 @@ from coloc_viewer.viewer.refine_job import (
     RefineRequest,
     check_request,
     default_out_dir,
-    model_refusal,
     refine_steps,
     snapshot_rois,
 )
@@ -204,19 +204,8 @@ class RefineDialog(QDialog):
         self.progress.setValue(0)  # the last run's "Done" is history once reopened
         self.progress_text.clear()
         choices = self.window_.state.choices
-        self.model_box.clear()
-        allowed = []
-        for i, option in enumerate(choices.models):
-            self.model_box.addItem(option.label, option.key)
-            refusal = model_refusal(option.key, self.window_.registry.sources.get(option.key))
-            if refusal:  # offered greyed, with the reason (a multi-series model, ...)
-                self.model_box.model().item(i).setEnabled(False)
-                self.model_box.setItemData(i, refusal, Qt.ItemDataRole.ToolTipRole)
-            else:
-                allowed.append(option.key)
-        current = choices.model if choices.model in allowed else \
-            (allowed[0] if allowed else choices.model)
-        self.model_box.setCurrentIndex(max(0, self.model_box.findData(current)))
+        fill_model_box(self.model_box, choices.models, choices.model,
+                       self.window_.registry.sources)
         fill_roi_boxes(self.lesion_box, self.shortcut_box, self.organ_box,
                        self.window_.state.rois)
         self._method_changed()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.viewer.refine_job import RECIPES, default_lesion_roi
+from coloc_viewer.viewer.refine_job import RECIPES, default_lesion_roi, model_refusal
 
 TARGET_LAYER = "(the card's target layer)"
 CUSTOM = "Custom (edited)"
@@ -152,3 +153,22 @@ def fill_roi_boxes(lesion_box: Any, shortcut_box: Any, organ_box: Any, rois: Any
         box.addItems(others)
         if default is not None:
             box.setCurrentText(default)
+
+
+def fill_model_box(box: QComboBox, options: list[Any], current: str | None,
+                   sources: dict[str, Any]) -> None:
+    """The models to refine: those the viewer cannot refine (several series, TorchScript,
+    3-D...) greyed with the reason as their tooltip; ``current`` chosen when it can be
+    refined, else the first that can."""
+    box.clear()
+    allowed = []
+    for i, option in enumerate(options):
+        box.addItem(option.label, option.key)
+        refusal = model_refusal(option.key, sources.get(option.key))
+        if refusal:
+            box.model().item(i).setEnabled(False)
+            box.setItemData(i, refusal, Qt.ItemDataRole.ToolTipRole)
+        else:
+            allowed.append(option.key)
+    chosen = current if current in allowed else (allowed[0] if allowed else current)
+    box.setCurrentIndex(max(0, box.findData(chosen)))
