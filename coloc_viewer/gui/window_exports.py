@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
 
@@ -112,8 +113,16 @@ class ExportActions:
                            overlay.legend_rows() if shown else ())
 
     def screenshot(self, legend: bool = True) -> QImage:
-        """The view (image, overlay, ROIs) with the legend lines drawn under it."""
-        return with_legend(self.view.grab().toImage(), self.screenshot_legend() if legend else [])
+        """The view (image, overlay, ROIs, colour bar) with the legend lines drawn under it;
+        not the slice slider, nor the brush's outline (it looked like an ROI)."""
+        view = self.view
+        ring = view.cursor_item.isVisible()
+        view.cursor_item.setVisible(False)
+        try:
+            image = view.grab(QRect(0, 0, view.width(), view.colorbar.geometry().bottom() + 1))
+        finally:
+            view.cursor_item.setVisible(ring)
+        return with_legend(image.toImage(), self.screenshot_legend() if legend else [])
 
     def export_case_dialog(self) -> None:
         if self.state.volume is None:

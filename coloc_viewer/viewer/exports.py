@@ -65,8 +65,10 @@ def view_legend(model: str, explanation: Any, choice: str, scale: str,
     and the classes of the predicted mask when that overlay is shown: ``mask_rows``)."""
     if explanation is None:
         return [f"{model or 'no model'}: no map on this slice"]
+    # the class by name ("target lesion"), as the model panel shows it, not its index
+    target = getattr(explanation, "target_label", None) or explanation.target
     lines = legend_lines(model, explanation.layer, choice_label(choice), scale, scores,
-                         target=explanation.target, rank=explanation.rank)
+                         target=target, rank=explanation.rank)
     if roi_name and scores:
         lines[-1] = f"{roi_name}: {lines[-1]}"
     whole = "volume" if getattr(explanation, "spatial_dims", 2) == 3 else "slice"

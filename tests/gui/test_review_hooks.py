@@ -8,6 +8,7 @@ import pytest
 from gui_events import analyse, drag, load_model, open_study
 from gui_phantom import phantom
 from pdf_text import pdf_text
+from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage
 
 from coloc_viewer.metrics.scorer import Scorer
@@ -110,6 +111,7 @@ def test_screenshot_has_a_legend_under_the_view(qtbot, window, phi_study, model_
     ex = state.explanation
     assert legend[0] == f"tiny-resnet18 / {ex.layer}"
     assert legend[1].startswith("top channel") and f"rank {ex.rank}" in legend[1]
+    assert legend[1].endswith(f"target {ex.target_label}")  # the class's name, not its index
     assert legend[2].startswith("scale: per-image")
     mass = state.scores[state.rois.active]["relevance_mass"]
     assert legend[3].startswith(state.rois.active) and f"mass {mass:.3f}" in legend[3]
@@ -121,13 +123,23 @@ def test_screenshot_has_a_legend_under_the_view(qtbot, window, phi_study, model_
     window.actions_by_name["Save screenshot…"].trigger()
     image = QImage(str(png))
     (artifacts_dir / "gui_review_view_with_legend.png").write_bytes(png.read_bytes())
-    view = window.view.grab().toImage()
-    assert image.width() == view.width() and image.height() > view.height() + 3 * 10
+    view = window.view
+    top = view.colorbar.geometry().bottom() + 1  # the image and colour bar, not the slider
+    assert top < view.slider.geometry().top()
+    assert image.width() == view.width() and image.height() > top + 3 * 10
     # the legend band holds light text pixels on the dark background
     band = [image.pixelColor(x, y).lightness()
-            for y in range(view.height() + 2, image.height(), 2)
+            for y in range(top + 2, image.height(), 2)
             for x in range(0, image.width(), 3)]
     assert max(band) > 150
+    # the brush's outline (it looked like an ROI) is left out, and shown again after
+    view.cursor_item.setRect(10, 10, 20, 20)
+    view.cursor_item.setVisible(True)
+    shot = window.screenshot(legend=False)
+    assert view.cursor_item.isVisible()
+    with_ring = view.grab(QRect(0, 0, view.width(), top)).toImage()
+    view.cursor_item.setVisible(False)
+    assert shot == view.grab(QRect(0, 0, view.width(), top)).toImage() != with_ring
 
 
 def test_roi_edits_reach_the_open_compare_window(qtbot, window, volume):
