@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from coloc_viewer.explain.choices import kind_label, map_kind
+from coloc_viewer.gui import file_dialogs
 from coloc_viewer.gui.screenshot_painter import tiled, with_legend
 from coloc_viewer.report.legend import legend_lines
 from coloc_viewer.report.phi import PhiGuard, patient_identity
@@ -120,23 +121,22 @@ class CompareExports:
         return [export_case(r, folder, include_phi=phi) for r in self.case_reports()]
 
     def _choose_screenshot(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save screenshot in")
-        if folder:
-            path = self.save_screenshot(folder)
+        chosen = file_dialogs.folder(self, "Save screenshot in")
+        if chosen:
+            path = self.save_screenshot(chosen)
             self.status.showMessage(f"saved {path.name}", 5000)
 
     def _choose_export(self) -> None:
         if not self.case_reports():
             QMessageBox.information(self, "Export report", "Analyse the panes first.")
             return
-        folder = QFileDialog.getExistingDirectory(self, "Export report to")
-        if folder:
-            written = self.export_reports(folder)
+        chosen = file_dialogs.folder(self, "Export report to")
+        if chosen:
+            written = self.export_reports(chosen)
             self.status.showMessage(f"exported {sum(len(w) for w in written)} files", 5000)
 
     def _choose_calibration(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Common scale calibration", "",
-                                              "Calibration (*.json)")
+        path = file_dialogs.open_file(self, "Common scale calibration", "Calibration (*.json)")
         if path:
             try:
                 self.load_calibration(path)

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QFileDialog
 
+from coloc_viewer.gui import file_dialogs
 from coloc_viewer.gui.series_roles_dialog import SeriesRolesDialog
 from coloc_viewer.gui.settings import remember_card, workspace_root
 from coloc_viewer.viewer.analysis import (
@@ -43,7 +43,7 @@ class AnalysisActions:
     """Methods of the main window (uses its widgets, ``state`` and ``runner``)."""
 
     def load_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load model card", "", "Model card (*.json)")
+        path = file_dialogs.open_file(self, "Load model card", "Model card (*.json)")
         if path:
             self.select_model(path)
         else:

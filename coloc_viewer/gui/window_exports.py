@@ -11,8 +11,8 @@ from typing import Any
 
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QFileDialog
 
+from coloc_viewer.gui import file_dialogs
 from coloc_viewer.gui.screenshot_painter import with_legend
 
 log = logging.getLogger("coloc_viewer.gui.main_window")  # one logger for the window's lines
@@ -76,8 +76,7 @@ class ExportActions:
         self._compare = None
 
     def export_screenshot_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export screenshot", "coloc_viewer.png",
-                                              "PNG (*.png)")
+        path = file_dialogs.save_file(self, "Export screenshot", "coloc_viewer.png", "PNG (*.png)")
         if path:
             self.save_view_screenshot(path)
 
@@ -127,7 +126,7 @@ class ExportActions:
     def export_case_dialog(self) -> None:
         if self.state.volume is None:
             return
-        folder = QFileDialog.getExistingDirectory(self, "Export case report into folder")
+        folder = file_dialogs.folder(self, "Export case report into folder")
         if folder:
             self.export_case_report(folder, include_phi=self.include_phi.isChecked())
 
@@ -162,8 +161,7 @@ class ExportActions:
     def export_dicom_results_dialog(self) -> None:
         if self.state.volume is None:
             return
-        folder = QFileDialog.getExistingDirectory(self, "Export results as DICOM SEG + SR "
-                                                  "into folder")
+        folder = file_dialogs.folder(self, "Export results as DICOM SEG + SR into folder")
         if folder:
             self.export_dicom_results(folder)
 

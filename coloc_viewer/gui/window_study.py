@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtWidgets import QFileDialog
 
+from coloc_viewer.gui import file_dialogs
 from coloc_viewer.gui.pacs_tables import opening_message
 from coloc_viewer.gui.settings import add_recent, recent_labels, recent_studies, workspace_root
 from coloc_viewer.imaging.volume import Volume
@@ -50,18 +50,17 @@ class StudyActions:
     """Methods of the main window (uses its widgets, ``state`` and ``runner``)."""
 
     def open_file_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
+        path = file_dialogs.open_file(self, "Open image", IMAGE_FILTER)
         if path:
             self.open_path(path)
 
     def open_folder_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open DICOM folder")
+        path = file_dialogs.folder(self, "Open DICOM folder", file_dialogs.STUDIES)
         if path:
             self.open_path(path)
 
     def open_dicomdir_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open DICOMDIR", "", "DICOMDIR (DICOMDIR);;"
-                                              "All files (*)")
+        path = file_dialogs.open_file(self, "Open DICOMDIR", "DICOMDIR (DICOMDIR);;All files (*)")
         if path:
             self.open_path(path)
 
@@ -244,7 +243,7 @@ class StudyActions:
             self.open_path(path)
 
     def load_rois_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load ROIs", "", ROI_FILTER)
+        path = file_dialogs.open_file(self, "Load ROIs", ROI_FILTER)
         if path:
             self.load_rois(path)
 
@@ -267,7 +266,8 @@ class StudyActions:
     def save_rois_dialog(self) -> None:
         if self.state.volume is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save ROIs", "rois.seg.dcm", ROI_FILTER)
+        path = file_dialogs.save_file(self, "Save ROIs", "rois.seg.dcm", ROI_FILTER,
+                                      file_dialogs.STUDIES)
         if path:
             self.save_rois(path)
 
