@@ -154,6 +154,14 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
         # the first permanent place (indices count the two mouse readouts before it): the
         # readouts to its right stay where they are when it shows
         bar.insertPermanentWidget(2, self.retrieval_cancel)
+        # a message longer than the room the readouts leave is cut: the whole of it on hover
+        self._running_tasks = 0
+        bar.messageChanged.connect(lambda _text: self.update_status_tip())
+
+    def update_status_tip(self) -> None:
+        """The status bar's tooltip: the whole current message, and the running tasks."""
+        bar, tasks = self.statusBar(), f"{self._running_tasks} background task(s) running"
+        bar.setToolTip(f"{bar.currentMessage()}\n{tasks}" if bar.currentMessage() else tasks)
 
     def _connect(self) -> None:
         mp = self.model_panel
@@ -220,16 +228,20 @@ class MainWindow(StudyActions, AnalysisActions, ExportActions, WindowActions, QM
 
     def closeEvent(self, event):  # noqa: N802
         if self.unsaved_edits and self.ask_before_quit:
-            answer = QMessageBox.question(
-                self, "Unsaved ROI edits", "Save the ROI edits to a file before quitting?\n\n"
-                "Either way they stay autosaved for this series and come back when you open "
-                "it again.",  # Close, not Discard: nothing is thrown away
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Close
-                | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
-            if answer == QMessageBox.StandardButton.Cancel:
+            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved ROI edits",
+                              "Save the ROI edits to a file before quitting?\n\nEither way "
+                              "they stay autosaved for this series and come back when you "
+                              "open it again.", parent=self)
+            # the buttons say what they do ("Close" read as "close this question")
+            save = box.addButton("Save to a file…", QMessageBox.ButtonRole.AcceptRole)
+            box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
+            cancel = box.addButton("Keep working", QMessageBox.ButtonRole.RejectRole)
+            box.setDefaultButton(save)
+            box.exec()
+            if box.clickedButton() in (cancel, None):
                 event.ignore()
                 return
-            if answer == QMessageBox.StandardButton.Save:
+            if box.clickedButton() is save:
                 self.save_rois_dialog()
         if self._compare is not None:
             with contextlib.suppress(RuntimeError):  # already deleted

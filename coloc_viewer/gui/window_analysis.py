@@ -340,7 +340,8 @@ class AnalysisActions:
             self.cancel_analysis()
 
     def _busy(self, running: int) -> None:
-        self.statusBar().setToolTip(f"{running} background task(s) running")
+        self._running_tasks = running
+        self.update_status_tip()
 
     def wait_idle(self, timeout_ms: int = 60000) -> bool:
         """Process events until no worker runs (for scripts; the GUI never blocks)."""

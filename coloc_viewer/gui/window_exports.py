@@ -155,7 +155,13 @@ class ExportActions:
         return True
 
     def _case_exported(self, paths: list[Path]) -> None:
-        self.statusBar().showMessage(f"Exported {len(paths)} files", 5000)
+        folders = {p.parent for p in paths}
+        where = os.path.commonpath([str(f) for f in folders]) if folders else ""
+        per_roi = len(folders) > 1  # roi-1, roi-2...: in the order of the ROIs list
+        self.statusBar().showMessage(
+            f"Case report written to {where}: {len(paths)} files"
+            + (f", one folder per ROI (roi-1 to roi-{len(folders)}, in the ROIs list's "
+               "order)" if per_roi else ""), 30000)
         self.case_exported.emit(paths)
 
     def export_dicom_results_dialog(self) -> None:

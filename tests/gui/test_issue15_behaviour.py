@@ -72,14 +72,26 @@ def test_quit_with_unsaved_edits_asks_and_can_be_cancelled(qtbot, window, study_
     window.state.set_tool("brush")
     drag(window.view, [(40, 30), (44, 34)])
     assert window.unsaved_edits
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
     asked = []
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Cancel)
+
+    def press(text: str) -> None:  # the button a reader clicks in the question
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, lambda: press(text))
+            return
+        asked.append([b.text() for b in box.buttons()])
+        qtbot.mouseClick(next(b for b in box.buttons() if b.text() == text),
+                         Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, lambda: press("Keep working"))
     assert not window.close()
-    assert asked and window.isVisible()
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Discard)
+    assert sorted(asked[-1]) == ["Keep working", "Quit", "Save to a file…"]
+    assert window.isVisible()
     compare = window.open_compare()
+    QTimer.singleShot(0, lambda: press("Quit"))
     assert window.close()
     assert not compare.isVisible()  # Quit closes the compare window too
 

@@ -66,6 +66,11 @@ def test_case_export_omits_identifiers_unless_ticked(qtbot, window, phi_study, m
     paths = blocker.args[0]
     assert sorted(p.suffix for p in paths) == [".csv", ".html", ".pdf"]
     assert all(p.parent == folder and p.stat().st_size > 0 for p in paths)
+    # where it went stays readable (it said "Exported 3 files" for five seconds)
+    assert window.statusBar().currentMessage() == f"Case report written to {folder}: 3 files"
+    tip = window.statusBar().toolTip()  # the whole message on hover, should it be cut
+    assert tip.startswith(f"Case report written to {folder}: 3 files\n")
+    assert tip.endswith("0 background task(s) running")
     plain = texts(paths)
     assert "relevance" in plain[next(n for n in plain if n.endswith(".csv"))].lower()
     for name, text in plain.items():
