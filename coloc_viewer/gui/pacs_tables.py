@@ -15,6 +15,7 @@ from coloc_viewer.imaging.redact import redact_description
 from coloc_viewer.pacs.query import SeriesRow, StudyRow
 from coloc_viewer.pacs.resolve import pacs_url
 from coloc_viewer.pacs.servers import ServerConfig
+from coloc_viewer.report.phi import display_name
 
 __all__ = ["SEG_HINT", "SERIES_COLUMNS", "STUDY_COLUMNS", "fill_table", "loads_as_rois",
            "make_table", "not_an_image",
@@ -78,7 +79,7 @@ def sorted_series(rows: Sequence[SeriesRow]) -> list[SeriesRow]:
 
 
 def study_cells(r: StudyRow) -> tuple[str, ...]:
-    return (r.patient_id, r.patient_name.replace("^", " ").strip(), show_date(r.study_date),
+    return (r.patient_id, display_name(r.patient_name), show_date(r.study_date),
             r.accession, show_modalities(r.modalities),
             "" if r.n_series is None else str(r.n_series), r.description)
 

@@ -14,6 +14,7 @@ from coloc_viewer.gui import file_dialogs
 from coloc_viewer.gui.pacs_tables import opening_message
 from coloc_viewer.gui.settings import add_recent, recent_labels, recent_studies, workspace_root
 from coloc_viewer.imaging.volume import Volume
+from coloc_viewer.report.phi import display_name
 from coloc_viewer.viewer.analysis import (
     series_key,
 )
@@ -212,7 +213,7 @@ class StudyActions:
         vol = self.state.volume
         name = vol.private.get("patient_name") if vol is not None else None
         desc = vol.metadata.get("description") if vol is not None else None
-        parts = [str(p) for p in (name, desc) if p]
+        parts = [str(p) for p in (name and display_name(name), desc) if p]
         self.setWindowTitle(" — ".join(parts + [APP_NAME]))
 
     def _refresh_recent(self, path: str, label: str | None = None) -> None:

@@ -20,7 +20,7 @@ from coloc_viewer.imaging.redact import (
 )
 
 __all__ = ["PHI_FIELDS", "PHI_LABELS", "IDENTITY_FIELDS", "REMOVED", "PhiGuard",
-           "patient_identity"]
+           "patient_identity", "display_name"]
 
 PHI_FIELDS = {"patient_name": "PatientName", "patient_id": "PatientID",
               "patient_birth_date": "PatientBirthDate"}
@@ -28,6 +28,12 @@ PHI_LABELS = {"patient_name": "Patient name", "patient_id": "Patient ID",
               "patient_birth_date": "Birth date"}
 #: Everything read to recognise the patient in text (the export columns are PHI_FIELDS).
 IDENTITY_FIELDS = {**PHI_FIELDS, "accession_number": "AccessionNumber"}
+
+
+def display_name(person_name: str) -> str:
+    """A DICOM person name as people read it: "DOE^JANE^^DR" -> "DOE JANE DR" (the
+    components separated by spaces, empty ones dropped)."""
+    return " ".join(part.strip() for part in str(person_name).split("^") if part.strip())
 
 
 def patient_identity(volume: Any) -> dict[str, str]:

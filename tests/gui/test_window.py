@@ -13,6 +13,7 @@ from coloc_viewer.imaging.load import load_volume
 from coloc_viewer.imaging.volume import Volume
 from coloc_viewer.metrics.definitions import format_score
 from coloc_viewer.metrics.scores import score
+from coloc_viewer.report.phi import display_name
 from coloc_viewer.viewer.display import apply_window, rois_rgba
 from coloc_viewer.viewer.live_scores import SCORE_KEYS
 
@@ -36,7 +37,8 @@ def test_open_study_in_the_background(qtbot, window, study_dir, artifacts_dir):
     assert (rect.width(), rect.height()) == pytest.approx((80.0, 76.8))
     patient = shown.private.get("patient_name")
     if patient:
-        assert str(patient) in window.windowTitle()
+        assert display_name(str(patient)) in window.windowTitle() and "^" not in \
+            window.windowTitle()
     window.grab().save(str(artifacts_dir / "gui_01_opened.png"))
 
 
@@ -534,3 +536,9 @@ def test_score_rows_stay_readable_beside_a_long_verdict_in_a_small_window(
         if size == (1500, 950):  # all of the table in view, no scrolling
             top = table.viewport().mapTo(area.widget(), table.viewport().rect().topLeft()).y()
             assert top + rows <= area.viewport().height(), (size, top, rows)
+
+
+def test_title_shows_the_patient_name_as_people_read_it(qtbot, window, volume):
+    """The title named the patient as the raw DICOM value "DOE^JANE"."""
+    window.set_volume(volume)
+    assert window.windowTitle().startswith("DOE JANE — ")

@@ -153,3 +153,12 @@ def test_guard_matches_whole_words_only() -> None:
     guard.check([guard.clean(text)])  # "[removed]" contains "ove" but is no leak
     with pytest.raises(ValueError):
         guard.check(["seen by Eva"])
+
+
+def test_display_name_reads_a_dicom_person_name_as_people_do():
+    from coloc_viewer.report.phi import display_name
+
+    assert display_name("DOE^JANE") == "DOE JANE"
+    assert display_name("DOE^JANE^^DR^") == "DOE JANE DR"
+    assert display_name("SYNTHETIC^PHANTOM") == "SYNTHETIC PHANTOM"
+    assert display_name("") == ""
