@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QRectF, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -98,6 +98,10 @@ class ComparePane(QWidget):
     def _build(self, models: list[str]) -> None:
         self.title = QLabel(self.letter)
         self.title.setWordWrap(True)
+        # two lines for every pane's title: a long one wrapping no longer shifts its image
+        # below its neighbours'
+        self.title.setFixedHeight(2 * self.title.fontMetrics().lineSpacing() + 2)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.notice = QLabel("")  # why this pane's model cannot run here (one sentence)
         self.notice.setObjectName("compare-pane-notice")
         self.notice.setWordWrap(True)
@@ -252,4 +256,5 @@ class ComparePane(QWidget):
     def _update_title(self) -> None:
         shown = self.model.shown_result is not None
         self.title.setText(self.describe() + ("" if shown else "  [not analysed]"))
-        self.title.setToolTip(f"model: {self.spec().model}")  # the full card path
+        # the whole title (two lines show) and the full card path
+        self.title.setToolTip(f"{self.title.text()}\nmodel: {self.spec().model}")

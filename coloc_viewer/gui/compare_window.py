@@ -68,7 +68,7 @@ class CompareWindow(CompareExports, CompareRoles, QMainWindow):
                  parent: QWidget | None = None, cache: ResultCache | None = None) -> None:
         super().__init__(parent)
         favour_the_gui_thread()  # the model worker must not starve timers and repaints
-        self.setWindowTitle("coloc_viewer -- compare")  # no patient name here
+        self.setWindowTitle("Compare — coloc_viewer")  # no patient name here
         self.studies = [studies] if isinstance(studies, Study) else list(studies)
         if not 1 <= len(self.studies) <= 2:
             raise ValueError("compare mode shows one study or two studies side by side")
@@ -170,6 +170,7 @@ class CompareWindow(CompareExports, CompareRoles, QMainWindow):
         self.grid = QGridLayout(central)
         self.grid.setContentsMargins(2, 2, 2, 2)
         self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setToolTip("Slice of pane A (linked panes follow)")
         self.slider.valueChanged.connect(lambda k: self.panes and self.panes[0].set_slice(k))
         self.slice_label = QLabel()
         self.setCentralWidget(central)

@@ -193,3 +193,15 @@ def test_every_control_shows_at_the_default_width_and_f5_analyses(make_window, s
     with qtbot.waitSignal(win.results_ready, timeout=60000):
         qtbot.keyClick(win, Qt.Key.Key_F5)
     assert all(p.result is not None for p in win.panes[:2])
+
+
+def test_pane_images_line_up_whatever_their_titles(make_window, study, qtbot) -> None:
+    """A long pane title wrapped to two lines and pushed its image below its neighbour's."""
+    win = make_window([study], n_panes=2)
+    win.resize(900, 600)
+    a, b = win.panes[:2]
+    b.title.setText("B: " + "a-very-long-refined-model-name " * 3)
+    qtbot.wait(50)
+    top = [p.canvas.mapTo(win, p.canvas.rect().topLeft()).y() for p in (a, b)]
+    assert top[0] == top[1]
+    assert win.windowTitle() == "Compare — coloc_viewer"
