@@ -79,7 +79,8 @@ class WindowActions:
                      "folder", menu=f)
         self._action("Export results as DICOM SEG + SR…", self.export_dicom_results_dialog,
                      None, "Write the ROIs as a DICOM SEG and this slice's scores as a DICOM "
-                     "Structured Report (TID 1500) into a folder", menu=f)
+                     "Structured Report (TID 1500) into a folder; as DICOM objects of the "
+                     "study they carry the patient's name and ID", menu=f)
         self._action("Send results to PACS…", lambda: send_to_pacs(self), None,
                      "Send the ROIs as DICOM SEG and the scores as DICOM SR to a PACS", menu=f)
         self._action("PACS servers…", self.edit_pacs_servers, None,

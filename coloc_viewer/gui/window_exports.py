@@ -202,4 +202,8 @@ class ExportActions:
 
     def _dicom_exported(self, paths: list[Path]) -> None:
         self.dicom_exported = paths
-        self.statusBar().showMessage("Exported " + ", ".join(p.name for p in paths), 5000)
+        # unlike the reports, these carry the patient's name and ID: a PACS files them by it
+        self.statusBar().showMessage(
+            f"Wrote {', '.join(p.name for p in paths)} to {paths[0].parent if paths else ''} "
+            "(DICOM objects: they carry the patient's name and ID, so that a PACS files them "
+            "with the study)", 30000)

@@ -154,6 +154,8 @@ def test_export_results_as_dicom_seg_and_sr(qtbot, demo_window, tmp_path):
                     timeout=60000)
     seg_path, sr_path = window.dicom_exported
     assert seg_path.name.endswith("-slice008-rois.seg.dcm")
+    said = window.statusBar().currentMessage()  # where, and that these name the patient
+    assert str(tmp_path / "out") in said and "carry the patient's name and ID" in said
     sr = hd.sr.srread(sr_path)
     groups = sr.content.get_planar_roi_measurement_groups()
     assert {str(g.tracking_identifier).split(" / ")[0] for g in groups} == set(state.scores)
