@@ -503,6 +503,16 @@ def test_f1_lists_the_shortcuts_in_a_dialog_that_fits_the_screen(qtbot, window):
     assert rows["Fill between slices"] and rows["Analyse this slice"] == "F5"
     room = window.screen().availableGeometry()
     assert dialog.height() <= 0.8 * room.height() + 1
+    # every "What it does" whole: a long one wraps onto more lines instead of ending in "…"
+    from PySide6.QtCore import QRect
+
+    column = dialog.table.columnWidth(2)
+    metrics = dialog.table.fontMetrics()
+    for i in range(dialog.table.rowCount()):
+        text = dialog.table.item(i, 2).text()
+        need = metrics.boundingRect(QRect(0, 0, column - 8, 10000),
+                                    int(Qt.TextFlag.TextWordWrap), text).height()
+        assert dialog.table.rowHeight(i) >= need, text
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
 
