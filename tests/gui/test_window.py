@@ -167,14 +167,19 @@ def test_polygon_tool_fills_the_clicked_outline(qtbot, window, volume):
     assert view.polygon_rc == []
 
 
-def test_rois_list_draws_on_the_active_roi_and_scores_one_row_each(qtbot, window, volume,
-                                                                    model_card):
+def _analysed_with_a_brush_stroke(qtbot, window, volume, model_card):
+    """The phantom analysed with the tiny model, one brush stroke on the active ROI."""
     window.set_volume(volume)
     load_model(qtbot, window, model_card)
     analyse(qtbot, window)
-    state, view = window.state, window.view
-    state.set_tool("brush")
-    drag(view, [(30, 30), (34, 34)])
+    window.state.set_tool("brush")
+    drag(window.view, [(30, 30), (34, 34)])
+    return window.state, window.view
+
+
+def test_rois_list_draws_on_the_active_roi_and_scores_one_row_each(qtbot, window, volume,
+                                                                    model_card):
+    state, view = _analysed_with_a_brush_stroke(qtbot, window, volume, model_card)
     window.roi_panel.add("prostate")
     assert state.rois.active == "prostate"
     lesion_before = state.rois["lesion"].mask.copy()
@@ -522,12 +527,7 @@ def test_score_rows_stay_readable_beside_a_long_verdict_in_a_small_window(
     """A review saw the fourth ROI row cut off, three rows beside a four-line verdict, and
     one row at 1280 x 720. At the default size every row shows beside the verdict; in a
     small window the panel scrolls and the table still holds every row (up to four)."""
-    window.set_volume(volume)
-    load_model(qtbot, window, model_card)
-    analyse(qtbot, window)
-    state, view = window.state, window.view
-    state.set_tool("brush")
-    drag(view, [(30, 30), (34, 34)])
+    state, view = _analysed_with_a_brush_stroke(qtbot, window, volume, model_card)
     for k, name in enumerate(("prostate", "marker", "my other lesion")):
         window.roi_panel.add(name)
         drag(view, [(50 + 8 * k, 20), (54 + 8 * k, 30)])
