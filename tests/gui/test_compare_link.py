@@ -73,4 +73,11 @@ def test_the_compare_window_starts_from_the_main_windows_view(qtbot, window, stu
     a, b = (p.spec() for p in compare.panes[:2])
     assert (a.model, a.layer, a.map_choice, a.rank) == (c.model, "layer2", "gradcam", c.rank)
     assert b.model != c.model and b.map_choice == "gradcam" and b.layer is None
+    # from demo-clean (the first bundled model) B is not demo-mpmri, next in the list, a
+    # model of three series that would ask for them: a model of this one series
+    assert window.registry.names.index("demo-mpmri") == window.registry.names.index(
+        "demo-clean") + 1
+    window.state.choices.set(model="demo-clean")
+    a, b = window._compare_specs()  # noqa: SLF001
+    assert a.model == "demo-clean" and b.model not in ("demo-clean", "demo-mpmri"), b
     assert compare.panes[0].map_box.currentData() == "gradcam"
