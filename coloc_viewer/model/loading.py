@@ -21,7 +21,7 @@ from torch import nn
 from coloc_viewer.errors import ModelError
 from coloc_viewer.model.architectures import build_architecture
 from coloc_viewer.model.card import ModelCard, card_from_dict, read_card
-from coloc_viewer.model.device import configure_threads, default_device
+from coloc_viewer.model.device import configure_threads, parse_device
 from coloc_viewer.model.export_loading import check_export_io, load_export
 from coloc_viewer.model.preprocess import Preprocessor
 from coloc_viewer.resources import models_dir
@@ -257,7 +257,7 @@ def load_model(name_or_card: str | os.PathLike[str] | ModelCard | dict,
     are set to leave a core free (:func:`configure_threads`).
     """
     card = resolve_card(name_or_card)
-    dev = torch.device(device) if device is not None else default_device()
+    dev = parse_device(device)
     configure_threads()
     module = _build(card, dev)
     return LoadedModel(card, module, dev, Preprocessor(card.in_channels, card.input_size,

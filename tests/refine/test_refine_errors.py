@@ -141,6 +141,16 @@ def test_one_class_training_set_is_refused(tiny_card, shortcut_manifest, tmp_pat
     assert not (tmp_path / "o").exists()
 
 
+def test_a_bad_device_is_one_line(tiny_card, shortcut_manifest, tmp_path, capsys):
+    """A review got a 39-line traceback from --device cuda on a machine without a GPU."""
+    for device, said in (("foo", "choose cpu, cuda or cuda:N"), ("gpu", "choose cpu")):
+        code, err = _cli(capsys, str(tiny_card), "--manifest", str(shortcut_manifest),
+                         "--method", "none", "--epochs", "1", "--no-eval", "--device", device,
+                         "--out", str(tmp_path / device))
+        assert code == 2 and said in _one_line(err), err
+    assert not any(tmp_path.iterdir())
+
+
 def test_cli_trains_evaluates_and_writes_the_report(tiny_card, val_manifest, tmp_path,
                                                     capsys):
     out = tmp_path / "run"
