@@ -6,7 +6,7 @@ import json
 import math
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -160,11 +160,27 @@ def _check_inputs(raw: Any, in_channels: int, path: str | None
     return tuple(out)
 
 
+def _refuse_misspelt_fields(data: dict[str, Any], path: str | None) -> None:
+    """A key that is not a card field but nearly spells one ("target_layr") is a
+    :class:`ModelError`: ignored, it would run the model with a default the user did not
+    choose. Other unknown keys are the user's own metadata and stay."""
+    import difflib
+
+    known = [f.name for f in fields(ModelCard) if f.name != "path"]
+    for key in data:
+        if key in known or not isinstance(key, str):
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+        if close:
+            raise ModelError(f"unknown card field {key!r} (did you mean {close[0]!r}?)", path)
+
+
 def card_from_dict(data: dict[str, Any], path: str | os.PathLike[str] | None = None) -> ModelCard:
     """Validate a card dict; every problem is a :class:`ModelError` naming the card."""
     p = None if path is None else os.fspath(path)
     if not isinstance(data, dict):
         raise ModelError("a model card must be a JSON object", p)
+    _refuse_misspelt_fields(data, p)
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise ModelError(f"model card lacks {', '.join(missing)}", p)

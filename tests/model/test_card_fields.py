@@ -136,3 +136,21 @@ def test_oversized_card_file_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({**BASE, "description": "x" * (2 * 1024**2)}))
     with pytest.raises(ModelError, match="larger than"):
         read_card(path)
+
+
+def test_a_misspelt_field_is_named_and_other_metadata_stays(tmp_path) -> None:
+    """A review's card with "target_layr" ran on the default layer without a word, and one
+    with "architecure" said only "model card lacks architecture"."""
+    with pytest.raises(ModelError, match=r"unknown card field 'target_layr' \(did you mean "
+                                         r"'target_layer'\?\)"):
+        card(target_layr="layer2")
+    typo = {k: v for k, v in BASE.items() if k != "architecture"} | {"architecure": "resnet18"}
+    path = tmp_path / "typo.json"
+    path.write_text(json.dumps(typo))
+    with pytest.raises(ModelError, match="did you mean 'architecture'") as err:
+        read_card(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(ModelError, match="did you mean 'normalization'"):
+        card(normalisation={"mode": "zscore"})
+    kept = card(license="CC-BY-4.0", training={"epochs": 3}, refine_demo={}, version="2")
+    assert kept.name == "m"  # the user's own keys are not card fields, and do no harm
