@@ -95,7 +95,14 @@ def analyze(args: argparse.Namespace) -> dict[str, Any]:
     given = parse_input_options(getattr(args, "input", None))
     model = load_model(args.model or default_model_name())
     volume, model_input = load_model_inputs(model.card, args.image, args.series, given)
-    rois = load_rois(args.roi, like=volume)
+    try:
+        rois = load_rois(args.roi, like=volume)
+    except InputError as err:  # an ROI that does not fit may be a slice the loader skipped
+        skipped = [str(w) for w in (volume.metadata.get("warnings") or [])]
+        if not skipped:
+            raise
+        raise InputError(f"{err.reason} (the image loaded with warnings: "
+                         f"{'; '.join(skipped)})", err.path) from None
     if len(rois) == 0:
         raise InputError("the ROI file holds no ROI", args.roi)
     if args.roi_name is not None and args.roi_name not in rois:
@@ -132,7 +139,19 @@ def analyze(args: argparse.Namespace) -> dict[str, Any]:
     written = write_dicom_outputs(args, out, volume, rois, model.card)
     if written:
         out["dicom_outputs"] = written
+    out["warnings"] = study_warnings(volume, model.card)
     return out
+
+
+def study_warnings(volume: Any, card: Any) -> list[str]:
+    """What a reader should know about this study and model: the loader's warnings (files
+    skipped, slices missing, another series chosen) and the card's out-of-domain ones (a
+    CT for an MR model, a matrix or pixel size outside the range it was trained on)."""
+    from coloc_viewer.viewer.domain import domain_warnings
+
+    loaded = [str(w) for w in (volume.metadata.get("warnings") or [])]
+    domain = domain_warnings(volume, getattr(card, "expects", None))
+    return loaded + [f"outside the model's domain: {w}" for w in domain]
 
 
 def _fmt(v: Any) -> str:
@@ -174,5 +193,7 @@ def _text(out: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     out = analyze(args)
+    for warning in out["warnings"]:  # on stderr: stdout stays the result (or its JSON)
+        sys.stderr.write(f"warning: {warning}\n")
     sys.stdout.write((json.dumps(out) if args.json else _text(out)) + "\n")
     return 0
