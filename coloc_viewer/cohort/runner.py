@@ -27,6 +27,7 @@ from coloc_viewer.cohort.outputs import (
     write_json,
     write_scales,
 )
+from coloc_viewer.cohort.preflight import check_layers, check_numbers
 from coloc_viewer.cohort.principal import ChannelSet
 from coloc_viewer.cohort.progress import Progress
 from coloc_viewer.cohort.store import ResultStore, unit_key
@@ -137,6 +138,7 @@ def _check(options: CohortOptions) -> None:
         raise InputError(f"--principal-ratio must lie in [0.05, 0.25] (or 0 for off), got {r}")
     if not options.ranks and not options.methods:
         raise InputError("nothing to compute: give at least one --rank or --method")
+    check_numbers(options.threshold, options.threads, options.batch_size)
 
 
 def _case_fields(case: Case) -> dict[str, Any]:
@@ -219,6 +221,7 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     cases = read_manifest(manifest, input_roles(models))
     if len(set(labels.values())) != len(labels):
         raise InputError("two --model values have the same model name")
+    check_layers(models, options.layer)  # before any output folder or case
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -238,6 +238,18 @@ def test_cli_exit_codes(cohort, models, tmp_path, capsys):
                  "--model", "no-such-model"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no-such-model" in err[0] and "bundled" in err[0]
+    # a review ran these over every case (each failing the same way) and exited with 0
+    for argv, said in ((["--threshold", "2"], "--threshold must lie in [0, 1]"),
+                       (["--threads", "0"], "--threads must be at least 1"),
+                       (["--batch-size", "0"], "--batch-size must be at least 1"),
+                       (["--layer", "layer33"], "no layer 'layer33'")):
+        out = tmp_path / f"o-{argv[0]}"
+        assert main(["cohort", str(cohort["manifest"]), "--out", str(out),
+                     "--model", str(models[0]), *argv]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0], err
+        assert not out.exists()  # refused before any folder or case
+    assert str(models[0]) in err[0] or models[0].stem in err[0]  # the model is named
 
 
 def test_saved_channel_set_reproduces_the_principal_scores(baseline, cohort, models, tmp_path):
