@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from coloc_viewer import __version__
-from coloc_viewer.errors import ColocError
+from coloc_viewer.errors import ColocError, InputError
 from coloc_viewer.logging_setup import configure_logging
 
 SUBCOMMANDS = {
@@ -25,8 +27,16 @@ SUBCOMMANDS = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors as one line naming the command and where its help is (argparse
+    prints the whole usage block first), exit status 2 as before."""
+
+    def error(self, message: str) -> NoReturn:  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _gui_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="coloc-viewer",
         description="Open the viewer (the bundled demo when no PATH is given). "
         f"Subcommands: {', '.join(SUBCOMMANDS)} (see 'coloc-viewer SUBCOMMAND --help').",
@@ -46,10 +56,20 @@ def _gui_parser() -> argparse.ArgumentParser:
 
 def _sub_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     module = importlib.import_module(SUBCOMMANDS[name])
-    parser = argparse.ArgumentParser(prog="coloc-viewer")
-    subs = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="coloc-viewer")
+    subs = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     module.add_parser(subs)
     return parser, module
+
+
+def _near_subcommand(word: str) -> str | None:
+    """The subcommand ``word`` nearly spells ("analyse"), unless it is a file to open."""
+    import difflib
+
+    if word.startswith("-") or os.path.exists(word):
+        return None
+    close = difflib.get_close_matches(word, list(SUBCOMMANDS), n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,7 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser, module = _sub_parser(argv[0])
             args = parser.parse_args(argv)
             return int(module.run(args) or 0)
+        if argv and (near := _near_subcommand(argv[0])):
+            raise InputError(f"no command {argv[0]!r} (did you mean {near!r}?)")
         args = _gui_parser().parse_args(argv)
+        if args.path and "://" not in args.path and not os.path.exists(args.path):
+            raise InputError("no such file or folder", args.path)  # before Qt starts
         from coloc_viewer.gui.app import run_gui
 
         return int(run_gui(args) or 0)
