@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from coloc_viewer.errors import InputError
+from coloc_viewer.refine.output import epochs_text
 
 METHOD_CHOICES = ("actdiff", "gradmask", "rrr", "masked", "none")
 
@@ -116,8 +117,9 @@ def run(args: argparse.Namespace) -> int:
         if path is not None and not Path(path).is_file():
             raise InputError("no such manifest file", path)
     result = _train(args, args.method, out, args.name)
-    print(f"coloc-viewer refine: {result.card_path} ({result.method}, {result.epochs} epochs, "
-          f"{result.n_slices} slices, {result.train_seconds:.1f} s)", file=sys.stderr)
+    print(f"coloc-viewer refine: {result.card_path} ({result.method}, "
+          f"{epochs_text(result.epochs)}, {result.n_slices} slices, "
+          f"{result.train_seconds:.1f} s)", file=sys.stderr)
     baseline = None
     if args.baseline and args.method != "none":
         baseline = _train(args, "none", out / "baseline", None)

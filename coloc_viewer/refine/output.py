@@ -26,13 +26,18 @@ from coloc_viewer.refine.checkpoint import CHECKPOINT, settings_key
 from coloc_viewer.workspace.atomic import atomic_write_bytes, atomic_write_json
 
 
+def epochs_text(n: int) -> str:
+    """"1 epoch", "4 epochs"."""
+    return f"{n} epoch{'' if n == 1 else 's'}"
+
+
 def card_dict(source: ModelCard, name: str, settings: dict[str, Any], seconds: float,
               history: list[dict[str, float]], device: str) -> dict[str, Any]:
     """The refined card as a JSON-ready dict."""
     d = source.to_dict()
     d.update(name=name, weights=f"{name}.safetensors")
     d["description"] = (f"{source.name} fine-tuned by coloc-viewer refine ({settings['method']}, "
-                        f"lambda {settings['lambda']:g}, {settings['epochs']} epochs on "
+                        f"lambda {settings['lambda']:g}, {epochs_text(settings['epochs'])} on "
                         f"{settings['slices']} slices of {len(settings['cases'])} cases).")
     d["refined_from"] = {"name": source.name, "sha256": settings["sha256"]}
     d["refine"] = {

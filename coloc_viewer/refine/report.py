@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from coloc_viewer.cohort.map_similarity import similarity_warnings as cohort_warnings
+from coloc_viewer.refine.output import epochs_text
 from coloc_viewer.workspace.atomic import atomic_write_json, atomic_write_text
 
 ROWS = (("auc", "held-out ROC-AUC"), ("lesion_mass", "median lesion relevance mass (Grad-CAM)"),
@@ -64,7 +65,7 @@ def write_report(out: Path, report: dict[str, Any]) -> tuple[Path, Path]:
 td,th{{border:1px solid #999;padding:4px 10px;text-align:right}}td:first-child{{text-align:left}}
 </style></head><body>
 <h1>Refine: {html.escape(str(report['source']))} &rarr; {html.escape(report['method'])}</h1>
-<p>Method {html.escape(s['method'])}, &lambda; {s['lambda']:g}, {s['epochs']} epochs,
+<p>Method {html.escape(s['method'])}, &lambda; {s['lambda']:g}, {epochs_text(s['epochs'])},
 lr {s['lr']:g}, seed {s['seed']}, batch size {s['batch_size']}; lesion ROI
 {html.escape(str(s['lesion_roi']))}, shortcut ROI {html.escape(str(s['shortcut_roi']))}.
 Training time {report['train_seconds'].get('refined', 0):.1f} s.</p>

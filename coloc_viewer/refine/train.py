@@ -230,11 +230,8 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
     if schedule not in SCHEDULES:
         raise InputError(f"unknown learning-rate schedule {schedule!r} (choose "
                          f"{', '.join(SCHEDULES)})")
-    if epochs < 1 or batch_size < 1 or not (lr > 0 and math.isfinite(lr)) \
-            or not (lam >= 0 and math.isfinite(lam)) \
-            or not (weight_decay >= 0 and math.isfinite(weight_decay)):
-        raise InputError("epochs and batch size must be at least 1, lr positive, lambda "
-                         "and weight decay non-negative")
+    _check_numbers(epochs=epochs, batch_size=batch_size, lr=lr, lam=lam,
+                   weight_decay=weight_decay, threads=threads)
     out = Path(out_dir)
     with _deterministic(threads):
         model = trainable_model(model_ref, device)
@@ -271,6 +268,21 @@ def refine(model_ref: Any, manifest: str | os.PathLike[str], method: str, *,
                                 lesion_roi=data.lesion_names[0])
         refuse_to_overwrite(out, name)
         return _train(model, data, method, settings, out, name, progress, cancel, on_plan)
+
+
+def _check_numbers(*, epochs: int, batch_size: int, lr: float, lam: float,
+                   weight_decay: float, threads: int | None) -> None:
+    """One line naming the first number out of its range (the CLI's option names)."""
+    checks = (("--epochs", epochs, epochs >= 1, "at least 1"),
+              ("--batch-size", batch_size, batch_size >= 1, "at least 1"),
+              ("--lr", lr, lr > 0 and math.isfinite(lr), "a positive number"),
+              ("--lambda", lam, lam >= 0 and math.isfinite(lam), "0 or more"),
+              ("--weight-decay", weight_decay,
+               weight_decay >= 0 and math.isfinite(weight_decay), "0 or more"),
+              ("--threads", threads, threads is None or threads >= 1, "at least 1"))
+    for option, value, ok, wanted in checks:
+        if not ok:
+            raise InputError(f"{option} must be {wanted}, got {value:g}")
 
 
 def lr_at(settings: dict[str, Any], step: int, steps: int) -> float:

@@ -108,6 +108,7 @@ def test_a_finished_model_is_not_overwritten_by_other_settings(tiny_card, shortc
     first = refine(str(tiny_card), shortcut_manifest, "none", epochs=1, out_dir=tmp_path,
                    threads=1)
     files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert "(none, lambda 1, 1 epoch on " in first.card.description  # not "1 epochs"
     with pytest.raises(InputError, match="already holds a refined model") as err:
         refine(str(tiny_card), shortcut_manifest, "none", epochs=1, seed=5,
                out_dir=tmp_path, threads=1)
@@ -149,6 +150,23 @@ def test_a_bad_device_is_one_line(tiny_card, shortcut_manifest, tmp_path, capsys
                          "--out", str(tmp_path / device))
         assert code == 2 and said in _one_line(err), err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("option, value, said", [
+    ("--epochs", "0", "--epochs must be at least 1, got 0"),
+    ("--lr", "-1", "--lr must be a positive number, got -1"),
+    ("--lambda", "-5", "--lambda must be 0 or more, got -5"),
+    ("--batch-size", "0", "--batch-size must be at least 1, got 0"),
+    ("--weight-decay", "-1", "--weight-decay must be 0 or more, got -1"),
+    ("--threads", "0", "--threads must be at least 1, got 0"),
+])
+def test_a_number_out_of_range_is_named(tiny_card, shortcut_manifest, tmp_path, capsys,
+                                         option, value, said):
+    """One line saying which number is wrong (it was one line naming all five)."""
+    code, err = _cli(capsys, str(tiny_card), "--manifest", str(shortcut_manifest),
+                     "--method", "none", "--no-eval", option, value, "--out",
+                     str(tmp_path / "o"))
+    assert code == 2 and said in _one_line(err), err
 
 
 def test_cli_trains_evaluates_and_writes_the_report(tiny_card, val_manifest, tmp_path,
