@@ -26,17 +26,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                        "RRR, masked) and report before/after",
         description="Fine-tune a 2-D slice classifier on a cohort manifest's cases with an "
                     "attribution penalty outside the lesion ROIs, write the refined model "
-                    "card, and compare AUC and relevance mass before and after.")
+                    "card, and compare AUC and relevance mass before and after.",
+        epilog="example: coloc-viewer refine demo-shortcut --manifest train.csv --method "
+               "actdiff --lambda 0.01 --epochs 4 --lr 2e-3 --schedule cosine --flip "
+               "--train-batchnorm --shortcut-roi marker --val val.csv --baseline --out run1")
     p.add_argument("model", help="bundled model name or model card JSON")
     p.add_argument("--manifest", required=True, help="training cases (cohort manifest CSV)")
-    p.add_argument("--method", required=True, help=", ".join(METHOD_CHOICES))
+    p.add_argument("--method", required=True,
+                   help="the training penalty (not a CAM method): " + ", ".join(METHOD_CHOICES))
     p.add_argument("--out", required=True, help="output folder (rerun to resume)")
     p.add_argument("--epochs", type=int, default=3, help="epochs (default 3)")
     p.add_argument("--lambda", dest="lam", type=float, default=1.0,
                    help="penalty weight (default 1)")
     p.add_argument("--lr", type=float, default=1e-4, help="learning rate (default 1e-4)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the shuffles, flips and batches (default 0)")
+    p.add_argument("--batch-size", type=int, default=16, help="slices per batch (default 16)")
     p.add_argument("--threads", type=int, help="torch threads (results repeat for a thread "
                                                "count; default: torch's)")
     p.add_argument("--val", help="held-out manifest for the before/after evaluation "
@@ -62,7 +67,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--baseline", action="store_true",
                    help="also fine-tune with method none at the same budget and report it")
     p.add_argument("--no-eval", action="store_true", help="train only, no evaluation")
-    p.add_argument("--device", help="cpu or cuda (default: CUDA when present)")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when present)")
     return p
 
 

@@ -32,6 +32,20 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _new_file_mode(target: Path) -> int:
+    """The permissions a plain ``open()`` would give: the target's own when it exists,
+    else 0o666 less the umask (mkstemp's 0o600 kept refined models and reports from the
+    colleagues a shared folder is for)."""
+    with contextlib.suppress(OSError):
+        return target.stat().st_mode & 0o777
+    with contextlib.suppress(OSError, ValueError), \
+            open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    return 0o644
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temp file next to ``path``; on success it replaces ``path`` atomically."""
@@ -46,6 +60,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        with contextlib.suppress(OSError):  # not every file system keeps modes
+            os.chmod(tmp, _new_file_mode(target))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

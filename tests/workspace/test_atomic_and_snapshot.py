@@ -150,3 +150,28 @@ def test_study_session_restores_is_exclusive_and_feeds_recovery(data_dir: Path) 
     assert find_recoverable() == []
     smaller = Volume(np.zeros((2, 24, 24)), metadata={"series_uid": "2.25.77"})
     assert StudySession.open(smaller).restored_roiset() is None  # another grid: not applied
+
+
+def test_atomic_writes_get_the_permissions_a_plain_open_gives(tmp_path):
+    """mkstemp's 0o600 left refined models, reports and DICOM results unreadable to the
+    colleagues of a shared folder; a file that exists keeps its own mode."""
+    import os
+    import stat
+
+    from coloc_viewer.workspace.atomic import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        plain = tmp_path / "plain.bin"
+        plain.write_bytes(b"x")
+        atomic = tmp_path / "atomic.bin"
+        atomic_write_bytes(atomic, b"x")
+        assert stat.S_IMODE(atomic.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode) \
+            == 0o644
+        private = tmp_path / "private.bin"
+        private.write_bytes(b"x")
+        private.chmod(0o600)
+        atomic_write_bytes(private, b"y")
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600 and private.read_bytes() == b"y"
+    finally:
+        os.umask(old)
