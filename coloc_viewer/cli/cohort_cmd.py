@@ -24,7 +24,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="bundled model name or model card JSON (repeat for several; "
                    "default: the first bundled model)")
     p.add_argument("--layer", help="layer to capture (default: the card's target_layer)")
-    p.add_argument("--target", type=int, help="class index to explain (default: predicted)")
+    p.add_argument("--target", type=_class, help="class to explain, by index or name "
+                   "(default: the predicted class)")
     p.add_argument("--rank", action="append", dest="ranks", choices=RANKS,
                    help="channel ranking criterion for the top feature map (repeatable; "
                    "default: contribution)")
@@ -60,6 +61,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=run)
     return p
+
+
+def _class(value: str) -> int | str:
+    """``--target``: an index ("1") or a class name ("lesion"), as ``analyze`` takes it."""
+    return int(value) if value.strip().lstrip("-").isdigit() else value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,9 +20,11 @@ def check_numbers(threshold: float, threads: int | None, batch_size: int) -> Non
         raise InputError(f"--batch-size must be at least 1, got {batch_size}")
 
 
-def check_layers(models: Sequence[str], layer: str | None) -> None:
-    """Every model loads and has the layer asked for (``--layer``, else its card's
-    ``target_layer``); a failure names the model and its card."""
+def check_models(models: Sequence[str], layer: str | None, target: int | str | None = None
+                 ) -> None:
+    """Every model loads, has the layer asked for (``--layer``, else its card's
+    ``target_layer``) and the class ``--target`` names; a failure names the model and its
+    card."""
     from coloc_viewer.explain.engine import model_task
     from coloc_viewer.explain.layers import list_layers, resolve_layer
     from coloc_viewer.model.loading import load_model
@@ -38,3 +40,9 @@ def check_layers(models: Sequence[str], layer: str | None) -> None:
         except ColocError as err:
             where = getattr(err, "reason", str(err))
             raise InputError(f"model {card.name}: {where}", card.path or name) from None
+        classes = tuple(card.classes)
+        if isinstance(target, str) and target not in classes or \
+                isinstance(target, int) and not 0 <= target < len(classes):
+            raise InputError(f"model {card.name}: --target {target!r} is not one of its "
+                             f"classes ({', '.join(classes)}, or 0..{len(classes) - 1})",
+                             card.path or name)

@@ -27,7 +27,7 @@ from coloc_viewer.cohort.outputs import (
     write_json,
     write_scales,
 )
-from coloc_viewer.cohort.preflight import check_layers, check_numbers
+from coloc_viewer.cohort.preflight import check_models, check_numbers
 from coloc_viewer.cohort.principal import ChannelSet
 from coloc_viewer.cohort.progress import Progress
 from coloc_viewer.cohort.store import ResultStore, unit_key
@@ -61,7 +61,7 @@ class CohortOptions:
     ranks: tuple[str, ...] = ("contribution",)
     methods: tuple[str, ...] = ("gradcam",)
     layer: str | None = None
-    target: int | None = None
+    target: int | str | None = None  # an index or a class name
     roi_names: tuple[str, ...] | None = None
     threshold: float = 0.5
     p_value: bool = True
@@ -166,8 +166,11 @@ class _Planner:
     def task(self, case: Case, model: str, units: list[UnitSpec],
              channel_set: dict[str, Any] | None = None) -> CaseTask:
         o = self.o
+        target = o.target  # a class name is this model's index of it (checked up front)
+        if isinstance(target, str):
+            target = list(model_card(model).classes).index(target)
         return CaseTask(case=case, model=model, model_label=self.labels[model],
-                        units=tuple(units), layer=o.layer, target=o.target,
+                        units=tuple(units), layer=o.layer, target=target,
                         roi_names=o.roi_names, threshold=o.threshold, p_value=o.p_value,
                         top_k=o.top_k, batch_size=o.batch_size, threads=self.threads,
                         channel_set=channel_set)
@@ -221,7 +224,7 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     cases = read_manifest(manifest, input_roles(models))
     if len(set(labels.values())) != len(labels):
         raise InputError("two --model values have the same model name")
-    check_layers(models, options.layer)  # before any output folder or case
+    check_models(models, options.layer, options.target)  # before any folder or case
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

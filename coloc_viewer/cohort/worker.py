@@ -274,7 +274,10 @@ def run_case(task: CaseTask) -> list[dict[str, Any]]:
         return _run_case(task, base)
     except (ColocError, ValueError, OSError, RuntimeError, KeyError, IndexError,
             TypeError) as err:
-        reason = str(err) if isinstance(err, ColocError) else f"{type(err).__name__}: {err}"
+        # ours (and a ValueError's message, the case readers' own mistakes: an ROI name, a
+        # label, a slice) read as sentences; other exceptions keep their type's name
+        reason = str(err) if isinstance(err, ColocError | ValueError) else \
+            f"{type(err).__name__}: {err}"
         reason = " ".join(reason.split()) or type(err).__name__
         return [dict(base, key=u.key, rank=u.rank, method=u.method, status="failed",
                      reason=reason) for u in task.units]

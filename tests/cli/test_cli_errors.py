@@ -18,7 +18,7 @@ def _one_line(capsys) -> str:
 @pytest.mark.parametrize("argv, said", [
     (["analyze", "x", "--rank", "best"], "argument --rank: invalid choice: 'best'"),
     (["refine", "demo-shortcut", "--epochs", "abc"], "argument --epochs: invalid int value"),
-    (["cohort", "m.csv", "--target", "x"], "argument --target"),
+    (["cohort", "m.csv", "--workers", "x"], "argument --workers: invalid int value"),
     (["analyze"], "the following arguments are required"),
 ])
 def test_argparse_errors_are_one_line_pointing_at_the_help(capsys, argv, said):

@@ -242,7 +242,9 @@ def test_cli_exit_codes(cohort, models, tmp_path, capsys):
     for argv, said in ((["--threshold", "2"], "--threshold must lie in [0, 1]"),
                        (["--threads", "0"], "--threads must be at least 1"),
                        (["--batch-size", "0"], "--batch-size must be at least 1"),
-                       (["--layer", "layer33"], "no layer 'layer33'")):
+                       (["--layer", "layer33"], "no layer 'layer33'"),
+                       (["--target", "tumour"], "--target 'tumour' is not one of its classes"),
+                       (["--target", "7"], "--target 7 is not one of its classes")):
         out = tmp_path / f"o-{argv[0]}"
         assert main(["cohort", str(cohort["manifest"]), "--out", str(out),
                      "--model", str(models[0]), *argv]) == 2, argv
@@ -278,3 +280,28 @@ def test_saved_channel_set_reproduces_the_principal_scores(baseline, cohort, mod
                    CohortOptions(models=tuple(str(m) for m in models),
                                  channel_set=str(wrong), report=False),
                    stream=io.StringIO())
+
+
+def test_a_case_readers_mistake_reads_as_a_sentence(cohort, models, tmp_path):
+    """failures.csv said "ValueError: no ROI named lesoin ..." (a review)."""
+    opts = CohortOptions(models=(str(models[0]),), ranks=("contribution",), methods=(),
+                         roi_names=("lesoin",), threads=1, report=False)
+    run = run_cohort(cohort["manifest"], tmp_path / "o", opts, stream=io.StringIO())
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    reasons = [f["reason"] for f in s["failures"]["list"]]
+    assert run.n_failed >= 1 and any(r.startswith("no ROI named lesoin") for r in reasons)
+    assert not any(r.startswith("ValueError") for r in reasons), reasons
+
+
+def test_target_by_class_name_as_analyze_takes_it(cohort, models, tmp_path, capsys):
+    """`cohort --target lesion` failed in argparse ("invalid int value") while `analyze
+    --target lesion` worked: by name it explains the same class as by index."""
+    rows = {}
+    for target in ("lesion", "1"):
+        out = tmp_path / target
+        assert main(["cohort", str(cohort["manifest"]), "--out", str(out), "--model",
+                     str(models[0]), "--rank", "contribution", "--target", target,
+                     "--threads", "1", "--no-report"]) == 0, capsys.readouterr().err
+        rows[target] = [(r["case_id"], r["slice"], r["target"], r["relevance_mass"])
+                        for r in _rows(out / "slices.csv")]
+    assert rows["lesion"] == rows["1"] and {r[2] for r in rows["1"]} == {"1"}
