@@ -34,7 +34,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(
         "analyze", help="explain one slice with a model and score it against an ROI",
         description="Run a model on one slice, rank the chosen layer's channels, compute a "
-                    "CAM, and score the top feature map and the CAM against the ROI.")
+                    "CAM, and score the top feature map and the CAM against the ROI. "
+                    "Warnings about the study go to stderr; mistakes are one line, exit 2.",
+        epilog="example: coloc-viewer analyze resources/demo/case-01/dicom --roi "
+               "resources/demo/case-01/rois.seg.dcm --model demo-shortcut --method gradcam")
     p.add_argument("image", help="DICOM file/folder/DICOMDIR/zip or NIfTI/MHA/NRRD file")
     p.add_argument("--roi", required=True, help="ROI file (label map, .seg.nrrd, DICOM SEG)")
     p.add_argument("--series", help="series UID when IMAGE holds several series")

@@ -17,7 +17,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "case_id, series, slices, label, and one column per extra input role of a "
         "multi-series model card) for each model, rank criterion and CAM method. "
         "Rerunning with the same --out resumes: finished units are skipped. "
-        "Exit status 0 when the run finished, even if some cases failed.")
+        "Exit status 0 when the run finished, even if some cases failed.",
+        epilog="example: coloc-viewer cohort resources/demo/manifest.csv --out demo-run "
+               "--model demo-clean --model demo-shortcut")
     p.add_argument("manifest", help="manifest CSV (paths relative to its folder or absolute)")
     p.add_argument("--out", required=True, help="output folder (created; reused to resume)")
     p.add_argument("--model", action="append", dest="models", metavar="NAME|CARD",

@@ -9,6 +9,7 @@ only state; a rerun resumes from it), ``slices.csv/.parquet``, ``cases.csv/.parq
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -46,7 +47,7 @@ from coloc_viewer.cohort.worker import (
     CaseTask,
     UnitSpec,
 )
-from coloc_viewer.errors import InputError, ModelError
+from coloc_viewer.errors import ColocError, InputError, ModelError
 from coloc_viewer.explain.choices import RANKINGS
 
 RANKS = RANKINGS  # the default first
@@ -225,15 +226,6 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     if len(set(labels.values())) != len(labels):
         raise InputError("two --model values have the same model name")
     check_models(models, options.layer, options.target)  # before any folder or case
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(f"cannot create the output folder ({err.strerror})", out) from None
-    store = ResultStore(out)
-    threads = options.threads or (1 if options.dask else None)  # None: the backend's
-    plan = _Planner(options, labels, threads)
-
     given: dict[str, dict[str, Any]] = {}
     if options.channel_set:
         cs = ChannelSet.load(options.channel_set)
@@ -243,6 +235,16 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
             raise InputError(f"the channel set is for model {cs.model!r}, not one of "
                              f"{', '.join(labels.values())}", options.channel_set)
         given = {m: channel_set_dict(cs) for m in matches}
+    out = Path(out_dir)
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot create the output folder ({err.strerror})", out) from None
+    store = ResultStore(out)
+    threads = options.threads or (1 if options.dask else None)  # None: the backend's
+    plan = _Planner(options, labels, threads)
+
 
     tasks = []
     for case in cases:
@@ -251,9 +253,13 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
             if m in given:
                 units.append(plan.principal_unit(case, m, given[m]))
             tasks.append(plan.task(case, m, units, given.get(m)))
-    backend = open_backend(options.workers or available_cores(), options.dask,
-                           options.dask_timeout,
-                           threads=options.threads, preload=models)
+    try:
+        backend = open_backend(options.workers or available_cores(), options.dask,
+                               options.dask_timeout, threads=options.threads, preload=models)
+    except ColocError:
+        if created:  # an unreachable scheduler: no empty results folder left behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     with backend:
         done = store.load()
         planned = {u.key for t in tasks for u in t.units}

@@ -139,3 +139,16 @@ def test_unreachable_dask_scheduler_is_an_input_error(cohort, models, tmp_path):
                       dask_timeout=2.0)
     with pytest.raises(InputError, match="Dask scheduler"):
         run_cohort(cohort["manifest"], tmp_path / "x", o, stream=io.StringIO())
+    assert not (tmp_path / "x").exists()  # no empty results folder left behind
+    kept = tmp_path / "mine"
+    (kept / "notes.txt").parent.mkdir()
+    (kept / "notes.txt").write_text("the user's")
+    with pytest.raises(InputError, match="Dask scheduler"):
+        run_cohort(cohort["manifest"], kept, o, stream=io.StringIO())
+    assert (kept / "notes.txt").read_text() == "the user's"  # a folder it did not make stays
+    bad = tmp_path / "bad_set.json"
+    bad.write_text('{"model": 1}')
+    o2 = CohortOptions(models=(str(models[0]),), channel_set=str(bad), report=False)
+    with pytest.raises(InputError, match="not a channel-set"):
+        run_cohort(cohort["manifest"], tmp_path / "y", o2, stream=io.StringIO())
+    assert not (tmp_path / "y").exists()  # checked before the folder is made
