@@ -101,7 +101,7 @@ def analyze(args: argparse.Namespace) -> dict[str, Any]:
     try:
         rois = load_rois(args.roi, like=volume)
     except InputError as err:  # an ROI that does not fit may be a slice the loader skipped
-        skipped = [str(w) for w in (volume.metadata.get("warnings") or [])]
+        skipped = _loader_warnings(volume)
         if not skipped:
             raise
         raise InputError(f"{err.reason} (the image loaded with warnings: "
@@ -152,9 +152,13 @@ def study_warnings(volume: Any, card: Any) -> list[str]:
     CT for an MR model, a matrix or pixel size outside the range it was trained on)."""
     from coloc_viewer.viewer.domain import domain_warnings
 
-    loaded = [str(w) for w in (volume.metadata.get("warnings") or [])]
     domain = domain_warnings(volume, getattr(card, "expects", None))
-    return loaded + [f"outside the model's domain: {w}" for w in domain]
+    return _loader_warnings(volume) + [f"outside the model's domain: {w}" for w in domain]
+
+
+def _loader_warnings(volume: Any) -> list[str]:
+    """What the loader noted: files skipped, slices missing, another series chosen."""
+    return [str(w) for w in (volume.metadata.get("warnings") or [])]
 
 
 def _fmt(v: Any) -> str:

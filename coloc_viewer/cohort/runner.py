@@ -245,7 +245,6 @@ def run_cohort(manifest: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     threads = options.threads or (1 if options.dask else None)  # None: the backend's
     plan = _Planner(options, labels, threads)
 
-
     tasks = []
     for case in cases:
         for m in models:

@@ -204,8 +204,7 @@ class RefineDialog(QDialog):
         self.progress.setValue(0)  # the last run's "Done" is history once reopened
         self.progress_text.clear()
         choices = self.window_.state.choices
-        fill_model_box(self.model_box, choices.models, choices.model,
-                       self.window_.registry.sources)
+        fill_model_box(self.model_box, choices.models, choices.model, self.window_.registry)
         fill_roi_boxes(self.lesion_box, self.shortcut_box, self.organ_box,
                        self.window_.state.rois)
         self._method_changed()

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from coloc_viewer.viewer.refine_job import RECIPES, default_lesion_roi, model_refusal
+from coloc_viewer.errors import ColocError
+from coloc_viewer.viewer.refine_job import RECIPES, card_refusal, default_lesion_roi
 
 TARGET_LAYER = "(the card's target layer)"
 CUSTOM = "Custom (edited)"
@@ -156,15 +157,18 @@ def fill_roi_boxes(lesion_box: Any, shortcut_box: Any, organ_box: Any, rois: Any
 
 
 def fill_model_box(box: QComboBox, options: list[Any], current: str | None,
-                   sources: dict[str, Any]) -> None:
+                   registry: Any) -> None:
     """The models to refine: those the viewer cannot refine (several series, TorchScript,
     3-D...) greyed with the reason as their tooltip; ``current`` chosen when it can be
-    refined, else the first that can."""
+    refined, else the first that can. A card that cannot be read is left to Run's check."""
     box.clear()
     allowed = []
     for i, option in enumerate(options):
         box.addItem(option.label, option.key)
-        refusal = model_refusal(option.key, sources.get(option.key))
+        try:
+            refusal = card_refusal(registry.card(option.key))
+        except ColocError:
+            refusal = None
         if refusal:
             box.model().item(i).setEnabled(False)
             box.setItemData(i, refusal, Qt.ItemDataRole.ToolTipRole)

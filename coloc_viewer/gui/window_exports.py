@@ -55,17 +55,16 @@ class ExportActions:
             return []
         # B: the next model that reads this one series (a multi-series model asks first)
         names = sorted((n for n in self.registry.names if n != c.model),
-                       key=lambda n: self._needs_series_roles(n))
+                       key=self._needs_series_roles)
         first = PaneSpec(c.model, c.layer, c.target, c.rank, c.map_choice)
         return [first] + [PaneSpec(n, None, None, c.rank, c.map_choice) for n in names[:1]]
 
     def _needs_series_roles(self, name: str) -> bool:
         from coloc_viewer.errors import ColocError
-        from coloc_viewer.model.loading import resolve_card
         from coloc_viewer.viewer.series_roles import is_multi_series
 
         try:
-            return is_multi_series(resolve_card(self.registry.sources.get(name, name)))
+            return is_multi_series(self.registry.card(name))
         except (ColocError, OSError, ValueError, TypeError):
             return True  # an unreadable card goes last
 

@@ -206,18 +206,6 @@ def card_refusal(card: Any) -> str | None:
     return f"{reason[:1].upper()}{reason[1:]}: choose another model." if reason else None
 
 
-def model_refusal(name: str, source: Any = None) -> str | None:
-    """:func:`card_refusal` of a registry model (its card read, not the model loaded);
-    a card that cannot be read is left to the run's own check."""
-    try:
-        card = _card_of(RefineRequest(model=name, source=source or name, method="none",
-                                      lam=0.0, epochs=1, lr=1.0, seed=0, lesion_roi="",
-                                      out_dir=Path()))
-    except ColocError:
-        return None
-    return card_refusal(card)
-
-
 def _card_of(req: RefineRequest) -> Any:
     """The card of the model to refine, read without loading it."""
     card = getattr(req.source, "card", None)

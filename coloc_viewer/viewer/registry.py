@@ -65,6 +65,17 @@ class ModelRegistry:
                 self._loaded[name] = src if isinstance(src, LoadedModel) else load_model(src)
             return self._loaded[name]
 
+    def card(self, name: str) -> Any:
+        """The model card of ``name``, read without loading the model (the loaded model's
+        own when there is one); a card that cannot be read is a ``ColocError``."""
+        loaded = self._loaded.get(name) or self.sources.get(name, name)
+        card = getattr(loaded, "card", None)
+        if card is not None:
+            return card
+        from coloc_viewer.model.loading import resolve_card
+
+        return resolve_card(loaded)
+
     def put(self, name: str, model: Any, layers: list | None = None) -> None:
         """Register a model loaded elsewhere (a worker), with its layers if known."""
         with self._lock:
